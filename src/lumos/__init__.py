@@ -1,0 +1,3 @@
+"""lumos: a visual recognition workbench."""
+
+__version__ = "0.1.0"

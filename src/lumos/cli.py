@@ -1,0 +1,295 @@
+"""The ``lumos`` command. Every command is a thin wrapper over one library call."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from lumos import __version__
+from lumos.errors import LumosError
+
+app = typer.Typer(
+    help="lumos: a visual recognition workbench. Import images, train, evaluate, deploy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Import, inspect, export and remove datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+out = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"lumos {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """lumos: a visual recognition workbench."""
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    """'64' or 'WIDTHxHEIGHT' -> (height, width)."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", text)
+    if not match:
+        raise typer.BadParameter("use N or WIDTHxHEIGHT, e.g. 28 or 64x48", param_hint="--size")
+    width = int(match.group(1))
+    height = int(match.group(2) or width)
+    return height, width
+
+
+@data_app.command("import")
+def data_import(
+    source: Annotated[str, typer.Argument(help="Folder, file, or sample:digits / sample:shapes.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Name of the new dataset.")],
+    format: Annotated[str | None, typer.Option(help="Source format (detected if omitted).")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="classification, detection or segmentation.")
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option(help="N or WIDTHxHEIGHT (default: the common source size).")
+    ] = None,
+    resize_mode: Annotated[str, typer.Option(help="squash, crop, fill or half-crop.")] = "squash",
+    channels: Annotated[int | None, typer.Option(help="1 (grayscale) or 3 (colour).")] = None,
+    val: Annotated[
+        float, typer.Option(help="Percent for validation, where the source gives none.")
+    ] = 15.0,
+    test: Annotated[
+        float, typer.Option(help="Percent for test, where the source gives none.")
+    ] = 10.0,
+    stratify: Annotated[bool, typer.Option(help="Same class shares in each split.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed for splits and sampling.")] = 0,
+    min_per_class: Annotated[int, typer.Option(help="Drop classes with fewer images.")] = 0,
+    max_per_class: Annotated[
+        int | None, typer.Option(help="Keep at most this many per class.")
+    ] = None,
+    classes: Annotated[
+        str | None, typer.Option(help="Class list, comma-separated, in order.")
+    ] = None,
+    dedupe: Annotated[bool, typer.Option(help="Drop exact duplicate images.")] = False,
+    max_pixels: Annotated[
+        int | None, typer.Option(help="Refuse larger images (decompression bombs).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Decoding processes (default: all cores).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a dataset of the same name.")] = False,
+    download: Annotated[bool, typer.Option(help="Fetch MNIST or CIFAR into SOURCE first.")] = False,
+) -> None:
+    """Import SOURCE as a new dataset: checked, resized and stored for fast reading."""
+    from lumos.data import ImportOptions, import_dataset
+    from lumos.data.download import download_into
+    from lumos.progress import terminal_progress
+
+    values = {
+        "format": format,
+        "task": task,
+        "size": _size(size),
+        "resize_mode": resize_mode,
+        "channels": channels,
+        "val_percent": val,
+        "test_percent": test,
+        "stratify": stratify,
+        "seed": seed,
+        "min_per_class": min_per_class,
+        "max_per_class": max_per_class,
+        "classes": [c.strip() for c in classes.split(",")] if classes else None,
+        "dedupe": dedupe,
+        "max_pixels": max_pixels,
+        "workers": workers,
+    }
+    options = ImportOptions(**{k: v for k, v in values.items() if v is not None})
+    if download:
+        source = str(download_into(Path(source), format))
+    with terminal_progress() as progress:
+        folder = import_dataset(source, name, options, overwrite=overwrite, progress=progress)
+    _print_summary(folder)
+
+
+def _print_summary(folder: Path) -> None:
+    from lumos.data import Dataset
+
+    dataset = Dataset(folder)
+    counts = dataset.manifest["problems"]
+    splits = ", ".join(f"{k} {v}" for k, v in dataset.manifest["splits"].items() if v)
+    out.print(
+        f"[bold]{dataset.name}[/]: {len(dataset)} records ({splits}), "
+        f"{len(dataset.classes)} classes, {dataset.size[1]}x{dataset.size[0]}x{dataset.channels}"
+    )
+    if counts:
+        detail = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        out.print(f"problems: {detail} — see `lumos data info {dataset.name}`")
+
+
+@data_app.command("list")
+def data_list(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the datasets of the workspace."""
+    from lumos.data import list_datasets
+
+    rows = list_datasets()
+    if json_output:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        out.print("no datasets yet: try `lumos data import sample:digits --name digits`")
+        return
+    table = Table("name", "task", "records", "classes", "created", "source")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["task"],
+            str(row["records"]),
+            str(row["classes"]),
+            row["created"],
+            row["source"],
+        )
+    out.print(table)
+
+
+@data_app.command("info")
+def data_info(
+    name: str,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Counts per class and split, size, mean/std, and every skipped file with its reason."""
+    from lumos.data import Dataset
+
+    dataset = Dataset.open(name)
+    info = dataset.info()
+    if json_output:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return
+    height, width = dataset.size
+    out.print(
+        f"[bold]{dataset.name}[/]  {dataset.task}{' (multi-label)' if dataset.multi_label else ''}"
+    )
+    out.print(f"source    {info['source']} ({info['format']})")
+    out.print(
+        f"images    {width}x{height}, {dataset.channels} channel(s), resize {info['resize_mode']}"
+    )
+    out.print(f"mean/std  {_numbers(dataset.mean)} / {_numbers(dataset.std)}")
+    splits = [s for s, n in info["splits"].items() if n]
+    table = Table("class", *splits, title=f"{len(dataset)} records")
+    for cls in dataset.classes:
+        table.add_row(cls, *(str(info["class_counts"].get(s, {}).get(cls, 0)) for s in splits))
+    table.add_row("[bold]records[/]", *(str(info["splits"][s]) for s in splits))
+    out.print(table)
+    problems = info["report"]["problems"]
+    for kind in ("skipped", "dropped", "warning"):
+        of_kind = [p for p in problems if p["kind"] == kind]
+        if of_kind:
+            out.print(f"[bold]{kind}[/] ({len(of_kind)})")
+            for p in of_kind:
+                out.print(f"  {p['file']}: {p['reason']}", markup=False, highlight=False)
+    duplicates = info["report"]["duplicates"]
+    if duplicates:
+        out.print(f"[bold]duplicates[/] ({len(duplicates)} groups)")
+        for group in duplicates:
+            out.print("  " + " = ".join(group), markup=False, highlight=False)
+
+
+def _numbers(values: list[float]) -> str:
+    return "(" + ", ".join(f"{v:.4f}" for v in values) + ")"
+
+
+@data_app.command("show")
+def data_show(
+    name: str,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
+    class_name: Annotated[str | None, typer.Option("--class", help="Only this class.")] = None,
+    split: Annotated[str | None, typer.Option(help="Only this split.")] = None,
+    count: Annotated[int, typer.Option(help="How many records.", min=1, max=1024)] = 64,
+    seed: Annotated[int, typer.Option(help="Which random records.")] = 0,
+) -> None:
+    """Write a grid of sample images, with boxes and masks drawn, as a PNG."""
+    from lumos.data import Dataset, sample_grid
+
+    dataset = Dataset.open(name)
+    if split is not None:
+        dataset = dataset.split(split)
+    written = sample_grid(dataset, out_path, class_name=class_name, count=count, seed=seed)
+    out.print(f"wrote {written}")
+
+
+@data_app.command("export")
+def data_export(
+    name: str,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="coco, voc, yolo, kitti, labelme, masks, folder, list, mnist or cifar.",
+        ),
+    ],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Folder to write.")],
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty folder.")] = False,
+) -> None:
+    """Write a dataset out in a source format (lossless PNG images)."""
+    from lumos.data import export_dataset
+
+    written = export_dataset(name, format, out_path, overwrite=overwrite)
+    out.print(f"wrote {written}")
+
+
+@data_app.command("rm")
+def data_rm(name: str) -> None:
+    """Remove a dataset."""
+    from lumos.data import remove_dataset
+
+    remove_dataset(name)
+    out.print(f"removed {name}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the pictures go.")] = Path(
+        "demo-output"
+    ),
+) -> None:
+    """Import the built-in samples and write their sample grids."""
+    from lumos.data import Dataset, import_dataset, sample_grid
+    from lumos.progress import terminal_progress
+
+    for sample in ("digits", "shapes"):
+        with terminal_progress() as progress:
+            folder = import_dataset(f"sample:{sample}", sample, overwrite=True, progress=progress)
+        _print_summary(folder)
+        grid = sample_grid(Dataset(folder), out_dir / f"{sample}-grid.png", count=36)
+        out.print(f"wrote {grid}")
+
+
+def main() -> None:
+    """Entry point: library errors become one line on stderr and exit code 2."""
+    errors = Console(stderr=True)
+    try:
+        app()
+    except LumosError as e:
+        errors.print(f"lumos: error: {e}", markup=False, highlight=False)
+        sys.exit(2)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "options"
+        errors.print(f"lumos: error: {where}: {first['msg']}", markup=False, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        errors.print("lumos: interrupted; nothing half-written was kept")
+        sys.exit(130)

@@ -1,0 +1,80 @@
+"""One module per source format; each has ``NAME``, ``TASK``, ``detect``, ``scan`` and ``write``.
+
+:func:`resolve` picks the reader for a source (by ``--format`` or by looking at it);
+``sample:NAME`` sources come from :mod:`lumos.data.samples`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from lumos.data.formats import (
+    cifar,
+    coco,
+    folder,
+    kitti,
+    labelme,
+    listfile,
+    masks,
+    mnist,
+    voc,
+    yolo,
+)
+from lumos.data.records import Scan
+from lumos.errors import DataError
+
+# Most specific first: a plain folder of sub-folders would match many of them.
+_MODULES: tuple[ModuleType, ...] = (
+    mnist,
+    cifar,
+    yolo,
+    coco,
+    voc,
+    kitti,
+    masks,
+    labelme,
+    listfile,
+    folder,
+)
+FORMATS: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
+SAMPLE_PREFIX = "sample:"
+
+
+@dataclass(frozen=True)
+class Reader:
+    NAME: str
+    scan: Callable[[Path], Scan]
+
+
+def resolve(source: str | Path, format_name: str | None) -> tuple[Reader | ModuleType, Path]:
+    """The reader for ``source`` and the path it reads."""
+    text = str(source)
+    if text.startswith(SAMPLE_PREFIX):
+        from lumos.data.samples import SAMPLES
+
+        name = text[len(SAMPLE_PREFIX) :]
+        if name not in SAMPLES:
+            raise DataError(text, f"no such sample: choose from {', '.join(sorted(SAMPLES))}")
+        return Reader(text, lambda _path: SAMPLES[name]()), Path(text)
+    path = Path(source)
+    if not path.exists():
+        raise DataError(path, "no such file or folder")
+    if format_name is not None:
+        if format_name not in FORMATS:
+            raise DataError(
+                None, f"unknown format {format_name!r}: choose from {', '.join(FORMATS)}"
+            )
+        return FORMATS[format_name], path
+    for module in _MODULES:
+        if module.detect(path):
+            return module, path
+    raise DataError(path, f"cannot tell the format: pass --format ({', '.join(FORMATS)})")
+
+
+def writer(format_name: str) -> Callable:
+    if format_name not in FORMATS:
+        raise DataError(None, f"unknown format {format_name!r}: choose from {', '.join(FORMATS)}")
+    return FORMATS[format_name].write

@@ -1,0 +1,95 @@
+"""What an importer hands over: source items with annotations, and problems found on the way.
+
+Every format reader produces a :class:`Scan`; the importer turns it into a dataset. Labels are
+class *names* here; they become indices once the class list is final.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+Task = Literal["classification", "detection", "segmentation"]
+TASKS: tuple[Task, ...] = ("classification", "detection", "segmentation")
+SPLITS = ("train", "val", "test")
+IGNORE_INDEX = 255
+"""Mask value for pixels that carry no label (VOC's border, padding added by a resize).
+
+Class lists never hold a background entry: a mask value v in 1..255 is ``classes[v - 1]``,
+0 is the background, and box labels index ``classes`` directly.
+"""
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in source-image pixels, corners (x1, y1) and (x2, y2)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    label: str
+    crowd: bool = False
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """COCO-style polygons or RLE of one image, rasterised when the image is decoded."""
+
+    height: int
+    width: int
+    shapes: tuple[tuple[str, Any], ...]  # (class name, COCO segmentation)
+
+
+MaskSource = Path | np.ndarray | Shapes
+
+
+@dataclass
+class SourceItem:
+    """One image to import: a file or pixels, with its labels, boxes, mask and given split."""
+
+    source: str
+    path: Path | None = None
+    pixels: np.ndarray | None = None
+    labels: tuple[str, ...] = ()
+    boxes: tuple[Box, ...] = ()
+    mask: MaskSource | None = None
+    split: str | None = None
+
+
+ProblemKind = Literal["skipped", "dropped", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file not imported (skipped), an annotation not kept (dropped), or a warning."""
+
+    file: str
+    reason: str
+    kind: ProblemKind = "skipped"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"file": self.file, "reason": self.reason, "kind": self.kind}
+
+
+@dataclass
+class Scan:
+    """Everything a format reader found, before any pixel is decoded."""
+
+    task: Task
+    items: list[SourceItem]
+    problems: list[Problem] = field(default_factory=list)
+    classes: list[str] | None = None
+    multi_label: bool = False
+
+    def skip(self, file: str | Path, reason: str) -> None:
+        self.problems.append(Problem(str(file), reason, "skipped"))
+
+    def drop(self, file: str | Path, reason: str) -> None:
+        self.problems.append(Problem(str(file), reason, "dropped"))
+
+    def warn(self, file: str | Path, reason: str) -> None:
+        self.problems.append(Problem(str(file), reason, "warning"))

@@ -1,0 +1,94 @@
+"""Crash-safe writes: everything lands under a temporary name and is renamed into place."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented UTF-8 JSON, atomically."""
+    write_bytes_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False).encode())
+
+
+@contextlib.contextmanager
+def staged_directory(final: Path, *, overwrite: bool) -> Iterator[Path]:
+    """Yield a fresh staging folder that becomes ``final`` only if the block succeeds.
+
+    An existing ``final`` is replaced only when ``overwrite`` is true, and only after the
+    new content is complete; on any failure the staging folder is removed and ``final``
+    is left as it was.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-{final.name}-", dir=final.parent)
+    )
+    try:
+        yield staging
+        if final.exists():
+            if not overwrite:
+                raise FileExistsError(final)
+            trash = Path(
+                tempfile.mkdtemp(prefix=f".trash-{os.getpid()}-{final.name}-", dir=final.parent)
+            )
+            final.replace(trash / final.name)
+            staging.replace(final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            staging.replace(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def remove_stale_staging(parent: Path) -> list[Path]:
+    """Delete staging and trash folders left by processes that no longer run."""
+    removed = []
+    if not parent.is_dir():
+        return removed
+    for entry in parent.iterdir():
+        if not entry.name.startswith((".staging-", ".trash-")):
+            continue
+        pid = _pid_in_name(entry.name)
+        if pid is not None and _process_alive(pid):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _pid_in_name(name: str) -> int | None:
+    # Names are ".staging-<pid>-<final name>-<random>" and ".trash-<pid>-...".
+    parts = name.split("-", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
