@@ -72,8 +72,7 @@ def _decode(position: int, item: SourceItem, plan: DecodePlan) -> Decoded:
     else:
         raise DataError(item.source, "item has neither a file nor pixels")
     where = placement(full, plan.size, plan.resize_mode)
-    rng = np.random.default_rng((plan.seed, position))
-    image = place_image(im, where, rng)
+    image = place_image(im, where, (plan.seed, position))
     if image.ndim == 2:
         image = image[:, :, None]
     problems: list[Problem] = []
@@ -86,6 +85,9 @@ def _decode(position: int, item: SourceItem, plan: DecodePlan) -> Decoded:
     return Decoded(image, labels, boxes, box_labels, crowd, mask, digest, problems)
 
 
+_NO_BOXES = (np.zeros((0, 4), np.float32), np.zeros(0, np.int64), np.zeros(0, bool))
+
+
 def _place_boxes(
     item: SourceItem,
     full: tuple[int, int],
@@ -93,6 +95,8 @@ def _place_boxes(
     plan: DecodePlan,
     problems: list[Problem],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not item.boxes:
+        return _NO_BOXES
     width, height = full
     kept: list[tuple[float, float, float, float]] = []
     labels: list[int] = []

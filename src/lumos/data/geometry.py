@@ -56,8 +56,11 @@ def placement(source: tuple[int, int], size: tuple[int, int], mode: ResizeMode) 
     return Placement(source, resized, offset, size)
 
 
-def place_image(im: Image.Image, where: Placement, rng: np.random.Generator) -> np.ndarray:
-    """Resize and place a PIL image; uncovered pixels get uniform noise (DIGITS' fill)."""
+def place_image(im: Image.Image, where: Placement, noise_seed: tuple[int, ...]) -> np.ndarray:
+    """Resize and place a PIL image; uncovered pixels get uniform noise (DIGITS' fill).
+
+    The noise is drawn from ``noise_seed``, so the same record always gets the same border.
+    """
     if where.identity:
         return np.asarray(im)
     resized = im.resize(where.resized, Image.Resampling.BILINEAR, reducing_gap=3.0)
@@ -65,7 +68,8 @@ def place_image(im: Image.Image, where: Placement, rng: np.random.Generator) -> 
         return np.asarray(resized)
     channels = len(im.getbands())
     shape = (where.size[1], where.size[0]) + ((channels,) if channels > 1 else ())
-    canvas = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8))
+    noise = np.random.default_rng(noise_seed).integers(0, 256, shape, dtype=np.uint8)
+    canvas = Image.fromarray(noise)
     canvas.paste(resized, where.offset)
     return np.asarray(canvas)
 

@@ -43,8 +43,8 @@ def open_image(
             with Image.open(path) as im:
                 _check_pixels(path, im.size, max_pixels)
                 full = im.size
-                if draft_size is not None and im.format == "JPEG":
-                    side = max(draft_size)
+                side = max(draft_size) if draft_size else 0
+                if im.format == "JPEG" and 0 < 2 * side <= min(im.size):
                     im.draft(im.mode, (side, side))
                 im.load()
                 upright = ImageOps.exif_transpose(im)

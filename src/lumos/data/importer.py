@@ -10,10 +10,11 @@ import hashlib
 import json
 import os
 import re
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from itertools import repeat
 from multiprocessing import get_context
@@ -27,9 +28,9 @@ from lumos.data import formats
 from lumos.data.decode import Decoded, DecodePlan, decode_item
 from lumos.data.images import is_grayscale, read_size
 from lumos.data.options import DEFAULT_LONGEST_SIDE, FALLBACK_SIZE, ImportOptions
-from lumos.data.records import SPLITS, Problem, Scan, Shapes, SourceItem, Task
+from lumos.data.records import IGNORE_INDEX, SPLITS, Problem, Scan, Shapes, SourceItem, Task
 from lumos.data.splits import assign_splits, split_codes
-from lumos.data.stats import class_counts, image_stats
+from lumos.data.stats import StatsAccumulator, class_counts
 from lumos.data.store import MANIFEST, StoreReader, StoreWriter
 from lumos.errors import DataError, WorkspaceError
 from lumos.fileio import staged_directory, write_json_atomic
@@ -39,6 +40,7 @@ ProgressFn = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` while an import runs."""
 
 _PARALLEL_FROM = 256  # fewer files decode faster in process than a pool starts
+_STATS_BATCH = 512
 
 
 def import_dataset(
@@ -99,11 +101,11 @@ def import_dataset(
         writer = StoreWriter(
             staging, (height, width, channels), with_masks=any(i.mask is not None for i in items)
         )
-        duplicates = _store_all(items, splits, plan, writer, problems, options, progress)
+        stored = _store_all(items, splits, plan, writer, problems, options, progress)
         if not len(writer):
             raise DataError(source, _nothing_usable(problems))
         if masks_need_classes:
-            classes = _classes_from_masks(writer)
+            classes = _classes_from_masks(stored.mask_values)
         writer.close(num_classes=len(classes), multi_label=scan.multi_label)
         manifest = _describe(
             StoreReader(staging),
@@ -116,14 +118,14 @@ def import_dataset(
             reader_name=reader.NAME,
             options=options,
             digests=writer.digests,
-            progress=progress,
+            stats=stored.stats,
         )
         problems.extend(_class_warnings(task, classes, manifest))
         manifest["problems"] = dict(Counter(p.kind for p in problems))
-        manifest["duplicates"] = len(duplicates)
+        manifest["duplicates"] = len(stored.duplicates)
         write_json_atomic(
             staging / "report.json",
-            {"problems": [p.as_dict() for p in problems], "duplicates": duplicates},
+            {"problems": [p.as_dict() for p in problems], "duplicates": stored.duplicates},
         )
         write_json_atomic(staging / MANIFEST, manifest)
     _register(workspace, manifest)
@@ -247,12 +249,24 @@ def _decode_all(
     if workers <= 1 or files < _PARALLEL_FROM:
         yield from map(decode_item, range(len(items)), items, repeat(plan))
         return
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    # fork, as torch's DataLoader does on Linux: workers start at once and plain scripts
+    # need no __main__ guard. Elsewhere, spawn.
+    method = "fork" if sys.platform == "linux" else "spawn"
+    pool = ProcessPoolExecutor(workers, mp_context=get_context(method))
     try:
         chunk = max(1, min(64, len(items) // (workers * 8)))
         yield from pool.map(decode_item, range(len(items)), items, repeat(plan), chunksize=chunk)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Stored:
+    """What storing every item learned on the way."""
+
+    duplicates: list[list[str]]
+    stats: StatsAccumulator
+    mask_values: np.ndarray  # (256,) bool: mask values seen
 
 
 def _store_all(
@@ -263,17 +277,18 @@ def _store_all(
     problems: list[Problem],
     options: ImportOptions,
     progress: ProgressFn | None,
-) -> list[list[str]]:
-    """Decode and append every item; returns groups of duplicate sources."""
+) -> _Stored:
+    """Decode and append every item; training statistics are gathered as records pass."""
     codes = split_codes(splits)
     first_seen: dict[str, str] = {}
     groups: dict[str, list[str]] = {}
-    total = len(items)
-    for done, (item, result) in enumerate(
-        zip(items, _decode_all(items, plan, options.workers), strict=True), 1
-    ):
+    stats = StatsAccumulator(writer.image_shape)
+    pending: list[np.ndarray] = []
+    mask_values = np.zeros(256, dtype=bool)
+    results = _decode_all(items, plan, options.workers)
+    for done, (item, code, result) in enumerate(zip(items, codes, results, strict=True), 1):
         if progress:
-            progress("import", done, total)
+            progress("import", done, len(items))
         if isinstance(result, Problem):
             problems.append(result)
             continue
@@ -286,17 +301,23 @@ def _store_all(
                     Problem(item.source, f"duplicate of {original}: skipped (--dedupe)")
                 )
                 continue
-        writer.append(result, split=int(codes[done - 1]), source=item.source)
-    return list(groups.values())
+        writer.append(result, split=int(code), source=item.source)
+        if result.mask is not None:
+            mask_values |= np.bincount(result.mask.ravel(), minlength=256) > 0
+        if code == 0:
+            pending.append(result.image)
+            if len(pending) == _STATS_BATCH:
+                stats.add(np.stack(pending))
+                pending.clear()
+    if pending:
+        stats.add(np.stack(pending))
+    return _Stored(list(groups.values()), stats, mask_values)
 
 
-def _classes_from_masks(writer: StoreWriter) -> list[str]:
-    """Class names for masks that came without a class list: one per value seen."""
-    highest = 0
-    for shard in sorted(writer.folder.glob("masks-*.npy")):
-        values = np.unique(np.load(shard, mmap_mode="r"))
-        values = values[values != 255]
-        highest = max(highest, int(values.max(initial=0)))
+def _classes_from_masks(values: np.ndarray) -> list[str]:
+    """Class names for masks that came without a class list: one per value up to the highest."""
+    seen = np.flatnonzero(values[1:IGNORE_INDEX]) + 1
+    highest = int(seen.max()) if len(seen) else 0
     return [f"class_{v}" for v in range(1, highest + 1)]
 
 
@@ -320,15 +341,15 @@ def _describe(
     reader_name: str,
     options: ImportOptions,
     digests: list[str],
-    progress: ProgressFn | None,
+    stats: StatsAccumulator,
 ) -> dict:
-    """Compute statistics, write the mean image, and build the manifest."""
-    train = np.flatnonzero(store.splits == 0)
-    stats = image_stats(store, train if len(train) else np.arange(len(store)))
-    if progress:
-        progress("statistics", 1, 1)
-    np.save(folder / "mean.npy", stats.mean_image)
-    mean_pixels = stats.mean_image.round().astype(np.uint8)
+    """Write the mean image and build the manifest."""
+    if not stats.count:  # no training records: describe all of them instead
+        for start in range(0, len(store), _STATS_BATCH):
+            stats.add(store.images(np.arange(start, min(start + _STATS_BATCH, len(store)))))
+    result = stats.result()
+    np.save(folder / "mean.npy", result.mean_image)
+    mean_pixels = result.mean_image.round().astype(np.uint8)
     Image.fromarray(mean_pixels[:, :, 0] if mean_pixels.shape[2] == 1 else mean_pixels).save(
         folder / "mean.png"
     )
@@ -350,8 +371,8 @@ def _describe(
         "records": len(store),
         "splits": {s: int((store.splits == c).sum()) for c, s in enumerate(SPLITS)},
         "class_counts": class_counts(store, classes, multi_label=scan.multi_label),
-        "mean": stats.mean,
-        "std": stats.std,
+        "mean": result.mean,
+        "std": result.std,
         "has_boxes": bool(len(store.boxes)) or any(item.boxes for item in scan.items),
         "has_masks": store.has_masks,
         "source": str(source if str(source).startswith("sample:") else Path(source).resolve()),

@@ -9,8 +9,6 @@ import numpy as np
 from lumos.data.records import SPLITS
 from lumos.data.store import StoreReader
 
-_CHUNK = 1024
-
 
 @dataclass
 class ImageStats:
@@ -19,24 +17,31 @@ class ImageStats:
     mean_image: np.ndarray  # (H, W, C) float32 in 0-255
 
 
-def image_stats(store: StoreReader, indices: np.ndarray) -> ImageStats:
-    """Per-channel mean/std and the mean image over ``indices``, read in chunks."""
-    first = store.image(int(indices[0]))
-    total = np.zeros(first.shape, dtype=np.float64)
-    squares = np.zeros(first.shape[-1], dtype=np.float64)
-    for start in range(0, len(indices), _CHUNK):
-        batch = store.images(indices[start : start + _CHUNK]).astype(np.float64)
-        total += batch.sum(axis=0)
-        squares += np.square(batch).sum(axis=(0, 1, 2))
-    n_pixels = len(indices) * first.shape[0] * first.shape[1]
-    mean_image = total / len(indices)
-    channel_mean = total.sum(axis=(0, 1)) / n_pixels
-    channel_var = np.maximum(squares / n_pixels - channel_mean**2, 0.0)
-    return ImageStats(
-        mean=[float(m / 255) for m in channel_mean],
-        std=[float(np.sqrt(v) / 255) for v in channel_var],
-        mean_image=mean_image.astype(np.float32),
-    )
+class StatsAccumulator:
+    """Per-channel mean/std from exact 8-bit histograms, and the mean image, fed in batches."""
+
+    def __init__(self, shape: tuple[int, int, int]) -> None:
+        self.count = 0
+        self.total = np.zeros(shape, dtype=np.int64)
+        self.histograms = np.zeros((shape[2], 256), dtype=np.int64)
+
+    def add(self, batch: np.ndarray) -> None:
+        """Add (n, H, W, C) uint8 images."""
+        self.count += len(batch)
+        self.total += batch.sum(axis=0, dtype=np.int64)
+        for c in range(batch.shape[3]):
+            self.histograms[c] += np.bincount(batch[..., c].ravel(), minlength=256)
+
+    def result(self) -> ImageStats:
+        levels = np.arange(256, dtype=np.float64)
+        pixels = np.maximum(self.histograms.sum(axis=1), 1)
+        mean = self.histograms @ levels / pixels
+        variance = np.maximum(self.histograms @ levels**2 / pixels - mean**2, 0.0)
+        return ImageStats(
+            mean=[float(m / 255) for m in mean],
+            std=[float(np.sqrt(v) / 255) for v in variance],
+            mean_image=(self.total / max(self.count, 1)).astype(np.float32),
+        )
 
 
 def class_counts(

@@ -3,8 +3,9 @@
 A dataset folder holds::
 
     dataset.json          manifest (task, classes, size, splits, statistics, options)
-    images-00000.npy ...  (n, H, W, C) uint8 shards
-    masks-00000.npy ...   (n, H, W) uint8 shards, when the dataset has masks
+    store.json            image shape and the number of records in each shard
+    images-00000.u8 ...   raw (n, H, W, C) uint8 shards, records back to back
+    masks-00000.u8 ...    raw (n, H, W) uint8 shards, when the dataset has masks
     labels.npy            (N,) int64 class index (-1: none), or (N, K) uint8 multi-hot
     splits.npy            (N,) uint8 index into SPLITS
     box_offsets.npy       (N + 1,) int64: boxes of record i are rows offsets[i]:offsets[i+1]
@@ -14,7 +15,8 @@ A dataset folder holds::
     mean.npy, mean.png    the mean image of the train split
 
 Raw arrays are chosen over re-encoded images because an epoch then costs a memory copy,
-not a decode; see docs/BENCHMARKS.md for the measurement.
+not a decode; see docs/BENCHMARKS.md for the measurement. Shards are written as a stream,
+so an import holds one record in memory, not the dataset.
 """
 
 from __future__ import annotations
@@ -22,18 +24,20 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from lumos.data.decode import Decoded
 from lumos.errors import DataError
 
-SHARD_BYTES = 256 * 2**20
+SHARD_BYTES = 1 << 30
 MANIFEST = "dataset.json"
+LAYOUT = "store.json"
 
 
 class StoreWriter:
-    """Appends decoded records to a store folder, one shard at a time."""
+    """Streams decoded records into shard files; memory use stays at one record."""
 
     def __init__(
         self, folder: Path, image_shape: tuple[int, int, int], *, with_masks: bool
@@ -42,9 +46,8 @@ class StoreWriter:
         self.image_shape = image_shape
         self.with_masks = with_masks
         self.per_shard = max(1, SHARD_BYTES // int(np.prod(image_shape)))
-        self._images: list[np.ndarray] = []
-        self._masks: list[np.ndarray] = []
-        self._shards = 0
+        self._files: list[BinaryIO] = []
+        self.shard_sizes: list[int] = []
         self.labels: list[tuple[int, ...]] = []
         self.splits: list[int] = []
         self.sources: list[str] = []
@@ -57,12 +60,16 @@ class StoreWriter:
         return len(self.sources)
 
     def append(self, record: Decoded, *, split: int, source: str) -> None:
-        self._images.append(record.image)
-        if self.with_masks:
+        if not self.shard_sizes or self.shard_sizes[-1] == self.per_shard:
+            self._next_shard()
+        image_file, *mask_file = self._files
+        image_file.write(record.image.tobytes())
+        if mask_file:
             mask = (
                 record.mask if record.mask is not None else np.zeros(self.image_shape[:2], np.uint8)
             )
-            self._masks.append(mask)
+            mask_file[0].write(mask.tobytes())
+        self.shard_sizes[-1] += 1
         self.labels.append(record.labels)
         self.splits.append(split)
         self.sources.append(source)
@@ -70,21 +77,22 @@ class StoreWriter:
         self._boxes.append(record.boxes)
         self._box_labels.append(record.box_labels)
         self._crowd.append(record.crowd)
-        if len(self._images) == self.per_shard:
-            self._flush()
 
-    def _flush(self) -> None:
-        if not self._images:
-            return
-        np.save(self.folder / f"images-{self._shards:05d}.npy", np.stack(self._images))
-        if self.with_masks:
-            np.save(self.folder / f"masks-{self._shards:05d}.npy", np.stack(self._masks))
-        self._images, self._masks = [], []
-        self._shards += 1
+    def _next_shard(self) -> None:
+        self._close_files()
+        number = len(self.shard_sizes)
+        kinds = ("images", "masks") if self.with_masks else ("images",)
+        self._files = [(self.folder / f"{kind}-{number:05d}.u8").open("wb") for kind in kinds]
+        self.shard_sizes.append(0)
+
+    def _close_files(self) -> None:
+        for file in self._files:
+            file.close()
+        self._files = []
 
     def close(self, *, num_classes: int, multi_label: bool) -> None:
-        """Flush the last shard and write the per-record arrays."""
-        self._flush()
+        """Close the shards and write the per-record arrays and the layout."""
+        self._close_files()
         if multi_label:
             labels = np.zeros((len(self), num_classes), dtype=np.uint8)
             for row, indices in enumerate(self.labels):
@@ -96,15 +104,19 @@ class StoreWriter:
             "labels": labels,
             "splits": np.asarray(self.splits, dtype=np.uint8),
             "box_offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            "boxes": np.concatenate(self._boxes or [np.zeros((0, 4))])
-            .astype(np.float32)
-            .reshape(-1, 4),
-            "box_labels": np.concatenate(self._box_labels or [np.zeros(0)]).astype(np.int64),
-            "box_crowd": np.concatenate(self._crowd or [np.zeros(0)]).astype(bool),
+            "boxes": np.concatenate([np.zeros((0, 4)), *self._boxes]).astype(np.float32),
+            "box_labels": np.concatenate([np.zeros(0), *self._box_labels]).astype(np.int64),
+            "box_crowd": np.concatenate([np.zeros(0), *self._crowd]).astype(bool),
         }
         for name, array in arrays.items():
             np.save(self.folder / f"{name}.npy", array)
         (self.folder / "sources.json").write_text(json.dumps(self.sources, ensure_ascii=False))
+        layout = {
+            "image_shape": list(self.image_shape),
+            "shards": self.shard_sizes,
+            "masks": self.with_masks,
+        }
+        (self.folder / LAYOUT).write_text(json.dumps(layout))
 
 
 class StoreReader:
@@ -113,18 +125,26 @@ class StoreReader:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         try:
-            self._images = [np.load(p, mmap_mode="r") for p in sorted(folder.glob("images-*.npy"))]
-            self._masks = [np.load(p, mmap_mode="r") for p in sorted(folder.glob("masks-*.npy"))]
+            layout = json.loads((folder / LAYOUT).read_text())
+            shape = tuple(layout["image_shape"])
+            shards = [int(n) for n in layout["shards"]]
+            self._images = [
+                _map(folder / f"images-{i:05d}.u8", (n, *shape)) for i, n in enumerate(shards)
+            ]
+            self._masks = (
+                [_map(folder / f"masks-{i:05d}.u8", (n, *shape[:2])) for i, n in enumerate(shards)]
+                if layout["masks"]
+                else []
+            )
             self.labels = np.load(folder / "labels.npy")
             self.splits = np.load(folder / "splits.npy")
             self.box_offsets = np.load(folder / "box_offsets.npy")
             self.boxes = np.load(folder / "boxes.npy")
             self.box_labels = np.load(folder / "box_labels.npy")
             self.box_crowd = np.load(folder / "box_crowd.npy")
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, KeyError, TypeError) as e:
             raise DataError(folder, f"dataset store is damaged: {e}") from None
-        sizes = [len(a) for a in self._images]
-        self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._starts = np.concatenate([[0], np.cumsum(shards)]).astype(np.int64)
         self._sources: list[str] | None = None
         if self._starts[-1] != len(self.splits):
             raise DataError(folder, "dataset store is damaged: image shards and records disagree")
@@ -174,6 +194,14 @@ class StoreReader:
     def boxes_of(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lo, hi = self.box_offsets[index], self.box_offsets[index + 1]
         return self.boxes[lo:hi], self.box_labels[lo:hi], self.box_crowd[lo:hi]
+
+
+def _map(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only memory map of a raw uint8 shard, checked against its expected size."""
+    expected = int(np.prod(shape))
+    if path.stat().st_size != expected:
+        raise ValueError(f"{path.name} holds {path.stat().st_size} bytes, expected {expected}")
+    return np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
 
 
 def read_manifest(folder: Path) -> dict:

@@ -1,0 +1,109 @@
+"""Feeding a stored dataset to PyTorch: whole batches read from the memory map at once.
+
+Reading a batch is one fancy-indexed copy out of the shards, not ``batch_size`` decodes.
+Worker *threads* (not processes) read ahead: the copy and the float conversion release the
+GIL, and threads hand tensors over without the pickling and shared-memory copies that
+process workers need, which for data this cheap to read would cost more than the read.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from lumos.data.dataset import Dataset
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class BatchLoader:
+    """Batches of (images, labels) from a dataset or split.
+
+    Images are (N, C, H, W) float32 in 0-1 (uint8 with ``to_float=False``) in channels-last
+    memory order. ``workers`` threads read up to ``2 * workers`` batches ahead; 0 reads in
+    the calling thread. Shuffling depends on ``seed`` and the epoch given to
+    :meth:`set_epoch`, so a resumed run sees the same order.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        workers: int = 0,
+        seed: int = 0,
+        to_float: bool = True,
+        pin_memory: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.workers = workers
+        self.seed = seed
+        self.to_float = to_float
+        self.pin_memory = pin_memory
+        self.epoch = 0
+        self._labels = torch.from_numpy(np.asarray(dataset.labels()))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.dataset), self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def _batches(self) -> list[np.ndarray]:
+        n = len(self.dataset)
+        order = (
+            np.random.default_rng((self.seed, self.epoch)).permutation(n)
+            if self.shuffle
+            else np.arange(n)
+        )
+        return [
+            order[i : i + self.batch_size]
+            for i in range(0, len(self) * self.batch_size, self.batch_size)
+        ]
+
+    def read(self, positions: np.ndarray) -> Batch:
+        """One uint8 batch for the given positions (runs in the worker threads)."""
+        images = torch.from_numpy(self.dataset.images(positions)).permute(0, 3, 1, 2)
+        if self.pin_memory:
+            images = images.pin_memory()
+        return images, self._labels[torch.from_numpy(positions)]
+
+    def _finish(self, batch: Batch) -> Batch:
+        # Converted in the consuming thread, where torch's own intra-op threads do it
+        # without competing with the readers; float().mul_() measured 2x faster than mul().
+        images, labels = batch
+        return (images.float().mul_(1.0 / 255) if self.to_float else images), labels
+
+    def __iter__(self) -> Iterator[Batch]:
+        for batch in self._read_ahead(self._batches()):
+            yield self._finish(batch)
+
+    def _read_ahead(self, batches: list[np.ndarray]) -> Iterator[Batch]:
+        if self.workers <= 0:
+            yield from map(self.read, batches)
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="lumos-loader") as pool:
+            ahead: deque[Future[Batch]] = deque()
+            upcoming = iter(batches)
+            for positions in upcoming:
+                ahead.append(pool.submit(self.read, positions))
+                if len(ahead) >= 2 * self.workers:
+                    break
+            while ahead:
+                batch = ahead.popleft().result()
+                next_positions = next(upcoming, None)
+                if next_positions is not None:
+                    ahead.append(pool.submit(self.read, next_positions))
+                yield batch
