@@ -84,12 +84,18 @@ class Scan:
     problems: list[Problem] = field(default_factory=list)
     classes: list[str] | None = None
     multi_label: bool = False
+    root: Path | None = None  # problems name files relative to it
 
     def skip(self, file: str | Path, reason: str) -> None:
-        self.problems.append(Problem(str(file), reason, "skipped"))
+        self.problems.append(Problem(self._name(file), reason, "skipped"))
 
     def drop(self, file: str | Path, reason: str) -> None:
-        self.problems.append(Problem(str(file), reason, "dropped"))
+        self.problems.append(Problem(self._name(file), reason, "dropped"))
 
     def warn(self, file: str | Path, reason: str) -> None:
-        self.problems.append(Problem(str(file), reason, "warning"))
+        self.problems.append(Problem(self._name(file), reason, "warning"))
+
+    def _name(self, file: str | Path) -> str:
+        if isinstance(file, Path) and self.root is not None and file.is_relative_to(self.root):
+            return file.relative_to(self.root).as_posix()
+        return str(file)

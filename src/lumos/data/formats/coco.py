@@ -45,7 +45,7 @@ def scan(source: Path) -> Scan:
     root = source.parent if source.is_file() else source
     if root.name == "annotations":
         root = root.parent
-    result = Scan(task="detection", items=[])
+    result = Scan(task="detection", items=[], root=root)
     categories: dict[int, str] = {}
     for path in files:
         document = load_json(path)

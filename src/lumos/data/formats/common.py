@@ -65,10 +65,10 @@ def resolve_inside(root: Path, name: str | Path) -> Path:
 def walk_files(root: Path, scan: Scan) -> Iterator[Path]:
     """Files below ``root`` in sorted order; hidden entries ignored.
 
-    Symlinks to files inside ``root`` are followed; symlinks leading outside it and
-    symlinked folders are reported and skipped.
+    Symlinks to files inside the source folder (``scan.root``, else ``root``) are followed;
+    symlinks leading outside it and symlinked folders are reported and skipped.
     """
-    real_root = root.resolve()
+    real_root = (scan.root or root).resolve()
     for folder, dirs, files in os.walk(root, followlinks=False):
         here = Path(folder)
         dirs.sort()

@@ -29,7 +29,7 @@ def detect(source: Path) -> bool:
 def scan(source: Path) -> Scan:
     if not source.is_dir():
         raise DataError(source, "not a folder: the folder format wants one sub-folder per class")
-    result = Scan(task="classification", items=[])
+    result = Scan(task="classification", items=[], root=source)
     roots = split_folders(source) or {None: source}
     for split, root in roots.items():
         for entry in sorted(root.iterdir()):

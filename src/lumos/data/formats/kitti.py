@@ -66,7 +66,9 @@ def scan(source: Path) -> Scan:
     roots = _roots(source)
     if not roots:
         raise DataError(source, "no image_2/ + label_2/ (or images/ + labels/) folders: not KITTI")
-    result = Scan(task="detection", items=[], classes=read_class_list(source / "classes.txt"))
+    result = Scan(
+        task="detection", items=[], root=source, classes=read_class_list(source / "classes.txt")
+    )
     for split, (images, labels) in roots.items():
         for image in image_files(images, result):
             name = relative_name(image, source)

@@ -47,7 +47,9 @@ def detect(source: Path) -> bool:
 def scan(source: Path) -> Scan:
     if not source.is_dir():
         raise DataError(source, "not a folder of LabelMe .json files")
-    result = Scan(task="detection", items=[], classes=read_class_list(source / "classes.txt"))
+    result = Scan(
+        task="detection", items=[], root=source, classes=read_class_list(source / "classes.txt")
+    )
     roots = split_folders(source) or {None: source}
     for split, root in roots.items():
         for path in walk_files(root, result):

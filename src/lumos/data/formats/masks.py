@@ -68,7 +68,9 @@ def scan(source: Path) -> Scan:
     roots = _roots(source) if source.is_dir() else {}
     if not roots:
         raise DataError(source, "no images/ and masks/ folders: not a mask dataset")
-    result = Scan(task="segmentation", items=[], classes=read_class_list(source / "classes.txt"))
+    result = Scan(
+        task="segmentation", items=[], root=source, classes=read_class_list(source / "classes.txt")
+    )
     for split, (images, masks) in roots.items():
         for image in image_files(images, result):
             relative = image.relative_to(images)

@@ -85,7 +85,7 @@ def scan(source: Path) -> Scan:
     if not detect(source):
         raise DataError(source, "no Annotations/ or SegmentationClass/ folder: not a VOC dataset")
     masks_dir = source / "SegmentationClass"
-    result = Scan(task="detection", items=[])
+    result = Scan(task="detection", items=[], root=source)
     result.classes = read_class_list(source / "classes.txt")
     if result.classes is None and masks_dir.is_dir():
         result.classes = list(VOC_CLASSES)

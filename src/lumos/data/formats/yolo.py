@@ -75,7 +75,12 @@ def scan(source: Path) -> Scan:
     if config_path is None:
         raise DataError(source, "no data.yaml: not a YOLO dataset")
     config = _load_config(config_path)
-    result = Scan(task="detection", items=[], classes=_class_names(config, config_path))
+    result = Scan(
+        task="detection",
+        items=[],
+        classes=_class_names(config, config_path),
+        root=config_path.parent,
+    )
     root = config_path.parent
     declared = config.get("path")
     if declared:

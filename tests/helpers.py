@@ -1,0 +1,69 @@
+"""Small builders of source data used across the tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lumos.cli import main
+from lumos.data import Dataset
+
+
+def write_image(
+    path: Path,
+    size: tuple[int, int] = (32, 24),
+    colour: tuple[int, int, int] | int = (200, 30, 30),
+    mode: str = "RGB",
+    seed: int | None = None,
+) -> Path:
+    """An image file of ``size`` (width, height); random pixels when ``seed`` is given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+        channels = 1 if mode == "L" else 3
+        pixels = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+        image = Image.fromarray(pixels[:, :, 0] if channels == 1 else pixels)
+    else:
+        image = Image.new(mode, size, colour)
+    image.save(path)
+    return path
+
+
+def class_folders(root: Path, counts: dict[str, int], size: tuple[int, int] = (32, 24)) -> Path:
+    """``root/<class>/<i>.png`` with distinct random pixels."""
+    seed = 0
+    for name, count in counts.items():
+        for i in range(count):
+            write_image(root / name / f"{i}.png", size, seed=seed)
+            seed += 1
+    return root
+
+
+def assert_same_records(a: Dataset, b: Dataset, *, masks: bool = True, box_tolerance: float = 0.01) -> None:
+    """Two datasets hold the same records in the same order."""
+    assert a.classes == b.classes
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert x.split == y.split, (x.source, y.source)
+        np.testing.assert_array_equal(x.image, y.image, err_msg=f"{x.source} vs {y.source}")
+        assert x.label == y.label
+        np.testing.assert_allclose(x.boxes, y.boxes, atol=box_tolerance)
+        np.testing.assert_array_equal(x.box_labels, y.box_labels)
+        if masks:
+            np.testing.assert_array_equal(x.mask, y.mask)
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    """Run ``lumos ARGS`` in process; returns (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["lumos", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
