@@ -13,7 +13,11 @@ from lumos.workspace import Workspace
 
 
 def write_idx(path: Path, array: np.ndarray, *, compress: bool = False) -> None:
-    raw = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    raw = (
+        bytes([0, 0, 8, array.ndim])
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.tobytes()
+    )
     path.write_bytes(gzip.compress(raw) if compress else raw)
 
 
@@ -22,8 +26,16 @@ def mnist_source(folder: Path, train: int = 40, test: int = 10) -> Path:
     rng = np.random.default_rng(0)
     for prefix, count, compress in (("train", train, True), ("t10k", test, False)):
         suffix = ".gz" if compress else ""
-        write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), compress=compress)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", (np.arange(count) % 10).astype(np.uint8), compress=compress)
+        write_idx(
+            folder / f"{prefix}-images-idx3-ubyte{suffix}",
+            rng.integers(0, 256, (count, 28, 28), dtype=np.uint8),
+            compress=compress,
+        )
+        write_idx(
+            folder / f"{prefix}-labels-idx1-ubyte{suffix}",
+            (np.arange(count) % 10).astype(np.uint8),
+            compress=compress,
+        )
     return folder
 
 
@@ -40,7 +52,10 @@ def test_mnist_truncated_and_mismatched(tmp_path: Path, workspace: Workspace) ->
     folder = mnist_source(tmp_path / "m")
     images = folder / "t10k-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[:-100])
-    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte: IDX file holds 7740 data bytes, its header declares 7840"):
+    with pytest.raises(
+        DataError,
+        match=r"t10k-images-idx3-ubyte: IDX file holds 7740 data bytes, its header declares 7840",
+    ):
         import_dataset(folder, "m")
     folder = mnist_source(tmp_path / "m2")
     write_idx(folder / "t10k-labels-idx1-ubyte", np.zeros(3, np.uint8))
@@ -55,7 +70,10 @@ def cifar_source(folder: Path, names: list[bytes] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for name, count in (("data_batch_1", 30), ("test_batch", 10)):
-        batch = {b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8), b"labels": [i % 3 for i in range(count)]}
+        batch = {
+            b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+            b"labels": [i % 3 for i in range(count)],
+        }
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     meta = {b"label_names": names or [b"airplane", b"automobile", b"bird"]}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
@@ -70,7 +88,7 @@ def test_cifar_batches(tmp_path: Path, workspace: Workspace) -> None:
     assert dataset.manifest["splits"]["test"] == 10
     batch = pickle.loads((source / "data_batch_1").read_bytes())
     first = batch[b"data"][0].reshape(3, 32, 32).transpose(1, 2, 0)
-    match = [s for s in dataset if s.source == "data_batch_1[0]"][0]
+    match = next(s for s in dataset if s.source == "data_batch_1[0]")
     np.testing.assert_array_equal(match.image, first)
 
 
@@ -78,7 +96,7 @@ class Exploit:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (Path.touch, (self.marker,))
 
 
@@ -86,19 +104,25 @@ def test_hostile_cifar_pickle_is_not_run(tmp_path: Path, workspace: Workspace) -
     source = cifar_source(tmp_path / "cifar")
     marker = tmp_path / "pwned"
     (source / "data_batch_1").write_bytes(pickle.dumps({b"data": Exploit(marker)}))
-    with pytest.raises(DataError, match=r"data_batch_1: not a CIFAR batch: refusing to load pathlib"):
+    with pytest.raises(
+        DataError, match=r"data_batch_1: not a CIFAR batch: refusing to load pathlib"
+    ):
         import_dataset(source, "evil")
     assert not marker.exists()
 
 
 def test_cifar_with_wrong_shape(tmp_path: Path, workspace: Workspace) -> None:
     source = cifar_source(tmp_path / "cifar")
-    (source / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((2, 10), np.uint8), b"labels": [0, 1]}))
+    (source / "test_batch").write_bytes(
+        pickle.dumps({b"data": np.zeros((2, 10), np.uint8), b"labels": [0, 1]})
+    )
     with pytest.raises(DataError, match="expected 'data' of N x 3072 bytes"):
         import_dataset(source, "bad")
 
 
-def test_list_file_with_spaces_numbers_and_multi_label(tmp_path: Path, workspace: Workspace) -> None:
+def test_list_file_with_spaces_numbers_and_multi_label(
+    tmp_path: Path, workspace: Workspace
+) -> None:
     root = tmp_path / "lists"
     write_image(root / "img" / "a cat.png", seed=1)
     write_image(root / "img" / "dog.png", seed=2)

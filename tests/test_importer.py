@@ -38,7 +38,9 @@ def test_folder_import_end_to_end(tmp_path: Path, workspace: Workspace) -> None:
     assert [row["name"] for row in list_datasets()] == ["pets"]
 
 
-def test_nested_folders_any_case_extension_unicode_and_spaces(tmp_path: Path, workspace: Workspace) -> None:
+def test_nested_folders_any_case_extension_unicode_and_spaces(
+    tmp_path: Path, workspace: Workspace
+) -> None:
     src = tmp_path / "src"
     write_image(src / "chats noirs" / "été 2024" / "IMG 1.JPG", seed=1)
     write_image(src / "chats noirs" / "b.PnG", seed=2)
@@ -52,7 +54,9 @@ def test_nested_folders_any_case_extension_unicode_and_spaces(tmp_path: Path, wo
     ]
 
 
-def test_bad_files_are_reported_and_the_import_goes_on(tmp_path: Path, workspace: Workspace) -> None:
+def test_bad_files_are_reported_and_the_import_goes_on(
+    tmp_path: Path, workspace: Workspace
+) -> None:
     src = class_folders(tmp_path / "src", {"a": 3, "b": 3})
     (src / "a" / "zero.jpg").write_bytes(b"")
     (src / "a" / "text.png").write_text("not a picture")
@@ -70,14 +74,22 @@ def test_bad_files_are_reported_and_the_import_goes_on(tmp_path: Path, workspace
     assert skipped["loose.png"] == "not inside a class folder"
 
 
-def test_symlinks_inside_are_followed_and_escaping_ones_refused(tmp_path: Path, workspace: Workspace) -> None:
+def test_symlinks_inside_are_followed_and_escaping_ones_refused(
+    tmp_path: Path, workspace: Workspace
+) -> None:
     src = class_folders(tmp_path / "src", {"a": 2, "b": 2})
     secret = write_image(tmp_path / "outside" / "secret.png", seed=50)
-    os.symlink(secret, src / "a" / "escape.png")
-    os.symlink(src / "b" / "0.png", src / "a" / "inside.png")
-    os.symlink(tmp_path / "outside", src / "b" / "linked-folder")
+    (src / "a" / "escape.png").symlink_to(secret)
+    (src / "a" / "inside.png").symlink_to(src / "b" / "0.png")
+    (src / "b" / "linked-folder").symlink_to(tmp_path / "outside")
     dataset = Dataset(import_dataset(src, "links", val_percent=0, test_percent=0))
-    assert sorted(s.source for s in dataset) == ["a/0.png", "a/1.png", "a/inside.png", "b/0.png", "b/1.png"]
+    assert sorted(s.source for s in dataset) == [
+        "a/0.png",
+        "a/1.png",
+        "a/inside.png",
+        "b/0.png",
+        "b/1.png",
+    ]
     skipped = problems_of(dataset, "skipped")
     reasons = " ".join(f"{k}: {v}" for k, v in skipped.items())
     assert "escape.png: symlink leads outside the source folder" in reasons
@@ -94,7 +106,9 @@ def test_empty_class_folder_and_single_class_warn(tmp_path: Path, workspace: Wor
     assert "only one class ('only'): a classifier needs at least two" in warnings
 
 
-def test_duplicates_are_reported_and_dropped_on_request(tmp_path: Path, workspace: Workspace) -> None:
+def test_duplicates_are_reported_and_dropped_on_request(
+    tmp_path: Path, workspace: Workspace
+) -> None:
     src = class_folders(tmp_path / "src", {"a": 3, "b": 3})
     shutil.copy(src / "a" / "0.png", src / "b" / "copy.png")
     kept = Dataset(import_dataset(src, "dups"))
@@ -102,20 +116,26 @@ def test_duplicates_are_reported_and_dropped_on_request(tmp_path: Path, workspac
     assert len(kept) == 7
     deduped = Dataset(import_dataset(src, "dedup", dedupe=True))
     assert len(deduped) == 6
-    assert problems_of(deduped, "skipped")["b/copy.png"] == "duplicate of a/0.png: skipped (--dedupe)"
+    assert (
+        problems_of(deduped, "skipped")["b/copy.png"] == "duplicate of a/0.png: skipped (--dedupe)"
+    )
 
 
 def test_nothing_usable_fails_and_stores_nothing(tmp_path: Path, workspace: Workspace) -> None:
     src = tmp_path / "src"
     (src / "a").mkdir(parents=True)
     (src / "a" / "bad.jpg").write_bytes(b"garbage")
-    with pytest.raises(DataError, match=r"no usable images: 1 skipped \(first: a/bad.jpg: not an image"):
+    with pytest.raises(
+        DataError, match=r"no usable images: 1 skipped \(first: a/bad.jpg: not an image"
+    ):
         import_dataset(src, "broken")
     assert not (workspace.datasets_dir / "broken").exists()
     assert [p.name for p in workspace.datasets_dir.iterdir()] == []
 
 
-def test_existing_dataset_is_untouched_without_overwrite(tmp_path: Path, workspace: Workspace) -> None:
+def test_existing_dataset_is_untouched_without_overwrite(
+    tmp_path: Path, workspace: Workspace
+) -> None:
     first = class_folders(tmp_path / "one", {"a": 2, "b": 2})
     import_dataset(first, "d")
     second = class_folders(tmp_path / "two", {"x": 3, "y": 3})
@@ -172,7 +192,10 @@ def test_min_and_max_per_class_and_given_classes(tmp_path: Path, workspace: Work
     limited = Dataset(import_dataset(src, "limited", min_per_class=3, max_per_class=6))
     assert limited.classes == ["big", "mid"]
     assert len(limited) == 11
-    assert problems_of(limited, "skipped")["tiny/0.png"] == "class 'tiny' has 2 images, fewer than --min-per-class 3"
+    assert (
+        problems_of(limited, "skipped")["tiny/0.png"]
+        == "class 'tiny' has 2 images, fewer than --min-per-class 3"
+    )
     given = Dataset(import_dataset(src, "given", classes=["mid", "big"]))
     assert given.classes == ["mid", "big"] and len(given) == 17
     assert problems_of(given, "skipped")["tiny/1.png"] == "class 'tiny' is not in the class list"
@@ -206,7 +229,5 @@ def test_list_follows_the_folders(tmp_path: Path, workspace: Workspace) -> None:
     import_dataset(class_folders(tmp_path / "src", {"a": 2, "b": 2}), "kept")
     with workspace.db() as db:
         db.execute("DELETE FROM datasets")
-        db.execute(
-            "INSERT INTO datasets VALUES ('ghost', 'classification', 1, 1, 'x', 'now')"
-        )
+        db.execute("INSERT INTO datasets VALUES ('ghost', 'classification', 1, 1, 'x', 'now')")
     assert [row["name"] for row in list_datasets()] == ["kept"]

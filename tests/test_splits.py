@@ -41,5 +41,7 @@ def test_tiny_class_keeps_a_training_example() -> None:
 
 def test_unstratified_split() -> None:
     strata = ["a"] * 90 + ["b"] * 10
-    splits = assign_splits([None] * 100, strata, val_percent=10, test_percent=0, seed=0, stratify=False)
+    splits = assign_splits(
+        [None] * 100, strata, val_percent=10, test_percent=0, seed=0, stratify=False
+    )
     assert Counter(splits)["val"] == 10

@@ -57,7 +57,8 @@ def _insert_jobs(root: str, worker: int) -> None:
     for i in range(40):
         with ws.db() as db:
             db.execute(
-                "INSERT INTO jobs (id, kind, state, params, created) VALUES (?, 'import', 'done', '{}', 'now')",
+                "INSERT INTO jobs (id, kind, state, params, created) "
+                "VALUES (?, 'import', 'done', '{}', 'now')",
                 (f"{worker}-{i}",),
             )
 
@@ -75,7 +76,9 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
         assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 80
 
 
-@pytest.mark.parametrize("name", ["", "../evil", "a/b", ".hidden", "x" * 65, "sp ace", "..", "nul\x00"])
+@pytest.mark.parametrize(
+    "name", ["", "../evil", "a/b", ".hidden", "x" * 65, "sp ace", "..", "nul\x00"]
+)
 def test_unsafe_names_are_refused(name: str) -> None:
     with pytest.raises(WorkspaceError, match="invalid"):
         validate_name(name)

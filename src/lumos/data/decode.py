@@ -85,6 +85,7 @@ def _decode(position: int, item: SourceItem, plan: DecodePlan) -> Decoded:
     return Decoded(image, labels, boxes, box_labels, crowd, mask, digest, problems)
 
 
+_EDGE_TOLERANCE = 0.01  # pixels; rounding in normalised formats (YOLO) is not worth a warning
 _NO_BOXES = (np.zeros((0, 4), np.float32), np.zeros(0, np.int64), np.zeros(0, bool))
 
 
@@ -119,7 +120,7 @@ def _place_boxes(
             )
             problems.append(Problem(item.source, f"{described} {reason}: dropped", "dropped"))
             continue
-        if clipped != coords:
+        if max(abs(a - b) for a, b in zip(clipped, coords, strict=True)) > _EDGE_TOLERANCE:
             problems.append(
                 Problem(
                     item.source,
@@ -155,7 +156,10 @@ def _source_mask(item: SourceItem, full: tuple[int, int], plan: DecodePlan) -> n
     elif isinstance(item.mask, np.ndarray):
         mask = item.mask
     else:
-        mask = read_mask_png(item.mask)
+        try:
+            mask = read_mask_png(item.mask)
+        except DataError as e:
+            raise DataError(item.source, f"mask {item.mask.name} {e.reason}") from None
     if mask.shape != (height, width):
         raise DataError(
             item.source,
@@ -180,15 +184,15 @@ def read_mask_png(path: Path) -> np.ndarray:
             im.load()
             if im.mode not in ("L", "P", "1"):
                 raise DataError(
-                    path, f"mask has mode {im.mode}: class-index masks are single-channel (L or P)"
+                    path, f"has mode {im.mode}: class-index masks are single-channel (L or P)"
                 )
             return np.asarray(im, dtype=np.uint8)
     except DataError:
         raise
     except FileNotFoundError:
-        raise DataError(path, "mask file is missing") from None
+        raise DataError(path, "is missing") from None
     except (OSError, ValueError, SyntaxError) as e:
-        raise DataError(path, f"corrupt mask: {e}") from None
+        raise DataError(path, f"is corrupt: {e}") from None
 
 
 def rasterise(shapes: Shapes, class_index: dict[str, int]) -> np.ndarray:
