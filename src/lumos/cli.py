@@ -277,19 +277,21 @@ def demo(
         out.print(f"wrote {grid}")
 
 
+def _fail(message: str, code: int = 2) -> None:
+    # Plain print, not rich: one line, never wrapped to the terminal width.
+    print(f"lumos: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
 def main() -> None:
     """Entry point: library errors become one line on stderr and exit code 2."""
-    errors = Console(stderr=True)
     try:
         app()
     except LumosError as e:
-        errors.print(f"lumos: error: {e}", markup=False, highlight=False)
-        sys.exit(2)
+        _fail(f"error: {e}")
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "options"
-        errors.print(f"lumos: error: {where}: {first['msg']}", markup=False, highlight=False)
-        sys.exit(2)
+        _fail(f"error: {where}: {first['msg']}")
     except KeyboardInterrupt:
-        errors.print("lumos: interrupted; nothing half-written was kept")
-        sys.exit(130)
+        _fail("interrupted; nothing half-written was kept", 130)

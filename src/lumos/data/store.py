@@ -170,13 +170,13 @@ class StoreReader:
 
     def image(self, index: int) -> np.ndarray:
         shard, row = self._locate(index)
-        return np.asarray(self._images[shard][row])
+        return np.array(self._images[shard][row])  # a copy: callers may write to it
 
     def mask(self, index: int) -> np.ndarray | None:
         if not self._masks:
             return None
         shard, row = self._locate(index)
-        return np.asarray(self._masks[shard][row])
+        return np.array(self._masks[shard][row])
 
     def images(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """A batch of images (n, H, W, C), read shard by shard in sorted order."""

@@ -1,0 +1,123 @@
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from helpers import class_folders, run_cli
+from lumos.workspace import Workspace
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, workspace: Workspace):  # noqa: ANN201
+    return lambda *args: run_cli(monkeypatch, capsys, *args)
+
+
+def test_import_list_info_show_export_rm(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    source = class_folders(tmp_path / "src", {"cat": 6, "dog": 6})
+    (source / "cat" / "broken.jpg").write_bytes(b"nope")
+    code, out, _ = cli(
+        "data",
+        "import",
+        str(source),
+        "--name",
+        "pets",
+        "--size",
+        "16x8",
+        "--val",
+        "20",
+        "--test",
+        "0",
+    )
+    assert code == 0
+    assert "pets: 12 records (train 10, val 2), 2 classes, 16x8x3" in out
+    assert "1 skipped" in out
+
+    code, out, _ = cli("data", "list", "--json")
+    assert code == 0 and json.loads(out)[0]["name"] == "pets"
+
+    code, out, _ = cli("data", "info", "pets")
+    assert code == 0
+    assert "cat/broken.jpg: not an image" in out and "16x8" in out
+
+    code, out, _ = cli("data", "info", "pets", "--json")
+    info = json.loads(out)
+    assert info["size"] == [8, 16] and info["class_counts"]["train"] == {"cat": 5, "dog": 5}
+    assert info["report"]["problems"][0]["file"] == "cat/broken.jpg"
+
+    grid = tmp_path / "grid.png"
+    code, out, _ = cli(
+        "data", "show", "pets", "--out", str(grid), "--class", "dog", "--split", "train"
+    )
+    assert code == 0 and Image.open(grid).size[0] > 100
+
+    code, _, _ = cli(
+        "data", "export", "pets", "--format", "folder", "--out", str(tmp_path / "exported")
+    )
+    assert code == 0 and len(list((tmp_path / "exported" / "train" / "dog").iterdir())) == 5
+
+    code, out, _ = cli("data", "rm", "pets")
+    assert code == 0
+    code, out, _ = cli("data", "list")
+    assert "no datasets yet" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["data", "import", "/no/such/folder", "--name", "x"],
+            "lumos: error: /no/such/folder: no such file or folder",
+        ),
+        (
+            ["data", "import", "sample:digits", "--name", "../evil"],
+            "lumos: error: invalid dataset name '../evil'",
+        ),
+        (
+            ["data", "import", "sample:digits", "--name", "d", "--val", "80", "--test", "30"],
+            "val_percent + test_percent must be below 100",
+        ),
+        (
+            ["data", "import", "sample:digits", "--name", "d", "--resize-mode", "zoom"],
+            "lumos: error: resize_mode: Input should be",
+        ),
+        (["data", "info", "missing"], "lumos: error: no dataset named 'missing'"),
+        (["data", "rm", "missing"], "lumos: error: no dataset named 'missing'"),
+        (
+            ["data", "export", "missing", "--format", "coco", "--out", "x"],
+            "lumos: error: no dataset named 'missing'",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(cli, args: list[str], message: str) -> None:  # noqa: ANN001
+    code, _, err = cli(*args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bad_size_is_a_usage_error(cli) -> None:  # noqa: ANN001
+    code, _, err = cli("data", "import", "sample:digits", "--name", "d", "--size", "big")
+    assert code == 2 and "WIDTHxHEIGHT" in err
+
+
+def test_show_unknown_class_and_split(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    cli("data", "import", str(class_folders(tmp_path / "src", {"a": 2, "b": 2})), "--name", "d")
+    code, _, err = cli("data", "show", "d", "--out", str(tmp_path / "g.png"), "--class", "zebra")
+    assert code == 2 and "unknown class 'zebra': choose from a, b" in err
+    code, _, err = cli("data", "show", "d", "--out", str(tmp_path / "g.png"), "--split", "holdout")
+    assert code == 2 and "unknown split 'holdout'" in err
+
+
+def test_version(cli) -> None:  # noqa: ANN001
+    code, out, _ = cli("--version")
+    assert code == 0 and out.startswith("lumos 0.")
+
+
+def test_demo_imports_both_samples_and_writes_grids(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    code, out, _ = cli("demo", "--out", str(tmp_path / "demo"))
+    assert code == 0
+    assert "digits: 1797 records" in out and "shapes: 300 records" in out
+    for name in ("digits", "shapes"):
+        assert Image.open(tmp_path / "demo" / f"{name}-grid.png").size[0] >= 6 * 128
