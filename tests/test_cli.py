@@ -9,11 +9,11 @@ from lumos.workspace import Workspace
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, workspace: Workspace):  # noqa: ANN201
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, workspace: Workspace):
     return lambda *args: run_cli(monkeypatch, capsys, *args)
 
 
-def test_import_list_info_show_export_rm(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_import_list_info_show_export_rm(cli, tmp_path: Path) -> None:
     source = class_folders(tmp_path / "src", {"cat": 6, "dog": 6})
     (source / "cat" / "broken.jpg").write_bytes(b"nope")
     code, out, _ = cli(
@@ -89,7 +89,7 @@ def test_import_list_info_show_export_rm(cli, tmp_path: Path) -> None:  # noqa: 
         ),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(cli, args: list[str], message: str) -> None:  # noqa: ANN001
+def test_bad_input_is_one_line_and_exit_code_2(cli, args: list[str], message: str) -> None:
     code, _, err = cli(*args)
     assert code == 2
     assert message in err
@@ -97,12 +97,12 @@ def test_bad_input_is_one_line_and_exit_code_2(cli, args: list[str], message: st
     assert len(err.strip().splitlines()) == 1
 
 
-def test_bad_size_is_a_usage_error(cli) -> None:  # noqa: ANN001
+def test_bad_size_is_a_usage_error(cli) -> None:
     code, _, err = cli("data", "import", "sample:digits", "--name", "d", "--size", "big")
     assert code == 2 and "WIDTHxHEIGHT" in err
 
 
-def test_show_unknown_class_and_split(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_show_unknown_class_and_split(cli, tmp_path: Path) -> None:
     cli("data", "import", str(class_folders(tmp_path / "src", {"a": 2, "b": 2})), "--name", "d")
     code, _, err = cli("data", "show", "d", "--out", str(tmp_path / "g.png"), "--class", "zebra")
     assert code == 2 and "unknown class 'zebra': choose from a, b" in err
@@ -110,12 +110,12 @@ def test_show_unknown_class_and_split(cli, tmp_path: Path) -> None:  # noqa: ANN
     assert code == 2 and "unknown split 'holdout'" in err
 
 
-def test_version(cli) -> None:  # noqa: ANN001
+def test_version(cli) -> None:
     code, out, _ = cli("--version")
     assert code == 0 and out.startswith("lumos 0.")
 
 
-def test_demo_imports_both_samples_and_writes_grids(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_demo_imports_both_samples_and_writes_grids(cli, tmp_path: Path) -> None:
     code, out, _ = cli("demo", "--out", str(tmp_path / "demo"))
     assert code == 0
     assert "digits: 1797 records" in out and "shapes: 300 records" in out

@@ -48,7 +48,7 @@ def test_batch_loader_covers_every_record_once_per_epoch(pets: Dataset) -> None:
         seen = []
         for images, labels in loader:
             assert images.dtype == torch.float32 and images.shape[1:] == (3, 24, 32)
-            assert 0.0 <= images.min() and images.max() <= 1.0
+            assert images.min() >= 0.0 and images.max() <= 1.0
             seen.append(labels)
         assert len(loader) == 4 and sum(len(s) for s in seen) == 20
         assert sorted(torch.cat(seen).tolist()) == sorted(pets.labels().tolist())
