@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import pickle
+import struct
 import sys
 from pathlib import Path
 
@@ -81,3 +84,44 @@ def run_cli(
         code = e.code if isinstance(e.code, int) else 1
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def write_idx(path: Path, array: np.ndarray, *, compress: bool = False) -> None:
+    raw = (
+        bytes([0, 0, 8, array.ndim])
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.tobytes()
+    )
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+
+
+def mnist_source(folder: Path, train: int = 40, test: int = 10) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix, count, compress in (("train", train, True), ("t10k", test, False)):
+        suffix = ".gz" if compress else ""
+        write_idx(
+            folder / f"{prefix}-images-idx3-ubyte{suffix}",
+            rng.integers(0, 256, (count, 28, 28), dtype=np.uint8),
+            compress=compress,
+        )
+        write_idx(
+            folder / f"{prefix}-labels-idx1-ubyte{suffix}",
+            (np.arange(count) % 10).astype(np.uint8),
+            compress=compress,
+        )
+    return folder
+
+
+def cifar_source(folder: Path, names: list[bytes] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name, count in (("data_batch_1", 30), ("test_batch", 10)):
+        batch = {
+            b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+            b"labels": [i % 3 for i in range(count)],
+        }
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    meta = {b"label_names": names or [b"airplane", b"automobile", b"bird"]}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return folder

@@ -1,42 +1,13 @@
-import gzip
 import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import write_image
+from helpers import cifar_source, mnist_source, write_idx, write_image
 from lumos.data import Dataset, import_dataset
 from lumos.errors import DataError
 from lumos.workspace import Workspace
-
-
-def write_idx(path: Path, array: np.ndarray, *, compress: bool = False) -> None:
-    raw = (
-        bytes([0, 0, 8, array.ndim])
-        + struct.pack(f">{array.ndim}I", *array.shape)
-        + array.tobytes()
-    )
-    path.write_bytes(gzip.compress(raw) if compress else raw)
-
-
-def mnist_source(folder: Path, train: int = 40, test: int = 10) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for prefix, count, compress in (("train", train, True), ("t10k", test, False)):
-        suffix = ".gz" if compress else ""
-        write_idx(
-            folder / f"{prefix}-images-idx3-ubyte{suffix}",
-            rng.integers(0, 256, (count, 28, 28), dtype=np.uint8),
-            compress=compress,
-        )
-        write_idx(
-            folder / f"{prefix}-labels-idx1-ubyte{suffix}",
-            (np.arange(count) % 10).astype(np.uint8),
-            compress=compress,
-        )
-    return folder
 
 
 def test_mnist_idx_gzip_and_plain(tmp_path: Path, workspace: Workspace) -> None:
@@ -64,20 +35,6 @@ def test_mnist_truncated_and_mismatched(tmp_path: Path, workspace: Workspace) ->
     (folder / "t10k-labels-idx1-ubyte").write_bytes(b"PK\x03\x04 not idx")
     with pytest.raises(DataError, match="bad magic number"):
         import_dataset(folder, "m2")
-
-
-def cifar_source(folder: Path, names: list[bytes] | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for name, count in (("data_batch_1", 30), ("test_batch", 10)):
-        batch = {
-            b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
-            b"labels": [i % 3 for i in range(count)],
-        }
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    meta = {b"label_names": names or [b"airplane", b"automobile", b"bird"]}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
-    return folder
 
 
 def test_cifar_batches(tmp_path: Path, workspace: Workspace) -> None:

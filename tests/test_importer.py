@@ -231,3 +231,11 @@ def test_list_follows_the_folders(tmp_path: Path, workspace: Workspace) -> None:
         db.execute("DELETE FROM datasets")
         db.execute("INSERT INTO datasets VALUES ('ghost', 'classification', 1, 1, 'x', 'now')")
     assert [row["name"] for row in list_datasets()] == ["kept"]
+
+
+def test_progress_is_reported_per_record(tmp_path: Path, workspace: Workspace) -> None:
+    calls: list[tuple[str, int, int]] = []
+    import_dataset(
+        class_folders(tmp_path / "src", {"a": 3, "b": 3}), "p", progress=lambda *a: calls.append(a)
+    )
+    assert calls[0] == ("import", 1, 6) and calls[-1] == ("import", 6, 6)
