@@ -121,3 +121,21 @@ def test_demo_imports_both_samples_and_writes_grids(cli, tmp_path: Path) -> None
     assert "digits: 1797 records" in out and "shapes: 300 records" in out
     for name in ("digits", "shapes"):
         assert Image.open(tmp_path / "demo" / f"{name}-grid.png").size[0] >= 6 * 128
+
+
+def test_empty_split_and_unwritable_output(cli, tmp_path: Path) -> None:
+    cli(
+        "data",
+        "import",
+        str(class_folders(tmp_path / "src", {"a": 2, "b": 2})),
+        "--name",
+        "d",
+        "--test",
+        "0",
+    )
+    code, _, err = cli("data", "show", "d", "--out", str(tmp_path / "g.png"), "--split", "test")
+    assert code == 2 and "no records to show in 'd'" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = cli("data", "show", "d", "--out", str(blocker / "g.png"))
+    assert code == 2 and err.startswith(f"lumos: error: {blocker}") and "Traceback" not in err

@@ -277,3 +277,24 @@ def test_png_masks_with_class_list(tmp_path: Path, workspace: Workspace) -> None
 def test_png_masks_without_class_list(tmp_path: Path, workspace: Workspace) -> None:
     dataset = Dataset(import_dataset(masks_source(tmp_path / "seg", classes=None), "seg2"))
     assert dataset.classes == ["class_1", "class_2"]
+
+
+def test_yolo_list_file_with_missing_image(tmp_path: Path, workspace: Workspace) -> None:
+    root = yolo_source(tmp_path / "yolo")
+    (root / "train.txt").write_text("images/train/a.png\nimages/train/gone.png\n../../x.png\n")
+    (root / "data.yaml").write_text("train: train.txt\nval: images/val\nnames: [ball, cone]\n")
+    dataset = Dataset(import_dataset(root, "yolo-list", test_percent=0))
+    assert len(dataset) == 2
+    text = reasons(dataset)
+    assert "skipped images/train/gone.png: image file not found" in text
+    assert "skipped ../../x.png: path leads outside the source folder" in text
+
+
+def test_masks_under_images_split_folders(tmp_path: Path, workspace: Workspace) -> None:
+    root = tmp_path / "seg"
+    for split in ("train", "val"):
+        write_image(root / "images" / split / "0.png", (8, 8), seed=1 if split == "train" else 2)
+        (root / "masks" / split).mkdir(parents=True)
+        Image.fromarray(np.ones((8, 8), np.uint8)).save(root / "masks" / split / "0.png")
+    dataset = Dataset(import_dataset(root, "seg-splits"))
+    assert sorted(s.split for s in dataset) == ["train", "val"]

@@ -60,7 +60,8 @@ def sample_grid(
     """Write up to ``count`` random records as a captioned grid PNG at ``out``."""
     positions = select(dataset, class_name)
     if not len(positions):
-        raise DataError(None, f"no records of class {class_name!r} in this selection")
+        what = "records" if class_name is None else f"records of class {class_name!r}"
+        raise DataError(None, f"no {what} to show in {dataset.name!r} (or the split chosen)")
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(positions, min(count, len(positions)), replace=False))
     columns = int(np.ceil(np.sqrt(len(chosen))))

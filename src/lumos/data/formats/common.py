@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -15,6 +15,7 @@ from lumos.data.images import is_image_name
 from lumos.data.records import Scan
 from lumos.errors import DataError
 
+T = TypeVar("T")
 _SPLIT_NAMES = {
     "train": "train",
     "training": "train",
@@ -51,6 +52,27 @@ def split_folders(root: Path) -> dict[str, Path]:
         if split and child.is_dir() and not child.is_symlink():
             found[split] = child
     return found
+
+
+def split_roots(source: Path, layout: Callable[[Path], T | None]) -> dict[str | None, T]:
+    """``layout`` found in each split folder of ``source`` ({split: found}), else in ``source``."""
+    roots: dict[str | None, T] = {}
+    for split, folder in split_folders(source).items():
+        if (found := layout(folder)) is not None:
+            roots[split] = found
+    if not roots and (found := layout(source)) is not None:
+        roots[None] = found
+    return roots
+
+
+def read_class_list(path: Path) -> list[str] | None:
+    """Names from a ``classes.txt``, one a line; a leading background entry is dropped."""
+    if not path.is_file():
+        return None
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if names and names[0].lower().strip("_") == "background":
+        names = names[1:]
+    return names
 
 
 def resolve_inside(root: Path, name: str | Path) -> Path:

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from lumos.data.formats.common import (
     image_files,
+    read_class_list,
     record_name,
     relative_name,
     save_image,
-    split_folders,
+    split_roots,
 )
-from lumos.data.formats.voc import read_class_list
 from lumos.data.records import Box, Scan, SourceItem
 from lumos.errors import DataError
 
@@ -38,14 +38,7 @@ def _pairs(folder: Path) -> tuple[Path, Path] | None:
 
 
 def _roots(source: Path) -> dict[str | None, tuple[Path, Path]]:
-    roots: dict[str | None, tuple[Path, Path]] = {}
-    for split, folder in split_folders(source).items():
-        pair = _pairs(folder)
-        if pair:
-            roots[split] = pair
-    if not roots and (pair := _pairs(source)):
-        roots[None] = pair
-    return roots
+    return split_roots(source, _pairs)
 
 
 def detect(source: Path) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from lumos.data.formats.common import (
     load_json,
+    read_class_list,
     record_name,
     relative_name,
     resolve_inside,
@@ -20,7 +21,6 @@ from lumos.data.formats.common import (
     split_folders,
     walk_files,
 )
-from lumos.data.formats.voc import read_class_list
 from lumos.data.records import Box, Scan, Shapes, SourceItem
 from lumos.errors import DataError
 

@@ -16,12 +16,13 @@ from PIL import Image
 from lumos.data.formats.common import (
     find_image,
     image_files,
+    read_class_list,
     record_name,
     relative_name,
     save_image,
     split_folders,
+    split_roots,
 )
-from lumos.data.formats.voc import read_class_list
 from lumos.data.records import Scan, SourceItem
 from lumos.errors import DataError
 
@@ -41,22 +42,16 @@ def _layout(folder: Path) -> tuple[Path, Path] | None:
 
 
 def _roots(source: Path) -> dict[str | None, tuple[Path, Path]]:
-    roots: dict[str | None, tuple[Path, Path]] = {}
-    for split, folder in split_folders(source).items():
-        if pair := _layout(folder):
-            roots[split] = pair
-    if roots:
+    roots = split_roots(source, _layout)
+    if list(roots) != [None]:
         return roots
-    pair = _layout(source)
-    if pair is None:
-        return {}
-    images, masks = pair
+    images, masks = roots[None]  # maybe images/<split> beside masks/<split>
     by_split = {
-        s: (f, masks / f.name)
-        for s, f in split_folders(images).items()
-        if (masks / f.name).is_dir()
+        split: (folder, masks / folder.name)
+        for split, folder in split_folders(images).items()
+        if (masks / folder.name).is_dir()
     }
-    return by_split or {None: pair}
+    return by_split or roots
 
 
 def detect(source: Path) -> bool:

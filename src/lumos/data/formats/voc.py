@@ -20,6 +20,7 @@ from PIL import Image
 
 from lumos.data.formats.common import (
     find_image,
+    read_class_list,
     record_name,
     resolve_inside,
     save_image,
@@ -59,16 +60,6 @@ VOC_CLASSES = (
 
 def detect(source: Path) -> bool:
     return (source / "Annotations").is_dir() or (source / "SegmentationClass").is_dir()
-
-
-def read_class_list(path: Path) -> list[str] | None:
-    """Names from a ``classes.txt``, one a line; a leading background entry is dropped."""
-    if not path.is_file():
-        return None
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if names and names[0].lower().strip("_") == "background":
-        names = names[1:]
-    return names
 
 
 def _splits(source: Path) -> dict[str, str]:
