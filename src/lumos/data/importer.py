@@ -67,23 +67,7 @@ def import_dataset(
     reader, location = formats.resolve(source, options.format)
     scan = reader.scan(location)
     task = options.task or scan.task
-    classes = _final_classes(scan, options)
-    items = _keep_known_classes(scan, classes)
-    if task == "classification":
-        items = _limit_per_class(scan, items, classes, options)
-    if not items:
-        raise DataError(source, _nothing_usable(scan.problems))
-    strata = [_stratum(item) for item in items]
-    splits = assign_splits(
-        [item.split for item in items],
-        strata,
-        val_percent=options.val_percent,
-        test_percent=options.test_percent,
-        seed=options.seed,
-        stratify=options.stratify,
-    )
-    order = sorted(range(len(items)), key=lambda i: SPLITS.index(splits[i]))
-    items, splits = [items[i] for i in order], [splits[i] for i in order]
+    classes, items, splits = _select(scan, task, options, source)
     height, width = options.size or _common_size(items)
     channels = options.channels or (1 if _all_grayscale(items) else 3)
     masks_need_classes = scan.classes is None and any(isinstance(i.mask, Path) for i in items)
@@ -130,6 +114,28 @@ def import_dataset(
         write_json_atomic(staging / MANIFEST, manifest)
     _register(workspace, manifest)
     return final
+
+
+def _select(
+    scan: Scan, task: Task, options: ImportOptions, source: str | Path
+) -> tuple[list[str], list[SourceItem], list[str]]:
+    """The class list, the items to import and their splits, ordered train, val, test."""
+    classes = _final_classes(scan, options)
+    items = _keep_known_classes(scan, classes)
+    if task == "classification":
+        items = _limit_per_class(scan, items, classes, options)
+    if not items:
+        raise DataError(source, _nothing_usable(scan.problems))
+    splits = assign_splits(
+        [item.split for item in items],
+        [_stratum(item) for item in items],
+        val_percent=options.val_percent,
+        test_percent=options.test_percent,
+        seed=options.seed,
+        stratify=options.stratify,
+    )
+    order = sorted(range(len(items)), key=lambda i: SPLITS.index(splits[i]))
+    return classes, [items[i] for i in order], [splits[i] for i in order]
 
 
 def _final_classes(scan: Scan, options: ImportOptions) -> list[str]:

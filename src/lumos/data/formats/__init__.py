@@ -45,8 +45,16 @@ SAMPLE_PREFIX = "sample:"
 
 @dataclass(frozen=True)
 class Reader:
+    """A reader that is not a module (the samples); same attribute names as the modules."""
+
     NAME: str
     scan: Callable[[Path], Scan]
+
+
+def _module(format_name: str) -> ModuleType:
+    if format_name not in FORMATS:
+        raise DataError(None, f"unknown format {format_name!r}: choose from {', '.join(FORMATS)}")
+    return FORMATS[format_name]
 
 
 def resolve(source: str | Path, format_name: str | None) -> tuple[Reader | ModuleType, Path]:
@@ -75,6 +83,5 @@ def resolve(source: str | Path, format_name: str | None) -> tuple[Reader | Modul
 
 
 def writer(format_name: str) -> Callable:
-    if format_name not in FORMATS:
-        raise DataError(None, f"unknown format {format_name!r}: choose from {', '.join(FORMATS)}")
-    return FORMATS[format_name].write
+    """The ``write(dataset, folder)`` function of a format."""
+    return _module(format_name).write
