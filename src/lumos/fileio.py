@@ -56,7 +56,10 @@ def staged_directory(final: Path, *, overwrite: bool) -> Iterator[Path]:
             staging.replace(final)
             shutil.rmtree(trash, ignore_errors=True)
         else:
-            staging.replace(final)
+            try:
+                staging.replace(final)
+            except OSError as e:  # another process created it since the check above
+                raise FileExistsError(final) from e
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import repeat
 from multiprocessing import get_context
@@ -26,10 +25,10 @@ from PIL import Image
 from lumos import __version__
 from lumos.data import formats
 from lumos.data.decode import Decoded, DecodePlan, decode_item
-from lumos.data.images import is_grayscale, read_size
-from lumos.data.options import DEFAULT_LONGEST_SIDE, FALLBACK_SIZE, ImportOptions
-from lumos.data.records import IGNORE_INDEX, SPLITS, Problem, Scan, Shapes, SourceItem, Task
-from lumos.data.splits import assign_splits, split_codes
+from lumos.data.options import ImportOptions
+from lumos.data.records import IGNORE_INDEX, SPLITS, Problem, Scan, SourceItem, Task
+from lumos.data.selection import all_grayscale, common_size, nothing_usable, select_items
+from lumos.data.splits import split_codes
 from lumos.data.stats import StatsAccumulator, class_counts
 from lumos.data.store import MANIFEST, StoreReader, StoreWriter
 from lumos.errors import DataError, WorkspaceError
@@ -67,183 +66,70 @@ def import_dataset(
     reader, location = formats.resolve(source, options.format)
     scan = reader.scan(location)
     task = options.task or scan.task
-    classes, items, splits = _select(scan, task, options, source)
-    height, width = options.size or _common_size(items)
-    channels = options.channels or (1 if _all_grayscale(items) else 3)
-    masks_need_classes = scan.classes is None and any(isinstance(i.mask, Path) for i in items)
+    classes, items, splits = select_items(scan, task, options, source)
+    height, width = options.size or common_size(items)
+    names_masks = scan.classes is None and any(isinstance(i.mask, Path) for i in items)
     plan = DecodePlan(
         size=(width, height),
-        channels=channels,
+        channels=options.channels or (1 if all_grayscale(items) else 3),
         resize_mode=options.resize_mode,
         class_index={c: i for i, c in enumerate(classes)},
-        mask_classes=None if masks_need_classes else len(classes),
+        # Masks that come without a class list get classes named after the values found.
+        mask_classes=None if names_masks else len(classes),
         max_pixels=options.max_pixels,
         seed=options.seed,
     )
-    problems = list(scan.problems)
-    with staged_directory(final, overwrite=overwrite) as staging:
-        writer = StoreWriter(
-            staging, (height, width, channels), with_masks=any(i.mask is not None for i in items)
-        )
-        stored = _store_all(items, splits, plan, writer, problems, options, progress)
-        if not len(writer):
-            raise DataError(source, _nothing_usable(problems))
-        if masks_need_classes:
-            classes = _classes_from_masks(stored.mask_values)
-        writer.close(num_classes=len(classes), multi_label=scan.multi_label)
-        manifest = _describe(
-            StoreReader(staging),
-            staging,
-            name=name,
-            task=task,
-            classes=classes,
-            scan=scan,
-            source=source,
-            reader_name=reader.NAME,
-            options=options,
-            digests=writer.digests,
-            stats=stored.stats,
-        )
-        problems.extend(_class_warnings(task, classes, manifest))
-        manifest["problems"] = dict(Counter(p.kind for p in problems))
-        manifest["duplicates"] = len(stored.duplicates)
-        write_json_atomic(
-            staging / "report.json",
-            {"problems": [p.as_dict() for p in problems], "duplicates": stored.duplicates},
-        )
-        write_json_atomic(staging / MANIFEST, manifest)
+    job = _Import(name, source, reader.NAME, task, scan, classes, items, splits, plan, options)
+    try:
+        with staged_directory(final, overwrite=overwrite) as staging:
+            manifest = _build(job, staging, progress)
+    except FileExistsError:
+        raise WorkspaceError(
+            f"dataset {name!r} already exists: use --overwrite to replace it"
+        ) from None
     _register(workspace, manifest)
     return final
 
 
-def _select(
-    scan: Scan, task: Task, options: ImportOptions, source: str | Path
-) -> tuple[list[str], list[SourceItem], list[str]]:
-    """The class list, the items to import and their splits, ordered train, val, test."""
-    classes = _final_classes(scan, options)
-    items = _keep_known_classes(scan, classes)
-    if task == "classification":
-        items = _limit_per_class(scan, items, classes, options)
-    if not items:
-        raise DataError(source, _nothing_usable(scan.problems))
-    splits = assign_splits(
-        [item.split for item in items],
-        [_stratum(item) for item in items],
-        val_percent=options.val_percent,
-        test_percent=options.test_percent,
-        seed=options.seed,
-        stratify=options.stratify,
+@dataclass
+class _Import:
+    """Everything decided before the first pixel is decoded."""
+
+    name: str
+    source: str | Path
+    reader_name: str
+    task: Task
+    scan: Scan
+    classes: list[str]
+    items: list[SourceItem]
+    splits: list[str]
+    plan: DecodePlan
+    options: ImportOptions
+
+
+def _build(job: _Import, staging: Path, progress: ProgressFn | None) -> dict:
+    """Decode and store every item into ``staging``; write the report and the manifest."""
+    width, height = job.plan.size
+    problems = list(job.scan.problems)
+    with_masks = any(item.mask is not None for item in job.items)
+    writer = StoreWriter(staging, (height, width, job.plan.channels), with_masks=with_masks)
+    stored = _store_all(job, writer, problems, progress)
+    if not len(writer):
+        raise DataError(job.source, nothing_usable(problems))
+    classes = job.classes
+    if job.plan.mask_classes is None:
+        classes = _classes_from_masks(stored.mask_values)
+    writer.close(num_classes=len(classes), multi_label=job.scan.multi_label)
+    manifest = _describe(StoreReader(staging), staging, job, classes, writer.digests, stored.stats)
+    problems.extend(_class_warnings(job.task, classes, manifest))
+    manifest["problems"] = dict(Counter(p.kind for p in problems))
+    manifest["duplicates"] = len(stored.duplicates)
+    write_json_atomic(
+        staging / "report.json",
+        {"problems": [p.as_dict() for p in problems], "duplicates": stored.duplicates},
     )
-    order = sorted(range(len(items)), key=lambda i: SPLITS.index(splits[i]))
-    return classes, [items[i] for i in order], [splits[i] for i in order]
-
-
-def _final_classes(scan: Scan, options: ImportOptions) -> list[str]:
-    if options.classes is not None:
-        return list(options.classes)
-    if scan.classes is not None:
-        return list(scan.classes)
-    seen: set[str] = set()
-    for item in scan.items:
-        seen.update(item.labels)
-        seen.update(box.label for box in item.boxes)
-        if isinstance(item.mask, Shapes):
-            seen.update(shape_name for shape_name, _ in item.mask.shapes)
-    return sorted(seen, key=_natural_key)
-
-
-def _natural_key(text: str) -> list[object]:
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
-
-
-def _keep_known_classes(scan: Scan, classes: list[str]) -> list[SourceItem]:
-    """Skip records whose label is not a class; drop boxes and shapes of unknown classes."""
-    known = set(classes)
-    kept = []
-    for item in scan.items:
-        unknown = [label for label in item.labels if label not in known]
-        if unknown:
-            scan.skip(item.source, f"class {unknown[0]!r} is not in the class list")
-            continue
-        boxes = tuple(b for b in item.boxes if b.label in known)
-        for box in item.boxes:
-            if box.label not in known:
-                scan.drop(item.source, f"box of unknown class {box.label!r}: dropped")
-        mask = item.mask
-        if isinstance(mask, Shapes):
-            shapes = tuple(s for s in mask.shapes if s[0] in known)
-            for shape_name, _ in mask.shapes:
-                if shape_name not in known:
-                    scan.drop(item.source, f"mask of unknown class {shape_name!r}: dropped")
-            mask = replace(mask, shapes=shapes)
-        kept.append(replace(item, boxes=boxes, mask=mask))
-    return kept
-
-
-def _limit_per_class(
-    scan: Scan, items: list[SourceItem], classes: list[str], options: ImportOptions
-) -> list[SourceItem]:
-    by_class: dict[str, list[int]] = defaultdict(list)
-    for i, item in enumerate(items):
-        by_class[_stratum(item)].append(i)
-    rng = np.random.default_rng(options.seed)
-    keep: set[int] = set()
-    for name, members in by_class.items():
-        if len(members) < options.min_per_class:
-            for i in members:
-                scan.skip(
-                    items[i].source,
-                    f"class {name!r} has {len(members)} images, "
-                    f"fewer than --min-per-class {options.min_per_class}",
-                )
-            classes.remove(name)
-            continue
-        if options.max_per_class is not None and len(members) > options.max_per_class:
-            scan.warn(
-                name,
-                f"class {name!r}: kept {options.max_per_class} of {len(members)} images "
-                f"(--max-per-class {options.max_per_class})",
-            )
-            members = sorted(rng.choice(members, options.max_per_class, replace=False))
-        keep.update(members)
-    return [item for i, item in enumerate(items) if i in keep]
-
-
-def _stratum(item: SourceItem) -> str:
-    if item.labels:
-        return item.labels[0]
-    if item.boxes:
-        return item.boxes[0].label
-    return ""
-
-
-def _common_size(items: list[SourceItem]) -> tuple[int, int]:
-    """(height, width): the most common size among up to 200 items, if not too large."""
-    sizes: Counter[tuple[int, int]] = Counter()
-    for item in items[:: max(1, len(items) // 200)]:
-        if item.pixels is not None:
-            sizes[(item.pixels.shape[0], item.pixels.shape[1])] += 1
-        elif item.path is not None:
-            try:
-                width, height = read_size(item.path)
-            except DataError:
-                continue
-            sizes[(height, width)] += 1
-    if not sizes:
-        return FALLBACK_SIZE
-    size = sizes.most_common(1)[0][0]
-    return size if max(size) <= DEFAULT_LONGEST_SIDE else FALLBACK_SIZE
-
-
-def _all_grayscale(items: list[SourceItem]) -> bool:
-    sample = items[:: max(1, len(items) // 50)]
-    for item in sample:
-        if item.pixels is not None:
-            if item.pixels.ndim == 3 and item.pixels.shape[2] != 1:
-                return False
-        elif item.path is not None and not is_grayscale(item.path):
-            return False
-    return True
+    write_json_atomic(staging / MANIFEST, manifest)
+    return manifest
 
 
 def _decode_all(
@@ -276,22 +162,16 @@ class _Stored:
 
 
 def _store_all(
-    items: list[SourceItem],
-    splits: list[str],
-    plan: DecodePlan,
-    writer: StoreWriter,
-    problems: list[Problem],
-    options: ImportOptions,
-    progress: ProgressFn | None,
+    job: _Import, writer: StoreWriter, problems: list[Problem], progress: ProgressFn | None
 ) -> _Stored:
     """Decode and append every item; training statistics are gathered as records pass."""
-    codes = split_codes(splits)
+    items, codes = job.items, split_codes(job.splits)
     first_seen: dict[str, str] = {}
     groups: dict[str, list[str]] = {}
     stats = StatsAccumulator(writer.image_shape)
     pending: list[np.ndarray] = []
     mask_values = np.zeros(256, dtype=bool)
-    results = _decode_all(items, plan, options.workers)
+    results = _decode_all(items, job.plan, job.options.workers)
     for done, (item, code, result) in enumerate(zip(items, codes, results, strict=True), 1):
         if progress:
             progress("import", done, len(items))
@@ -302,7 +182,7 @@ def _store_all(
         original = first_seen.setdefault(result.digest, item.source)
         if original != item.source:
             groups.setdefault(result.digest, [original]).append(item.source)
-            if options.dedupe:
+            if job.options.dedupe:
                 problems.append(
                     Problem(item.source, f"duplicate of {original}: skipped (--dedupe)")
                 )
@@ -327,25 +207,11 @@ def _classes_from_masks(values: np.ndarray) -> list[str]:
     return [f"class_{v}" for v in range(1, highest + 1)]
 
 
-def _nothing_usable(problems: list[Problem]) -> str:
-    skipped = [p for p in problems if p.kind == "skipped"]
-    if not skipped:
-        return "no images found"
-    first = skipped[0]
-    return f"no usable images: {len(skipped)} skipped (first: {first.file}: {first.reason})"
-
-
 def _describe(
     store: StoreReader,
     folder: Path,
-    *,
-    name: str,
-    task: Task,
+    job: _Import,
     classes: list[str],
-    scan: Scan,
-    source: str | Path,
-    reader_name: str,
-    options: ImportOptions,
     digests: list[str],
     stats: StatsAccumulator,
 ) -> dict:
@@ -367,27 +233,32 @@ def _describe(
     image = store.image(0)
     return {
         "lumos_dataset": 1,
-        "name": name,
-        "task": task,
-        "multi_label": scan.multi_label,
+        "name": job.name,
+        "task": job.task,
+        "multi_label": job.scan.multi_label,
         "classes": classes,
         "size": [int(image.shape[0]), int(image.shape[1])],
         "channels": int(image.shape[2]),
-        "resize_mode": options.resize_mode,
+        "resize_mode": job.options.resize_mode,
         "records": len(store),
         "splits": {s: int((store.splits == c).sum()) for c, s in enumerate(SPLITS)},
-        "class_counts": class_counts(store, classes, multi_label=scan.multi_label),
+        "class_counts": class_counts(store, classes, multi_label=job.scan.multi_label),
         "mean": result.mean,
         "std": result.std,
-        "has_boxes": bool(len(store.boxes)) or any(item.boxes for item in scan.items),
+        "has_boxes": bool(len(store.boxes)) or any(item.boxes for item in job.items),
         "has_masks": store.has_masks,
-        "source": str(source if str(source).startswith("sample:") else Path(source).resolve()),
-        "format": reader_name,
-        "options": options.model_dump(mode="json"),
+        "source": _describe_source(job.source),
+        "format": job.reader_name,
+        "options": job.options.model_dump(mode="json"),
         "fingerprint": fingerprint.hexdigest(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "lumos_version": __version__,
     }
+
+
+def _describe_source(source: str | Path) -> str:
+    text = str(source)
+    return text if text.startswith(formats.SAMPLE_PREFIX) else str(Path(source).resolve())
 
 
 def _class_warnings(task: Task, classes: list[str], manifest: dict) -> list[Problem]:
