@@ -139,3 +139,13 @@ def test_empty_split_and_unwritable_output(cli, tmp_path: Path) -> None:
     blocker.write_text("x")
     code, _, err = cli("data", "show", "d", "--out", str(blocker / "g.png"))
     assert code == 2 and err.startswith(f"lumos: error: {blocker}") and "Traceback" not in err
+
+
+def test_info_of_a_detection_dataset_shows_box_statistics(cli) -> None:
+    cli("data", "import", "sample:shapes", "--name", "shapes")
+    code, out, _ = cli("data", "info", "shapes")
+    assert code == 0 and "boxes     " in out and "per image" in out
+    code, out, _ = cli("data", "info", "shapes", "--json")
+    boxes = json.loads(out)["boxes"]
+    assert boxes["images_without_boxes"] == 0 and 1 <= boxes["per_image_mean"] <= 4
+    assert 128 / 6 - 2 <= boxes["width_p5_p50_p95"][1] <= 128 / 2.5 + 1

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import assert_same_records
+from helpers import assert_same_records, write_image
 from lumos.data import Dataset, export_dataset, import_dataset
 from lumos.errors import DataError
 from lumos.workspace import Workspace
@@ -73,3 +73,16 @@ def test_export_never_clobbers_without_overwrite(stored: Workspace, tmp_path: Pa
     assert (out / "keep.txt").read_text() == "mine"
     export_dataset("digits", "mnist", out, workspace=stored, overwrite=True)
     assert not (out / "keep.txt").exists() and (out / "train-images-idx3-ubyte").is_file()
+
+
+def test_multi_label_list_round_trip(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    for i in range(12):
+        write_image(tmp_path / "src" / f"{i}.png", (8, 8), seed=i)
+    lines = [f"{i}.png {['a', 'b', 'a,b'][i % 3]}" for i in range(12)]
+    (tmp_path / "src" / "all.txt").write_text("\n".join(lines))
+    import_dataset(tmp_path / "src" / "all.txt", "multi", workspace=workspace)
+    out = export_dataset("multi", "list", tmp_path / "out", workspace=workspace)
+    again = Dataset(import_dataset(out, "again", workspace=workspace))
+    assert again.multi_label
+    assert_same_records(Dataset.open("multi", workspace), again)

@@ -186,6 +186,15 @@ def data_info(
         f"images    {width}x{height}, {dataset.channels} channel(s), resize {info['resize_mode']}"
     )
     out.print(f"mean/std  {_numbers(dataset.mean)} / {_numbers(dataset.std)}")
+    out.print(f"mean image {dataset.folder / 'mean.png'}", highlight=False)
+    if info.get("boxes"):
+        boxes = info["boxes"]
+        out.print(
+            f"boxes     {boxes['count']} ({boxes['per_image_mean']:.2f} per image, up to "
+            f"{boxes['per_image_max']}; {boxes['images_without_boxes']} images without); "
+            f"width p5/p50/p95 {_numbers(boxes['width_p5_p50_p95'], 1)}, "
+            f"height {_numbers(boxes['height_p5_p50_p95'], 1)}"
+        )
     splits = [s for s, n in info["splits"].items() if n]
     table = Table("class", *splits, title=f"{len(dataset)} records")
     for cls in dataset.classes:
@@ -206,8 +215,8 @@ def data_info(
             out.print("  " + " = ".join(group), markup=False, highlight=False)
 
 
-def _numbers(values: list[float]) -> str:
-    return "(" + ", ".join(f"{v:.4f}" for v in values) + ")"
+def _numbers(values: list[float], digits: int = 4) -> str:
+    return "(" + ", ".join(f"{v:.{digits}f}" for v in values) + ")"
 
 
 @data_app.command("show")

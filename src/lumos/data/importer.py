@@ -29,7 +29,7 @@ from lumos.data.options import ImportOptions
 from lumos.data.records import IGNORE_INDEX, SPLITS, Problem, Scan, SourceItem, Task
 from lumos.data.selection import all_grayscale, common_size, nothing_usable, select_items
 from lumos.data.splits import split_codes
-from lumos.data.stats import StatsAccumulator, class_counts
+from lumos.data.stats import StatsAccumulator, box_stats, class_counts
 from lumos.data.store import MANIFEST, StoreReader, StoreWriter
 from lumos.errors import DataError, WorkspaceError
 from lumos.fileio import staged_directory, write_json_atomic
@@ -247,6 +247,7 @@ def _describe(
         "std": result.std,
         "has_boxes": bool(len(store.boxes)) or any(item.boxes for item in job.items),
         "has_masks": store.has_masks,
+        "boxes": box_stats(store),
         "source": _describe_source(job.source),
         "format": job.reader_name,
         "options": job.options.model_dump(mode="json"),

@@ -71,3 +71,25 @@ def class_counts(
                 per_class[present] += 1
         counts[split] = {name: int(n) for name, n in zip(classes, per_class, strict=True)}
     return counts
+
+
+def box_stats(store: StoreReader) -> dict[str, object] | None:
+    """Box sizes in stored pixels (5th, 50th, 95th percentiles) and boxes per image."""
+    if not len(store.boxes):
+        return None
+    widths = store.boxes[:, 2] - store.boxes[:, 0]
+    heights = store.boxes[:, 3] - store.boxes[:, 1]
+    per_image = np.diff(store.box_offsets)
+
+    def percentiles(values: np.ndarray) -> list[float]:
+        return [round(float(v), 2) for v in np.percentile(values, [5, 50, 95])]
+
+    return {
+        "count": len(store.boxes),
+        "width_p5_p50_p95": percentiles(widths),
+        "height_p5_p50_p95": percentiles(heights),
+        "aspect_p5_p50_p95": percentiles(widths / np.maximum(heights, 1e-6)),
+        "per_image_mean": round(float(per_image.mean()), 3),
+        "per_image_max": int(per_image.max()),
+        "images_without_boxes": int((per_image == 0).sum()),
+    }
