@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from lumos.workspace import Workspace
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One intra-op thread per test process: pytest -n 2 on 2 cores, not 2 x 2 threads.
+    torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -24,6 +24,10 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Import, inspect, export and remove datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+models_app = typer.Typer(
+    help="The model zoo: list networks and show their layers.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
 out = Console()
 
 
@@ -40,6 +44,14 @@ def _root(
     ] = False,
 ) -> None:
     """lumos: a visual recognition workbench."""
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    """'3x32x32' (channels x height x width) -> (3, 32, 32)."""
+    match = re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)\s*", text)
+    if not match:
+        raise typer.BadParameter("use CHANNELSxHEIGHTxWIDTH, e.g. 3x32x32", param_hint="--input")
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
@@ -266,6 +278,49 @@ def data_rm(name: str) -> None:
 
     remove_dataset(name)
     out.print(f"removed {name}")
+
+
+@models_app.command("list")
+def models_list(
+    pattern: Annotated[str, typer.Argument(help="Shell-style filter, e.g. 'resnet*'.")] = "*",
+) -> None:
+    """List the networks of the zoo (any timm model is also available as timm:NAME)."""
+    from lumos.models import list_models
+
+    table = Table("name", "family", "description")
+    for entry in list_models(pattern):
+        table.add_row(entry.name, entry.family, entry.description)
+    out.print(table)
+    out.print("and any timm model as timm:NAME (e.g. timm:resnet18d)")
+
+
+@models_app.command("show")
+def models_show(
+    network: Annotated[str, typer.Argument(help="Zoo name, timm:NAME, or a YAML layer file.")],
+    input_shape: Annotated[
+        str, typer.Option("--input", help="CHANNELSxHEIGHTxWIDTH.")
+    ] = "3x224x224",
+    classes: Annotated[int, typer.Option(help="Number of classes.", min=1)] = 10,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Per-layer output shape, parameters and FLOPs of a network, with totals."""
+    from lumos.models import NetworkSpec, build_network, summarize
+
+    channels, height, width = _shape(input_shape)
+    spec = NetworkSpec.resolve(network, classes, channels, (height, width))
+    summary = summarize(build_network(spec), (channels, height, width))
+    if json_output:
+        print(json.dumps(summary.as_dict(), indent=2))
+        return
+    table = Table("layer", "type", "output", "params", "FLOPs", title=f"{network} on {input_shape}")
+    for row in summary.rows:
+        shape = "x".join(str(d) for d in row.output_shape)
+        table.add_row(row.name, row.kind, shape, f"{row.params:,}", f"{row.flops:,}")
+    out.print(table)
+    out.print(
+        f"total: {summary.params:,} parameters ({summary.trainable:,} trainable), "
+        f"{summary.flops / 1e6:,.2f} MFLOPs per image"
+    )
 
 
 @app.command()

@@ -1,0 +1,15 @@
+"""Networks: the zoo (ours, torchvision's, timm's), YAML layer lists, summaries and surgery."""
+
+from lumos.models.network import NetworkSpec, build_network
+from lumos.models.summary import ModelSummary, summarize
+from lumos.models.zoo import ModelError, build_model, list_models
+
+__all__ = [
+    "ModelError",
+    "ModelSummary",
+    "NetworkSpec",
+    "build_model",
+    "build_network",
+    "list_models",
+    "summarize",
+]
