@@ -1,3 +1,17 @@
-"""lumos: a visual recognition workbench."""
+"""lumos: a visual recognition workbench.
+
+``lumos.train(recipe)`` trains (see :mod:`lumos.train`); ``lumos.data`` imports datasets.
+Sub-packages load on first use, so ``import lumos`` stays light.
+"""
+
+import importlib
+from types import ModuleType
 
 __version__ = "0.1.0"
+_LAZY = ("data", "models", "train")
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY:
+        return importlib.import_module(f"lumos.{name}")
+    raise AttributeError(f"module 'lumos' has no attribute {name!r}")

@@ -6,15 +6,19 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from lumos import __version__
 from lumos.errors import LumosError
+
+if TYPE_CHECKING:
+    from lumos.train import Recipe
 
 app = typer.Typer(
     help="lumos: a visual recognition workbench. Import images, train, evaluate, deploy.",
@@ -278,6 +282,44 @@ def data_rm(name: str) -> None:
 
     remove_dataset(name)
     out.print(f"removed {name}")
+
+
+@app.command("train")
+def train_command(
+    settings: Annotated[
+        list[str] | None,
+        typer.Argument(help="A recipe YAML and/or KEY=VALUE settings that override it."),
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue this job from its checkpoint.")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="With --resume: train to this many epochs.", min=1)
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu or cuda (default: cuda if present).")
+    ] = None,
+) -> None:
+    """Train a network: `lumos train dataset=digits network=lenet5 epochs=10`, or a recipe YAML."""
+    from lumos.train import train
+
+    recipe = None if resume is not None else _recipe_from(settings or [])
+    job = train(recipe, resume=resume, epochs=epochs, device=device)
+    out.print(f"job {job.id}: {job.state}; checkpoints in {job.folder / 'checkpoints'}")
+
+
+def _recipe_from(settings: list[str]) -> Recipe:
+    """A recipe from YAML files and KEY=VALUE settings, later ones winning."""
+    from lumos.train import Recipe
+
+    values: dict = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if sep:
+            values[key.strip()] = yaml.safe_load(value)
+        else:
+            values.update(Recipe.load(Path(item)).model_dump(exclude_unset=True))
+    return Recipe.parse(values, "command line")
 
 
 @models_app.command("list")

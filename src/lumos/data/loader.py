@@ -40,6 +40,7 @@ class BatchLoader:
         seed: int = 0,
         to_float: bool = True,
         pin_memory: bool = False,
+        sample_weights: np.ndarray | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -52,6 +53,9 @@ class BatchLoader:
         self.to_float = to_float
         self.pin_memory = pin_memory
         self.epoch = 0
+        self.sample_weights = (
+            None if sample_weights is None else sample_weights / sample_weights.sum()
+        )
         self._labels = torch.from_numpy(np.asarray(dataset.labels()))
 
     def set_epoch(self, epoch: int) -> None:
@@ -87,7 +91,11 @@ class BatchLoader:
         return (images.float().mul_(1.0 / 255) if self.to_float else images), labels
 
     def __iter__(self) -> Iterator[Batch]:
-        for batch in self._read_ahead(self._batches()):
+        return self.iterate()
+
+    def iterate(self, start: int = 0) -> Iterator[Batch]:
+        """The epoch's batches from batch number ``start`` on (to resume mid-epoch)."""
+        for batch in self._read_ahead(self._batches()[start:]):
             yield self._finish(batch)
 
     def _read_ahead(self, batches: list[np.ndarray]) -> Iterator[Batch]:

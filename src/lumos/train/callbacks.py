@@ -1,0 +1,175 @@
+"""What happens around the loop: progress, metrics log, checkpoints, early stopping.
+
+Each is a :class:`Callback` reacting to the trainer's events, so the loop itself stays short.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from lumos.train.checkpoints import save_checkpoint, save_weights
+
+if TYPE_CHECKING:
+    from lumos.train.trainer import Trainer
+
+LAST, BEST = "last.pt", "best.safetensors"
+
+
+class Callback:
+    """Override the events you need; each gets the trainer."""
+
+    def before_fit(self, trainer: Trainer) -> None: ...
+    def before_epoch(self, trainer: Trainer) -> None: ...
+    def after_batch(self, trainer: Trainer) -> None: ...
+    def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None: ...
+    def after_fit(self, trainer: Trainer) -> None: ...
+    def on_message(self, trainer: Trainer, message: str) -> None: ...
+
+
+class MetricsLog(Callback):
+    """Appends one JSON line per epoch, and one every ``every`` steps, to ``metrics.jsonl``."""
+
+    def __init__(self, path: Path, every: int = 20) -> None:
+        self.path, self.every = path, every
+        self._last_time = 0.0
+        self._last_seen = 0.0
+
+    def _write(self, record: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def before_epoch(self, trainer: Trainer) -> None:
+        self._last_time, self._last_seen = time.perf_counter(), trainer.state.sums["seen"]
+
+    def after_batch(self, trainer: Trainer) -> None:
+        s = trainer.state
+        if s.position % self.every:
+            return
+        now = time.perf_counter()
+        rate = (s.sums["seen"] - self._last_seen) / max(now - self._last_time, 1e-9)
+        self._last_time, self._last_seen = now, s.sums["seen"]
+        self._write(
+            {
+                "kind": "step",
+                "epoch": s.epoch + s.position / len(trainer.loader),
+                "step": s.step,
+                "train_loss": s.sums["loss"] / max(s.sums["seen"], 1),
+                "lr": trainer.optimizer.param_groups[0]["lr"],
+                "images_per_s": rate,
+            }
+        )
+
+    def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        self._write({"kind": "epoch", "step": trainer.state.step, **metrics})
+
+
+class Checkpoints(Callback):
+    """``last.pt`` every ``every`` epochs and at the end; ``best.safetensors`` on a new best."""
+
+    def __init__(self, folder: Path, every: int = 1) -> None:
+        self.folder, self.every = folder, every
+
+    def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        if metrics.get("best"):
+            save_weights(
+                self.folder / BEST,
+                trainer.eval_model().state_dict(),
+                {"epoch": str(metrics["epoch"])},
+            )
+        if trainer.state.epoch % self.every == 0 or trainer.state.epoch == trainer.recipe.epochs:
+            self.save(trainer)
+
+    def save(self, trainer: Trainer) -> None:
+        save_checkpoint(self.folder / LAST, trainer.checkpoint())
+
+
+class EarlyStopping(Callback):
+    """Stops when the recipe's metric has not improved for ``patience`` validated epochs."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+
+    def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        from lumos.train.trainer import StopTraining
+
+        s = trainer.state
+        if self.patience and s.best_epoch is not None and s.epoch - s.best_epoch >= self.patience:
+            trainer.emit(
+                "on_message",
+                f"early stop: no better {trainer.recipe.metric} for {self.patience} epochs",
+            )
+            raise StopTraining
+
+
+class ProgressBar(Callback):
+    """A terminal bar per epoch: loss, accuracy, learning rate, images/s and ETA."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.bar: Progress | None = None
+        self.task = 0
+        self._start = 0.0
+        self._seen = 0.0
+
+    def before_fit(self, trainer: Trainer) -> None:
+        self.bar = Progress(
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(
+                "loss {task.fields[loss]:.4f} acc {task.fields[acc]:.3f} lr {task.fields[lr]:.2e}"
+            ),
+            TextColumn("{task.fields[rate]:,.0f} img/s"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
+        self.bar.start()
+
+    def before_epoch(self, trainer: Trainer) -> None:
+        assert self.bar is not None
+        s = trainer.state
+        self._start, self._seen = time.perf_counter(), s.sums["seen"]
+        self.task = self.bar.add_task(
+            "",
+            total=len(trainer.loader),
+            completed=s.position,
+            epoch=f"{s.epoch + 1}/{trainer.recipe.epochs}",
+            loss=0.0,
+            acc=0.0,
+            lr=0.0,
+            rate=0.0,
+        )
+
+    def after_batch(self, trainer: Trainer) -> None:
+        assert self.bar is not None
+        sums = trainer.state.sums
+        seen = max(sums["seen"], 1)
+        elapsed = max(time.perf_counter() - self._start, 1e-9)
+        self.bar.update(
+            self.task,
+            completed=trainer.state.position,
+            loss=sums["loss"] / seen,
+            acc=sums["correct"] / seen,
+            lr=trainer.optimizer.param_groups[0]["lr"],
+            rate=(sums["seen"] - self._seen) / elapsed,
+        )
+
+    def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("val_"))
+        self.console.print(
+            f"epoch {int(metrics['epoch'])}: {shown}{'  (best)' if metrics.get('best') else ''}"
+        )
+
+    def on_message(self, trainer: Trainer, message: str) -> None:
+        self.console.print(message)
+
+    def after_fit(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.stop()

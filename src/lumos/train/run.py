@@ -1,0 +1,128 @@
+"""``lumos.train(recipe)``: a training run as a Job, with its folder, checkpoints and state.
+
+``jobs/<id>/`` holds ``recipe.yaml``, ``log.txt``, ``metrics.jsonl`` and
+``checkpoints/last.pt`` + ``best.safetensors``. Ctrl-C finishes the current batch, saves
+a checkpoint and marks the job aborted; ``resume`` continues any job from its checkpoint,
+with more epochs if asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+from lumos.data import Dataset
+from lumos.errors import LumosError
+from lumos.jobs import Job, create_job, open_job, set_state
+from lumos.train.callbacks import (
+    LAST,
+    Callback,
+    Checkpoints,
+    EarlyStopping,
+    MetricsLog,
+    ProgressBar,
+)
+from lumos.train.checkpoints import load_checkpoint
+from lumos.train.recipe import Recipe, RecipeError
+from lumos.train.trainer import Trainer, TrainError
+from lumos.workspace import Workspace
+
+
+class Interrupted(Exception):  # noqa: N818 - a signal, not an error
+    """Ctrl-C arrived; the trainer stopped at a batch boundary."""
+
+
+class _StopOnRequest(Callback):
+    def __init__(self) -> None:
+        self.requested = False
+
+    def after_batch(self, trainer: Trainer) -> None:
+        if self.requested:
+            raise Interrupted
+
+
+@contextlib.contextmanager
+def _graceful_interrupt(stopper: _StopOnRequest) -> Iterator[None]:
+    """The first Ctrl-C asks the loop to stop after the batch; a second one stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def request(signum: int, frame: object) -> None:
+        stopper.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, request)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def train(
+    recipe: Recipe | None = None,
+    *,
+    resume: str | None = None,
+    epochs: int | None = None,
+    workspace: Workspace | None = None,
+    progress: bool = True,
+    device: str | None = None,
+) -> Job:
+    """Train ``recipe`` as a new job, or ``resume`` a job (to ``epochs`` if given)."""
+    workspace = (workspace or Workspace()).ensure()
+    if resume is not None:
+        job = open_job(workspace, resume)
+        recipe = Recipe.load(job.folder / "recipe.yaml")
+        payload = load_checkpoint(job.folder / "checkpoints" / LAST)
+        if epochs is not None:
+            recipe.epochs = epochs
+            (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
+    else:
+        if recipe is None:
+            raise RecipeError("train needs a recipe or a job to resume")
+        Dataset.open(recipe.dataset, workspace)  # fail before a job exists if the dataset does not
+        job = create_job(workspace, "train", recipe.model_dump(mode="json"))
+        (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
+        payload = None
+    stopper = _StopOnRequest()
+    checkpoints = Checkpoints(job.folder / "checkpoints", recipe.checkpoint_every)
+    callbacks: list[Callback] = [stopper, MetricsLog(job.folder / "metrics.jsonl"), checkpoints]
+    if recipe.early_stopping:
+        callbacks.append(EarlyStopping(recipe.early_stopping))
+    if progress:
+        callbacks.append(ProgressBar())
+    set_state(workspace, job, "running")
+    try:
+        trainer = Trainer(
+            recipe,
+            Dataset.open(recipe.dataset, workspace),
+            callbacks=tuple(callbacks),
+            device=device,
+        )
+        if payload is not None:
+            trainer.restore(payload)
+        job.log(f"training {recipe.network} on {recipe.dataset} ({trainer.arithmetic.describe()})")
+        with _graceful_interrupt(stopper):
+            trainer.fit()
+    except Interrupted:
+        checkpoints.save(trainer)
+        set_state(
+            workspace,
+            job,
+            "aborted",
+            f"interrupted at epoch {trainer.state.epoch + 1}; resume with "
+            f"`lumos train --resume {job.id}`",
+        )
+        raise TrainError(job.error or "interrupted") from None
+    except (LumosError, KeyboardInterrupt) as e:
+        set_state(
+            workspace,
+            job,
+            "failed" if isinstance(e, LumosError) else "aborted",
+            str(e) or "interrupted",
+        )
+        raise
+    set_state(workspace, job, "done")
+    return job

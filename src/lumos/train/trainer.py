@@ -1,0 +1,389 @@
+"""The training loop: plain PyTorch, short, with everything else in callbacks.
+
+The loop is deterministic given the recipe's seed: the batch order, augmentation and dropout
+of epoch ``e`` are drawn from generators seeded with ``(seed, e)``, and a checkpoint records
+how far into an epoch it was taken, so a resumed run reaches the same weights as one that
+was never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from lumos.data import Dataset
+from lumos.data.augment import Augment
+from lumos.data.loader import BatchLoader
+from lumos.errors import LumosError
+from lumos.models import NetworkSpec, build_network
+from lumos.models.classifier import identity, image_classifier, mean_image, per_channel
+from lumos.train.callbacks import Callback
+from lumos.train.precision import Arithmetic, choose
+from lumos.train.recipe import Recipe
+from lumos.train.schedules import Schedule
+
+
+class TrainError(LumosError):
+    """Training cannot start or cannot go on; the message says why."""
+
+
+class StopTraining(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a callback to end training after the current epoch."""
+
+
+@dataclass
+class TrainState:
+    """Where a run is; saved in every checkpoint."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimiser steps taken
+    position: int = 0  # batches done in the current epoch
+    best: float | None = None
+    best_epoch: int | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    sums: dict[str, float] = field(default_factory=dict)  # running train totals of the epoch
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+class Trainer:
+    """Trains ``recipe`` on its dataset; ``fit()`` runs from ``state`` to the last epoch."""
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        dataset: Dataset,
+        *,
+        callbacks: tuple[Callback, ...] = (),
+        device: str | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.dataset = dataset
+        self.callbacks = callbacks
+        self.arithmetic: Arithmetic = choose(recipe.precision, device)
+        self.train_split, self.val_split = self._splits()
+        self.multi_label = dataset.multi_label
+        self.input_size = recipe.input_size or dataset.size
+        self.spec = NetworkSpec.resolve(
+            recipe.network, len(dataset.classes), dataset.channels, self.input_size
+        )
+        torch.manual_seed(recipe.seed)
+        self.model = image_classifier(build_network(self.spec), self._normalize()).to(
+            self.arithmetic.device
+        )
+        self.channels_last = (
+            recipe.channels_last if recipe.channels_last is not None else _has_conv(self.model)
+        )
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.ema = (
+            AveragedModel(
+                self.model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema), use_buffers=True
+            )
+            if recipe.ema > 0
+            else None
+        )
+        self.optimizer = _optimizer(recipe, self.model)
+        self.scaler = torch.amp.GradScaler(
+            self.arithmetic.device.type, enabled=self.arithmetic.needs_scaler
+        )
+        self.loader = BatchLoader(
+            self.train_split,
+            recipe.batch_size,
+            shuffle=True,
+            drop_last=False,
+            workers=recipe.workers,
+            seed=recipe.seed,
+            pin_memory=self.arithmetic.device.type == "cuda",
+            sample_weights=self._sample_weights(),
+        )
+        self.val_loader = BatchLoader(self.val_split, recipe.batch_size, workers=recipe.workers)
+        self.steps_per_epoch = math.ceil(len(self.loader) / recipe.accumulate)
+        self.schedule = Schedule(recipe, self.steps_per_epoch)
+        self.augment = Augment(
+            recipe.hflip,
+            recipe.vflip,
+            recipe.crop_scale,
+            recipe.rotation,
+            recipe.color_jitter,
+            recipe.invert,
+            recipe.noise,
+        )
+        self.mix = _mixer(recipe, len(dataset.classes)) if not self.multi_label else None
+        self.class_weights = self._class_weights()
+        self.state = TrainState()
+        self.generator = torch.Generator()
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _splits(self) -> tuple[Dataset, Dataset]:
+        train, val = self.dataset.split("train"), self.dataset.split("val")
+        name = self.dataset.name
+        if not len(train):
+            raise TrainError(f"dataset {name!r} has no training records")
+        if not len(val):
+            raise TrainError(
+                f"dataset {name!r} has no validation records: re-import it with --val 15"
+            )
+        if self.recipe.batch_size > len(train):
+            raise TrainError(
+                f"batch_size {self.recipe.batch_size} is larger than the {len(train)} training "
+                f"records of {name!r}: use at most {len(train)}"
+            )
+        if self.dataset.task != "classification":
+            raise TrainError(
+                f"dataset {name!r} is a {self.dataset.task} dataset; this trainer classifies"
+            )
+        return train, val
+
+    def _normalize(self) -> nn.Module:
+        channels = self.dataset.channels
+        if self.recipe.normalize == "none":
+            return identity(channels)
+        if self.recipe.normalize == "per-channel":
+            return per_channel(self.dataset.mean, self.dataset.std)
+        image = torch.from_numpy(self.dataset.mean_image).permute(2, 0, 1)[None] / 255
+        return mean_image(
+            F.interpolate(image, size=self.input_size, mode="bilinear", antialias=True)[0]
+        )
+
+    def _class_counts(self) -> np.ndarray:
+        labels = self.train_split.labels()
+        if self.multi_label:
+            return labels.sum(axis=0).astype(np.float64)
+        return np.bincount(labels, minlength=len(self.dataset.classes)).astype(np.float64)
+
+    def _class_weights(self) -> torch.Tensor | None:
+        if self.recipe.balance != "weights":
+            return None
+        counts = self._class_counts()
+        weights = counts.sum() / (len(counts) * np.maximum(counts, 1))
+        return torch.tensor(weights, dtype=torch.float32, device=self.arithmetic.device)
+
+    def _sample_weights(self) -> np.ndarray | None:
+        if self.recipe.balance != "sampler" or self.dataset.multi_label:
+            return None
+        counts = self._class_counts()
+        return 1.0 / np.maximum(counts[self.train_split.labels()], 1)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, event)(self, *args)
+
+    def fit(self) -> TrainState:
+        self.emit("before_fit")
+        try:
+            while self.state.epoch < self.recipe.epochs:
+                self._epoch()
+        except StopTraining:
+            pass
+        finally:
+            self.emit("after_fit")
+        return self.state
+
+    def _epoch(self) -> None:
+        r, s = self.recipe, self.state
+        seed = epoch_seed(r.seed, s.epoch)
+        if s.position == 0:
+            torch.manual_seed(seed)  # dropout and mixing of this epoch
+            self.generator.manual_seed(seed)  # augmentation of this epoch
+            s.sums = {"loss": 0.0, "correct": 0.0, "seen": 0.0}
+        self.loader.set_epoch(s.epoch)
+        self.model.train()
+        self.emit("before_epoch")
+        for images, labels in self.loader.iterate(start=s.position):
+            self._step(images, labels)
+            s.position += 1
+            self.emit("after_batch")
+        metrics = {
+            "epoch": s.epoch + 1,
+            "train_loss": s.sums["loss"] / max(s.sums["seen"], 1),
+            "train_accuracy": s.sums["correct"] / max(s.sums["seen"], 1),
+            "lr": self.optimizer.param_groups[0]["lr"],
+        }
+        if (s.epoch + 1) % r.val_every == 0 or s.epoch + 1 == r.epochs:
+            metrics.update(self.validate())
+            value = metrics.get(r.metric)
+            if value is not None:
+                self.schedule.observe(value, maximise=r.maximise)
+                if s.best is None or (value > s.best if r.maximise else value < s.best):
+                    s.best, s.best_epoch = value, s.epoch + 1
+                    metrics["best"] = 1.0
+        s.epoch += 1
+        s.position = 0
+        s.history.append(metrics)
+        self.emit("after_epoch", metrics)
+
+    def _step(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        r, s = self.recipe, self.state
+        images, targets = self._prepare(images, labels, train=True)
+        with self.arithmetic.context():
+            logits = self.model(images)
+            loss = self._loss(logits, targets)
+        if not torch.isfinite(loss):
+            raise TrainError(
+                f"loss became {loss.item()} at epoch {s.epoch + 1}, batch {s.position + 1}: "
+                "training stopped; the last good checkpoint is kept (try a lower lr)"
+            )
+        self.scaler.scale(loss / r.accumulate).backward()
+        last_batch = s.position + 1 == len(self.loader)
+        if (s.position + 1) % r.accumulate == 0 or last_batch:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.schedule.rate(s.step)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
+            s.step += 1
+        n = len(labels)
+        s.sums["loss"] += loss.item() * n
+        s.sums["seen"] += n
+        if not self.multi_label:
+            s.sums["correct"] += (logits.argmax(1).cpu() == labels).sum().item()
+        else:
+            s.sums["correct"] += ((logits.detach().cpu() > 0) == labels.bool()).all(1).sum().item()
+
+    def _prepare(
+        self, images: torch.Tensor, labels: torch.Tensor, *, train: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self.arithmetic.device
+        images = images.to(device, non_blocking=True)
+        if tuple(images.shape[2:]) != tuple(self.input_size):
+            images = F.interpolate(images, size=self.input_size, mode="bilinear", antialias=True)
+        targets = labels.to(device, non_blocking=True)
+        if self.multi_label:
+            targets = targets.float()
+        if train:
+            images = self.augment(images, self.generator)
+            if self.mix is not None:
+                images, targets = self.mix(images, targets)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images, targets
+
+    def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        if self.multi_label:
+            return F.binary_cross_entropy_with_logits(
+                logits, targets, pos_weight=self.class_weights
+            )
+        return F.cross_entropy(
+            logits, targets, weight=self.class_weights, label_smoothing=self.recipe.label_smoothing
+        )
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Loss and accuracy (top-1, top-5; for multi-label: exact match and micro F1) on val."""
+        model = self.eval_model()
+        model.eval()
+        total, loss_sum, top1, top5 = 0, 0.0, 0.0, 0.0
+        tp = fp = fn = 0.0
+        for images, labels in self.val_loader:
+            images, targets = self._prepare(images, labels, train=False)
+            with self.arithmetic.context():
+                logits = model(images).float()
+            loss_sum += self._loss(logits, targets).item() * len(labels)
+            total += len(labels)
+            logits = logits.cpu()
+            if self.multi_label:
+                predicted, truth = logits > 0, labels.bool()
+                top1 += (predicted == truth).all(1).sum().item()
+                tp += (predicted & truth).sum().item()
+                fp += (predicted & ~truth).sum().item()
+                fn += (~predicted & truth).sum().item()
+            else:
+                ranked = logits.topk(min(5, logits.shape[1]), dim=1).indices
+                top1 += (ranked[:, 0] == labels).sum().item()
+                top5 += (ranked == labels[:, None]).any(1).sum().item()
+        metrics = {"val_loss": loss_sum / total, "val_accuracy": top1 / total}
+        if self.multi_label:
+            metrics["val_f1"] = 2 * tp / max(2 * tp + fp + fn, 1)
+        else:
+            metrics["val_top5"] = top5 / total
+        return metrics
+
+    def eval_model(self) -> nn.Module:
+        """The weights to evaluate and ship: the EMA if there is one."""
+        return self.ema.module if self.ema is not None else self.model
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "scaler": self.scaler.state_dict(),
+            "schedule": self.schedule.state(),
+            "state": self.state.as_dict(),
+            "rng": torch.get_rng_state(),
+            "augment_rng": self.generator.get_state(),
+            "recipe": self.recipe.model_dump(mode="json"),
+        }
+
+    def restore(self, payload: dict[str, Any]) -> None:
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        if self.ema is not None and payload["ema"] is not None:
+            self.ema.load_state_dict(payload["ema"])
+        self.scaler.load_state_dict(payload["scaler"])
+        self.schedule.restore(payload["schedule"])
+        self.state = TrainState(**payload["state"])
+        torch.set_rng_state(payload["rng"])
+        self.generator.set_state(payload["augment_rng"])
+
+
+def _has_conv(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+def _optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
+    # No weight decay on biases and normalisation parameters, as in the torchvision references.
+    decay, no_decay = [], []
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            (no_decay if parameter.ndim <= 1 else decay).append(parameter)
+    groups = [
+        {"params": decay, "weight_decay": recipe.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(
+            groups,
+            lr=recipe.lr,
+            momentum=recipe.momentum,
+            nesterov=recipe.nesterov and recipe.momentum > 0,
+        )
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=recipe.lr)
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=recipe.lr)
+    return torch.optim.RMSprop(groups, lr=recipe.lr, momentum=recipe.momentum)
+
+
+def _mixer(recipe: Recipe, num_classes: int):
+    from torchvision.transforms import v2
+
+    choices = []
+    if recipe.mixup > 0:
+        choices.append(v2.MixUp(alpha=recipe.mixup, num_classes=num_classes))
+    if recipe.cutmix > 0:
+        choices.append(v2.CutMix(alpha=recipe.cutmix, num_classes=num_classes))
+    if not choices:
+        return None
+    return choices[0] if len(choices) == 1 else v2.RandomChoice(choices)
