@@ -33,7 +33,8 @@ class Callback:
 
 
 class MetricsLog(Callback):
-    """Appends one JSON line per epoch, and one every ``every`` steps, to ``metrics.jsonl``."""
+    """Appends one JSON line per epoch to ``metrics.jsonl``, and one every ``every`` batches
+    (at least ten an epoch, for live charts)."""
 
     def __init__(self, path: Path, every: int = 20) -> None:
         self.path, self.every = path, every
@@ -49,7 +50,7 @@ class MetricsLog(Callback):
 
     def after_batch(self, trainer: Trainer) -> None:
         s = trainer.state
-        if s.position % self.every:
+        if s.position % max(1, min(self.every, len(trainer.loader) // 10)):
             return
         now = time.perf_counter()
         rate = (s.sums["seen"] - self._last_seen) / max(now - self._last_time, 1e-9)

@@ -1,0 +1,270 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import run_cli
+from lumos.data import import_dataset
+from lumos.jobs import list_jobs, open_job
+from lumos.train import Recipe, TrainError, train
+from lumos.train import checkpoints as checkpoint_module
+from lumos.train.callbacks import BEST, LAST
+from lumos.train.checkpoints import CheckpointError, load_checkpoint, load_weights
+from lumos.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    workspace = Workspace(tmp_path_factory.mktemp("train")).ensure()
+    import_dataset("sample:digits", "digits", workspace=workspace, max_per_class=60)
+    import_dataset("sample:shapes", "shapes", workspace=workspace)
+    return workspace
+
+
+def lenet(**values: object) -> Recipe:
+    settings = {
+        "dataset": "digits",
+        "network": "lenet5",
+        "epochs": 3,
+        "batch_size": 32,
+        "lr": 0.05,
+        "workers": 0,
+    }
+    return Recipe(**{**settings, **values})
+
+
+def history(job_folder: Path) -> list[dict]:
+    lines = (job_folder / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["kind"] == "epoch"]
+
+
+def test_lenet_learns_digits(home: Workspace) -> None:
+    job = train(lenet(epochs=6), workspace=home, progress=False)
+    assert job.state == "done" and open_job(home, job.id).state == "done"
+    epochs = history(job.folder)
+    assert len(epochs) == 6 and epochs[-1]["val_accuracy"] >= 0.9
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+    payload = load_checkpoint(job.folder / "checkpoints" / LAST)
+    assert payload["state"]["epoch"] == 6
+    weights = load_weights(job.folder / "checkpoints" / BEST)
+    assert weights["net.features.0.weight"].shape == (6, 1, 5, 5)
+    assert "normalize.mean" in weights
+    steps = [json.loads(line) for line in (job.folder / "metrics.jsonl").read_text().splitlines()]
+    assert any(r["kind"] == "step" and r["images_per_s"] > 0 for r in steps)
+
+
+def _run(home: Workspace, code: str) -> subprocess.Popen:
+    env = {**os.environ, "LUMOS_HOME": str(home.root), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", code], env=env)
+
+
+RUN = (
+    "import lumos, sys; from lumos.train import Recipe; "
+    "r = Recipe(dataset='digits', network='lenet5', epochs=4, batch_size=16, lr=0.05, workers=0, "
+    "hflip=True, rotation=10, crop_scale=0.8); "
+    "lumos.train(r, progress=False)"
+)
+RESUME = "import lumos, sys; lumos.train(resume=sys.argv[1], progress=False)"
+
+
+def _newest_job(home: Workspace) -> str:
+    return list_jobs(home)[0]["id"]
+
+
+def _final_weights(home: Workspace, job_id: str) -> dict[str, torch.Tensor]:
+    return load_checkpoint(home.jobs_dir / job_id / "checkpoints" / LAST)["model"]
+
+
+def _wait_for_epochs(home: Workspace, count: int, process: subprocess.Popen) -> str:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        jobs = list_jobs(home)
+        if jobs and jobs[0]["state"] == "running":
+            folder = home.jobs_dir / jobs[0]["id"]
+            if (folder / "metrics.jsonl").exists() and len(history(folder)) >= count:
+                return jobs[0]["id"]
+        assert process.poll() is None, "training ended before it could be stopped"
+        time.sleep(0.02)
+    raise AssertionError("training too slow")
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
+    home: Workspace, how: signal.Signals
+) -> None:
+    whole = _run(home, RUN)
+    assert whole.wait(180) == 0
+    reference = _final_weights(home, _newest_job(home))
+
+    stopped = _run(home, RUN)
+    job_id = _wait_for_epochs(home, 1, stopped)
+    stopped.send_signal(how)
+    stopped.wait(60)
+    state = open_job(home, job_id).state
+    assert state == ("aborted" if how == signal.SIGINT else "running")  # SIGKILL leaves no goodbye
+    resumed = subprocess.run(
+        [sys.executable, "-c", RESUME, job_id],
+        env={**os.environ, "LUMOS_HOME": str(home.root), "OMP_NUM_THREADS": "1"},
+        timeout=180,
+    )
+    assert resumed.returncode == 0
+    final = _final_weights(home, job_id)
+    for name, tensor in reference.items():
+        assert torch.equal(tensor, final[name]), name
+    assert open_job(home, job_id).state == "done"
+
+
+def test_resume_with_more_epochs_extends_a_finished_run(home: Workspace) -> None:
+    job = train(lenet(epochs=2), workspace=home, progress=False)
+    train(resume=job.id, epochs=3, workspace=home, progress=False)
+    assert [r["epoch"] for r in history(job.folder)] == [1, 2, 3]
+    assert Recipe.load(job.folder / "recipe.yaml").epochs == 3
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(home: Workspace) -> None:
+    job = train(lenet(epochs=1), workspace=home, progress=False)
+    recipe = Recipe.load(job.folder / "recipe.yaml")
+    recipe.lr, recipe.lr_policy, recipe.momentum = 1e12, "fixed", 0.0
+    (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
+    with pytest.raises(
+        TrainError, match=r"loss became (nan|inf) at epoch 2.*last good checkpoint is kept"
+    ):
+        train(resume=job.id, epochs=3, workspace=home, progress=False)
+    assert open_job(home, job.id).state == "failed"
+    assert load_checkpoint(job.folder / "checkpoints" / LAST)["state"]["epoch"] == 1
+
+
+def test_disk_full_while_checkpointing_keeps_the_previous_one(
+    home: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_save = torch.save
+    calls = {"n": 0}
+
+    def save(obj: object, path: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            Path(path).write_bytes(b"partial")
+            raise OSError(28, "No space left on device")
+        real_save(obj, path)
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", save)
+    with pytest.raises(CheckpointError, match="No space left on device.*the previous one is kept"):
+        train(lenet(epochs=3), workspace=home, progress=False)
+    job_id = _newest_job(home)
+    assert open_job(home, job_id).state == "failed"
+    folder = home.jobs_dir / job_id / "checkpoints"
+    assert load_checkpoint(folder / LAST)["state"]["epoch"] == 1
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"batch_size": 5000},
+            "batch_size 5000 is larger than the 450 training records of 'digits': use at most 450",
+        ),
+        ({"dataset": "shapes"}, "dataset 'shapes' is a detection dataset"),
+        ({"dataset": "nothing"}, "no dataset named 'nothing'"),
+        ({"network": "resnet9000"}, "unknown network 'resnet9000'"),
+    ],
+)
+def test_training_refuses_what_cannot_work(home: Workspace, values: dict, message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        train(lenet(**values), workspace=home, progress=False)
+
+
+def test_empty_validation_split(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    import_dataset(
+        "sample:digits",
+        "noval",
+        workspace=workspace,
+        val_percent=0,
+        test_percent=0,
+        max_per_class=5,
+    )
+    with pytest.raises(TrainError, match="has no validation records: re-import it with --val 15"):
+        train(lenet(dataset="noval", batch_size=8), workspace=workspace, progress=False)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"ema": 0.9},
+        {"mixup": 0.4, "cutmix": 1.0},
+        {"balance": "sampler"},
+        {"balance": "weights", "label_smoothing": 0.1},
+        {"accumulate": 3, "optimizer": "adamw", "lr": 0.003},
+        {"optimizer": "rmsprop", "lr": 0.001, "lr_policy": "onecycle"},
+        {"normalize": "mean-image", "input_size": (32, 32)},
+        {"invert": 0.3, "epochs": 3},
+        {"precision": "bf16", "epochs": 1},
+        {"lr_policy": "plateau", "metric": "val_loss", "early_stopping": 1},
+        {"network": "resnet18", "epochs": 2, "channels_last": True, "input_size": (16, 16)},
+    ],
+)
+def test_recipe_options_train(home: Workspace, values: dict) -> None:
+    job = train(lenet(**{"epochs": 2, **values}), workspace=home, progress=False)
+    epochs = history(job.folder)
+    assert all(torch.isfinite(torch.tensor(r["train_loss"])) for r in epochs)
+    assert epochs[-1]["val_accuracy"] > 0.15
+
+
+def test_early_stopping(home: Workspace) -> None:
+    job = train(
+        lenet(epochs=6, lr=1e-9, early_stopping=1, metric="val_loss"),
+        workspace=home,
+        progress=False,
+    )
+    assert 2 <= len(history(job.folder)) < 6
+
+
+def test_multi_label_training(tmp_path: Path) -> None:
+    from helpers import write_image
+
+    workspace = Workspace(tmp_path / "ws")
+    lines = []
+    for i in range(60):
+        colour = [(255, 0, 0), (0, 0, 255), (255, 0, 255)][i % 3]
+        write_image(tmp_path / "src" / f"{i}.png", (16, 16), colour=colour)
+        lines.append(f"{i}.png {['red', 'blue', 'red,blue'][i % 3]}")
+    (tmp_path / "src" / "train.txt").write_text("\n".join(lines))
+    import_dataset(tmp_path / "src", "colours", workspace=workspace, val_percent=30, test_percent=0)
+    recipe = Recipe(
+        dataset="colours",
+        network="lenet5",
+        epochs=15,
+        batch_size=8,
+        lr=0.1,
+        workers=0,
+        metric="val_f1",
+    )
+    job = train(recipe, workspace=workspace, progress=False)
+    assert history(job.folder)[-1]["val_f1"] > 0.9
+
+
+def test_cli_train_and_its_mistakes(
+    home: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LUMOS_HOME", str(home.root))
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(lenet(epochs=1).to_yaml())
+    code, out, err = run_cli(
+        monkeypatch, capsys, "train", str(recipe_file), "epochs=2", "batch_size=64"
+    )
+    assert code == 0, err
+    job_id = out.split()[1].rstrip(":")
+    assert len(history(home.jobs_dir / job_id)) == 2
+    code, _, err = run_cli(monkeypatch, capsys, "train", "dataset=digits", "epoch=3")
+    assert code == 2 and err.strip() == "lumos: error: command line: unknown key 'epoch'"
+    code, _, err = run_cli(monkeypatch, capsys, "train", "dataset=digits", "batch_size=lots")
+    assert code == 2 and "batch_size: Input should be a valid integer" in err
+    code, _, err = run_cli(monkeypatch, capsys, "train", "--resume", "train-nope")
+    assert code == 2 and "no job 'train-nope'" in err
