@@ -1,6 +1,8 @@
 """lumos: a visual recognition workbench.
 
-``lumos.train(recipe)`` trains (see :mod:`lumos.train`); ``lumos.data`` imports datasets.
+``lumos.train(recipe)`` trains, ``lumos.evaluate(model, dataset)`` scores a model,
+``lumos.data`` imports datasets and ``lumos.deploy.Bundle.load(path).predict(images)`` uses a
+trained model.
 Sub-packages load on first use, so ``import lumos`` stays light.
 """
 
@@ -8,7 +10,7 @@ import importlib
 from types import ModuleType
 
 __version__ = "0.1.0"
-_LAZY = ("data", "models", "train")
+_LAZY = ("data", "deploy", "evaluate", "models", "train")
 
 
 def __getattr__(name: str) -> ModuleType:

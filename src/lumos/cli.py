@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sys
@@ -324,16 +325,122 @@ def _recipe_from(settings: list[str]) -> Recipe:
 
 @models_app.command("list")
 def models_list(
-    pattern: Annotated[str, typer.Argument(help="Shell-style filter, e.g. 'resnet*'.")] = "*",
+    pattern: Annotated[
+        str, typer.Argument(help="Shell-style filter on zoo names, e.g. 'resnet*'.")
+    ] = "*",
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the networks of the zoo (any timm model is also available as timm:NAME)."""
+    """The networks of the zoo (and any timm model as timm:NAME), then the saved models."""
+    from lumos.deploy import list_bundles
     from lumos.models import list_models
 
-    table = Table("name", "family", "description")
-    for entry in list_models(pattern):
+    zoo = list_models(pattern)
+    saved = list_bundles()
+    if json_output:
+        networks = [{"name": e.name, "family": e.family, "description": e.description} for e in zoo]
+        print(json.dumps({"networks": networks, "saved": saved}, indent=2))
+        return
+    table = Table("network", "family", "description", title="model zoo")
+    for entry in zoo:
         table.add_row(entry.name, entry.family, entry.description)
     out.print(table)
     out.print("and any timm model as timm:NAME (e.g. timm:resnet18d)")
+    if saved:
+        table = Table("model", "network", "dataset", "metrics", "created", title="saved models")
+        for row in saved:
+            metrics = ", ".join(
+                f"{k} {v:.4f}" for k, v in row["metrics"].items() if k.startswith("val_")
+            )
+            table.add_row(
+                row["name"], row["network"], row["dataset"] or "", metrics, row["created"] or ""
+            )
+        out.print(table)
+
+
+@models_app.command("save")
+def models_save(
+    job: Annotated[str, typer.Argument(help="A finished (or stopped) training job.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Name of the saved model.")],
+    file: Annotated[
+        Path | None, typer.Option(help="Also write a portable .lumos file here.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a model of the same name.")] = False,
+) -> None:
+    """Save a training job's best weights as a model (a bundle)."""
+    from lumos.deploy import Bundle
+    from lumos.deploy.from_job import bundle_from_job
+
+    folder = bundle_from_job(job, name, overwrite=overwrite)
+    out.print(f"saved model {name} in {folder}")
+    if file is not None:
+        out.print(f"wrote {Bundle.load(folder).save(file)}")
+
+
+@models_app.command("rm")
+def models_rm(name: str) -> None:
+    """Remove a saved model."""
+    from lumos.deploy import remove_bundle
+
+    remove_bundle(name)
+    out.print(f"removed {name}")
+
+
+@app.command("predict")
+def predict_command(
+    model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders.")],
+    top: Annotated[int, typer.Option(help="How many classes to show.", min=1)] = 5,
+    output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+) -> None:
+    """Classify images: `lumos predict digits-lenet photo.png` -> `8  99.69%`."""
+    from lumos.deploy import Bundle
+    from lumos.deploy.predict import expand, predict
+
+    if output not in ("table", "json", "csv"):
+        raise typer.BadParameter("choose table, json or csv", param_hint="--format")
+    results = predict(Bundle.load(model), expand(inputs), top=top)
+    if output == "json":
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    elif output == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["source", "rank", "label", "probability", "error"])
+        for r in results:
+            for rank, (label, p) in enumerate(r.top, 1):
+                writer.writerow([r.source, rank, label, f"{p:.6f}", ""])
+            if r.error:
+                writer.writerow([r.source, "", "", "", r.error])
+    else:
+        for r in results:
+            if r.error:
+                print(f"{r.source}: {r.error}", file=sys.stderr)
+                continue
+            out.print(r.source, style="bold", highlight=False)
+            for label, p in r.top:
+                out.print(f"  {label}  {p:.2%}", highlight=False)
+    if results and all(r.error for r in results):
+        raise typer.Exit(2)
+
+
+@app.command("eval")
+def eval_command(
+    model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Dataset to score on.")],
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default: the job folder).")
+    ] = None,
+) -> None:
+    """Evaluate a model: accuracy, per-class metrics, confusion matrix, top losses, calibration."""
+    from lumos.evaluate import run_evaluation
+
+    report, folder = run_evaluation(model, data, split, out=out_dir)
+    shown = "  ".join(
+        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.metrics.items()
+    )
+    out.print(f"{report.dataset} {report.split}: {shown}", highlight=False)
+    for true, predicted, count in report.confused_pairs[:5]:
+        out.print(f"  confused {true} -> {predicted}: {count}", highlight=False)
+    out.print(f"report in {folder}")
 
 
 @models_app.command("show")

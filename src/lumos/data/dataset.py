@@ -68,7 +68,10 @@ class Dataset(Sequence[Sample]):
     def __getitem__(self, position: int) -> Sample:  # type: ignore[override]
         if not -len(self) <= position < len(self):
             raise IndexError(f"record {position} out of range for {len(self)} records")
-        index = int(self.indices[position])
+        return self.store_sample(int(self.indices[position]))
+
+    def store_sample(self, index: int) -> Sample:
+        """The record with store index ``index`` (``Sample.index``), whatever the split."""
         boxes, box_labels, crowd = self.store.boxes_of(index)
         label = self.store.labels[index]
         return Sample(

@@ -1,22 +1,13 @@
 """Training: recipes, the trainer, schedules, checkpoints.
 
-The package itself is callable, so ``lumos.train(recipe)`` runs :func:`lumos.train.run.train`.
+The package itself is callable: ``lumos.train(recipe)`` runs :func:`lumos.train.run.train`.
 """
 
-import sys
-from types import ModuleType
-from typing import Any
-
+from lumos.callable_module import make_callable
 from lumos.train.recipe import Recipe, RecipeError
 from lumos.train.run import train
 from lumos.train.trainer import Trainer, TrainError
 
 __all__ = ["Recipe", "RecipeError", "TrainError", "Trainer", "train"]
 
-
-class _CallableModule(ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return train(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, train)

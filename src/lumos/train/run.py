@@ -103,6 +103,8 @@ def train(
         )
         if payload is not None:
             trainer.restore(payload)
+        else:
+            (job.folder / "network.json").write_text(trainer.spec.model_dump_json(indent=2))
         job.log(f"training {recipe.network} on {recipe.dataset} ({trainer.arithmetic.describe()})")
         with _graceful_interrupt(stopper):
             trainer.fit()

@@ -1,0 +1,238 @@
+"""Bundles: a trained model with everything needed to use it, and nothing executable.
+
+``models/<name>/`` holds ``bundle.json`` (network spec, preprocessing, labels, thresholds,
+recipe, metrics, provenance) and ``weights.safetensors``. A portable ``.lumos`` file is the
+same two files in a zip. Loading parses JSON and safetensors only: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from lumos import __version__
+from lumos.errors import LumosError, NotFoundError
+from lumos.fileio import staged_directory, write_bytes_atomic, write_json_atomic
+from lumos.models import NetworkSpec, build_network
+from lumos.models.classifier import identity, image_classifier
+from lumos.workspace import Workspace, validate_name
+
+BUNDLE_VERSION = 1
+META, WEIGHTS = "bundle.json", "weights.safetensors"
+SUFFIX = ".lumos"
+_MAX_MEMBER = 4 << 30  # refuse zip members that claim more than 4 GiB
+
+
+class BundleError(LumosError):
+    """A bundle that is missing, damaged, or of an unknown version."""
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: its description and its weights."""
+
+    meta: dict[str, Any]
+    weights: dict[str, torch.Tensor]
+    origin: str
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.meta["labels"])
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.meta.get("multi_label"))
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        return self.meta["preprocessing"]
+
+    @property
+    def spec(self) -> NetworkSpec:
+        return NetworkSpec.model_validate(self.meta["network"])
+
+    def model(self, device: str | torch.device = "cpu") -> nn.Module:
+        """The network with its weights, in eval mode."""
+        net = image_classifier(build_network(self.spec), identity(self.spec.in_channels))
+        try:
+            net.load_state_dict(self.weights)
+        except RuntimeError as e:
+            raise BundleError(
+                f"{self.origin}: weights do not match the network: {str(e).splitlines()[0]}"
+            ) from None
+        return net.to(device).eval()
+
+    @classmethod
+    def load(cls, where: str | Path, workspace: Workspace | None = None) -> Bundle:
+        """A bundle from a ``.lumos`` file, a bundle folder, or a name in the workspace."""
+        path = Path(where)
+        if path.is_file():
+            return cls._from_zip(path)
+        if path.is_dir():
+            return cls._from_folder(path)
+        if isinstance(where, str) and "/" not in where and not where.endswith(SUFFIX):
+            folder = (workspace or Workspace()).models_dir / validate_name(where, "model name")
+            if folder.is_dir():
+                return cls._from_folder(folder)
+            raise NotFoundError(f"no model named {where!r} (see `lumos models saved`)")
+        raise BundleError(f"{where}: no such bundle file or folder")
+
+    @classmethod
+    def _from_folder(cls, folder: Path) -> Bundle:
+        try:
+            meta_text, weights = (folder / META).read_bytes(), (folder / WEIGHTS).read_bytes()
+        except OSError as e:
+            raise BundleError(
+                f"{folder}: not a bundle ({e.strerror}: {Path(e.filename or '').name})"
+            ) from None
+        return cls._parse(meta_text, weights, str(folder))
+
+    @classmethod
+    def _from_zip(cls, path: Path) -> Bundle:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = {info.filename: info for info in archive.infolist()}
+                if set(members) != {META, WEIGHTS}:
+                    raise BundleError(f"{path}: not a lumos bundle (holds {sorted(members)[:4]})")
+                if any(info.file_size > _MAX_MEMBER for info in members.values()):
+                    raise BundleError(f"{path}: a member is larger than 4 GiB; refused")
+                return cls._parse(archive.read(META), archive.read(WEIGHTS), str(path))
+        except (zipfile.BadZipFile, EOFError, OSError) as e:
+            raise BundleError(f"{path}: not a lumos bundle or truncated ({e})") from None
+
+    @classmethod
+    def _parse(cls, meta_text: bytes, weights: bytes, origin: str) -> Bundle:
+        try:
+            meta = json.loads(meta_text)
+        except (ValueError, UnicodeDecodeError):
+            raise BundleError(f"{origin}: {META} is not valid JSON") from None
+        if not isinstance(meta, dict) or "lumos_bundle" not in meta:
+            raise BundleError(f"{origin}: {META} does not describe a lumos bundle")
+        if meta["lumos_bundle"] != BUNDLE_VERSION:
+            raise BundleError(
+                f"{origin}: bundle version {meta['lumos_bundle']} is not supported by "
+                f"lumos {__version__} (reads version {BUNDLE_VERSION})"
+            )
+        try:
+            tensors = load_safetensors(weights)
+        except (SafetensorError, ValueError, RuntimeError) as e:
+            raise BundleError(f"{origin}: weights are damaged ({e})") from None
+        return cls(meta, tensors, origin)
+
+    def predict(
+        self, inputs: Sequence[str | Path | np.ndarray], *, top: int = 5, device: str = "cpu"
+    ) -> list[Any]:
+        """Predict image files, the images in folders, or arrays (see lumos.deploy.predict)."""
+        from lumos.deploy.predict import expand, predict
+
+        paths = [i for i in inputs if isinstance(i, (str, Path))]
+        arrays = [i for i in inputs if not isinstance(i, (str, Path))]
+        return predict(self, [*expand(paths), *arrays], top=top, device=device)
+
+    def save(self, path: Path) -> Path:
+        """Write the bundle as one portable ``.lumos`` file."""
+        path = path if path.suffix == SUFFIX else path.with_suffix(SUFFIX)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr(META, json.dumps(self.meta, indent=2))
+            archive.writestr(WEIGHTS, save_safetensors(self.weights))
+        write_bytes_atomic(path, buffer.getvalue())
+        return path
+
+
+def save_bundle(
+    name: str,
+    *,
+    meta: dict[str, Any],
+    weights: dict[str, torch.Tensor],
+    workspace: Workspace | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Store a bundle as ``models/<name>/`` (atomically); returns the folder."""
+    workspace = (workspace or Workspace()).ensure()
+    folder = workspace.models_dir / validate_name(name, "model name")
+    if folder.exists() and not overwrite:
+        raise BundleError(f"model {name!r} already exists: use --overwrite to replace it")
+    meta = {
+        "lumos_bundle": BUNDLE_VERSION,
+        **meta,
+        "name": name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    meta.setdefault("provenance", {}).update(
+        {"lumos_version": __version__, "git_hash": _git_hash()}
+    )
+    try:
+        with staged_directory(folder, overwrite=overwrite) as staging:
+            write_json_atomic(staging / META, meta)
+            write_bytes_atomic(
+                staging / WEIGHTS, save_safetensors({k: v.contiguous() for k, v in weights.items()})
+            )
+    except FileExistsError:
+        raise BundleError(f"model {name!r} already exists: use --overwrite to replace it") from None
+    return folder
+
+
+def list_bundles(workspace: Workspace | None = None) -> list[dict[str, Any]]:
+    workspace = (workspace or Workspace()).ensure()
+    rows = []
+    for folder in sorted(workspace.models_dir.iterdir()):
+        if (folder / META).is_file():
+            try:
+                meta = json.loads((folder / META).read_text())
+            except ValueError:
+                continue
+            rows.append(
+                {
+                    "name": folder.name,
+                    "task": meta.get("task"),
+                    "network": meta["network"]["name"],
+                    "dataset": meta.get("provenance", {}).get("dataset"),
+                    "metrics": meta.get("metrics", {}),
+                    "created": meta.get("created"),
+                }
+            )
+    return rows
+
+
+def remove_bundle(name: str, workspace: Workspace | None = None) -> None:
+    workspace = (workspace or Workspace()).ensure()
+    folder = workspace.models_dir / validate_name(name, "model name")
+    if not (folder / META).is_file():
+        raise NotFoundError(f"no model named {name!r} (see `lumos models saved`)")
+    shutil.rmtree(folder)
+
+
+def _git_hash() -> str | None:
+    """The commit of the lumos source, when it runs from a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None

@@ -1,0 +1,177 @@
+"""Classification metrics of a bundle on a dataset split.
+
+Top-1/top-5 accuracy, per-class precision/recall/F1, the confusion matrix and its most
+confused pairs, the highest-loss records, and calibration (expected calibration error);
+for multi-label data, mAP and micro/macro F1 at the bundle's thresholds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+)
+
+from lumos.data import Dataset
+from lumos.deploy.bundle import Bundle
+from lumos.errors import DataError
+from lumos.evaluate.scores import model_scores
+
+ECE_BINS = 15
+
+
+@dataclass
+class ClassificationReport:
+    dataset: str
+    split: str
+    classes: list[str]
+    metrics: dict[str, float]
+    per_class: list[dict[str, float | str]]
+    confusion: np.ndarray | None = None
+    confused_pairs: list[tuple[str, str, int]] = field(default_factory=list)
+    top_losses: list[tuple[int, float, str]] = field(
+        default_factory=list
+    )  # (record, loss, predicted)
+    calibration: list[tuple[float, float, int]] = field(
+        default_factory=list
+    )  # (confidence, accuracy, count)
+
+
+def evaluate(
+    bundle: Bundle, dataset: Dataset, split: str = "test", *, top_losses: int = 16
+) -> ClassificationReport:
+    """Score ``bundle`` on ``split`` of ``dataset``."""
+    part = dataset.split(split)
+    if not len(part):
+        raise DataError(None, f"dataset {dataset.name!r} has no {split} records")
+    if dataset.classes != bundle.labels:
+        raise DataError(
+            None, f"dataset {dataset.name!r} has other classes than model {bundle.name!r}"
+        )
+    probabilities, labels = model_scores(
+        bundle.model(),
+        part,
+        tuple(bundle.preprocessing["input_size"]),
+        multi_label=bundle.multi_label,
+    )
+    if bundle.multi_label:
+        thresholds = np.asarray(bundle.meta.get("thresholds") or [0.5] * len(bundle.labels))
+        return _multi_label(bundle, dataset.name, split, probabilities, labels, thresholds)
+    return _single_label(bundle, part, dataset.name, split, probabilities, labels, top_losses)
+
+
+def _single_label(
+    bundle: Bundle,
+    part: Dataset,
+    name: str,
+    split: str,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+) -> ClassificationReport:
+    classes = bundle.labels
+    predicted = probabilities.argmax(1)
+    ranked = np.argsort(-probabilities, axis=1)[:, :5]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=range(len(classes)), zero_division=0
+    )
+    matrix = confusion_matrix(labels, predicted, labels=range(len(classes)))
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    pairs = [
+        (classes[t], classes[p], int(off[t, p]))
+        for t, p in zip(*np.unravel_index(np.argsort(-off, axis=None), off.shape), strict=True)
+        if off[t, p] > 0
+    ][:10]
+    losses = -np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, None))
+    worst = np.argsort(-losses)[:k]
+    calibration, ece = _calibration(probabilities.max(1), predicted == labels)
+    metrics = {
+        "top1": float((predicted == labels).mean()),
+        "top5": float((ranked == labels[:, None]).any(1).mean()),
+        "loss": float(losses.mean()),
+        "ece": ece,
+        "macro_f1": float(f1.mean()),
+        "records": len(labels),
+    }
+    per_class = [
+        {"class": c, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+    ]
+    return ClassificationReport(
+        name,
+        split,
+        classes,
+        metrics,
+        per_class,
+        matrix,
+        pairs,
+        [(int(part.indices[i]), float(losses[i]), classes[predicted[i]]) for i in worst],
+        calibration,
+    )
+
+
+def _multi_label(
+    bundle: Bundle,
+    name: str,
+    split: str,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    thresholds: np.ndarray,
+) -> ClassificationReport:
+    classes = bundle.labels
+    predicted = probabilities >= thresholds
+    truth = labels > 0
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, predicted, zero_division=0
+    )
+    micro = precision_recall_fscore_support(truth, predicted, average="micro", zero_division=0)
+    present = truth.any(0)
+    average_precision = [
+        float(average_precision_score(truth[:, c], probabilities[:, c]))
+        if present[c]
+        else float("nan")
+        for c in range(len(classes))
+    ]
+    metrics = {
+        "map": float(np.nanmean(average_precision)) if present.any() else 0.0,
+        "micro_f1": float(micro[2]),
+        "macro_f1": float(f1.mean()),
+        "exact_match": float((predicted == truth).all(1).mean()),
+        "records": len(labels),
+    }
+    per_class = [
+        {
+            "class": c,
+            "precision": float(p),
+            "recall": float(r),
+            "f1": float(f),
+            "ap": ap,
+            "threshold": float(t),
+            "support": int(s),
+        }
+        for c, p, r, f, ap, t, s in zip(
+            classes, precision, recall, f1, average_precision, thresholds, support, strict=True
+        )
+    ]
+    return ClassificationReport(name, split, classes, metrics, per_class)
+
+
+def _calibration(
+    confidence: np.ndarray, correct: np.ndarray
+) -> tuple[list[tuple[float, float, int]], float]:
+    """Reliability bins and the expected calibration error (Guo et al. 2017)."""
+    edges = np.linspace(0, 1, ECE_BINS + 1)
+    bins, ece = [], 0.0
+    for low, high in itertools.pairwise(edges):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            mean_conf, accuracy = float(confidence[inside].mean()), float(correct[inside].mean())
+            bins.append((mean_conf, accuracy, int(inside.sum())))
+            ece += inside.mean() * abs(mean_conf - accuracy)
+    return bins, float(ece)

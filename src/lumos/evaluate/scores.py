@@ -1,0 +1,40 @@
+"""Running a network over a dataset split: class probabilities next to the truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lumos.data import Dataset
+from lumos.data.loader import BatchLoader
+from lumos.models import NetworkSpec, build_network
+from lumos.models.classifier import identity, image_classifier
+
+
+@torch.no_grad()
+def model_scores(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    input_size: tuple[int, int],
+    *,
+    multi_label: bool,
+    batch_size: int = 128,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities (N, K), labels) of ``model`` on every record of ``dataset``, in order."""
+    model.eval()
+    outputs = []
+    for images, _ in BatchLoader(dataset, batch_size, workers=1):
+        if tuple(images.shape[2:]) != tuple(input_size):
+            images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
+        logits = model(images).float()
+        outputs.append(torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=1))
+    return torch.cat(outputs).numpy(), np.asarray(dataset.labels())
+
+
+def split_scores(
+    spec: NetworkSpec, weights: dict[str, torch.Tensor], dataset: Dataset
+) -> tuple[np.ndarray, np.ndarray]:
+    model = image_classifier(build_network(spec), identity(spec.in_channels))
+    model.load_state_dict(weights)
+    return model_scores(model, dataset, spec.input_size, multi_label=dataset.multi_label)
