@@ -115,6 +115,7 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
     )
     assert resumed.returncode == 0
     final = _final_weights(home, job_id)
+    assert [r["epoch"] for r in history(home.jobs_dir / job_id)] == [1, 2, 3, 4]
     for name, tensor in reference.items():
         assert torch.equal(tensor, final[name]), name
     assert open_job(home, job_id).state == "done"

@@ -9,9 +9,11 @@ with more epochs if asked.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from lumos.data import Dataset
 from lumos.errors import LumosError
@@ -75,7 +77,9 @@ def train(
     if resume is not None:
         job = open_job(workspace, resume)
         recipe = Recipe.load(job.folder / "recipe.yaml")
-        payload = load_checkpoint(job.folder / "checkpoints" / LAST)
+        last = job.folder / "checkpoints" / LAST
+        payload = load_checkpoint(last) if last.is_file() else None  # killed before one: start over
+        _trim_metrics(job.folder / "metrics.jsonl", payload["state"]["epoch"] if payload else 0)
         if epochs is not None:
             recipe.epochs = epochs
             (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
@@ -88,7 +92,8 @@ def train(
         payload = None
     stopper = _StopOnRequest()
     checkpoints = Checkpoints(job.folder / "checkpoints", recipe.checkpoint_every)
-    callbacks: list[Callback] = [stopper, MetricsLog(job.folder / "metrics.jsonl"), checkpoints]
+    # Checkpoints before the metrics log: an epoch in the log always has its checkpoint.
+    callbacks: list[Callback] = [stopper, checkpoints, MetricsLog(job.folder / "metrics.jsonl")]
     if recipe.early_stopping:
         callbacks.append(EarlyStopping(recipe.early_stopping))
     if progress:
@@ -128,3 +133,17 @@ def train(
         raise
     set_state(workspace, job, "done")
     return job
+
+
+def _trim_metrics(path: Path, epochs_kept: int) -> None:
+    """Drop log lines from after the checkpoint a run resumes from."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if record["epoch"] < epochs_kept or (
+            record["kind"] == "epoch" and record["epoch"] == epochs_kept
+        ):
+            kept.append(line + "\n")
+    path.write_text("".join(kept))
