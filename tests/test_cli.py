@@ -115,12 +115,15 @@ def test_version(cli) -> None:
     assert code == 0 and out.startswith("lumos 0.")
 
 
-def test_demo_imports_both_samples_and_writes_grids(cli, tmp_path: Path) -> None:
-    code, out, _ = cli("demo", "--out", str(tmp_path / "demo"))
-    assert code == 0
+def test_demo_runs_the_whole_loop(cli, tmp_path: Path) -> None:
+    code, out, err = cli("demo", "--out", str(tmp_path / "demo"))
+    assert code == 0, err
     assert "digits: 1797 records" in out and "shapes: 300 records" in out
     for name in ("digits", "shapes"):
         assert Image.open(tmp_path / "demo" / f"{name}-grid.png").size[0] >= 6 * 128
+    top1 = float(out.split("test top-1 ")[1].split("%")[0])
+    assert top1 >= 97.0
+    assert (tmp_path / "demo" / "digits-lenet-test" / "confusion.png").is_file()
 
 
 def test_empty_split_and_unwritable_output(cli, tmp_path: Path) -> None:
