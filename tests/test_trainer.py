@@ -269,3 +269,29 @@ def test_cli_train_and_its_mistakes(
     assert code == 2 and "batch_size: Input should be a valid integer" in err
     code, _, err = run_cli(monkeypatch, capsys, "train", "--resume", "train-nope")
     assert code == 2 and "no job 'train-nope'" in err
+
+
+def test_lr_find(
+    home: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from lumos.train.lr_find import lr_find
+
+    finding = lr_find(lenet(), tmp_path / "lr", steps=60, workspace=home)
+    assert 1e-7 <= finding.suggestion <= 10 and len(finding.rates) == len(finding.losses) >= 5
+    assert finding.rates == sorted(finding.rates)
+    assert all(p.stat().st_size > 0 for p in finding.files)
+    monkeypatch.setenv("LUMOS_HOME", str(home.root))
+    code, out, _ = run_cli(
+        monkeypatch,
+        capsys,
+        "lr-find",
+        "dataset=digits",
+        "network=lenet5",
+        "--steps",
+        "20",
+        "--out",
+        str(tmp_path / "cli"),
+    )
+    assert code == 0 and "suggested lr" in out and (tmp_path / "cli" / "lr_find.png").is_file()
+    with pytest.raises(TrainError, match="0 < start < end"):
+        lr_find(lenet(), tmp_path / "x", start=1.0, end=0.1, workspace=home)

@@ -309,6 +309,24 @@ def train_command(
     out.print(f"job {job.id}: {job.state}; checkpoints in {job.folder / 'checkpoints'}")
 
 
+@app.command("lr-find")
+def lr_find_command(
+    settings: Annotated[list[str], typer.Argument(help="A recipe YAML and/or KEY=VALUE settings.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the plot and CSV go.")] = Path(
+        "lr-find"
+    ),
+    start: Annotated[float, typer.Option(help="First learning rate.")] = 1e-7,
+    end: Annotated[float, typer.Option(help="Last learning rate.")] = 10.0,
+    steps: Annotated[int, typer.Option(help="At most this many steps.", min=5)] = 100,
+) -> None:
+    """The learning-rate range test: loss against a growing rate, with a suggestion and a plot."""
+    from lumos.train.lr_find import lr_find
+
+    finding = lr_find(_recipe_from(settings), out_dir, start=start, end=end, steps=steps)
+    out.print(f"suggested lr {finding.suggestion:.2e} ({len(finding.rates)} steps)")
+    out.print("wrote " + ", ".join(str(p) for p in finding.files))
+
+
 def _recipe_from(settings: list[str]) -> Recipe:
     """A recipe from YAML files and KEY=VALUE settings, later ones winning."""
     from lumos.train import Recipe

@@ -230,10 +230,10 @@ class Trainer:
 
     def _step(self, images: torch.Tensor, labels: torch.Tensor) -> None:
         r, s = self.recipe, self.state
-        images, targets = self._prepare(images, labels, train=True)
+        images, targets = self.prepare(images, labels, train=True)
         with self.arithmetic.context():
             logits = self.model(images)
-            loss = self._loss(logits, targets)
+            loss = self.loss(logits, targets)
         if not torch.isfinite(loss):
             raise TrainError(
                 f"loss became {loss.item()} at epoch {s.epoch + 1}, batch {s.position + 1}: "
@@ -258,7 +258,7 @@ class Trainer:
         else:
             s.sums["correct"] += ((logits.detach().cpu() > 0) == labels.bool()).all(1).sum().item()
 
-    def _prepare(
+    def prepare(
         self, images: torch.Tensor, labels: torch.Tensor, *, train: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
         device = self.arithmetic.device
@@ -276,7 +276,7 @@ class Trainer:
             images = images.contiguous(memory_format=torch.channels_last)
         return images, targets
 
-    def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
         if self.multi_label:
             return F.binary_cross_entropy_with_logits(
@@ -294,10 +294,10 @@ class Trainer:
         total, loss_sum, top1, top5 = 0, 0.0, 0.0, 0.0
         tp = fp = fn = 0.0
         for images, labels in self.val_loader:
-            images, targets = self._prepare(images, labels, train=False)
+            images, targets = self.prepare(images, labels, train=False)
             with self.arithmetic.context():
                 logits = model(images).float()
-            loss_sum += self._loss(logits, targets).item() * len(labels)
+            loss_sum += self.loss(logits, targets).item() * len(labels)
             total += len(labels)
             logits = logits.cpu()
             if self.multi_label:
