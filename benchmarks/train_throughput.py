@@ -1,0 +1,168 @@
+"""Trainer throughput: ResNet-18 on a 10-class 32x32 dataset, lumos vs a minimal loop.
+
+Generates a CIFAR-format dataset (10 classes of oriented gratings with random phase, tint
+and noise), imports it, and trains the same ResNet-18 (small-input stem) for the same
+epochs, batch size, optimiser and cosine schedule:
+(a) a minimal hand-written PyTorch loop over in-memory tensors, fp32;
+(b) the lumos trainer in fp32 without channels-last;
+(c) the lumos trainer with its default CPU settings;
+(d) the lumos trainer as (b) with its metrics log and progress bar off, for their overhead.
+Prints images/s (training steps only, median epoch) and final validation accuracy.
+
+    python benchmarks/train_throughput.py [--train 1000] [--epochs 2] [--batch-size 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pickle
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lumos.data import Dataset, import_dataset
+from lumos.models import build_model
+from lumos.train import Recipe
+from lumos.train.callbacks import Callback, MetricsLog, ProgressBar
+from lumos.train.trainer import Trainer
+from lumos.workspace import Workspace
+
+
+def gratings(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count)
+    y, x = np.mgrid[0:32, 0:32]
+    images = np.empty((count, 32, 32, 3), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        angle = label * math.pi / 10
+        wave = np.sin((x * math.cos(angle) + y * math.sin(angle)) * 0.6 + rng.uniform(0, 6.3))
+        tint = rng.uniform(0.4, 1.0, 3)
+        pixels = (0.5 + 0.4 * wave)[:, :, None] * tint + rng.normal(0, 0.08, (32, 32, 3))
+        images[i] = np.clip(pixels * 255, 0, 255)
+    return images, labels
+
+
+def write_cifar(folder: Path, train: int, val: int) -> None:
+    folder.mkdir(parents=True)
+    for name, count, seed in (("data_batch_1", train, 0), ("val_batch", val, 1)):
+        images, labels = gratings(count, seed)
+        batch = {"data": images.transpose(0, 3, 1, 2).reshape(count, -1), "labels": labels.tolist()}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(
+        pickle.dumps({"label_names": [f"angle{i}" for i in range(10)]})
+    )
+
+
+def minimal_loop(dataset: Dataset, recipe: Recipe) -> tuple[float, float]:
+    """The loop a person would write: tensors in memory, no extras."""
+    torch.manual_seed(recipe.seed)
+    train, val = dataset.split("train"), dataset.split("val")
+    x = torch.from_numpy(train.images(np.arange(len(train)))).permute(0, 3, 1, 2).float() / 255
+    y = torch.from_numpy(train.labels())
+    vx = torch.from_numpy(val.images(np.arange(len(val)))).permute(0, 3, 1, 2).float() / 255
+    vy = torch.from_numpy(val.labels())
+    mean, std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True)
+    model = build_model(recipe.network, 10, 3, (32, 32))
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+    )
+    steps = recipe.epochs * math.ceil(len(x) / recipe.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    rates = []
+    for _ in range(recipe.epochs):
+        model.train()
+        order = torch.randperm(len(x))
+        start = time.perf_counter()
+        for i in range(0, len(x), recipe.batch_size):
+            batch = order[i : i + recipe.batch_size]
+            loss = F.cross_entropy(model((x[batch] - mean) / std), y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+        rates.append(len(x) / (time.perf_counter() - start))
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model((vx - mean) / std).argmax(1) == vy).float().mean().item()
+    return statistics.median(rates), accuracy
+
+
+class EpochTimer(Callback):
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+
+    def before_epoch(self, trainer: Trainer) -> None:
+        self.start = time.perf_counter()
+
+    def after_batch(self, trainer: Trainer) -> None:
+        if trainer.state.position == len(trainer.loader):
+            self.rates.append(len(trainer.train_split) / (time.perf_counter() - self.start))
+
+
+def lumos_run(
+    dataset: Dataset, recipe: Recipe, folder: Path, *, extras: bool
+) -> tuple[float, float]:
+    timer = EpochTimer()
+    callbacks: tuple[Callback, ...] = (timer,)
+    if extras:
+        callbacks += (MetricsLog(folder / f"metrics-{time.time_ns()}.jsonl"), ProgressBar())
+    trainer = Trainer(recipe, dataset, callbacks=callbacks)
+    state = trainer.fit()
+    return statistics.median(timer.rates), state.history[-1]["val_accuracy"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", type=int, default=1000)
+    parser.add_argument("--val", type=int, default=500)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace = Workspace(Path(tmp) / "ws")
+        write_cifar(Path(tmp) / "gratings", args.train, args.val)
+        dataset = Dataset(
+            import_dataset(Path(tmp) / "gratings", "gratings", workspace=workspace, test_percent=0)
+        )
+        base = {
+            "dataset": "gratings",
+            "network": "resnet18",
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": 0.05,
+            "workers": 2,
+            "lr_policy": "cosine",
+        }
+        fp32 = Recipe(**base, precision="fp32", channels_last=False)
+        default = Recipe(**base)
+        results = {
+            "(a) minimal loop, fp32": minimal_loop(dataset, fp32),
+            "(b) lumos, fp32": lumos_run(dataset, fp32, Path(tmp), extras=True),
+            "(c) lumos, default settings": lumos_run(dataset, default, Path(tmp), extras=True),
+            "(d) lumos, fp32, no log/progress": lumos_run(dataset, fp32, Path(tmp), extras=False),
+        }
+    from lumos.train.precision import choose
+
+    print(
+        f"ResNet-18, 32x32, {args.train} train / {args.val} val images, {args.epochs} epochs, "
+        f"batch {args.batch_size}; default here: {choose('auto').describe()}, channels_last"
+    )
+    for name, (rate, accuracy) in results.items():
+        print(f"{name:34s} {rate:8.1f} img/s   val accuracy {accuracy:.3f}")
+    base_rate = results["(a) minimal loop, fp32"][0]
+    fp32_ratio = results["(b) lumos, fp32"][0] / base_rate
+    default_ratio = results["(c) lumos, default settings"][0] / base_rate
+    print(f"lumos fp32 / minimal loop:      {fp32_ratio:.2f}x  (goal >= 0.95)")
+    print(f"lumos default / minimal loop:   {default_ratio:.2f}x  (goal >= 1.7)")
+    overhead = 1 - results["(b) lumos, fp32"][0] / results["(d) lumos, fp32, no log/progress"][0]
+    print(f"logging + progress overhead:    {overhead:.1%}  (goal < 2%)")
+
+
+if __name__ == "__main__":
+    main()
