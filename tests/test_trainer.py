@@ -295,3 +295,28 @@ def test_lr_find(
     assert code == 0 and "suggested lr" in out and (tmp_path / "cli" / "lr_find.png").is_file()
     with pytest.raises(TrainError, match="0 < start < end"):
         lr_find(lenet(), tmp_path / "x", start=1.0, end=0.1, workspace=home)
+
+
+def test_network_that_does_not_fit_and_missing_tensorboard(home: Workspace, tmp_path: Path) -> None:
+    net = tmp_path / "net.yaml"
+    net.write_text("layers:\n  - conv: {out: 4, kernel: 40}\n  - flatten\n  - linear: classes\n")
+    with pytest.raises(
+        Exception, match=r"layer 1 \(conv\) does not fit its input of shape \[1, 28, 28\]"
+    ):
+        train(lenet(network=str(net)), workspace=home, progress=False)
+    assert list_jobs(home)[0]["state"] == "failed"
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(Exception, match="tensorboard: true needs the tensorboard package"):
+            train(lenet(tensorboard=True), workspace=home, progress=False)
+        assert list_jobs(home)[0]["state"] == "failed"
+
+
+def test_jobs_cli(
+    home: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("LUMOS_HOME", str(home.root))
+    code, out, _ = run_cli(monkeypatch, capsys, "jobs", "--json")
+    rows = json.loads(out)
+    assert code == 0 and rows and {"id", "kind", "state"} <= set(rows[0])

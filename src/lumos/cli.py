@@ -309,6 +309,31 @@ def train_command(
     out.print(f"job {job.id}: {job.state}; checkpoints in {job.folder / 'checkpoints'}")
 
 
+@app.command("jobs")
+def jobs_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List jobs (imports, training, evaluations), newest first."""
+    from lumos.jobs import list_jobs
+    from lumos.workspace import Workspace
+
+    rows = list_jobs(Workspace().ensure())
+    if json_output:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("job", "kind", "state", "created", "finished", "error")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["kind"],
+            row["state"],
+            row["created"],
+            row["finished"] or "",
+            row["error"] or "",
+        )
+    out.print(table)
+
+
 @app.command("lr-find")
 def lr_find_command(
     settings: Annotated[list[str], typer.Argument(help="A recipe YAML and/or KEY=VALUE settings.")],
@@ -433,6 +458,8 @@ def predict_command(
                 print(f"{r.source}: {r.error}", file=sys.stderr)
                 continue
             out.print(r.source, style="bold", highlight=False)
+            if len(r.labels) > 1 or (r.labels and r.labels[0] != r.top[0][0]):
+                out.print(f"  labels: {', '.join(r.labels)}", highlight=False)
             for label, p in r.top:
                 out.print(f"  {label}  {p:.2%}", highlight=False)
     if results and all(r.error for r in results):

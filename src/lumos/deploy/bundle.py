@@ -93,7 +93,7 @@ class Bundle:
             folder = (workspace or Workspace()).models_dir / validate_name(where, "model name")
             if folder.is_dir():
                 return cls._from_folder(folder)
-            raise NotFoundError(f"no model named {where!r} (see `lumos models saved`)")
+            raise NotFoundError(f"no model named {where!r} (see `lumos models list`)")
         raise BundleError(f"{where}: no such bundle file or folder")
 
     @classmethod
@@ -218,7 +218,7 @@ def remove_bundle(name: str, workspace: Workspace | None = None) -> None:
     workspace = (workspace or Workspace()).ensure()
     folder = workspace.models_dir / validate_name(name, "model name")
     if not (folder / META).is_file():
-        raise NotFoundError(f"no model named {name!r} (see `lumos models saved`)")
+        raise NotFoundError(f"no model named {name!r} (see `lumos models list`)")
     shutil.rmtree(folder)
 
 

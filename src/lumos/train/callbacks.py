@@ -174,3 +174,27 @@ class ProgressBar(Callback):
     def after_fit(self, trainer: Trainer) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+class TensorBoard(Callback):
+    """Epoch metrics as TensorBoard scalars in ``folder`` (needs the tensorboard package)."""
+
+    def __init__(self, folder: Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            from lumos.train.recipe import RecipeError
+
+            raise RecipeError(
+                "tensorboard: true needs the tensorboard package (pip install tensorboard)"
+            ) from None
+        self.writer = SummaryWriter(str(folder))
+
+    def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            if key not in ("epoch", "best"):
+                self.writer.add_scalar(key, value, int(metrics["epoch"]))
+        self.writer.flush()
+
+    def after_fit(self, trainer: Trainer) -> None:
+        self.writer.close()

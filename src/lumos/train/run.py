@@ -25,6 +25,7 @@ from lumos.train.callbacks import (
     EarlyStopping,
     MetricsLog,
     ProgressBar,
+    TensorBoard,
 )
 from lumos.train.checkpoints import load_checkpoint
 from lumos.train.recipe import Recipe, RecipeError
@@ -74,36 +75,16 @@ def train(
 ) -> Job:
     """Train ``recipe`` as a new job, or ``resume`` a job (to ``epochs`` if given)."""
     workspace = (workspace or Workspace()).ensure()
-    if resume is not None:
-        job = open_job(workspace, resume)
-        recipe = Recipe.load(job.folder / "recipe.yaml")
-        last = job.folder / "checkpoints" / LAST
-        payload = load_checkpoint(last) if last.is_file() else None  # killed before one: start over
-        _trim_metrics(job.folder / "metrics.jsonl", payload["state"]["epoch"] if payload else 0)
-        if epochs is not None:
-            recipe.epochs = epochs
-            (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
-    else:
-        if recipe is None:
-            raise RecipeError("train needs a recipe or a job to resume")
-        Dataset.open(recipe.dataset, workspace)  # fail before a job exists if the dataset does not
-        job = create_job(workspace, "train", recipe.model_dump(mode="json"))
-        (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
-        payload = None
+    job, recipe, payload = _start(workspace, recipe, resume, epochs)
+    set_state(workspace, job, "running")
     stopper = _StopOnRequest()
     checkpoints = Checkpoints(job.folder / "checkpoints", recipe.checkpoint_every)
-    # Checkpoints before the metrics log: an epoch in the log always has its checkpoint.
-    callbacks: list[Callback] = [stopper, checkpoints, MetricsLog(job.folder / "metrics.jsonl")]
-    if recipe.early_stopping:
-        callbacks.append(EarlyStopping(recipe.early_stopping))
-    if progress:
-        callbacks.append(ProgressBar())
-    set_state(workspace, job, "running")
+    trainer: Trainer | None = None
     try:
         trainer = Trainer(
             recipe,
             Dataset.open(recipe.dataset, workspace),
-            callbacks=tuple(callbacks),
+            callbacks=(stopper, *_callbacks(recipe, job, checkpoints, progress)),
             device=device,
         )
         if payload is not None:
@@ -114,25 +95,55 @@ def train(
         with _graceful_interrupt(stopper):
             trainer.fit()
     except Interrupted:
+        assert trainer is not None
         checkpoints.save(trainer)
+        where = f"interrupted at epoch {trainer.state.epoch + 1}"
         set_state(
-            workspace,
-            job,
-            "aborted",
-            f"interrupted at epoch {trainer.state.epoch + 1}; resume with "
-            f"`lumos train --resume {job.id}`",
+            workspace, job, "aborted", f"{where}; resume with `lumos train --resume {job.id}`"
         )
         raise TrainError(job.error or "interrupted") from None
     except (LumosError, KeyboardInterrupt) as e:
-        set_state(
-            workspace,
-            job,
-            "failed" if isinstance(e, LumosError) else "aborted",
-            str(e) or "interrupted",
-        )
+        state = "failed" if isinstance(e, LumosError) else "aborted"
+        set_state(workspace, job, state, str(e) or "interrupted")
         raise
     set_state(workspace, job, "done")
     return job
+
+
+def _start(
+    workspace: Workspace, recipe: Recipe | None, resume: str | None, epochs: int | None
+) -> tuple[Job, Recipe, dict | None]:
+    """The job, its recipe and the checkpoint to continue from (None: from the start)."""
+    if resume is None:
+        if recipe is None:
+            raise RecipeError("train needs a recipe or a job to resume")
+        Dataset.open(recipe.dataset, workspace)  # fail before a job exists if the dataset does not
+        job = create_job(workspace, "train", recipe.model_dump(mode="json"))
+        (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
+        return job, recipe, None
+    job = open_job(workspace, resume)
+    recipe = Recipe.load(job.folder / "recipe.yaml")
+    last = job.folder / "checkpoints" / LAST
+    payload = load_checkpoint(last) if last.is_file() else None  # killed before one: start over
+    _trim_metrics(job.folder / "metrics.jsonl", payload["state"]["epoch"] if payload else 0)
+    if epochs is not None:
+        recipe.epochs = epochs
+        (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
+    return job, recipe, payload
+
+
+def _callbacks(
+    recipe: Recipe, job: Job, checkpoints: Checkpoints, progress: bool
+) -> list[Callback]:
+    # Checkpoints before the metrics log: an epoch in the log always has its checkpoint.
+    callbacks: list[Callback] = [checkpoints, MetricsLog(job.folder / "metrics.jsonl")]
+    if recipe.early_stopping:
+        callbacks.append(EarlyStopping(recipe.early_stopping))
+    if recipe.tensorboard:
+        callbacks.append(TensorBoard(job.folder / "tensorboard"))
+    if progress:
+        callbacks.append(ProgressBar())
+    return callbacks
 
 
 def _trim_metrics(path: Path, epochs_kept: int) -> None:
