@@ -38,8 +38,12 @@ class MetricsLog(Callback):
 
     def __init__(self, path: Path, every: int = 20) -> None:
         self.path, self.every = path, every
+        self._started = time.perf_counter()
         self._last_time = 0.0
         self._last_seen = 0.0
+
+    def before_fit(self, trainer: Trainer) -> None:
+        self._started = time.perf_counter()
 
     def _write(self, record: dict) -> None:
         with self.path.open("a", encoding="utf-8") as f:
@@ -67,7 +71,8 @@ class MetricsLog(Callback):
         )
 
     def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        self._write({"kind": "epoch", "step": trainer.state.step, **metrics})
+        elapsed = round(time.perf_counter() - self._started, 3)  # since this (re)start
+        self._write({"kind": "epoch", "step": trainer.state.step, "elapsed": elapsed, **metrics})
 
 
 class Checkpoints(Callback):
