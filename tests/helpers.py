@@ -125,3 +125,34 @@ def cifar_source(folder: Path, names: list[bytes] | None = None) -> Path:
     meta = {b"label_names": names or [b"airplane", b"automobile", b"bird"]}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
     return folder
+
+
+def colour_labels(
+    folder: Path, workspace: object, count: int, *, val_percent: float, test_percent: float
+) -> None:
+    """Import a multi-label set: red, blue, and magenta (both) 16x16 squares, as ``colours``."""
+    from lumos.data import import_dataset
+
+    lines = []
+    for i in range(count):
+        colour = [(255, 0, 0), (0, 0, 255), (255, 0, 255)][i % 3]
+        write_image(folder / f"{i}.png", (16, 16), colour=colour)
+        lines.append(f"{i}.png {['red', 'blue', 'red,blue'][i % 3]}")
+    (folder / "train.txt").write_text("\n".join(lines))
+    import_dataset(
+        folder, "colours", workspace=workspace, val_percent=val_percent, test_percent=test_percent
+    )
+
+
+def colours_recipe() -> object:
+    from lumos.train import Recipe
+
+    return Recipe(
+        dataset="colours",
+        network="lenet5",
+        epochs=15,
+        batch_size=8,
+        lr=0.1,
+        workers=0,
+        metric="val_f1",
+    )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import run_cli, write_image
+from helpers import colour_labels, colours_recipe, run_cli
 from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError, list_bundles, remove_bundle
 from lumos.deploy.from_job import bundle_from_job
@@ -187,24 +187,8 @@ def test_save_twice_and_remove(home: Workspace) -> None:
 
 def test_multi_label_bundle_thresholds_and_metrics(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path / "ws")
-    lines = []
-    for i in range(90):
-        colour = [(255, 0, 0), (0, 0, 255), (255, 0, 255)][i % 3]
-        write_image(tmp_path / "src" / f"{i}.png", (16, 16), colour=colour)
-        lines.append(f"{i}.png {['red', 'blue', 'red,blue'][i % 3]}")
-    (tmp_path / "src" / "train.txt").write_text("\n".join(lines))
-    import_dataset(
-        tmp_path / "src", "colours", workspace=workspace, val_percent=20, test_percent=20
-    )
-    recipe = Recipe(
-        dataset="colours",
-        network="lenet5",
-        epochs=15,
-        batch_size=8,
-        lr=0.1,
-        workers=0,
-        metric="val_f1",
-    )
+    colour_labels(tmp_path / "src", workspace, 90, val_percent=20, test_percent=20)
+    recipe = colours_recipe()
     job = train(recipe, workspace=workspace, progress=False)
     bundle_from_job(job.id, "colours", workspace=workspace)
     bundle = Bundle.load("colours", workspace)

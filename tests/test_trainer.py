@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import run_cli
+from helpers import colour_labels, colours_recipe, run_cli
 from lumos.data import import_dataset
 from lumos.jobs import list_jobs, open_job
 from lumos.train import Recipe, TrainError, train
@@ -228,25 +228,9 @@ def test_early_stopping(home: Workspace) -> None:
 
 
 def test_multi_label_training(tmp_path: Path) -> None:
-    from helpers import write_image
-
     workspace = Workspace(tmp_path / "ws")
-    lines = []
-    for i in range(60):
-        colour = [(255, 0, 0), (0, 0, 255), (255, 0, 255)][i % 3]
-        write_image(tmp_path / "src" / f"{i}.png", (16, 16), colour=colour)
-        lines.append(f"{i}.png {['red', 'blue', 'red,blue'][i % 3]}")
-    (tmp_path / "src" / "train.txt").write_text("\n".join(lines))
-    import_dataset(tmp_path / "src", "colours", workspace=workspace, val_percent=30, test_percent=0)
-    recipe = Recipe(
-        dataset="colours",
-        network="lenet5",
-        epochs=15,
-        batch_size=8,
-        lr=0.1,
-        workers=0,
-        metric="val_f1",
-    )
+    colour_labels(tmp_path / "src", workspace, 60, val_percent=30, test_percent=0)
+    recipe = colours_recipe()
     job = train(recipe, workspace=workspace, progress=False)
     assert history(job.folder)[-1]["val_f1"] > 0.9
 
