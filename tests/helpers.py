@@ -15,6 +15,14 @@ from PIL import Image
 from lumos.cli import main
 from lumos.data import Dataset, Sample
 
+PYTHON_NETWORK = (
+    "from torch import nn\n"
+    "def build(num_classes, in_channels, input_size):\n"
+    "    features = in_channels * input_size[0] * input_size[1]\n"
+    "    return nn.Sequential(nn.Flatten(), nn.Linear(features, num_classes))\n"
+)
+"""A network file as a user would write it."""
+
 
 def write_image(
     path: Path,

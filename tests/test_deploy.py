@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import colour_labels, colours_recipe, run_cli
+from helpers import PYTHON_NETWORK, colour_labels, colours_recipe, run_cli
 from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError, list_bundles, remove_bundle
 from lumos.deploy.from_job import bundle_from_job
@@ -199,3 +199,16 @@ def test_multi_label_bundle_thresholds_and_metrics(tmp_path: Path) -> None:
         "colours", "colours", "test", out=tmp_path / "r", workspace=workspace
     )
     assert report.metrics["map"] > 0.9 and report.metrics["micro_f1"] > 0.9
+
+
+def test_bundle_of_a_python_network_needs_trust(home: Workspace, tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(PYTHON_NETWORK)
+    recipe = Recipe(dataset="digits", network=str(net), epochs=1, batch_size=32, lr=0.05, workers=0)
+    job = train(recipe, workspace=home, progress=False)
+    bundle_from_job(job.id, "pynet", workspace=home)
+    bundle = Bundle.load("pynet", home)
+    image = Dataset.open("digits", home)[0].image
+    with pytest.raises(Exception, match="trust its author"):
+        bundle.predict([image])
+    assert bundle.predict([image], trust_code=True)[0].top

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import run_cli
+from helpers import PYTHON_NETWORK, run_cli
 from lumos.models import ModelError, NetworkSpec, build_model, build_network, list_models, summarize
 
 ZOO = [e.name for e in list_models()]
@@ -148,3 +148,26 @@ def test_cli_models_list_and_show(
     assert code == 2
     expected = "lumos: error: unknown network 'nonet': see `lumos models list`, or use timm:NAME"
     assert err.strip() == expected
+
+
+def test_python_file_network(tmp_path: Path) -> None:
+    path = tmp_path / "net.py"
+    path.write_text(PYTHON_NETWORK)
+    spec = NetworkSpec.resolve(str(path), 3, 1, (8, 8))
+    assert spec.name == "python" and "def build" in spec.source
+    assert build_network(spec)(torch.zeros(2, 1, 8, 8)).shape == (2, 3)
+    with pytest.raises(
+        ModelError, match="this network is Python code; load it only if you trust its author"
+    ):
+        build_network(spec, trust_code=False)
+    path.write_text("x = 1\n")
+    with pytest.raises(
+        ModelError, match=r"must define build\(num_classes, in_channels, input_size\)"
+    ):
+        build_network(NetworkSpec.resolve(str(path), 3, 1, (8, 8)))
+    path.write_text("def build(a, b, c):\n    return 42\n")
+    with pytest.raises(ModelError, match="returned int, not a torch.nn.Module"):
+        build_network(NetworkSpec.resolve(str(path), 3, 1, (8, 8)))
+    path.write_text("raise SystemError('boom')\n")
+    with pytest.raises(ModelError, match="network.py failed to run: SystemError: boom"):
+        build_network(NetworkSpec.resolve(str(path), 3, 1, (8, 8)))

@@ -434,6 +434,9 @@ def predict_command(
     inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders.")],
     top: Annotated[int, typer.Option(help="How many classes to show.", min=1)] = 5,
     output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    trust_code: Annotated[
+        bool, typer.Option(help="Allow a model whose network is Python code.")
+    ] = False,
 ) -> None:
     """Classify images: `lumos predict digits-lenet photo.png` -> `8  99.69%`."""
     from lumos.deploy import Bundle
@@ -441,7 +444,7 @@ def predict_command(
 
     if output not in ("table", "json", "csv"):
         raise typer.BadParameter("choose table, json or csv", param_hint="--format")
-    results = predict(Bundle.load(model), expand(inputs), top=top)
+    results = predict(Bundle.load(model), expand(inputs), top=top, trust_code=trust_code)
     if output == "json":
         print(json.dumps([r.as_dict() for r in results], indent=2))
     elif output == "csv":
@@ -474,11 +477,14 @@ def eval_command(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default: the job folder).")
     ] = None,
+    trust_code: Annotated[
+        bool, typer.Option(help="Allow a model whose network is Python code.")
+    ] = False,
 ) -> None:
     """Evaluate a model: accuracy, per-class metrics, confusion matrix, top losses, calibration."""
     from lumos.evaluate import run_evaluation
 
-    report, folder = run_evaluation(model, data, split, out=out_dir)
+    report, folder = run_evaluation(model, data, split, out=out_dir, trust_code=trust_code)
     shown = "  ".join(
         f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.metrics.items()
     )

@@ -70,9 +70,15 @@ class Bundle:
     def spec(self) -> NetworkSpec:
         return NetworkSpec.model_validate(self.meta["network"])
 
-    def model(self, device: str | torch.device = "cpu") -> nn.Module:
-        """The network with its weights, in eval mode."""
-        net = image_classifier(build_network(self.spec), identity(self.spec.in_channels))
+    def model(self, device: str | torch.device = "cpu", *, trust_code: bool = False) -> nn.Module:
+        """The network with its weights, in eval mode.
+
+        A network written as Python code runs that code: it is refused unless
+        ``trust_code`` is true.
+        """
+        net = image_classifier(
+            build_network(self.spec, trust_code=trust_code), identity(self.spec.in_channels)
+        )
         try:
             net.load_state_dict(self.weights)
         except RuntimeError as e:
@@ -139,14 +145,21 @@ class Bundle:
         return cls(meta, tensors, origin)
 
     def predict(
-        self, inputs: Sequence[str | Path | np.ndarray], *, top: int = 5, device: str = "cpu"
+        self,
+        inputs: Sequence[str | Path | np.ndarray],
+        *,
+        top: int = 5,
+        device: str = "cpu",
+        trust_code: bool = False,
     ) -> list[Any]:
         """Predict image files, the images in folders, or arrays (see lumos.deploy.predict)."""
         from lumos.deploy.predict import expand, predict
 
         paths = [i for i in inputs if isinstance(i, (str, Path))]
         arrays = [i for i in inputs if not isinstance(i, (str, Path))]
-        return predict(self, [*expand(paths), *arrays], top=top, device=device)
+        return predict(
+            self, [*expand(paths), *arrays], top=top, device=device, trust_code=trust_code
+        )
 
     def save(self, path: Path) -> Path:
         """Write the bundle as one portable ``.lumos`` file."""

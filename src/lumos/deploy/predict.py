@@ -73,9 +73,10 @@ def predict(
     top: int = 5,
     batch_size: int = 64,
     device: str = "cpu",
+    trust_code: bool = False,
 ) -> list[Prediction]:
     """Predict every input; unreadable ones carry an error instead of scores."""
-    model = bundle.model(device)
+    model = bundle.model(device, trust_code=trust_code)
     labels = bundle.labels
     input_size = tuple(bundle.preprocessing["input_size"])
     thresholds = torch.tensor(bundle.meta.get("thresholds") or [0.5] * len(labels))

@@ -43,7 +43,12 @@ class ClassificationReport:
 
 
 def evaluate(
-    bundle: Bundle, dataset: Dataset, split: str = "test", *, top_losses: int = 16
+    bundle: Bundle,
+    dataset: Dataset,
+    split: str = "test",
+    *,
+    top_losses: int = 16,
+    trust_code: bool = False,
 ) -> ClassificationReport:
     """Score ``bundle`` on ``split`` of ``dataset``."""
     part = dataset.split(split)
@@ -54,7 +59,7 @@ def evaluate(
             None, f"dataset {dataset.name!r} has other classes than model {bundle.name!r}"
         )
     probabilities, labels = model_scores(
-        bundle.model(),
+        bundle.model(trust_code=trust_code),
         part,
         tuple(bundle.preprocessing["input_size"]),
         multi_label=bundle.multi_label,

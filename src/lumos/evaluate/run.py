@@ -20,6 +20,7 @@ def run_evaluation(
     *,
     out: Path | None = None,
     workspace: Workspace | None = None,
+    trust_code: bool = False,
 ) -> tuple[ClassificationReport, Path]:
     """Evaluate bundle ``model`` on ``split`` of ``dataset``; the report goes to ``out`` or the
     job's folder."""
@@ -31,7 +32,7 @@ def run_evaluation(
     )
     set_state(workspace, job, "running")
     try:
-        report = evaluate(bundle, data, split)
+        report = evaluate(bundle, data, split, trust_code=trust_code)
         folder = out or job.folder
         write_report(report, data, folder)
     except LumosError as e:
