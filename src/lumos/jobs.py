@@ -99,5 +99,5 @@ def set_state(workspace: Workspace, job: Job, state: State, error: str | None = 
 
 def list_jobs(workspace: Workspace) -> list[dict[str, Any]]:
     with workspace.db() as db:
-        rows = db.execute("SELECT * FROM jobs ORDER BY created DESC, id DESC").fetchall()
+        rows = db.execute("SELECT * FROM jobs ORDER BY created DESC, rowid DESC").fetchall()
     return [dict(row) for row in rows]
