@@ -471,8 +471,10 @@ def predict_command(
 
 @app.command("eval")
 def eval_command(
-    model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
-    data: Annotated[str, typer.Option("--data", "-d", help="Dataset to score on.")],
+    model: Annotated[
+        str | None, typer.Argument(help="Saved model name, bundle folder or .lumos file.")
+    ] = None,
+    data: Annotated[str | None, typer.Option("--data", "-d", help="Dataset to score on.")] = None,
     split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default: the job folder).")
@@ -480,8 +482,20 @@ def eval_command(
     trust_code: Annotated[
         bool, typer.Option(help="Allow a model whose network is Python code.")
     ] = False,
+    coco_gt: Annotated[
+        Path | None, typer.Option(help="Score a COCO results file against this ground truth.")
+    ] = None,
+    coco_results: Annotated[
+        Path | None, typer.Option(help="COCO results file (with --coco-gt).")
+    ] = None,
 ) -> None:
-    """Evaluate a model: accuracy, per-class metrics, confusion matrix, top losses, calibration."""
+    """Evaluate a model (accuracy, per-class metrics, confusion matrix, top losses,
+    calibration), or score COCO detections: `lumos eval --coco-gt GT.json --coco-results R.json`."""
+    if coco_gt is not None or coco_results is not None:
+        _eval_coco(coco_gt, coco_results)
+        return
+    if model is None or data is None:
+        raise typer.BadParameter("give MODEL and --data, or --coco-gt and --coco-results")
     from lumos.evaluate import run_evaluation
 
     report, folder = run_evaluation(model, data, split, out=out_dir, trust_code=trust_code)
@@ -492,6 +506,21 @@ def eval_command(
     for true, predicted, count in report.confused_pairs[:5]:
         out.print(f"  confused {true} -> {predicted}: {count}", highlight=False)
     out.print(f"report in {folder}")
+
+
+def _eval_coco(gt: Path | None, results: Path | None) -> None:
+    from lumos.evaluate import coco_metrics
+
+    if gt is None or results is None:
+        raise typer.BadParameter("--coco-gt and --coco-results go together")
+    metrics = coco_metrics(gt, results)
+    table = Table("metric", "value", title=f"{results.name} against {gt.name}")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+    for name, value in zip(metrics["classes"], metrics["map_per_class"], strict=True):
+        table.add_row(f"AP {name}", f"{value:.4f}")
+    out.print(table)
 
 
 @models_app.command("show")

@@ -6,8 +6,17 @@ The package is callable: ``lumos.evaluate(model, dataset, split)`` runs
 
 from lumos.callable_module import make_callable
 from lumos.evaluate.classification import ClassificationReport, evaluate
+from lumos.evaluate.detection import coco_metrics
 from lumos.evaluate.run import run_evaluation
+from lumos.evaluate.segmentation import mask_confusion, segmentation_metrics
 
-__all__ = ["ClassificationReport", "evaluate", "run_evaluation"]
+__all__ = [
+    "ClassificationReport",
+    "coco_metrics",
+    "evaluate",
+    "mask_confusion",
+    "run_evaluation",
+    "segmentation_metrics",
+]
 
 make_callable(__name__, run_evaluation)
