@@ -428,6 +428,98 @@ def models_rm(name: str) -> None:
     out.print(f"removed {name}")
 
 
+@models_app.command("convert-fcn")
+def models_convert_fcn(
+    model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
+    trust_code: Annotated[
+        bool, typer.Option(help="Allow a model whose network is Python code.")
+    ] = False,
+) -> None:
+    """Rewrite a classifier's fully connected layers as convolutions and check the result."""
+    import torch
+
+    from lumos.deploy import Bundle
+    from lumos.deploy.detect import compare_methods
+    from lumos.models.fcn import convert_to_fcn
+
+    bundle = Bundle.load(model)
+    height, width = bundle.preprocessing["input_size"]
+    channels = bundle.spec.in_channels
+    conversion = convert_to_fcn(bundle.model(trust_code=trust_code), (channels, height, width))
+    for line in conversion.replaced:
+        out.print(f"  {line}", highlight=False)
+    torch.manual_seed(0)
+    image = torch.rand(1, channels, height * 3, width * 3)
+    difference, stride = compare_methods(bundle, image, trust_code=trust_code)
+    out.print(
+        f"stride {stride} px; heat-map vs sliding-window scores, {width * 3}x{height * 3} image: "
+        f"max difference {difference:.2e}"
+        + ("" if difference < 1e-4 else " (the network pads its inputs)"),
+        highlight=False,
+    )
+
+
+@app.command("detect")
+def detect_command(
+    model: Annotated[str, typer.Argument(help="A classifier with a 'background' class.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders.")],
+    method: Annotated[str, typer.Option(help="sliding-window or heatmap.")] = "sliding-window",
+    stride: Annotated[
+        int, typer.Option(help="Window step in pixels (sliding-window).", min=1)
+    ] = 16,
+    scales: Annotated[str, typer.Option(help="Comma-separated image scales, e.g. 1,0.5.")] = "1",
+    threshold: Annotated[float, typer.Option(help="Lowest class probability kept.")] = 0.5,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where detections.json and pictures go.")
+    ] = Path("detections"),
+    trust_code: Annotated[
+        bool, typer.Option(help="Allow a model whose network is Python code.")
+    ] = False,
+) -> None:
+    """Find objects with a classifier: slide it over the image, or run it as a heat map."""
+    from lumos.deploy import Bundle
+    from lumos.deploy.detect import detect, draw_detections
+    from lumos.deploy.predict import expand
+
+    try:
+        scale_values = tuple(float(v) for v in scales.split(","))
+    except ValueError:
+        raise typer.BadParameter("use numbers like 1,0.5", param_hint="--scales") from None
+    bundle = Bundle.load(model)
+    results = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in expand(inputs):
+        try:
+            found = detect(
+                bundle,
+                path,
+                method=method,
+                stride=stride,
+                scales=scale_values,
+                threshold=threshold,
+                trust_code=trust_code,
+            )
+        except LumosError as e:
+            print(f"{path}: {e}", file=sys.stderr)
+            continue
+        draw_detections(path, found, out_dir / f"{path.stem}-detections.png")
+        for box, score, label in zip(
+            found.boxes.tolist(), found.scores.tolist(), found.labels, strict=True
+        ):
+            x1, y1, x2, y2 = box
+            results.append(
+                {
+                    "file_name": path.name,
+                    "label": label,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "score": score,
+                }
+            )
+        out.print(f"{path}: {len(found.labels)} objects", highlight=False)
+    (out_dir / "detections.json").write_text(json.dumps(results, indent=2))
+    out.print(f"wrote {out_dir / 'detections.json'}")
+
+
 @app.command("predict")
 def predict_command(
     model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],

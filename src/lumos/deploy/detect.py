@@ -1,0 +1,179 @@
+"""Detection with a classifier (a bundle with a "background" class), two ways.
+
+- ``sliding-window``: classify every window of the classifier's input size, at each stride
+  and scale, in batches;
+- ``heatmap``: run the fully convolutional twin of the network (see
+  :mod:`lumos.models.fcn`) once over the whole image and read a score map, one position per
+  ``stride`` pixels.
+
+Windows whose best class is not the background and whose score passes ``threshold`` become
+boxes; per-class non-maximum suppression keeps the best of overlapping ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision.ops import batched_nms
+
+from lumos.data.images import open_image
+from lumos.deploy.bundle import Bundle, BundleError
+from lumos.models.fcn import convert_to_fcn
+
+BACKGROUND = "background"
+
+
+@dataclass
+class Detections:
+    """Boxes (N, 4) x1y1x2y2 in image pixels, scores (N,), labels (N,) as class names."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: list[str]
+
+
+def _image_tensor(source: Path | np.ndarray, channels: int) -> torch.Tensor:
+    if isinstance(source, np.ndarray):
+        pixels = source if source.ndim == 3 else source[:, :, None]
+    else:
+        image, _ = open_image(source, channels=channels)
+        pixels = np.array(image)  # a writable copy for torch
+        pixels = pixels if pixels.ndim == 3 else pixels[:, :, None]
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float().div_(255)[None]
+
+
+def _background_index(bundle: Bundle) -> int:
+    if BACKGROUND not in bundle.labels:
+        raise BundleError(f"{bundle.origin}: detection needs a model with a '{BACKGROUND}' class")
+    return bundle.labels.index(BACKGROUND)
+
+
+def window_scores(
+    bundle: Bundle,
+    image: torch.Tensor,
+    stride: int,
+    *,
+    batch_size: int = 256,
+    trust_code: bool = False,
+) -> torch.Tensor:
+    """(K, rows, cols) class probabilities of every window at ``stride``: the sliding window."""
+    height, width = bundle.preprocessing["input_size"]
+    model = bundle.model(trust_code=trust_code)
+    patches = image.unfold(2, height, stride).unfold(3, width, stride)  # 1, C, rows, cols, h, w
+    rows, cols = patches.shape[2], patches.shape[3]
+    windows = patches.permute(0, 2, 3, 1, 4, 5).reshape(rows * cols, image.shape[1], height, width)
+    with torch.no_grad():
+        scores = torch.cat(
+            [
+                torch.softmax(model(windows[i : i + batch_size]).float(), 1)
+                for i in range(0, len(windows), batch_size)
+            ]
+        )
+    return scores.T.reshape(-1, rows, cols)
+
+
+def heatmap_scores(
+    bundle: Bundle, image: torch.Tensor, *, trust_code: bool = False
+) -> tuple[torch.Tensor, int]:
+    """(K, rows, cols) class probabilities from one pass of the converted network; its stride."""
+    height, width = bundle.preprocessing["input_size"]
+    conversion = convert_to_fcn(
+        bundle.model(trust_code=trust_code), (bundle.spec.in_channels, height, width)
+    )
+    with torch.no_grad():
+        scores = torch.softmax(conversion.network(image).float(), dim=1)[0]
+    return scores, conversion.stride
+
+
+def detect(
+    bundle: Bundle,
+    source: Path | np.ndarray,
+    *,
+    method: str = "sliding-window",
+    stride: int = 16,
+    scales: tuple[float, ...] = (1.0,),
+    threshold: float = 0.5,
+    iou: float = 0.3,
+    trust_code: bool = False,
+) -> Detections:
+    """Boxes of the non-background classes found in one image."""
+    background = _background_index(bundle)
+    window_h, window_w = bundle.preprocessing["input_size"]
+    full = _image_tensor(source, bundle.spec.in_channels)
+    boxes, scores, labels = [], [], []
+    for scale in scales:
+        size = (
+            max(window_h, round(full.shape[2] * scale)),
+            max(window_w, round(full.shape[3] * scale)),
+        )
+        image = (
+            F.interpolate(full, size=size, mode="bilinear", antialias=True)
+            if size != tuple(full.shape[2:])
+            else full
+        )
+        if method == "heatmap":
+            probabilities, step = heatmap_scores(bundle, image, trust_code=trust_code)
+        elif method == "sliding-window":
+            probabilities, step = (
+                window_scores(bundle, image, stride, trust_code=trust_code),
+                stride,
+            )
+        else:
+            raise BundleError(f"unknown detection method {method!r}: sliding-window or heatmap")
+        best, classes = probabilities.max(0)
+        keep = (classes != background) & (best >= threshold)
+        rows, cols = torch.nonzero(keep, as_tuple=True)
+        factor_y, factor_x = full.shape[2] / image.shape[2], full.shape[3] / image.shape[3]
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            x1, y1 = c * step * factor_x, r * step * factor_y
+            boxes.append([x1, y1, x1 + window_w * factor_x, y1 + window_h * factor_y])
+            scores.append(float(best[r, c]))
+            labels.append(int(classes[r, c]))
+    if not boxes:
+        return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), [])
+    box_tensor, score_tensor = torch.tensor(boxes), torch.tensor(scores)
+    kept = batched_nms(box_tensor, score_tensor, torch.tensor(labels), iou)
+    return Detections(
+        box_tensor[kept].numpy(),
+        score_tensor[kept].numpy(),
+        [bundle.labels[labels[i]] for i in kept.tolist()],
+    )
+
+
+def compare_methods(
+    bundle: Bundle, image: torch.Tensor, *, trust_code: bool = False
+) -> tuple[float, int]:
+    """Largest difference between heat-map and sliding-window scores where both are defined.
+
+    Zero (to float precision) for a network without padding; padding makes windows near an
+    edge see zeros where the whole image has pixels, so the two then differ.
+    """
+    heat, stride = heatmap_scores(bundle, image, trust_code=trust_code)
+    slide = window_scores(bundle, image, stride, trust_code=trust_code)
+    rows, cols = min(heat.shape[1], slide.shape[1]), min(heat.shape[2], slide.shape[2])
+    return float((heat[:, :rows, :cols] - slide[:, :rows, :cols]).abs().max()), stride
+
+
+def draw_detections(source: Path, found: Detections, out: Path) -> Path:
+    """The image with its boxes, labels and scores drawn, as PNG."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from lumos.data.show import palette
+
+    with Image.open(source) as image:
+        canvas = image.convert("RGB")
+    draw = ImageDraw.Draw(canvas)
+    names = sorted(set(found.labels))
+    colours = dict(zip(names, palette(len(names)), strict=True))
+    font = ImageFont.load_default(size=12)
+    for box, score, label in zip(
+        found.boxes.tolist(), found.scores.tolist(), found.labels, strict=True
+    ):
+        draw.rectangle(box, outline=colours[label], width=2)
+        draw.text((box[0] + 2, box[1] + 1), f"{label} {score:.2f}", fill=colours[label], font=font)
+    canvas.save(out)
+    return out
