@@ -135,3 +135,29 @@ def test_models_without_background_or_chain_are_refused(
         str(tmp_path / "o"),
     )
     assert "residual connections" in err
+
+
+def test_tiled_search_never_feeds_the_whole_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lumos.deploy import detect as detect_module
+
+    bundle = classifier_bundle(Workspace(tmp_path), "tiles", UNPADDED)
+    image = np.random.default_rng(0).integers(0, 256, (130, 250, 1), dtype=np.uint8)
+    whole = detect(bundle, image, method="heatmap", threshold=0.0, iou=1.0)
+    same = detect(bundle, image, method="heatmap", threshold=0.0, iou=1.0, tile=400)
+    np.testing.assert_array_equal(whole.boxes, same.boxes)
+    seen = []
+    real_search = detect_module._search
+    monkeypatch.setattr(
+        detect_module,
+        "_search",
+        lambda b, part, *a: seen.append(tuple(part.shape[2:])) or real_search(b, part, *a),
+    )
+    tiled = detect(bundle, image, method="heatmap", threshold=0.0, tile=64, overlap=0.25)
+    assert max(max(s) for s in seen) == 64 and len(seen) == 3 * 5
+    assert (
+        len(tiled.boxes) and (tiled.boxes[:, 2] <= 250).all() and (tiled.boxes[:, 3] <= 130).all()
+    )
+    with pytest.raises(BundleError, match="--overlap must be at least 0 and below 1"):
+        detect(bundle, image, tile=64, overlap=1.5)

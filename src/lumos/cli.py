@@ -469,6 +469,10 @@ def detect_command(
     ] = 16,
     scales: Annotated[str, typer.Option(help="Comma-separated image scales, e.g. 1,0.5.")] = "1",
     threshold: Annotated[float, typer.Option(help="Lowest class probability kept.")] = 0.5,
+    tile: Annotated[
+        int | None, typer.Option(help="Search large images in tiles of this size.", min=8)
+    ] = None,
+    overlap: Annotated[float, typer.Option(help="Share of a tile its neighbours overlap.")] = 0.2,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Where detections.json and pictures go.")
     ] = Path("detections"),
@@ -497,6 +501,8 @@ def detect_command(
                 stride=stride,
                 scales=scale_values,
                 threshold=threshold,
+                tile=tile,
+                overlap=overlap,
                 trust_code=trust_code,
             )
         except LumosError as e:

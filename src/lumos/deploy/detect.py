@@ -98,41 +98,26 @@ def detect(
     scales: tuple[float, ...] = (1.0,),
     threshold: float = 0.5,
     iou: float = 0.3,
+    tile: int | None = None,
+    overlap: float = 0.2,
     trust_code: bool = False,
 ) -> Detections:
-    """Boxes of the non-background classes found in one image."""
+    """Boxes of the non-background classes found in one image.
+
+    With ``tile``, the image is cut into ``tile``-pixel squares overlapping by ``overlap``,
+    each searched on its own, and the boxes merged: a large image never enters the network
+    whole.
+    """
     background = _background_index(bundle)
-    window_h, window_w = bundle.preprocessing["input_size"]
     full = _image_tensor(source, bundle.spec.in_channels)
     boxes, scores, labels = [], [], []
-    for scale in scales:
-        size = (
-            max(window_h, round(full.shape[2] * scale)),
-            max(window_w, round(full.shape[3] * scale)),
-        )
-        image = (
-            F.interpolate(full, size=size, mode="bilinear", antialias=True)
-            if size != tuple(full.shape[2:])
-            else full
-        )
-        if method == "heatmap":
-            probabilities, step = heatmap_scores(bundle, image, trust_code=trust_code)
-        elif method == "sliding-window":
-            probabilities, step = (
-                window_scores(bundle, image, stride, trust_code=trust_code),
-                stride,
-            )
-        else:
-            raise BundleError(f"unknown detection method {method!r}: sliding-window or heatmap")
-        best, classes = probabilities.max(0)
-        keep = (classes != background) & (best >= threshold)
-        rows, cols = torch.nonzero(keep, as_tuple=True)
-        factor_y, factor_x = full.shape[2] / image.shape[2], full.shape[3] / image.shape[3]
-        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-            x1, y1 = c * step * factor_x, r * step * factor_y
-            boxes.append([x1, y1, x1 + window_w * factor_x, y1 + window_h * factor_y])
-            scores.append(float(best[r, c]))
-            labels.append(int(classes[r, c]))
+    for (top, left), part in _tiles(full, tile, overlap):
+        for scale in scales:
+            found = _search(bundle, part, scale, method, stride, threshold, background, trust_code)
+            for box, score, label in found:
+                boxes.append([box[0] + left, box[1] + top, box[2] + left, box[3] + top])
+                scores.append(score)
+                labels.append(label)
     if not boxes:
         return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), [])
     box_tensor, score_tensor = torch.tensor(boxes), torch.tensor(scores)
@@ -142,6 +127,70 @@ def detect(
         score_tensor[kept].numpy(),
         [bundle.labels[labels[i]] for i in kept.tolist()],
     )
+
+
+def _tiles(image: torch.Tensor, tile: int | None, overlap: float):
+    height, width = image.shape[2:]
+    if tile is None or (height <= tile and width <= tile):
+        yield (0, 0), image
+        return
+    if not 0 <= overlap < 1:
+        raise BundleError("--overlap must be at least 0 and below 1")
+    step = max(1, round(tile * (1 - overlap)))
+    for top in _starts(height, tile, step):
+        for left in _starts(width, tile, step):
+            yield (top, left), image[:, :, top : top + tile, left : left + tile]
+
+
+def _starts(length: int, tile: int, step: int) -> list[int]:
+    """Tile offsets covering ``length``; the last tile ends at the edge."""
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, step))
+    return [*starts, length - tile]
+
+
+def _search(
+    bundle: Bundle,
+    image: torch.Tensor,
+    scale: float,
+    method: str,
+    stride: int,
+    threshold: float,
+    background: int,
+    trust_code: bool,
+) -> list[tuple[list[float], float, int]]:
+    """(box, score, class) of every window kept, in the coordinates of ``image``."""
+    window_h, window_w = bundle.preprocessing["input_size"]
+    size = (
+        max(window_h, round(image.shape[2] * scale)),
+        max(window_w, round(image.shape[3] * scale)),
+    )
+    scaled = (
+        F.interpolate(image, size=size, mode="bilinear", antialias=True)
+        if size != tuple(image.shape[2:])
+        else image
+    )
+    if method == "heatmap":
+        probabilities, step = heatmap_scores(bundle, scaled, trust_code=trust_code)
+    elif method == "sliding-window":
+        probabilities, step = window_scores(bundle, scaled, stride, trust_code=trust_code), stride
+    else:
+        raise BundleError(f"unknown detection method {method!r}: sliding-window or heatmap")
+    best, classes = probabilities.max(0)
+    rows, cols = torch.nonzero((classes != background) & (best >= threshold), as_tuple=True)
+    fy, fx = image.shape[2] / scaled.shape[2], image.shape[3] / scaled.shape[3]
+    found = []
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        x1, y1 = c * step * fx, r * step * fy
+        found.append(
+            (
+                [x1, y1, x1 + window_w * fx, y1 + window_h * fy],
+                float(best[r, c]),
+                int(classes[r, c]),
+            )
+        )
+    return found
 
 
 def compare_methods(
