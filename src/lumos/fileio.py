@@ -27,6 +27,23 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def load_json(path: Path, what: str = "") -> Any:
+    """Parse a JSON file; :class:`DataError` naming the file, with line and column if malformed."""
+    from lumos.errors import DataError
+
+    label = f"{what} JSON" if what else "JSON"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(
+            path, f"malformed {label}: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
+    except UnicodeDecodeError:
+        raise DataError(path, f"malformed {label}: not UTF-8 text") from None
+    except OSError as e:
+        raise DataError(path, f"cannot read {what or 'file'}: {e.strerror or e}") from None
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented UTF-8 JSON, atomically."""
     write_bytes_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False).encode())

@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 from lumos.errors import DataError
+from lumos.fileio import load_json
 
 STAT_KEYS = (
     "map", "map_50", "map_75", "map_small", "map_medium", "map_large",
@@ -26,15 +26,7 @@ STAT_KEYS = (
 def _load(source: str | Path | dict | list, what: str) -> Any:
     if isinstance(source, (dict, list)):
         return copy.deepcopy(source)
-    path = Path(source)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(
-            path, f"malformed {what} JSON: {e.msg} at line {e.lineno} column {e.colno}"
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(path, f"cannot read {what}: {e}") from None
+    return load_json(Path(source), what)
 
 
 def _check_ground_truth(gt: Any, name: str) -> None:

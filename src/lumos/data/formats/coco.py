@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lumos.data.formats.common import load_json, record_name, resolve_inside, save_image, split_in
+from lumos.data.formats.common import record_name, resolve_inside, save_image, split_in
 from lumos.data.records import Box, Scan, Shapes, SourceItem
 from lumos.errors import DataError
+from lumos.fileio import load_json
 
 if TYPE_CHECKING:
     from lumos.data.dataset import Dataset, Sample

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -129,20 +128,6 @@ def find_image(folder: Path, stem: str) -> Path | None:
 
 def glob_escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in text)
-
-
-def load_json(path: Path) -> Any:
-    """Parse a JSON file; :class:`DataError` with line and column when malformed."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(
-            path, f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}"
-        ) from None
-    except UnicodeDecodeError:
-        raise DataError(path, "malformed JSON: not UTF-8 text") from None
-    except OSError as e:
-        raise DataError(path, f"cannot read: {e.strerror}") from None
 
 
 def relative_name(path: Path, root: Path) -> str:

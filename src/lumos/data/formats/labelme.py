@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lumos.data.formats.common import (
-    load_json,
     read_class_list,
     record_name,
     relative_name,
@@ -23,6 +22,7 @@ from lumos.data.formats.common import (
 )
 from lumos.data.records import Box, Scan, Shapes, SourceItem
 from lumos.errors import DataError
+from lumos.fileio import load_json
 
 if TYPE_CHECKING:
     from lumos.data.dataset import Dataset
