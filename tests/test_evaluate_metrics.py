@@ -180,3 +180,38 @@ def test_segmentation_metrics() -> None:
     assert metrics["dice_per_class"]["car"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="differ in shape"):
         mask_confusion(predicted[:2], truth, 3)
+
+
+def test_detection_report_with_background_confusion(tmp_path: Path) -> None:
+    from lumos.evaluate.detection import box_confusion, detection_report
+
+    gt = ground_truth()
+    results = noisy_detections(gt)
+    metrics = detection_report(gt, results, tmp_path / "report")
+    assert metrics["map"] == coco_metrics(gt, results)["map"]
+    for name in (
+        "metrics.json",
+        "per_class.csv",
+        "pr_curves.png",
+        "confusion.csv",
+        "confusion.png",
+    ):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+    matrix = box_confusion(gt, results, score_threshold=0.0)
+    assert matrix.shape == (3, 3)
+    assert matrix[:2].sum() == len(gt["annotations"])  # every object is matched or missed
+    assert matrix[:, :2].sum() == len(results)  # every detection is matched or a false alarm
+    assert matrix[2, 0] >= 2  # the two false positives of class cat
+    perfect = [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "bbox": a["bbox"],
+            "score": 1.0,
+        }
+        for a in gt["annotations"]
+    ]
+    exact = box_confusion(gt, perfect)
+    assert (
+        exact[2].sum() == 0 and exact[:, 2].sum() == 0 and np.trace(exact) == len(gt["annotations"])
+    )

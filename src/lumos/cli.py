@@ -590,7 +590,7 @@ def eval_command(
     """Evaluate a model (accuracy, per-class metrics, confusion matrix, top losses,
     calibration), or score COCO detections: `lumos eval --coco-gt GT.json --coco-results R.json`."""
     if coco_gt is not None or coco_results is not None:
-        _eval_coco(coco_gt, coco_results)
+        _eval_coco(coco_gt, coco_results, out_dir)
         return
     if model is None or data is None:
         raise typer.BadParameter("give MODEL and --data, or --coco-gt and --coco-results")
@@ -606,12 +606,15 @@ def eval_command(
     out.print(f"report in {folder}")
 
 
-def _eval_coco(gt: Path | None, results: Path | None) -> None:
+def _eval_coco(gt: Path | None, results: Path | None, out_dir: Path | None) -> None:
     from lumos.evaluate import coco_metrics
+    from lumos.evaluate.detection import detection_report
 
     if gt is None or results is None:
         raise typer.BadParameter("--coco-gt and --coco-results go together")
-    metrics = coco_metrics(gt, results)
+    metrics = (
+        coco_metrics(gt, results) if out_dir is None else detection_report(gt, results, out_dir)
+    )
     table = Table("metric", "value", title=f"{results.name} against {gt.name}")
     for key, value in metrics.items():
         if isinstance(value, float):
@@ -619,6 +622,8 @@ def _eval_coco(gt: Path | None, results: Path | None) -> None:
     for name, value in zip(metrics["classes"], metrics["map_per_class"], strict=True):
         table.add_row(f"AP {name}", f"{value:.4f}")
     out.print(table)
+    if out_dir is not None:
+        out.print(f"report in {out_dir}")
 
 
 @models_app.command("show")

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import csv
 import io
+import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from lumos.errors import DataError
 from lumos.fileio import load_json
@@ -76,6 +80,14 @@ def coco_metrics(
     gt: str | Path | dict, results: str | Path | list, *, iou_type: str = "bbox"
 ) -> dict[str, Any]:
     """COCO metrics of ``results`` against ``gt``; see the module docstring for the keys."""
+    return _evaluate(gt, results, iou_type)[0]
+
+
+def _evaluate(
+    gt: str | Path | dict, results: str | Path | list, iou_type: str = "bbox"
+) -> tuple[dict[str, Any], Any, dict, list]:
+    """The metrics, pycocotools' evaluator (None when there is nothing to score), and the
+    checked ground truth and detections."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -89,12 +101,12 @@ def coco_metrics(
     metrics["classes"] = [categories[k] for k in sorted(categories)]
     metrics["map_per_class"] = [0.0] * len(categories)
     if not detections or not truth["annotations"]:
-        return metrics
+        return metrics, None, truth, detections
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
         coco = COCO()
         coco.dataset = truth
         coco.createIndex()
-        evaluator = COCOeval(coco, coco.loadRes(detections), iou_type)
+        evaluator = COCOeval(coco, coco.loadRes(copy.deepcopy(detections)), iou_type)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
@@ -110,4 +122,124 @@ def coco_metrics(
         values = values[values > -1]
         per_class.append(float(values.mean()) if values.size else -1.0)
     metrics["map_per_class"] = per_class
+    return metrics, evaluator, truth, detections
+
+
+def detection_report(
+    gt: str | Path | dict, results: str | Path | list, out: Path, *, score_threshold: float = 0.5
+) -> dict[str, Any]:
+    """COCO metrics, plus per-class AP, precision-recall curves and a confusion matrix with
+    a background row and column, written to ``out``; returns the metrics."""
+    metrics, evaluator, truth, detections = _evaluate(gt, results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    with (out / "per_class.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["class", "ap"])
+        writer.writerows(zip(metrics["classes"], metrics["map_per_class"], strict=True))
+    names = metrics["classes"]
+    if evaluator is not None:
+        _pr_curves(evaluator.eval["precision"], names, out / "pr_curves.png")
+    matrix = box_confusion(truth, detections, score_threshold=score_threshold)
+    labels = [*names, "background"]
+    with (out / "confusion.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["true \\ predicted", *labels])
+        for name, row in zip(labels, matrix, strict=True):
+            writer.writerow([name, *row.tolist()])
+    _confusion_png(matrix, labels, out / "confusion.png")
     return metrics
+
+
+def box_confusion(
+    truth: dict, detections: list, *, iou: float = 0.5, score_threshold: float = 0.5
+) -> np.ndarray:
+    """Counts of true class (rows) against predicted class (columns), the last row and column
+    being the background: a missed object is (class, background), a false alarm
+    (background, class). Detections are matched greedily by score at ``iou``, class-blind."""
+    from torchvision.ops import box_iou
+
+    ids = sorted(c["id"] for c in truth["categories"])
+    index = {category: i for i, category in enumerate(ids)}
+    background = len(ids)
+    matrix = np.zeros((background + 1, background + 1), dtype=np.int64)
+    by_image: dict[Any, tuple[list, list]] = {img["id"]: ([], []) for img in truth["images"]}
+    for a in truth["annotations"]:
+        if not a.get("iscrowd"):
+            by_image[a["image_id"]][0].append(a)
+    for d in detections:
+        if d["score"] >= score_threshold:
+            by_image[d["image_id"]][1].append(d)
+    for objects, found in by_image.values():
+        found.sort(key=lambda d: -d["score"])
+        matched = set()
+        if objects and found:
+            overlaps = box_iou(
+                _xyxy([d["bbox"] for d in found]), _xyxy([a["bbox"] for a in objects])
+            )
+        for n, d in enumerate(found):
+            best, best_iou = None, iou
+            for m in range(len(objects)):
+                if m not in matched and float(overlaps[n, m]) >= best_iou:
+                    best, best_iou = m, float(overlaps[n, m])
+            if best is None:
+                matrix[background, index[d["category_id"]]] += 1
+            else:
+                matched.add(best)
+                matrix[index[objects[best]["category_id"]], index[d["category_id"]]] += 1
+        for m, a in enumerate(objects):
+            if m not in matched:
+                matrix[index[a["category_id"]], background] += 1
+    return matrix
+
+
+def _xyxy(boxes: list[list[float]]):
+    import torch
+
+    b = torch.tensor(boxes, dtype=torch.float64)
+    return torch.cat([b[:, :2], b[:, :2] + b[:, 2:]], dim=1)
+
+
+def _pr_curves(precision: np.ndarray, names: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recall = np.linspace(0, 1, precision.shape[1])
+    figure, axes = plt.subplots(figsize=(5.5, 4.5))
+    for k, name in enumerate(names):
+        curve = precision[0, :, k, 0, -1]  # IoU 0.5, all areas, 100 detections
+        if (curve > -1).any():
+            axes.plot(recall, np.where(curve > -1, curve, np.nan), label=name)
+    axes.set_xlabel("recall")
+    axes.set_ylabel("precision")
+    axes.set_title("precision-recall at IoU 0.5")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.legend(loc="lower left", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _confusion_png(matrix: np.ndarray, labels: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    size = max(4.0, 0.5 * len(labels) + 2)
+    figure, axes = plt.subplots(figsize=(size, size))
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(labels)), labels, rotation=90)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    for t in range(len(labels)):
+        for p in range(len(labels)):
+            if matrix[t, p]:
+                axes.text(p, t, str(matrix[t, p]), ha="center", va="center", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
