@@ -239,3 +239,15 @@ def test_progress_is_reported_per_record(tmp_path: Path, workspace: Workspace) -
         class_folders(tmp_path / "src", {"a": 3, "b": 3}), "p", progress=lambda *a: calls.append(a)
     )
     assert calls[0] == ("import", 1, 6) and calls[-1] == ("import", 6, 6)
+
+
+def test_imports_are_recorded_as_jobs(tmp_path: Path, workspace: Workspace) -> None:
+    from lumos.jobs import list_jobs
+
+    import_dataset(class_folders(tmp_path / "src", {"a": 2, "b": 2}), "recorded")
+    with pytest.raises(DataError):
+        import_dataset(tmp_path / "missing", "never")
+    done, failed = list_jobs(workspace)[1], list_jobs(workspace)[0]
+    assert (done["kind"], done["state"]) == ("import", "done")
+    assert failed["state"] == "failed" and "no such file or folder" in failed["error"]
+    assert "imported 4 records" in (workspace.jobs_dir / done["id"] / "log.txt").read_text()

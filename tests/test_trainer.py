@@ -106,8 +106,11 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
     job_id = _wait_for_epochs(home, 1, stopped)
     stopped.send_signal(how)
     stopped.wait(60)
-    state = open_job(home, job_id).state
-    assert state == ("aborted" if how == signal.SIGINT else "running")  # SIGKILL leaves no goodbye
+    job = open_job(home, job_id)
+    if how == signal.SIGINT:
+        assert job.state == "aborted" and "resume with `lumos train --resume" in job.error
+    else:  # SIGKILL leaves no goodbye: the next look at the jobs finds the process gone
+        assert job.state == "failed" and "the process running this job died" in job.error
     resumed = subprocess.run(
         [sys.executable, "-c", RESUME, job_id],
         env={**os.environ, "LUMOS_HOME": str(home.root), "OMP_NUM_THREADS": "1"},

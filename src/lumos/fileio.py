@@ -91,7 +91,7 @@ def remove_stale_staging(parent: Path) -> list[Path]:
         if not entry.name.startswith((".staging-", ".trash-")):
             continue
         pid = _pid_in_name(entry.name)
-        if pid is not None and _process_alive(pid):
+        if pid is not None and process_alive(pid):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
@@ -104,7 +104,8 @@ def _pid_in_name(name: str) -> int | None:
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lumos.errors import NotFoundError, WorkspaceError
+from lumos.fileio import process_alive
 from lumos.workspace import Workspace, validate_name
 
 State = Literal["queued", "running", "done", "failed", "aborted"]
@@ -57,8 +58,22 @@ def create_job(workspace: Workspace, kind: str, params: dict[str, Any]) -> Job:
     return Job(job_id, kind, "queued", params, folder)
 
 
+def reap_dead_jobs(workspace: Workspace) -> int:
+    """Mark running jobs whose process is gone as failed; returns how many."""
+    with workspace.db() as db:
+        rows = db.execute("SELECT id, pid FROM jobs WHERE state = 'running'").fetchall()
+        dead = [row for row in rows if row["pid"] is None or not process_alive(row["pid"])]
+        for row in dead:
+            db.execute(
+                "UPDATE jobs SET state = 'failed', error = ?, finished = ? WHERE id = ?",
+                (f"the process running this job died (pid {row['pid']})", _now(), row["id"]),
+            )
+    return len(dead)
+
+
 def open_job(workspace: Workspace, job_id: str) -> Job:
     validate_name(job_id, "job id")
+    reap_dead_jobs(workspace)
     with workspace.db() as db:
         row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None:
@@ -98,6 +113,7 @@ def set_state(workspace: Workspace, job: Job, state: State, error: str | None = 
 
 
 def list_jobs(workspace: Workspace) -> list[dict[str, Any]]:
+    reap_dead_jobs(workspace)
     with workspace.db() as db:
         rows = db.execute("SELECT * FROM jobs ORDER BY created DESC, rowid DESC").fetchall()
     return [dict(row) for row in rows]

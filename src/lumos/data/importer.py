@@ -31,8 +31,9 @@ from lumos.data.selection import all_grayscale, common_size, nothing_usable, sel
 from lumos.data.splits import split_codes
 from lumos.data.stats import StatsAccumulator, box_stats, class_counts
 from lumos.data.store import MANIFEST, StoreReader, StoreWriter
-from lumos.errors import DataError, WorkspaceError
+from lumos.errors import DataError, LumosError, WorkspaceError
 from lumos.fileio import staged_directory, write_json_atomic
+from lumos.jobs import create_job, set_state
 from lumos.workspace import Workspace
 
 ProgressFn = Callable[[str, int, int], None]
@@ -63,6 +64,38 @@ def import_dataset(
     final = workspace.dataset_dir(name)
     if final.exists() and not overwrite:
         raise WorkspaceError(f"dataset {name!r} already exists: use --overwrite to replace it")
+    record = create_job(
+        workspace,
+        "import",
+        {"source": str(source), "name": name, "options": options.model_dump(mode="json")},
+    )
+    set_state(workspace, record, "running")
+    try:
+        manifest = _import(source, name, options, final, overwrite, progress)
+    except BaseException as e:
+        set_state(
+            workspace,
+            record,
+            "failed" if isinstance(e, LumosError) else "aborted",
+            str(e) or type(e).__name__,
+        )
+        raise
+    _register(workspace, manifest)
+    record.log(
+        f"imported {manifest['records']} records into {final}; problems: {manifest['problems']}"
+    )
+    set_state(workspace, record, "done")
+    return final
+
+
+def _import(
+    source: str | Path,
+    name: str,
+    options: ImportOptions,
+    final: Path,
+    overwrite: bool,
+    progress: ProgressFn | None,
+) -> dict:
     reader, location = formats.resolve(source, options.format)
     scan = reader.scan(location)
     task = options.task or scan.task
@@ -79,16 +112,14 @@ def import_dataset(
         max_pixels=options.max_pixels,
         seed=options.seed,
     )
-    job = _Import(name, source, reader.NAME, task, scan, classes, items, splits, plan, options)
+    work = _Import(name, source, reader.NAME, task, scan, classes, items, splits, plan, options)
     try:
         with staged_directory(final, overwrite=overwrite) as staging:
-            manifest = _build(job, staging, progress)
+            return _build(work, staging, progress)
     except FileExistsError:
         raise WorkspaceError(
             f"dataset {name!r} already exists: use --overwrite to replace it"
         ) from None
-    _register(workspace, manifest)
-    return final
 
 
 @dataclass
