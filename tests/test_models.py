@@ -7,7 +7,8 @@ import torch
 from helpers import PYTHON_NETWORK, run_cli
 from lumos.models import ModelError, NetworkSpec, build_model, build_network, list_models, summarize
 
-ZOO = [e.name for e in list_models()]
+ZOO = [e.name for e in list_models() if e.task == "classification"]
+SEGMENTERS = [e.name for e in list_models() if e.task == "segmentation"]
 
 
 def test_the_zoo_has_the_classic_networks() -> None:
@@ -171,3 +172,20 @@ def test_python_file_network(tmp_path: Path) -> None:
     path.write_text("raise SystemError('boom')\n")
     with pytest.raises(ModelError, match="network.py failed to run: SystemError: boom"):
         build_network(NetworkSpec.resolve(str(path), 3, 1, (8, 8)))
+
+
+@pytest.mark.parametrize("name", SEGMENTERS)
+def test_every_segmenter_trains_a_step(name: str) -> None:
+    assert set(SEGMENTERS) >= {
+        "unet",
+        "fcn_resnet50",
+        "deeplabv3_mobilenet_v3_large",
+        "lraspp_mobilenet_v3_large",
+    }
+    model = build_model(name, 3, 1, (64, 48))
+    images, masks = torch.randn(2, 1, 64, 48), torch.randint(0, 3, (2, 64, 48))
+    loss = torch.nn.functional.cross_entropy(model(images), masks)
+    loss.backward()
+    assert torch.isfinite(loss)
+    with torch.no_grad():
+        assert model.eval()(images).shape == (2, 3, 64, 48)

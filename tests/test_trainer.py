@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -174,7 +175,7 @@ def test_disk_full_while_checkpointing_keeps_the_previous_one(
             {"batch_size": 5000},
             "batch_size 5000 is larger than the 450 training records of 'digits': use at most 450",
         ),
-        ({"dataset": "shapes"}, "dataset 'shapes' is a detection dataset"),
+        ({"dataset": "shapes"}, "dataset 'shapes' is a detection dataset; train a segmentation"),
         ({"dataset": "nothing"}, "no dataset named 'nothing'"),
         ({"network": "resnet9000"}, "unknown network 'resnet9000'"),
     ],
@@ -307,3 +308,49 @@ def test_jobs_cli(
     code, out, _ = run_cli(monkeypatch, capsys, "jobs", "--json")
     rows = json.loads(out)
     assert code == 0 and rows and {"id", "kind", "state"} <= set(rows[0])
+
+
+def square_masks(folder: Path, count: int = 80) -> Path:
+    """Gray images with a bright square on noise, and its mask (value 1)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for i in range(count):
+        pixels = rng.integers(0, 90, (32, 32), dtype=np.uint8)
+        mask = np.zeros((32, 32), np.uint8)
+        x, y, side = *rng.integers(0, 20, 2), int(rng.integers(6, 12))
+        pixels[y : y + side, x : x + side] = rng.integers(170, 255)
+        mask[y : y + side, x : x + side] = 1
+        Image.fromarray(pixels).save(folder / "images" / f"{i}.png")
+        Image.fromarray(mask).save(folder / "masks" / f"{i}.png")
+    (folder / "classes.txt").write_text("background\nsquare\n")
+    return folder
+
+
+def test_unet_learns_to_segment(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    import_dataset(
+        square_masks(tmp_path / "src"),
+        "squares",
+        workspace=workspace,
+        test_percent=0,
+        val_percent=20,
+    )
+    recipe = Recipe(
+        dataset="squares", network="unet", epochs=8, batch_size=8, lr=0.003, optimizer="adamw",
+        weight_decay=1e-4, metric="val_miou", hflip=True, vflip=True, workers=0,
+    )  # fmt: skip
+    job = train(recipe, workspace=workspace, progress=False)
+    epochs = history(job.folder)
+    assert epochs[-1]["val_miou"] > 0.7 and epochs[-1]["val_accuracy"] > 0.9
+
+
+def test_segmentation_mistakes(home: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(TrainError, match="unet segments images, but dataset 'digits' has no masks"):
+        train(lenet(network="unet"), workspace=home, progress=False)
+    with pytest.raises(TrainError, match="train a segmentation network"):
+        train(lenet(dataset="shapes"), workspace=home, progress=False)
+    with pytest.raises(TrainError, match="crop_scale and rotation do not move masks yet"):
+        train(lenet(dataset="shapes", network="unet", rotation=10), workspace=home, progress=False)

@@ -380,12 +380,15 @@ def models_list(
     zoo = list_models(pattern)
     saved = list_bundles()
     if json_output:
-        networks = [{"name": e.name, "family": e.family, "description": e.description} for e in zoo]
+        networks = [
+            {"name": e.name, "task": e.task, "family": e.family, "description": e.description}
+            for e in zoo
+        ]
         print(json.dumps({"networks": networks, "saved": saved}, indent=2))
         return
-    table = Table("network", "family", "description", title="model zoo")
+    table = Table("network", "task", "family", "description", title="model zoo")
     for entry in zoo:
-        table.add_row(entry.name, entry.family, entry.description)
+        table.add_row(entry.name, entry.task, entry.family, entry.description)
     out.print(table)
     out.print("and any timm model as timm:NAME (e.g. timm:resnet18d)")
     if saved:

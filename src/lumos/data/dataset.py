@@ -97,6 +97,10 @@ class Dataset(Sequence[Sample]):
         """A batch of images (n, H, W, C) uint8 for positions in this dataset or split."""
         return self.store.images(self.indices[np.asarray(positions, dtype=np.int64)])
 
+    def masks(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
+        """A batch of class-index masks (n, H, W) for positions in this dataset or split."""
+        return self.store.masks(self.indices[np.asarray(positions, dtype=np.int64)])
+
     def labels(self) -> np.ndarray:
         return self.store.labels[self.indices]
 

@@ -21,7 +21,7 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class BatchLoader:
-    """Batches of (images, labels) from a dataset or split.
+    """Batches of (images, labels) — or (images, masks) — from a dataset or split.
 
     Images are (N, C, H, W) float32 in 0-1 (uint8 with ``to_float=False``) in channels-last
     memory order. ``workers`` threads read up to ``2 * workers`` batches ahead; 0 reads in
@@ -41,6 +41,7 @@ class BatchLoader:
         to_float: bool = True,
         pin_memory: bool = False,
         sample_weights: np.ndarray | None = None,
+        masks: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -52,6 +53,7 @@ class BatchLoader:
         self.seed = seed
         self.to_float = to_float
         self.pin_memory = pin_memory
+        self.masks = masks  # targets are (N, H, W) class-index masks instead of labels
         self.epoch = 0
         self.sample_weights = (
             None if sample_weights is None else sample_weights / sample_weights.sum()
@@ -82,6 +84,8 @@ class BatchLoader:
         images = torch.from_numpy(self.dataset.images(positions)).permute(0, 3, 1, 2)
         if self.pin_memory:
             images = images.pin_memory()
+        if self.masks:
+            return images, torch.from_numpy(self.dataset.masks(positions)).long()
         return images, self._labels[torch.from_numpy(positions)]
 
     def _finish(self, batch: Batch) -> Batch:

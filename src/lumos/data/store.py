@@ -180,20 +180,32 @@ class StoreReader:
 
     def images(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """A batch of images (n, H, W, C), read shard by shard in sorted order."""
-        indices = np.asarray(indices, dtype=np.int64)
-        first = self._images[0]
-        out = np.empty((len(indices), *first.shape[1:]), dtype=np.uint8)
-        shards = np.searchsorted(self._starts, indices, side="right") - 1
-        for shard in np.unique(shards):
-            hit = np.flatnonzero(shards == shard)
-            rows = indices[hit] - self._starts[shard]
-            order = np.argsort(rows, kind="stable")
-            out[hit[order]] = self._images[shard][rows[order]]
-        return out
+        return _gather(self._images, self._starts, indices)
+
+    def masks(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """A batch of class-index masks (n, H, W)."""
+        if not self._masks:
+            raise DataError(self.folder, "this dataset has no masks")
+        return _gather(self._masks, self._starts, indices)
 
     def boxes_of(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lo, hi = self.box_offsets[index], self.box_offsets[index + 1]
         return self.boxes[lo:hi], self.box_labels[lo:hi], self.box_crowd[lo:hi]
+
+
+def _gather(
+    shards: list[np.ndarray], starts: np.ndarray, indices: Sequence[int] | np.ndarray
+) -> np.ndarray:
+    """Rows ``indices`` of the shards seen as one array, each shard read in sorted order."""
+    indices = np.asarray(indices, dtype=np.int64)
+    out = np.empty((len(indices), *shards[0].shape[1:]), dtype=np.uint8)
+    owner = np.searchsorted(starts, indices, side="right") - 1
+    for shard in np.unique(owner):
+        hit = np.flatnonzero(owner == shard)
+        rows = indices[hit] - starts[shard]
+        order = np.argsort(rows, kind="stable")
+        out[hit[order]] = shards[shard][rows[order]]
+    return out
 
 
 def _map(path: Path, shape: tuple[int, ...]) -> np.ndarray:

@@ -12,6 +12,7 @@ from lumos.data import Dataset
 from lumos.deploy.bundle import BundleError, save_bundle
 from lumos.jobs import open_job
 from lumos.models import NetworkSpec
+from lumos.models.zoo import model_task
 from lumos.train.callbacks import BEST, LAST
 from lumos.train.checkpoints import load_checkpoint, load_weights
 from lumos.train.recipe import Recipe
@@ -34,6 +35,10 @@ def bundle_from_job(
     else:
         raise BundleError(f"job {job_id} has no checkpoint yet")
     recipe = Recipe.load(job.folder / "recipe.yaml")
+    if model_task(recipe.network) != "classification":
+        raise BundleError(
+            f"job {job_id} trained a {model_task(recipe.network)} network: such bundles come later"
+        )
     spec = NetworkSpec.model_validate_json((job.folder / "network.json").read_text())
     dataset = Dataset.open(recipe.dataset, workspace)
     epochs = [

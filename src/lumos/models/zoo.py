@@ -35,14 +35,17 @@ class ModelEntry:
     family: str
     description: str
     build: Builder
+    task: str = "classification"  # or "segmentation": the output is a (N, K, H, W) score map
 
 
 REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register(name: str, family: str, description: str) -> Callable[[Builder], Builder]:
+def register(
+    name: str, family: str, description: str, task: str = "classification"
+) -> Callable[[Builder], Builder]:
     def add(build: Builder) -> Builder:
-        REGISTRY[name] = ModelEntry(name, family, description, build)
+        REGISTRY[name] = ModelEntry(name, family, description, build, task)
         return build
 
     return add
@@ -50,7 +53,17 @@ def register(name: str, family: str, description: str) -> Callable[[Builder], Bu
 
 def list_models(pattern: str = "*") -> list[ModelEntry]:
     """Registered networks whose name matches ``pattern`` (shell-style); timm's are not listed."""
+    import lumos.models.segmentation  # noqa: F401 - registers the segmentation networks
+
     return [e for name, e in sorted(REGISTRY.items()) if fnmatch.fnmatch(name, pattern)]
+
+
+def model_task(name: str) -> str:
+    """What a network outputs: "classification" scores or a "segmentation" map."""
+    import lumos.models.segmentation  # noqa: F401
+
+    entry = REGISTRY.get(name)
+    return entry.task if entry else "classification"
 
 
 def build_model(
@@ -61,6 +74,8 @@ def build_model(
         raise ModelError(f"cannot build {name}: classes, channels and input size must be positive")
     if name.startswith(TIMM_PREFIX):
         return _timm(name[len(TIMM_PREFIX) :], num_classes, in_channels)
+    if name not in REGISTRY:
+        import lumos.models.segmentation  # noqa: F401 - registers the segmentation networks
     if name not in REGISTRY:
         raise ModelError(f"unknown network {name!r}: see `lumos models list`, or use timm:NAME")
     return REGISTRY[name].build(num_classes, in_channels, input_size)

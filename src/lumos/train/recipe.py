@@ -22,7 +22,7 @@ LRPolicy = Literal[
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Normalize = Literal["none", "per-channel", "mean-image"]
 Balance = Literal["none", "weights", "sampler"]
-Metric = Literal["val_accuracy", "val_loss", "val_top5", "val_map", "val_f1"]
+Metric = Literal["val_accuracy", "val_loss", "val_top5", "val_map", "val_f1", "val_miou"]
 
 
 class RecipeError(LumosError):

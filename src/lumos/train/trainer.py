@@ -21,9 +21,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from lumos.data import Dataset
 from lumos.data.augment import Augment
 from lumos.data.loader import BatchLoader
+from lumos.data.records import IGNORE_INDEX
 from lumos.errors import LumosError
+from lumos.evaluate.segmentation import mask_confusion, segmentation_metrics
 from lumos.models import NetworkSpec, build_network
 from lumos.models.classifier import identity, image_classifier, mean_image, per_channel
+from lumos.models.zoo import model_task
 from lumos.train.callbacks import Callback
 from lumos.train.precision import Arithmetic, choose
 from lumos.train.recipe import Recipe
@@ -73,11 +76,14 @@ class Trainer:
         self.dataset = dataset
         self.callbacks = callbacks
         self.arithmetic: Arithmetic = choose(recipe.precision, device)
+        self.segmentation = model_task(recipe.network) == "segmentation"
         self.train_split, self.val_split = self._splits()
-        self.multi_label = dataset.multi_label
+        self.multi_label = dataset.multi_label and not self.segmentation
         self.input_size = recipe.input_size or dataset.size
+        # A segmenter also scores the background: mask value 0, class k at k + 1.
+        self.num_outputs = len(dataset.classes) + (1 if self.segmentation else 0)
         self.spec = NetworkSpec.resolve(
-            recipe.network, len(dataset.classes), dataset.channels, self.input_size
+            recipe.network, self.num_outputs, dataset.channels, self.input_size
         )
         torch.manual_seed(recipe.seed)
         self.model = image_classifier(build_network(self.spec), self._normalize()).to(
@@ -108,20 +114,29 @@ class Trainer:
             seed=recipe.seed,
             pin_memory=self.arithmetic.device.type == "cuda",
             sample_weights=self._sample_weights(),
+            masks=self.segmentation,
         )
-        self.val_loader = BatchLoader(self.val_split, recipe.batch_size, workers=recipe.workers)
+        self.val_loader = BatchLoader(
+            self.val_split, recipe.batch_size, workers=recipe.workers, masks=self.segmentation
+        )
         self.steps_per_epoch = math.ceil(len(self.loader) / recipe.accumulate)
         self.schedule = Schedule(recipe, self.steps_per_epoch)
+        if self.segmentation and (recipe.crop_scale < 1 or recipe.rotation > 0):
+            raise TrainError(
+                "crop_scale and rotation do not move masks yet: use hflip/vflip for a segmenter"
+            )
         self.augment = Augment(
-            recipe.hflip,
-            recipe.vflip,
+            recipe.hflip and not self.segmentation,  # a segmenter flips image and mask together
+            recipe.vflip and not self.segmentation,
             recipe.crop_scale,
             recipe.rotation,
             recipe.color_jitter,
             recipe.invert,
             recipe.noise,
         )
-        self.mix = _mixer(recipe, len(dataset.classes)) if not self.multi_label else None
+        self.mix = (
+            None if self.multi_label or self.segmentation else _mixer(recipe, self.num_outputs)
+        )
         self.class_weights = self._class_weights()
         self.state = TrainState()
         self.generator = torch.Generator()
@@ -142,9 +157,14 @@ class Trainer:
                 f"batch_size {self.recipe.batch_size} is larger than the {len(train)} training "
                 f"records of {name!r}: use at most {len(train)}"
             )
-        if self.dataset.task != "classification":
+        if self.segmentation and not self.dataset.manifest["has_masks"]:
             raise TrainError(
-                f"dataset {name!r} is a {self.dataset.task} dataset; this trainer classifies"
+                f"{self.recipe.network} segments images, but dataset {name!r} has no masks"
+            )
+        if not self.segmentation and self.dataset.task != "classification":
+            raise TrainError(
+                f"dataset {name!r} is a {self.dataset.task} dataset; train a segmentation network "
+                "(e.g. network=unet) or a classifier on a classification dataset"
             )
         return train, val
 
@@ -166,14 +186,14 @@ class Trainer:
         return np.bincount(labels, minlength=len(self.dataset.classes)).astype(np.float64)
 
     def _class_weights(self) -> torch.Tensor | None:
-        if self.recipe.balance != "weights":
+        if self.recipe.balance != "weights" or self.segmentation:
             return None
         counts = self._class_counts()
         weights = counts.sum() / (len(counts) * np.maximum(counts, 1))
         return torch.tensor(weights, dtype=torch.float32, device=self.arithmetic.device)
 
     def _sample_weights(self) -> np.ndarray | None:
-        if self.recipe.balance != "sampler" or self.dataset.multi_label:
+        if self.recipe.balance != "sampler" or self.dataset.multi_label or self.segmentation:
             return None
         counts = self._class_counts()
         return 1.0 / np.maximum(counts[self.train_split.labels()], 1)
@@ -201,7 +221,7 @@ class Trainer:
         if s.position == 0:
             torch.manual_seed(seed)  # dropout and mixing of this epoch
             self.generator.manual_seed(seed)  # augmentation of this epoch
-            s.sums = {"loss": 0.0, "correct": 0.0, "seen": 0.0}
+            s.sums = {"loss": 0.0, "correct": 0.0, "seen": 0.0, "counted": 0.0}
         self.loader.set_epoch(s.epoch)
         self.model.train()
         self.emit("before_epoch")
@@ -212,7 +232,7 @@ class Trainer:
         metrics = {
             "epoch": s.epoch + 1,
             "train_loss": s.sums["loss"] / max(s.sums["seen"], 1),
-            "train_accuracy": s.sums["correct"] / max(s.sums["seen"], 1),
+            "train_accuracy": s.sums["correct"] / max(s.sums["counted"], 1),
             "lr": self.optimizer.param_groups[0]["lr"],
         }
         if (s.epoch + 1) % r.val_every == 0 or s.epoch + 1 == r.epochs:
@@ -253,10 +273,20 @@ class Trainer:
         n = len(labels)
         s.sums["loss"] += loss.item() * n
         s.sums["seen"] += n
-        if not self.multi_label:
-            s.sums["correct"] += (logits.argmax(1).cpu() == labels).sum().item()
-        else:
-            s.sums["correct"] += ((logits.detach().cpu() > 0) == labels.bool()).all(1).sum().item()
+        correct, counted = self._hits(logits.detach(), labels, targets)
+        s.sums["correct"] += correct
+        s.sums["counted"] += counted
+
+    def _hits(
+        self, logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[float, float]:
+        """(right, counted): images, or labelled pixels for a segmenter."""
+        if self.segmentation:
+            valid = targets != IGNORE_INDEX
+            return float(((logits.argmax(1) == targets) & valid).sum()), float(valid.sum())
+        if self.multi_label:
+            return float(((logits.cpu() > 0) == labels.bool()).all(1).sum()), float(len(labels))
+        return float((logits.argmax(1).cpu() == labels).sum()), float(len(labels))
 
     def prepare(
         self, images: torch.Tensor, labels: torch.Tensor, *, train: bool
@@ -268,7 +298,13 @@ class Trainer:
         targets = labels.to(device, non_blocking=True)
         if self.multi_label:
             targets = targets.float()
+        if self.segmentation and tuple(targets.shape[1:]) != tuple(self.input_size):
+            targets = F.interpolate(targets[:, None].float(), size=self.input_size, mode="nearest")[
+                :, 0
+            ].long()
         if train:
+            if self.segmentation:
+                images, targets = self._flip_together(images, targets)
             images = self.augment(images, self.generator)
             if self.mix is not None:
                 images, targets = self.mix(images, targets)
@@ -276,8 +312,27 @@ class Trainer:
             images = images.contiguous(memory_format=torch.channels_last)
         return images, targets
 
+    def _flip_together(
+        self, images: torch.Tensor, masks: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The recipe's flips, the same for an image and its mask."""
+        n = images.shape[0]
+        for wanted, axis in ((self.recipe.hflip, 3), (self.recipe.vflip, 2)):
+            if wanted:
+                flip = (torch.rand(n, generator=self.generator) < 0.5).to(images.device)
+                images = torch.where(flip.view(n, 1, 1, 1), images.flip(axis), images)
+                masks = torch.where(flip.view(n, 1, 1), masks.flip(axis - 1), masks)
+        return images, masks
+
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
+        if self.segmentation:
+            return F.cross_entropy(
+                logits,
+                targets,
+                ignore_index=IGNORE_INDEX,
+                label_smoothing=self.recipe.label_smoothing,
+            )
         if self.multi_label:
             return F.binary_cross_entropy_with_logits(
                 logits, targets, pos_weight=self.class_weights
@@ -291,6 +346,8 @@ class Trainer:
         """Loss and accuracy (top-1, top-5; for multi-label: exact match and micro F1) on val."""
         model = self.eval_model()
         model.eval()
+        if self.segmentation:
+            return self._validate_masks(model)
         total, loss_sum, top1, top5 = 0, 0.0, 0.0, 0.0
         tp = fp = fn = 0.0
         for images, labels in self.val_loader:
@@ -316,6 +373,27 @@ class Trainer:
         else:
             metrics["val_top5"] = top5 / total
         return metrics
+
+    def _validate_masks(self, model: nn.Module) -> dict[str, float]:
+        """Loss, pixel accuracy and mIoU of a segmenter on val."""
+        confusion = np.zeros((self.num_outputs, self.num_outputs), dtype=np.int64)
+        loss_sum, total = 0.0, 0
+        for images, masks in self.val_loader:
+            images, targets = self.prepare(images, masks, train=False)
+            with self.arithmetic.context():
+                logits = model(images).float()
+            loss_sum += self.loss(logits, targets).item() * len(masks)
+            total += len(masks)
+            predicted = logits.argmax(1).cpu().numpy().astype(np.uint8)
+            confusion += mask_confusion(
+                predicted, targets.cpu().numpy().astype(np.uint8), self.num_outputs
+            )
+        scores = segmentation_metrics(confusion, ["background", *self.dataset.classes])
+        return {
+            "val_loss": loss_sum / total,
+            "val_accuracy": float(scores["pixel_accuracy"]),
+            "val_miou": float(scores["miou"]),
+        }
 
     def eval_model(self) -> nn.Module:
         """The weights to evaluate and ship: the EMA if there is one."""
