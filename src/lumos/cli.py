@@ -512,18 +512,7 @@ def detect_command(
             print(f"{path}: {e}", file=sys.stderr)
             continue
         draw_detections(path, found, out_dir / f"{path.stem}-detections.png")
-        for box, score, label in zip(
-            found.boxes.tolist(), found.scores.tolist(), found.labels, strict=True
-        ):
-            x1, y1, x2, y2 = box
-            results.append(
-                {
-                    "file_name": path.name,
-                    "label": label,
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "score": score,
-                }
-            )
+        results.extend(found.as_records(path.name))
         out.print(f"{path}: {len(found.labels)} objects", highlight=False)
     (out_dir / "detections.json").write_text(json.dumps(results, indent=2))
     out.print(f"wrote {out_dir / 'detections.json'}")

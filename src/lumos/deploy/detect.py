@@ -35,6 +35,20 @@ class Detections:
     scores: np.ndarray
     labels: list[str]
 
+    def as_records(self, file_name: str) -> list[dict]:
+        """One COCO-style record per box: file, label, [x, y, width, height], score."""
+        return [
+            {
+                "file_name": file_name,
+                "label": label,
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "score": score,
+            }
+            for (x1, y1, x2, y2), score, label in zip(
+                self.boxes.tolist(), self.scores.tolist(), self.labels, strict=True
+            )
+        ]
+
 
 def _image_tensor(source: Path | np.ndarray, channels: int) -> torch.Tensor:
     if isinstance(source, np.ndarray):
