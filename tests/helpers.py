@@ -164,3 +164,20 @@ def colours_recipe() -> object:
         workers=0,
         metric="val_f1",
     )
+
+
+def square_masks(folder: Path, count: int = 80) -> Path:
+    """Gray images with a bright square on noise, and its mask (value 1)."""
+    rng = np.random.default_rng(0)
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for i in range(count):
+        pixels = rng.integers(0, 90, (32, 32), dtype=np.uint8)
+        mask = np.zeros((32, 32), np.uint8)
+        x, y, side = *rng.integers(0, 20, 2), int(rng.integers(6, 12))
+        pixels[y : y + side, x : x + side] = rng.integers(170, 255)
+        mask[y : y + side, x : x + side] = 1
+        Image.fromarray(pixels).save(folder / "images" / f"{i}.png")
+        Image.fromarray(mask).save(folder / "masks" / f"{i}.png")
+    (folder / "classes.txt").write_text("background\nsquare\n")
+    return folder

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import PYTHON_NETWORK, colour_labels, colours_recipe, run_cli
+from helpers import PYTHON_NETWORK, colour_labels, colours_recipe, run_cli, square_masks
 from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError, list_bundles, remove_bundle
 from lumos.deploy.from_job import bundle_from_job
@@ -212,3 +212,43 @@ def test_bundle_of_a_python_network_needs_trust(home: Workspace, tmp_path: Path)
     with pytest.raises(Exception, match="trust its author"):
         bundle.predict([image])
     assert bundle.predict([image], trust_code=True)[0].top
+
+
+def test_segmentation_bundle_predicts_masks_and_evaluates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    import_dataset(
+        square_masks(tmp_path / "src"),
+        "squares",
+        workspace=workspace,
+        test_percent=20,
+        val_percent=20,
+    )
+    recipe = Recipe(
+        dataset="squares", network="unet", epochs=8, batch_size=8, lr=0.003, optimizer="adamw",
+        weight_decay=1e-4, metric="val_miou", hflip=True, workers=0,
+    )  # fmt: skip
+    job = train(recipe, workspace=workspace, progress=False)
+    bundle_from_job(job.id, "squares-unet", workspace=workspace)
+    bundle = Bundle.load("squares-unet", workspace)
+    assert bundle.meta["task"] == "segmentation" and bundle.labels == ["background", "square"]
+    report, folder = run_evaluation(
+        "squares-unet", "squares", "test", out=tmp_path / "eval", workspace=workspace
+    )
+    assert report.metrics["miou"] > 0.7 and (folder / "per_class.csv").is_file()
+    monkeypatch.setenv("LUMOS_HOME", str(workspace.root))
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        "predict",
+        "squares-unet",
+        str(tmp_path / "src" / "images" / "0.png"),
+        "--out",
+        str(tmp_path / "pred"),
+    )
+    assert code == 0, err
+    assert "square" in out
+    mask = np.asarray(Image.open(tmp_path / "pred" / "0-mask.png"))
+    assert mask.shape == (32, 32) and set(np.unique(mask)) <= {0, 1} and (mask == 1).any()
+    assert (tmp_path / "pred" / "0-overlay.png").is_file()

@@ -6,11 +6,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from helpers import colour_labels, colours_recipe, run_cli
+from helpers import colour_labels, colours_recipe, run_cli, square_masks
 from lumos.data import import_dataset
 from lumos.jobs import list_jobs, open_job
 from lumos.train import Recipe, TrainError, train
@@ -308,25 +307,6 @@ def test_jobs_cli(
     code, out, _ = run_cli(monkeypatch, capsys, "jobs", "--json")
     rows = json.loads(out)
     assert code == 0 and rows and {"id", "kind", "state"} <= set(rows[0])
-
-
-def square_masks(folder: Path, count: int = 80) -> Path:
-    """Gray images with a bright square on noise, and its mask (value 1)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    (folder / "images").mkdir(parents=True)
-    (folder / "masks").mkdir()
-    for i in range(count):
-        pixels = rng.integers(0, 90, (32, 32), dtype=np.uint8)
-        mask = np.zeros((32, 32), np.uint8)
-        x, y, side = *rng.integers(0, 20, 2), int(rng.integers(6, 12))
-        pixels[y : y + side, x : x + side] = rng.integers(170, 255)
-        mask[y : y + side, x : x + side] = 1
-        Image.fromarray(pixels).save(folder / "images" / f"{i}.png")
-        Image.fromarray(mask).save(folder / "masks" / f"{i}.png")
-    (folder / "classes.txt").write_text("background\nsquare\n")
-    return folder
 
 
 def test_unet_learns_to_segment(tmp_path: Path) -> None:

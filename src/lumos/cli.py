@@ -19,6 +19,7 @@ from lumos import __version__
 from lumos.errors import LumosError
 
 if TYPE_CHECKING:
+    from lumos.deploy import Bundle
     from lumos.train import Recipe
 
 app = typer.Typer(
@@ -524,6 +525,10 @@ def predict_command(
     inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders.")],
     top: Annotated[int, typer.Option(help="How many classes to show.", min=1)] = 5,
     output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", help="Where a segmentation model writes its masks and overlays."),
+    ] = Path("predictions"),
     trust_code: Annotated[
         bool, typer.Option(help="Allow a model whose network is Python code.")
     ] = False,
@@ -534,7 +539,11 @@ def predict_command(
 
     if output not in ("table", "json", "csv"):
         raise typer.BadParameter("choose table, json or csv", param_hint="--format")
-    results = predict(Bundle.load(model), expand(inputs), top=top, trust_code=trust_code)
+    bundle = Bundle.load(model)
+    if bundle.meta.get("task") == "segmentation":
+        _predict_masks(bundle, expand(inputs), out_dir, trust_code)
+        return
+    results = predict(bundle, expand(inputs), top=top, trust_code=trust_code)
     if output == "json":
         print(json.dumps([r.as_dict() for r in results], indent=2))
     elif output == "csv":
@@ -555,6 +564,22 @@ def predict_command(
                 out.print(f"  labels: {', '.join(r.labels)}", highlight=False)
             for label, p in r.top:
                 out.print(f"  {label}  {p:.2%}", highlight=False)
+    if results and all(r.error for r in results):
+        raise typer.Exit(2)
+
+
+def _predict_masks(bundle: Bundle, paths: list[Path], out_dir: Path, trust_code: bool) -> None:
+    from lumos.deploy.segment import save_mask_outputs, segment
+
+    results = segment(bundle, paths, trust_code=trust_code)
+    for path, result in zip(paths, results, strict=True):
+        if result.error:
+            print(f"{result.source}: {result.error}", file=sys.stderr)
+            continue
+        save_mask_outputs(result, bundle.labels, out_dir, path.stem)
+        shares = ", ".join(f"{k} {v:.1%}" for k, v in result.shares(bundle.labels).items())
+        out.print(f"{result.source}: {shares}", highlight=False)
+    out.print(f"masks and overlays in {out_dir}")
     if results and all(r.error for r in results):
         raise typer.Exit(2)
 

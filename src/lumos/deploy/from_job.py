@@ -35,10 +35,7 @@ def bundle_from_job(
     else:
         raise BundleError(f"job {job_id} has no checkpoint yet")
     recipe = Recipe.load(job.folder / "recipe.yaml")
-    if model_task(recipe.network) != "classification":
-        raise BundleError(
-            f"job {job_id} trained a {model_task(recipe.network)} network: such bundles come later"
-        )
+    task = model_task(recipe.network)
     spec = NetworkSpec.model_validate_json((job.folder / "network.json").read_text())
     dataset = Dataset.open(recipe.dataset, workspace)
     epochs = [
@@ -48,10 +45,11 @@ def bundle_from_job(
     ]
     best = [r for r in epochs if r.get("best")] or epochs
     meta = {
-        "task": "classification",
+        "task": task,
         "network": spec.model_dump(mode="json"),
-        "labels": dataset.classes,
-        "multi_label": dataset.multi_label,
+        # A segmenter's outputs are the background (mask value 0) and then the classes.
+        "labels": ["background", *dataset.classes] if task == "segmentation" else dataset.classes,
+        "multi_label": dataset.multi_label and task == "classification",
         "preprocessing": {
             "size": list(dataset.size),
             "input_size": list(spec.input_size),
@@ -69,7 +67,7 @@ def bundle_from_job(
             "job": job.id,
         },
     }
-    if dataset.multi_label:
+    if meta["multi_label"]:
         meta["thresholds"] = _tuned_thresholds(spec, weights, dataset)
     return save_bundle(name, meta=meta, weights=weights, workspace=workspace, overwrite=overwrite)
 

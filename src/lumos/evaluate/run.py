@@ -9,6 +9,7 @@ from lumos.deploy.bundle import Bundle
 from lumos.errors import LumosError
 from lumos.evaluate.classification import ClassificationReport, evaluate
 from lumos.evaluate.report import write_report
+from lumos.evaluate.segmentation import evaluate_segmentation
 from lumos.jobs import create_job, set_state
 from lumos.workspace import Workspace
 
@@ -32,7 +33,10 @@ def run_evaluation(
     )
     set_state(workspace, job, "running")
     try:
-        report = evaluate(bundle, data, split, trust_code=trust_code)
+        if bundle.meta.get("task") == "segmentation":
+            report = evaluate_segmentation(bundle, data, split, trust_code=trust_code)
+        else:
+            report = evaluate(bundle, data, split, trust_code=trust_code)
         folder = out or job.folder
         write_report(report, data, folder)
     except LumosError as e:
