@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import PYTHON_NETWORK, colour_labels, colours_recipe, run_cli, square_masks
+from helpers import (
+    PYTHON_NETWORK,
+    colour_labels,
+    colours_recipe,
+    run_cli,
+    square_masks,
+    squares_recipe,
+)
 from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError, list_bundles, remove_bundle
 from lumos.deploy.from_job import bundle_from_job
@@ -225,10 +232,7 @@ def test_segmentation_bundle_predicts_masks_and_evaluates(
         test_percent=20,
         val_percent=20,
     )
-    recipe = Recipe(
-        dataset="squares", network="unet", epochs=8, batch_size=8, lr=0.003, optimizer="adamw",
-        weight_decay=1e-4, metric="val_miou", hflip=True, workers=0,
-    )  # fmt: skip
+    recipe = squares_recipe()
     job = train(recipe, workspace=workspace, progress=False)
     bundle_from_job(job.id, "squares-unet", workspace=workspace)
     bundle = Bundle.load("squares-unet", workspace)

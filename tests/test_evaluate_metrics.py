@@ -59,6 +59,11 @@ def noisy_detections(gt: dict, seed: int = 1) -> list[dict]:
     return results
 
 
+def perfect_detections(gt: dict) -> list[dict]:
+    keys = ("image_id", "category_id", "bbox")
+    return [{**{k: a[k] for k in keys}, "score": 1.0} for a in gt["annotations"]]
+
+
 def pycocotools_stats(gt: dict, results: list[dict]) -> np.ndarray:
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO()
@@ -84,15 +89,7 @@ def test_coco_metrics_equal_pycocotools(tmp_path: Path) -> None:
 
 def test_perfect_and_empty_detections() -> None:
     gt = ground_truth()
-    perfect = [
-        {
-            "image_id": a["image_id"],
-            "category_id": a["category_id"],
-            "bbox": a["bbox"],
-            "score": 1.0,
-        }
-        for a in gt["annotations"]
-    ]
+    perfect = perfect_detections(gt)
     assert coco_metrics(gt, perfect)["map"] == pytest.approx(1.0)
     assert coco_metrics(gt, perfect)["map_per_class"] == pytest.approx([1.0, 1.0])
     assert coco_metrics(gt, [])["map"] == 0.0
@@ -202,15 +199,7 @@ def test_detection_report_with_background_confusion(tmp_path: Path) -> None:
     assert matrix[:2].sum() == len(gt["annotations"])  # every object is matched or missed
     assert matrix[:, :2].sum() == len(results)  # every detection is matched or a false alarm
     assert matrix[2, 0] >= 2  # the two false positives of class cat
-    perfect = [
-        {
-            "image_id": a["image_id"],
-            "category_id": a["category_id"],
-            "bbox": a["bbox"],
-            "score": 1.0,
-        }
-        for a in gt["annotations"]
-    ]
+    perfect = perfect_detections(gt)
     exact = box_confusion(gt, perfect)
     assert (
         exact[2].sum() == 0 and exact[:, 2].sum() == 0 and np.trace(exact) == len(gt["annotations"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import colour_labels, colours_recipe, run_cli, square_masks
+from helpers import colour_labels, colours_recipe, run_cli, square_masks, squares_recipe
 from lumos.data import import_dataset
 from lumos.jobs import list_jobs, open_job
 from lumos.train import Recipe, TrainError, train
@@ -318,10 +318,7 @@ def test_unet_learns_to_segment(tmp_path: Path) -> None:
         test_percent=0,
         val_percent=20,
     )
-    recipe = Recipe(
-        dataset="squares", network="unet", epochs=8, batch_size=8, lr=0.003, optimizer="adamw",
-        weight_decay=1e-4, metric="val_miou", hflip=True, vflip=True, workers=0,
-    )  # fmt: skip
+    recipe = squares_recipe()
     job = train(recipe, workspace=workspace, progress=False)
     epochs = history(job.folder)
     assert epochs[-1]["val_miou"] > 0.7 and epochs[-1]["val_accuracy"] > 0.9
