@@ -440,21 +440,14 @@ def models_convert_fcn(
     ] = False,
 ) -> None:
     """Rewrite a classifier's fully connected layers as convolutions and check the result."""
-    import torch
-
     from lumos.deploy import Bundle
-    from lumos.deploy.detect import compare_methods
-    from lumos.models.fcn import convert_to_fcn
+    from lumos.deploy.detect import Detector
 
-    bundle = Bundle.load(model)
-    height, width = bundle.preprocessing["input_size"]
-    channels = bundle.spec.in_channels
-    conversion = convert_to_fcn(bundle.model(trust_code=trust_code), (channels, height, width))
-    for line in conversion.replaced:
+    detector = Detector(Bundle.load(model), trust_code=trust_code)
+    for line in detector.conversion.replaced:
         out.print(f"  {line}", highlight=False)
-    torch.manual_seed(0)
-    image = torch.rand(1, channels, height * 3, width * 3)
-    difference, stride = compare_methods(bundle, image, trust_code=trust_code)
+    difference, stride = detector.check_conversion()
+    height, width = detector.window
     out.print(
         f"stride {stride} px; heat-map vs sliding-window scores, {width * 3}x{height * 3} image: "
         f"max difference {difference:.2e}"
@@ -486,20 +479,19 @@ def detect_command(
 ) -> None:
     """Find objects with a classifier: slide it over the image, or run it as a heat map."""
     from lumos.deploy import Bundle
-    from lumos.deploy.detect import detect, draw_detections
+    from lumos.deploy.detect import Detector, draw_detections
     from lumos.deploy.predict import expand
 
     try:
         scale_values = tuple(float(v) for v in scales.split(","))
     except ValueError:
         raise typer.BadParameter("use numbers like 1,0.5", param_hint="--scales") from None
-    bundle = Bundle.load(model)
+    detector = Detector(Bundle.load(model), trust_code=trust_code)
     results = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in expand(inputs):
         try:
-            found = detect(
-                bundle,
+            found = detector.detect(
                 path,
                 method=method,
                 stride=stride,
@@ -507,7 +499,6 @@ def detect_command(
                 threshold=threshold,
                 tile=tile,
                 overlap=overlap,
-                trust_code=trust_code,
             )
         except LumosError as e:
             print(f"{path}: {e}", file=sys.stderr)

@@ -22,7 +22,7 @@ from torchvision.ops import batched_nms
 
 from lumos.data.images import open_image
 from lumos.deploy.bundle import Bundle, BundleError
-from lumos.models.fcn import convert_to_fcn
+from lumos.models.fcn import Conversion, convert_to_fcn
 
 BACKGROUND = "background"
 
@@ -60,87 +60,137 @@ def _image_tensor(source: Path | np.ndarray, channels: int) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float().div_(255)[None]
 
 
-def _background_index(bundle: Bundle) -> int:
-    if BACKGROUND not in bundle.labels:
-        raise BundleError(f"{bundle.origin}: detection needs a model with a '{BACKGROUND}' class")
-    return bundle.labels.index(BACKGROUND)
+class Detector:
+    """A classification bundle ready to detect: the network is built once, and converted to
+    its fully convolutional twin once, however many images, tiles and scales follow."""
 
+    def __init__(self, bundle: Bundle, *, trust_code: bool = False) -> None:
+        if BACKGROUND not in bundle.labels:
+            raise BundleError(
+                f"{bundle.origin}: detection needs a model with a '{BACKGROUND}' class"
+            )
+        self.bundle = bundle
+        self.background = bundle.labels.index(BACKGROUND)
+        self.window: tuple[int, int] = tuple(bundle.preprocessing["input_size"])  # type: ignore[assignment]
+        self.model = bundle.model(trust_code=trust_code)
+        self._conversion: Conversion | None = None
 
-def window_scores(
-    bundle: Bundle,
-    image: torch.Tensor,
-    stride: int,
-    *,
-    batch_size: int = 256,
-    trust_code: bool = False,
-) -> torch.Tensor:
-    """(K, rows, cols) class probabilities of every window at ``stride``: the sliding window."""
-    height, width = bundle.preprocessing["input_size"]
-    model = bundle.model(trust_code=trust_code)
-    patches = image.unfold(2, height, stride).unfold(3, width, stride)  # 1, C, rows, cols, h, w
-    rows, cols = patches.shape[2], patches.shape[3]
-    windows = patches.permute(0, 2, 3, 1, 4, 5).reshape(rows * cols, image.shape[1], height, width)
-    with torch.no_grad():
+    @property
+    def conversion(self) -> Conversion:
+        if self._conversion is None:
+            shape = (self.bundle.spec.in_channels, *self.window)
+            self._conversion = convert_to_fcn(self.model, shape)  # type: ignore[arg-type]
+        return self._conversion
+
+    @torch.no_grad()
+    def window_scores(
+        self, image: torch.Tensor, stride: int, batch_size: int = 256
+    ) -> torch.Tensor:
+        """(K, rows, cols) class probabilities of every window at ``stride``."""
+        height, width = self.window
+        patches = image.unfold(2, height, stride).unfold(3, width, stride)  # 1, C, rows, cols, h, w
+        rows, cols = patches.shape[2], patches.shape[3]
+        windows = patches.permute(0, 2, 3, 1, 4, 5).reshape(
+            rows * cols, image.shape[1], height, width
+        )
         scores = torch.cat(
             [
-                torch.softmax(model(windows[i : i + batch_size]).float(), 1)
+                torch.softmax(self.model(windows[i : i + batch_size]).float(), 1)
                 for i in range(0, len(windows), batch_size)
             ]
         )
-    return scores.T.reshape(-1, rows, cols)
+        return scores.T.reshape(-1, rows, cols)
+
+    @torch.no_grad()
+    def heatmap_scores(self, image: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """(K, rows, cols) class probabilities from one pass of the converted network, and
+        its stride."""
+        scores = torch.softmax(self.conversion.network(image).float(), dim=1)[0]
+        return scores, self.conversion.stride
+
+    def detect(
+        self,
+        source: Path | np.ndarray,
+        *,
+        method: str = "sliding-window",
+        stride: int = 16,
+        scales: tuple[float, ...] = (1.0,),
+        threshold: float = 0.5,
+        iou: float = 0.3,
+        tile: int | None = None,
+        overlap: float = 0.2,
+    ) -> Detections:
+        """Boxes of the non-background classes found in one image.
+
+        With ``tile``, the image is cut into ``tile``-pixel squares overlapping by
+        ``overlap``, each searched on its own, and the boxes merged: a large image never
+        enters the network whole.
+        """
+        if method not in ("sliding-window", "heatmap"):
+            raise BundleError(f"unknown detection method {method!r}: sliding-window or heatmap")
+        full = _image_tensor(source, self.bundle.spec.in_channels)
+        boxes, scores, labels = [], [], []
+        for (top, left), part in _tiles(full, tile, overlap):
+            for scale in scales:
+                for box, score, label in _search(self, part, scale, method, stride, threshold):
+                    boxes.append([box[0] + left, box[1] + top, box[2] + left, box[3] + top])
+                    scores.append(score)
+                    labels.append(label)
+        if not boxes:
+            return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), [])
+        box_tensor, score_tensor = torch.tensor(boxes), torch.tensor(scores)
+        kept = batched_nms(box_tensor, score_tensor, torch.tensor(labels), iou)
+        names = self.bundle.labels
+        return Detections(
+            box_tensor[kept].numpy(),
+            score_tensor[kept].numpy(),
+            [names[labels[i]] for i in kept.tolist()],
+        )
+
+    def compare_methods(self, image: torch.Tensor) -> tuple[float, int]:
+        """Largest difference between heat-map and sliding-window scores where both exist.
+
+        Zero (to float precision) for a network without padding; padding makes windows near
+        an edge see zeros where the whole image has pixels, so the two then differ.
+        """
+        heat, stride = self.heatmap_scores(image)
+        slide = self.window_scores(image, stride)
+        rows, cols = min(heat.shape[1], slide.shape[1]), min(heat.shape[2], slide.shape[2])
+        return float((heat[:, :rows, :cols] - slide[:, :rows, :cols]).abs().max()), stride
+
+    def check_conversion(self, seed: int = 0) -> tuple[float, int]:
+        """:meth:`compare_methods` on a random image three windows wide and high."""
+        generator = torch.Generator().manual_seed(seed)
+        height, width = self.window
+        image = torch.rand(
+            1, self.bundle.spec.in_channels, height * 3, width * 3, generator=generator
+        )
+        return self.compare_methods(image)
+
+
+def window_scores(
+    bundle: Bundle, image: torch.Tensor, stride: int, *, trust_code: bool = False
+) -> torch.Tensor:
+    return Detector(bundle, trust_code=trust_code).window_scores(image, stride)
 
 
 def heatmap_scores(
     bundle: Bundle, image: torch.Tensor, *, trust_code: bool = False
 ) -> tuple[torch.Tensor, int]:
-    """(K, rows, cols) class probabilities from one pass of the converted network; its stride."""
-    height, width = bundle.preprocessing["input_size"]
-    conversion = convert_to_fcn(
-        bundle.model(trust_code=trust_code), (bundle.spec.in_channels, height, width)
-    )
-    with torch.no_grad():
-        scores = torch.softmax(conversion.network(image).float(), dim=1)[0]
-    return scores, conversion.stride
+    return Detector(bundle, trust_code=trust_code).heatmap_scores(image)
+
+
+def compare_methods(
+    bundle: Bundle, image: torch.Tensor, *, trust_code: bool = False
+) -> tuple[float, int]:
+    return Detector(bundle, trust_code=trust_code).compare_methods(image)
 
 
 def detect(
-    bundle: Bundle,
-    source: Path | np.ndarray,
-    *,
-    method: str = "sliding-window",
-    stride: int = 16,
-    scales: tuple[float, ...] = (1.0,),
-    threshold: float = 0.5,
-    iou: float = 0.3,
-    tile: int | None = None,
-    overlap: float = 0.2,
-    trust_code: bool = False,
+    bundle: Bundle, source: Path | np.ndarray, *, trust_code: bool = False, **options: object
 ) -> Detections:
-    """Boxes of the non-background classes found in one image.
-
-    With ``tile``, the image is cut into ``tile``-pixel squares overlapping by ``overlap``,
-    each searched on its own, and the boxes merged: a large image never enters the network
-    whole.
-    """
-    background = _background_index(bundle)
-    full = _image_tensor(source, bundle.spec.in_channels)
-    boxes, scores, labels = [], [], []
-    for (top, left), part in _tiles(full, tile, overlap):
-        for scale in scales:
-            found = _search(bundle, part, scale, method, stride, threshold, background, trust_code)
-            for box, score, label in found:
-                boxes.append([box[0] + left, box[1] + top, box[2] + left, box[3] + top])
-                scores.append(score)
-                labels.append(label)
-    if not boxes:
-        return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), [])
-    box_tensor, score_tensor = torch.tensor(boxes), torch.tensor(scores)
-    kept = batched_nms(box_tensor, score_tensor, torch.tensor(labels), iou)
-    return Detections(
-        box_tensor[kept].numpy(),
-        score_tensor[kept].numpy(),
-        [bundle.labels[labels[i]] for i in kept.tolist()],
-    )
+    """One image searched by a fresh :class:`Detector`; see :meth:`Detector.detect`."""
+    return Detector(bundle, trust_code=trust_code).detect(source, **options)  # type: ignore[arg-type]
 
 
 def _tiles(image: torch.Tensor, tile: int | None, overlap: float):
@@ -165,17 +215,15 @@ def _starts(length: int, tile: int, step: int) -> list[int]:
 
 
 def _search(
-    bundle: Bundle,
+    detector: Detector,
     image: torch.Tensor,
     scale: float,
     method: str,
     stride: int,
     threshold: float,
-    background: int,
-    trust_code: bool,
 ) -> list[tuple[list[float], float, int]]:
     """(box, score, class) of every window kept, in the coordinates of ``image``."""
-    window_h, window_w = bundle.preprocessing["input_size"]
+    window_h, window_w = detector.window
     size = (
         max(window_h, round(image.shape[2] * scale)),
         max(window_w, round(image.shape[3] * scale)),
@@ -186,13 +234,13 @@ def _search(
         else image
     )
     if method == "heatmap":
-        probabilities, step = heatmap_scores(bundle, scaled, trust_code=trust_code)
-    elif method == "sliding-window":
-        probabilities, step = window_scores(bundle, scaled, stride, trust_code=trust_code), stride
+        probabilities, step = detector.heatmap_scores(scaled)
     else:
-        raise BundleError(f"unknown detection method {method!r}: sliding-window or heatmap")
+        probabilities, step = detector.window_scores(scaled, stride), stride
     best, classes = probabilities.max(0)
-    rows, cols = torch.nonzero((classes != background) & (best >= threshold), as_tuple=True)
+    rows, cols = torch.nonzero(
+        (classes != detector.background) & (best >= threshold), as_tuple=True
+    )
     fy, fx = image.shape[2] / scaled.shape[2], image.shape[3] / scaled.shape[3]
     found = []
     for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
@@ -205,20 +253,6 @@ def _search(
             )
         )
     return found
-
-
-def compare_methods(
-    bundle: Bundle, image: torch.Tensor, *, trust_code: bool = False
-) -> tuple[float, int]:
-    """Largest difference between heat-map and sliding-window scores where both are defined.
-
-    Zero (to float precision) for a network without padding; padding makes windows near an
-    edge see zeros where the whole image has pixels, so the two then differ.
-    """
-    heat, stride = heatmap_scores(bundle, image, trust_code=trust_code)
-    slide = window_scores(bundle, image, stride, trust_code=trust_code)
-    rows, cols = min(heat.shape[1], slide.shape[1]), min(heat.shape[2], slide.shape[2])
-    return float((heat[:, :rows, :cols] - slide[:, :rows, :cols]).abs().max()), stride
 
 
 def draw_detections(source: Path, found: Detections, out: Path) -> Path:
