@@ -143,16 +143,7 @@ def data_import(
 def _print_summary(folder: Path) -> None:
     from lumos.data import Dataset
 
-    dataset = Dataset(folder)
-    counts = dataset.manifest["problems"]
-    splits = ", ".join(f"{k} {v}" for k, v in dataset.manifest["splits"].items() if v)
-    out.print(
-        f"[bold]{dataset.name}[/]: {len(dataset)} records ({splits}), "
-        f"{len(dataset.classes)} classes, {dataset.size[1]}x{dataset.size[0]}x{dataset.channels}"
-    )
-    if counts:
-        detail = ", ".join(f"{n} {kind}" for kind, n in counts.items())
-        out.print(f"problems: {detail} — see `lumos data info {dataset.name}`")
+    out.print(Dataset(folder).summary(), highlight=False, markup=False)
 
 
 @data_app.command("list")
@@ -670,40 +661,14 @@ def demo(
     ),
 ) -> None:
     """The whole loop on built-in data: import, train LeNet on digits, evaluate, save, predict."""
-    from lumos.data import Dataset, import_dataset, sample_grid
-    from lumos.deploy import Bundle
-    from lumos.deploy.from_job import bundle_from_job
-    from lumos.evaluate import run_evaluation
+    from lumos.demo import run_demo
     from lumos.progress import terminal_progress
-    from lumos.train import Recipe, train
 
-    for sample in ("digits", "shapes"):
-        with terminal_progress() as progress:
-            folder = import_dataset(f"sample:{sample}", sample, overwrite=True, progress=progress)
-        _print_summary(folder)
-        grid = sample_grid(Dataset(folder), out_dir / f"{sample}-grid.png", count=36)
-        out.print(f"wrote {grid}")
-    recipe = Recipe(
-        dataset="digits", network="lenet5", epochs=12, batch_size=32, lr=0.05, rotation=10
+    run_demo(
+        out_dir,
+        say=lambda line: out.print(line, highlight=False, markup=False),
+        import_progress=terminal_progress,
     )
-    out.print(f"[bold]training[/] {recipe.network} on {recipe.dataset}")
-    job = train(recipe)
-    bundle_from_job(job.id, "digits-lenet", overwrite=True)
-    report, folder = run_evaluation(
-        "digits-lenet", "digits", "test", out=out_dir / "digits-lenet-test"
-    )
-    metrics = report.metrics
-    out.print(f"test top-1 {metrics['top1']:.2%}, top-5 {metrics['top5']:.2%}; report in {folder}")
-    test = Dataset.open("digits").split("test")
-    samples = [test[i] for i in range(5)]
-    for sample, prediction in zip(
-        samples, Bundle.load("digits-lenet").predict([s.image for s in samples], top=1), strict=True
-    ):
-        label, probability = prediction.top[0]
-        out.print(
-            f"  {sample.source}: {label}  {probability:.2%}  (true {test.classes[sample.label]})",
-            highlight=False,
-        )
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -90,8 +90,6 @@ def open_job(workspace: Workspace, job_id: str) -> Job:
 
 def set_state(workspace: Workspace, job: Job, state: State, error: str | None = None) -> None:
     """Move ``job`` to ``state``; running records the pid, final states the end time."""
-    if job.state in FINAL and state == "running":
-        job.error = None
     stamp = {"running": "started", **dict.fromkeys(FINAL, "finished")}.get(state)
     with workspace.db() as db:
         db.execute(

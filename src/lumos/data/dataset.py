@@ -146,6 +146,20 @@ class Dataset(Sequence[Sample]):
         """Skipped files, dropped annotations and warnings, each with its reason."""
         return json.loads((self.folder / "report.json").read_text())
 
+    def summary(self) -> str:
+        """One line: records per split, classes, stored size; and the problem counts, if any."""
+        splits = ", ".join(f"{k} {v}" for k, v in self.manifest["splits"].items() if v)
+        height, width = self.size
+        line = (
+            f"{self.name}: {len(self)} records ({splits}), {len(self.classes)} classes, "
+            f"{width}x{height}x{self.channels}"
+        )
+        counts = self.manifest.get("problems")
+        if counts:
+            detail = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+            line += f"\nproblems: {detail} — see `lumos data info {self.name}`"
+        return line
+
     def info(self) -> dict[str, Any]:
         """The manifest plus the import report: what ``lumos data info --json`` prints."""
         return {**self.manifest, "report": self.report}

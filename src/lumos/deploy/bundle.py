@@ -155,11 +155,7 @@ class Bundle:
         """Predict image files, the images in folders, or arrays (see lumos.deploy.predict)."""
         from lumos.deploy.predict import expand, predict
 
-        paths = [i for i in inputs if isinstance(i, (str, Path))]
-        arrays = [i for i in inputs if not isinstance(i, (str, Path))]
-        return predict(
-            self, [*expand(paths), *arrays], top=top, device=device, trust_code=trust_code
-        )
+        return predict(self, expand(inputs), top=top, device=device, trust_code=trust_code)
 
     def save(self, path: Path) -> Path:
         """Write the bundle as one portable ``.lumos`` file."""

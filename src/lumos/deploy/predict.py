@@ -39,15 +39,19 @@ class Prediction:
         }
 
 
-def expand(inputs: Sequence[str | Path]) -> list[Path]:
-    """Files as given, and the image files inside any folder (sorted)."""
-    paths: list[Path] = []
-    for entry in map(Path, inputs):
-        if entry.is_dir():
-            paths.extend(sorted(p for p in entry.rglob("*") if p.is_file() and is_image_name(p)))
+def expand(inputs: Sequence[str | Path | np.ndarray]) -> list[Path | np.ndarray]:
+    """Inputs in their order: arrays and files as given, folders as their image files (sorted)."""
+    expanded: list[Path | np.ndarray] = []
+    for entry in inputs:
+        if isinstance(entry, np.ndarray):
+            expanded.append(entry)
+        elif Path(entry).is_dir():
+            expanded.extend(
+                sorted(p for p in Path(entry).rglob("*") if p.is_file() and is_image_name(p))
+            )
         else:
-            paths.append(entry)
-    return paths
+            expanded.append(Path(entry))
+    return expanded
 
 
 def preprocess(source: Path | np.ndarray, bundle: Bundle) -> np.ndarray:

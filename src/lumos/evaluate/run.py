@@ -8,8 +8,8 @@ from lumos.data import Dataset
 from lumos.deploy.bundle import Bundle
 from lumos.errors import LumosError
 from lumos.evaluate.classification import ClassificationReport, evaluate
+from lumos.evaluate.masks import evaluate_segmentation
 from lumos.evaluate.report import write_report
-from lumos.evaluate.segmentation import evaluate_segmentation
 from lumos.jobs import create_job, set_state
 from lumos.workspace import Workspace
 

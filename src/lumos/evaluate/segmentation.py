@@ -3,14 +3,9 @@ pixel accuracy. Pixels marked 255 (ignore) do not count."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from lumos.data.records import IGNORE_INDEX
-
-if TYPE_CHECKING:  # imported lazily below: the trainer imports this module early
-    pass
 
 
 def mask_confusion(predicted: np.ndarray, truth: np.ndarray, num_values: int) -> np.ndarray:
@@ -45,44 +40,3 @@ def segmentation_metrics(confusion: np.ndarray, names: list[str]) -> dict[str, o
             n: (None if np.isnan(v) else float(v)) for n, v in zip(names, dice, strict=True)
         },
     }
-
-
-def evaluate_segmentation(bundle, dataset, split: str = "test", *, trust_code: bool = False):
-    """mIoU, Dice and pixel accuracy of a segmentation bundle on ``split`` (a report)."""
-    import torch
-    import torch.nn.functional as F
-
-    from lumos.data.loader import BatchLoader
-    from lumos.errors import DataError
-    from lumos.evaluate.classification import ClassificationReport
-
-    part = dataset.split(split)
-    if not len(part):
-        raise DataError(None, f"dataset {dataset.name!r} has no {split} records")
-    if ["background", *dataset.classes] != bundle.labels:
-        raise DataError(
-            None, f"dataset {dataset.name!r} has other classes than model {bundle.name!r}"
-        )
-    model = bundle.model(trust_code=trust_code)
-    input_size = tuple(bundle.preprocessing["input_size"])
-    confusion = np.zeros((len(bundle.labels),) * 2, dtype=np.int64)
-    with torch.no_grad():
-        for images, masks in BatchLoader(part, 32, masks=True):
-            if tuple(images.shape[2:]) != input_size:
-                images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
-                masks = F.interpolate(masks[:, None].float(), size=input_size, mode="nearest")[
-                    :, 0
-                ].long()
-            predicted = model(images).float().argmax(1).numpy().astype(np.uint8)
-            confusion += mask_confusion(
-                predicted, masks.numpy().astype(np.uint8), len(bundle.labels)
-            )
-    scores = segmentation_metrics(confusion, bundle.labels)
-    metrics = {k: float(scores[k]) for k in ("miou", "pixel_accuracy", "mean_dice")} | {
-        "records": len(part)
-    }
-    per_class = [
-        {"class": name, "iou": iou, "dice": scores["dice_per_class"][name]}
-        for name, iou in scores["iou_per_class"].items()
-    ]
-    return ClassificationReport(dataset.name, split, bundle.labels, metrics, per_class)
