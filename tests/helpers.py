@@ -183,6 +183,19 @@ def square_masks(folder: Path, count: int = 80) -> Path:
     return folder
 
 
+def import_squares(folder: Path, workspace: object, *, test_percent: float) -> None:
+    """The :func:`square_masks` set imported as dataset ``squares`` (20% validation)."""
+    from lumos.data import import_dataset
+
+    import_dataset(
+        square_masks(folder),
+        "squares",
+        workspace=workspace,
+        test_percent=test_percent,
+        val_percent=20,
+    )
+
+
 def squares_recipe() -> object:
     """A U-Net recipe that learns :func:`square_masks` in a few seconds."""
     from lumos.train import Recipe

@@ -12,8 +12,8 @@ from helpers import (
     PYTHON_NETWORK,
     colour_labels,
     colours_recipe,
+    import_squares,
     run_cli,
-    square_masks,
     squares_recipe,
 )
 from lumos.data import Dataset, import_dataset
@@ -225,13 +225,7 @@ def test_segmentation_bundle_predicts_masks_and_evaluates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     workspace = Workspace(tmp_path / "ws")
-    import_dataset(
-        square_masks(tmp_path / "src"),
-        "squares",
-        workspace=workspace,
-        test_percent=20,
-        val_percent=20,
-    )
+    import_squares(tmp_path / "src", workspace, test_percent=20)
     recipe = squares_recipe()
     job = train(recipe, workspace=workspace, progress=False)
     bundle_from_job(job.id, "squares-unet", workspace=workspace)

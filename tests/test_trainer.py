@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import colour_labels, colours_recipe, run_cli, square_masks, squares_recipe
+from helpers import (
+    colour_labels,
+    colours_recipe,
+    import_squares,
+    run_cli,
+    squares_recipe,
+)
 from lumos.data import import_dataset
 from lumos.jobs import list_jobs, open_job
 from lumos.train import Recipe, TrainError, train
@@ -311,13 +317,7 @@ def test_jobs_cli(
 
 def test_unet_learns_to_segment(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path / "ws")
-    import_dataset(
-        square_masks(tmp_path / "src"),
-        "squares",
-        workspace=workspace,
-        test_percent=0,
-        val_percent=20,
-    )
+    import_squares(tmp_path / "src", workspace, test_percent=0)
     recipe = squares_recipe()
     job = train(recipe, workspace=workspace, progress=False)
     epochs = history(job.folder)
