@@ -12,8 +12,8 @@ from helpers import run_cli
 from lumos.deploy import Bundle, BundleError, save_bundle
 from lumos.deploy.detect import compare_methods, detect, heatmap_scores, window_scores
 from lumos.models import ModelError, NetworkSpec, build_model, build_network
-from lumos.models.classifier import identity, image_classifier
 from lumos.models.fcn import convert_to_fcn
+from lumos.models.normalization import identity, normalized_model
 from lumos.workspace import Workspace
 
 UNPADDED = [
@@ -31,7 +31,7 @@ def classifier_bundle(
     spec = NetworkSpec(
         name=network, num_classes=2, in_channels=1, input_size=(20, 20), layers=layers
     )
-    model = image_classifier(build_network(spec), identity(1))
+    model = normalized_model(build_network(spec), identity(1))
     meta = {
         "task": "classification", "network": spec.model_dump(mode="json"), "labels": LABELS,
         "preprocessing": {

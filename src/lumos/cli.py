@@ -7,7 +7,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -449,14 +449,19 @@ def models_convert_fcn(
 
 @app.command("detect")
 def detect_command(
-    model: Annotated[str, typer.Argument(help="A classifier with a 'background' class.")],
+    model: Annotated[
+        str, typer.Argument(help="A detection model, or a classifier with a 'background' class.")
+    ],
     inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders.")],
-    method: Annotated[str, typer.Option(help="sliding-window or heatmap.")] = "sliding-window",
+    method: Annotated[
+        str | None,
+        typer.Option(help="sliding-window or heatmap for a classifier; a detector needs none."),
+    ] = None,
     stride: Annotated[
         int, typer.Option(help="Window step in pixels (sliding-window).", min=1)
     ] = 16,
     scales: Annotated[str, typer.Option(help="Comma-separated image scales, e.g. 1,0.5.")] = "1",
-    threshold: Annotated[float, typer.Option(help="Lowest class probability kept.")] = 0.5,
+    threshold: Annotated[float, typer.Option(help="Lowest score kept.")] = 0.5,
     tile: Annotated[
         int | None, typer.Option(help="Search large images in tiles of this size.", min=8)
     ] = None,
@@ -468,37 +473,54 @@ def detect_command(
         bool, typer.Option(help="Allow a model whose network is Python code.")
     ] = False,
 ) -> None:
-    """Find objects with a classifier: slide it over the image, or run it as a heat map."""
+    """Find objects: with a detection model, or with a classifier slid over the image or run
+    as a heat map. Writes pictures with boxes and detections.json (COCO results)."""
     from lumos.deploy import Bundle
-    from lumos.deploy.detect import Detector, draw_detections
-    from lumos.deploy.predict import expand
 
     try:
         scale_values = tuple(float(v) for v in scales.split(","))
     except ValueError:
         raise typer.BadParameter("use numbers like 1,0.5", param_hint="--scales") from None
-    detector = Detector(Bundle.load(model), trust_code=trust_code)
-    results = []
+    _detect_files(
+        Bundle.load(model),
+        inputs,
+        out_dir,
+        trust_code,
+        method=method,
+        stride=stride,
+        scales=scale_values,
+        threshold=threshold,
+        tile=tile,
+        overlap=overlap,
+    )
+
+
+def _detect_files(
+    bundle: Bundle, inputs: list[Path], out_dir: Path, trust_code: bool, **options: Any
+) -> None:
+    """Detect in every image: a picture with boxes each, and one COCO results file."""
+    from lumos.deploy.detect import Detector, draw_detections
+    from lumos.deploy.predict import expand
+
+    detector = Detector(bundle, trust_code=trust_code)
+    results: list[dict] = []
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path in expand(inputs):
+    paths = expand(inputs)
+    failed = 0
+    for image_id, path in enumerate(paths, 1):
         try:
-            found = detector.detect(
-                path,
-                method=method,
-                stride=stride,
-                scales=scale_values,
-                threshold=threshold,
-                tile=tile,
-                overlap=overlap,
-            )
+            found = detector.detect(path, **options)
         except LumosError as e:
             print(f"{path}: {e}", file=sys.stderr)
+            failed += 1
             continue
         draw_detections(path, found, out_dir / f"{path.stem}-detections.png")
-        results.extend(found.as_records(path.name))
+        results.extend(found.as_records(path.name, image_id, bundle.labels))
         out.print(f"{path}: {len(found.labels)} objects", highlight=False)
     (out_dir / "detections.json").write_text(json.dumps(results, indent=2))
     out.print(f"wrote {out_dir / 'detections.json'}")
+    if paths and failed == len(paths):
+        raise typer.Exit(2)
 
 
 @app.command("predict")
@@ -509,13 +531,14 @@ def predict_command(
     output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     out_dir: Annotated[
         Path,
-        typer.Option("--out", help="Where a segmentation model writes its masks and overlays."),
+        typer.Option("--out", help="Where masks and overlays, or boxes drawn, are written."),
     ] = Path("predictions"),
     trust_code: Annotated[
         bool, typer.Option(help="Allow a model whose network is Python code.")
     ] = False,
 ) -> None:
-    """Classify images: `lumos predict digits-lenet photo.png` -> `8  99.69%`."""
+    """Classify images (`lumos predict digits-lenet photo.png` -> `8  99.69%`); a segmenter
+    writes masks and overlays, a detector pictures with boxes and COCO results."""
     from lumos.deploy import Bundle
     from lumos.deploy.predict import expand, predict
 
@@ -524,6 +547,9 @@ def predict_command(
     bundle = Bundle.load(model)
     if bundle.meta.get("task") == "segmentation":
         _predict_masks(bundle, expand(inputs), out_dir, trust_code)
+        return
+    if bundle.meta.get("task") == "detection":
+        _detect_files(bundle, inputs, out_dir, trust_code)
         return
     results = predict(bundle, expand(inputs), top=top, trust_code=trust_code)
     if output == "json":

@@ -101,6 +101,12 @@ class Dataset(Sequence[Sample]):
         """A batch of class-index masks (n, H, W) for positions in this dataset or split."""
         return self.store.masks(self.indices[np.asarray(positions, dtype=np.int64)])
 
+    def boxes(
+        self, positions: Sequence[int] | np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(boxes x1y1x2y2, class indices, crowd flags) of each position, in stored pixels."""
+        return [self.store.boxes_of(int(self.indices[p])) for p in positions]
+
     def labels(self) -> np.ndarray:
         return self.store.labels[self.indices]
 

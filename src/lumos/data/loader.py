@@ -11,17 +11,23 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from lumos.data.dataset import Dataset
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+Targets = Literal["labels", "masks", "boxes"]
+Batch = tuple[torch.Tensor, Any]
 
 
 class BatchLoader:
-    """Batches of (images, labels) — or (images, masks) — from a dataset or split.
+    """Batches of (images, targets) from a dataset or split.
+
+    Targets are class labels (N,) or (N, K) for multi-label, class-index masks (N, H, W)
+    with ``targets="masks"``, or with ``targets="boxes"`` one dict per image of ``boxes``
+    (k, 4) x1y1x2y2 float32 in stored pixels, ``labels`` (k,) class indices and ``crowd`` (k,).
 
     Images are (N, C, H, W) float32 in 0-1 (uint8 with ``to_float=False``) in channels-last
     memory order. ``workers`` threads read up to ``2 * workers`` batches ahead; 0 reads in
@@ -41,7 +47,7 @@ class BatchLoader:
         to_float: bool = True,
         pin_memory: bool = False,
         sample_weights: np.ndarray | None = None,
-        masks: bool = False,
+        targets: Targets = "labels",
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -53,7 +59,7 @@ class BatchLoader:
         self.seed = seed
         self.to_float = to_float
         self.pin_memory = pin_memory
-        self.masks = masks  # targets are (N, H, W) class-index masks instead of labels
+        self.targets = targets
         self.epoch = 0
         self.sample_weights = (
             None if sample_weights is None else sample_weights / sample_weights.sum()
@@ -84,8 +90,17 @@ class BatchLoader:
         images = torch.from_numpy(self.dataset.images(positions)).permute(0, 3, 1, 2)
         if self.pin_memory:
             images = images.pin_memory()
-        if self.masks:
+        if self.targets == "masks":
             return images, torch.from_numpy(self.dataset.masks(positions)).long()
+        if self.targets == "boxes":
+            return images, [
+                {
+                    "boxes": torch.from_numpy(boxes).float(),
+                    "labels": torch.from_numpy(labels).long(),
+                    "crowd": torch.from_numpy(crowd),
+                }
+                for boxes, labels, crowd in self.dataset.boxes(positions)
+            ]
         return images, self._labels[torch.from_numpy(positions)]
 
     def _finish(self, batch: Batch) -> Batch:

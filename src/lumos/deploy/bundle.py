@@ -29,7 +29,7 @@ from lumos import __version__
 from lumos.errors import LumosError, NotFoundError
 from lumos.fileio import staged_directory, write_bytes_atomic, write_json_atomic
 from lumos.models import NetworkSpec, build_network
-from lumos.models.classifier import identity, image_classifier
+from lumos.models.normalization import identity, normalized_model
 from lumos.workspace import Workspace, validate_name
 
 BUNDLE_VERSION = 1
@@ -76,7 +76,7 @@ class Bundle:
         A network written as Python code runs that code: it is refused unless
         ``trust_code`` is true.
         """
-        net = image_classifier(
+        net = normalized_model(
             build_network(self.spec, trust_code=trust_code), identity(self.spec.in_channels)
         )
         try:

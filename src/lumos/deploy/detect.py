@@ -1,4 +1,6 @@
-"""Detection with a classifier (a bundle with a "background" class), two ways.
+"""Finding objects in images, three ways.
+
+With a classifier (a bundle with a "background" class):
 
 - ``sliding-window``: classify every window of the classifier's input size, at each stride
   and scale, in batches;
@@ -7,7 +9,9 @@
   ``stride`` pixels.
 
 Windows whose best class is not the background and whose score passes ``threshold`` become
-boxes; per-class non-maximum suppression keeps the best of overlapping ones.
+boxes. With a detection bundle (``model``, the only method it has), the detector itself
+returns the boxes. Every method can search a large image in overlapping tiles; per-class
+non-maximum suppression keeps the best of overlapping boxes, across tiles and scales too.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from lumos.deploy.bundle import Bundle, BundleError
 from lumos.models.fcn import Conversion, convert_to_fcn
 
 BACKGROUND = "background"
+METHODS = ("sliding-window", "heatmap", "model")
 
 
 @dataclass
@@ -35,14 +40,17 @@ class Detections:
     scores: np.ndarray
     labels: list[str]
 
-    def as_records(self, file_name: str) -> list[dict]:
-        """One COCO-style record per box: file, label, [x, y, width, height], score."""
+    def as_records(self, file_name: str, image_id: int, labels: list[str]) -> list[dict]:
+        """COCO results, one per box (``image_id``, ``category_id`` the index in ``labels``,
+        ``bbox`` [x, y, width, height], ``score``), with the file and label names added."""
         return [
             {
-                "file_name": file_name,
-                "label": label,
+                "image_id": image_id,
+                "category_id": labels.index(label),
                 "bbox": [x1, y1, x2 - x1, y2 - y1],
                 "score": score,
+                "file_name": file_name,
+                "label": label,
             }
             for (x1, y1, x2, y2), score, label in zip(
                 self.boxes.tolist(), self.scores.tolist(), self.labels, strict=True
@@ -61,8 +69,8 @@ def _image_tensor(source: Path | np.ndarray, channels: int) -> torch.Tensor:
 
 
 class Detector:
-    """A classification bundle ready to detect: the network is built once, and converted to
-    its fully convolutional twin once, however many images, tiles and scales follow."""
+    """A bundle ready to detect: the network is built once (and a classifier converted to
+    its fully convolutional twin once), however many images, tiles and scales follow."""
 
     def __init__(self, bundle: Bundle, *, trust_code: bool = False) -> None:
         if BACKGROUND not in bundle.labels:
@@ -70,6 +78,7 @@ class Detector:
                 f"{bundle.origin}: detection needs a model with a '{BACKGROUND}' class"
             )
         self.bundle = bundle
+        self.end_to_end = bundle.meta.get("task") == "detection"
         self.background = bundle.labels.index(BACKGROUND)
         self.window: tuple[int, int] = tuple(bundle.preprocessing["input_size"])  # type: ignore[assignment]
         self.model = bundle.model(trust_code=trust_code)
@@ -112,7 +121,7 @@ class Detector:
         self,
         source: Path | np.ndarray,
         *,
-        method: str = "sliding-window",
+        method: str | None = None,
         stride: int = 16,
         scales: tuple[float, ...] = (1.0,),
         threshold: float = 0.5,
@@ -122,12 +131,20 @@ class Detector:
     ) -> Detections:
         """Boxes of the non-background classes found in one image.
 
-        With ``tile``, the image is cut into ``tile``-pixel squares overlapping by
-        ``overlap``, each searched on its own, and the boxes merged: a large image never
+        ``method`` defaults to ``model`` for a detection bundle and ``sliding-window`` for a
+        classifier. With ``tile``, the image is cut into ``tile``-pixel squares overlapping
+        by ``overlap``, each searched on its own, and the boxes merged: a large image never
         enters the network whole.
         """
-        if method not in ("sliding-window", "heatmap"):
-            raise BundleError(f"unknown detection method {method!r}: sliding-window or heatmap")
+        method = method or ("model" if self.end_to_end else "sliding-window")
+        if method not in METHODS:
+            raise BundleError(f"unknown detection method {method!r}: {', '.join(METHODS)}")
+        if (method == "model") != self.end_to_end:
+            raise BundleError(
+                f"{self.bundle.origin}: a detection model finds boxes itself (method model)"
+                if self.end_to_end
+                else f"{self.bundle.origin}: a classifier detects by sliding-window or heatmap"
+            )
         full = _image_tensor(source, self.bundle.spec.in_channels)
         boxes, scores, labels = [], [], []
         for (top, left), part in _tiles(full, tile, overlap):
@@ -233,6 +250,9 @@ def _search(
         if size != tuple(image.shape[2:])
         else image
     )
+    fy, fx = image.shape[2] / scaled.shape[2], image.shape[3] / scaled.shape[3]
+    if method == "model":
+        return _boxes_found(detector, scaled, threshold, (fx, fy))
     if method == "heatmap":
         probabilities, step = detector.heatmap_scores(scaled)
     else:
@@ -241,7 +261,6 @@ def _search(
     rows, cols = torch.nonzero(
         (classes != detector.background) & (best >= threshold), as_tuple=True
     )
-    fy, fx = image.shape[2] / scaled.shape[2], image.shape[3] / scaled.shape[3]
     found = []
     for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
         x1, y1 = c * step * fx, r * step * fy
@@ -255,14 +274,37 @@ def _search(
     return found
 
 
-def draw_detections(source: Path, found: Detections, out: Path) -> Path:
-    """The image with its boxes, labels and scores drawn, as PNG."""
+@torch.no_grad()
+def _boxes_found(
+    detector: Detector, image: torch.Tensor, threshold: float, factors: tuple[float, float]
+) -> list[tuple[list[float], float, int]]:
+    """(box, score, class) of a detection bundle's boxes above ``threshold``, scaled back."""
+    found = detector.model(image)[0]
+    fx, fy = factors
+    scale = torch.tensor([fx, fy, fx, fy])
+    keep = found["scores"] >= threshold
+    return [
+        (box, float(score), int(label))
+        for box, score, label in zip(
+            (found["boxes"][keep].float() * scale).tolist(),
+            found["scores"][keep].tolist(),
+            found["labels"][keep].tolist(),
+            strict=True,
+        )
+    ]
+
+
+def draw_detections(source: Path | np.ndarray, found: Detections, out: Path) -> Path:
+    """The image (a file or an (H, W, C) array) with its boxes, labels and scores drawn, as PNG."""
     from PIL import Image, ImageDraw, ImageFont
 
     from lumos.data.show import palette
 
-    with Image.open(source) as image:
-        canvas = image.convert("RGB")
+    if isinstance(source, np.ndarray):
+        canvas = Image.fromarray(source.squeeze()).convert("RGB")
+    else:
+        with Image.open(source) as image:
+            canvas = image.convert("RGB")
     draw = ImageDraw.Draw(canvas)
     names = sorted(set(found.labels))
     colours = dict(zip(names, palette(len(names)), strict=True))

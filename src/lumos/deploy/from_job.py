@@ -47,8 +47,8 @@ def bundle_from_job(
     meta = {
         "task": task,
         "network": spec.model_dump(mode="json"),
-        # A segmenter's outputs are the background (mask value 0) and then the classes.
-        "labels": ["background", *dataset.classes] if task == "segmentation" else dataset.classes,
+        # Segmenters and detectors output the background (0) and then the classes.
+        "labels": dataset.classes if task == "classification" else ["background", *dataset.classes],
         "multi_label": dataset.multi_label and task == "classification",
         "preprocessing": {
             "size": list(dataset.size),

@@ -1,4 +1,5 @@
-"""COCO detection metrics, computed by pycocotools' COCOeval and named as torchmetrics does.
+"""COCO detection metrics, computed by faster-coco-eval (pycocotools' numbers, from C++)
+and named as torchmetrics does.
 
 ``coco_metrics(gt, results)`` scores a COCO results list (or file) against a COCO
 ground-truth document (or file): ``map`` (AP@[.5:.95]), ``map_50``, ``map_75``,
@@ -76,6 +77,54 @@ def _check_results(results: Any, image_ids: set, category_ids: set, name: str) -
             )
 
 
+def coco_documents(
+    truths: list[dict[str, Any]], found: list[dict[str, Any]], classes: list[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A COCO ground truth and results list from per-image dicts.
+
+    ``truths[i]`` has ``boxes`` (k, 4) x1y1x2y2, ``labels`` (class indices) and optionally
+    ``crowd``; ``found[i]`` has ``boxes``, ``labels`` and ``scores``. Image ``i`` gets id
+    ``i``, class ``k`` category id ``k + 1``.
+    """
+    images, annotations, results = [], [], []
+    for image_id, (truth, detections) in enumerate(zip(truths, found, strict=True)):
+        images.append({"id": image_id})
+        crowd = np.asarray(truth.get("crowd", np.zeros(len(truth["labels"]), dtype=bool)))
+        for box, label, is_crowd in zip(
+            np.asarray(truth["boxes"]).tolist(),
+            np.asarray(truth["labels"]).tolist(),
+            crowd,
+            strict=True,
+        ):
+            width, height = box[2] - box[0], box[3] - box[1]
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": int(label) + 1,
+                    "bbox": [box[0], box[1], width, height],
+                    "area": width * height,
+                    "iscrowd": int(bool(is_crowd)),
+                }
+            )
+        for box, label, score in zip(
+            np.asarray(detections["boxes"]).tolist(),
+            np.asarray(detections["labels"]).tolist(),
+            np.asarray(detections["scores"]).tolist(),
+            strict=True,
+        ):
+            results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": int(label) + 1,
+                    "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]],
+                    "score": float(score),
+                }
+            )
+    categories = [{"id": k + 1, "name": name} for k, name in enumerate(classes)]
+    return {"images": images, "annotations": annotations, "categories": categories}, results
+
+
 def coco_metrics(
     gt: str | Path | dict, results: str | Path | list, *, iou_type: str = "bbox"
 ) -> dict[str, Any]:
@@ -86,10 +135,9 @@ def coco_metrics(
 def _evaluate(
     gt: str | Path | dict, results: str | Path | list, iou_type: str = "bbox"
 ) -> tuple[dict[str, Any], Any, dict, list]:
-    """The metrics, pycocotools' evaluator (None when there is nothing to score), and the
+    """The metrics, the COCO evaluator (None when there is nothing to score), and the
     checked ground truth and detections."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+    from faster_coco_eval import COCO, COCOeval_faster
 
     gt_name = str(gt) if isinstance(gt, (str, Path)) else "ground truth"
     results_name = str(results) if isinstance(results, (str, Path)) else "results"
@@ -102,16 +150,18 @@ def _evaluate(
     metrics["map_per_class"] = [0.0] * len(categories)
     if not detections or not truth["annotations"]:
         return metrics, None, truth, detections
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+    with contextlib.redirect_stdout(io.StringIO()):  # the evaluator prints its progress
         coco = COCO()
         coco.dataset = truth
         coco.createIndex()
-        evaluator = COCOeval(coco, coco.loadRes(copy.deepcopy(detections)), iou_type)
+        evaluator = COCOeval_faster(
+            coco, coco.loadRes(copy.deepcopy(detections)), iou_type, print_function=print
+        )
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
     metrics.update(
-        {key: float(value) for key, value in zip(STAT_KEYS, evaluator.stats, strict=True)}
+        {key: float(value) for key, value in zip(STAT_KEYS, evaluator.stats[:12], strict=True)}
     )
     precision = evaluator.eval["precision"][
         :, :, :, 0, -1

@@ -26,7 +26,7 @@ def evaluate_segmentation(bundle, dataset, split: str = "test", *, trust_code: b
     input_size = tuple(bundle.preprocessing["input_size"])
     confusion = np.zeros((len(bundle.labels),) * 2, dtype=np.int64)
     with torch.no_grad():
-        for images, masks in BatchLoader(part, 32, masks=True):
+        for images, masks in BatchLoader(part, 32, targets="masks"):
             if tuple(images.shape[2:]) != input_size:
                 images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
                 masks = F.interpolate(masks[:, None].float(), size=input_size, mode="nearest")[

@@ -7,6 +7,7 @@ from pathlib import Path
 from lumos.data import Dataset
 from lumos.deploy.bundle import Bundle
 from lumos.errors import LumosError
+from lumos.evaluate.boxes import evaluate_detection
 from lumos.evaluate.classification import ClassificationReport, evaluate
 from lumos.evaluate.masks import evaluate_segmentation
 from lumos.evaluate.report import write_report
@@ -32,13 +33,17 @@ def run_evaluation(
         workspace, "evaluate", {"model": str(model), "dataset": dataset, "split": split}
     )
     set_state(workspace, job, "running")
+    folder = out or job.folder
+    task = bundle.meta.get("task")
     try:
-        if bundle.meta.get("task") == "segmentation":
-            report = evaluate_segmentation(bundle, data, split, trust_code=trust_code)
+        if task == "detection":  # its report has files of its own: PR curves, COCO JSON
+            report = evaluate_detection(bundle, data, split, folder, trust_code=trust_code)
         else:
-            report = evaluate(bundle, data, split, trust_code=trust_code)
-        folder = out or job.folder
-        write_report(report, data, folder)
+            if task == "segmentation":
+                report = evaluate_segmentation(bundle, data, split, trust_code=trust_code)
+            else:
+                report = evaluate(bundle, data, split, trust_code=trust_code)
+            write_report(report, data, folder)
     except LumosError as e:
         set_state(workspace, job, "failed", str(e))
         raise

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
 from lumos.models import NetworkSpec, build_network
-from lumos.models.classifier import identity, image_classifier
+from lumos.models.normalization import identity, normalized_model
 
 
 @torch.no_grad()
@@ -35,6 +35,6 @@ def model_scores(
 def split_scores(
     spec: NetworkSpec, weights: dict[str, torch.Tensor], dataset: Dataset
 ) -> tuple[np.ndarray, np.ndarray]:
-    model = image_classifier(build_network(spec), identity(spec.in_channels))
+    model = normalized_model(build_network(spec), identity(spec.in_channels))
     model.load_state_dict(weights)
     return model_scores(model, dataset, spec.input_size, multi_label=dataset.multi_label)

@@ -35,10 +35,16 @@ class NetworkSpec(BaseModel):
     input_size: tuple[int, int]  # (height, width)
     layers: list[Any] | None = None  # for name == "custom"
     source: str | None = None  # for name == "python": the file's text
+    options: dict[str, Any] = {}  # builder options of a zoo network (a detector's anchors)
 
     @classmethod
     def resolve(
-        cls, network: str, num_classes: int, in_channels: int, input_size: tuple[int, int]
+        cls,
+        network: str,
+        num_classes: int,
+        in_channels: int,
+        input_size: tuple[int, int],
+        **options: Any,
     ) -> NetworkSpec:
         """A spec for a zoo name, a YAML layer file or a Python file (their text copied in)."""
         shape = {"num_classes": num_classes, "in_channels": in_channels, "input_size": input_size}
@@ -50,7 +56,7 @@ class NetworkSpec(BaseModel):
             except (OSError, UnicodeDecodeError) as e:
                 raise ModelError(f"{network}: cannot read network: {e}") from None
             return cls(name=PYTHON, source=source, **shape)
-        return cls(name=network, **shape)
+        return cls(name=network, options=options, **shape)
 
 
 def build_network(spec: NetworkSpec, *, trust_code: bool = True) -> nn.Module:
@@ -67,7 +73,9 @@ def build_network(spec: NetworkSpec, *, trust_code: bool = True) -> nn.Module:
                 "this network is Python code; load it only if you trust its author (--trust-code)"
             )
         return _build_python(spec)
-    return build_model(spec.name, spec.num_classes, spec.in_channels, spec.input_size)
+    return build_model(
+        spec.name, spec.num_classes, spec.in_channels, spec.input_size, **spec.options
+    )
 
 
 def _build_python(spec: NetworkSpec) -> nn.Module:

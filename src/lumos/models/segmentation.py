@@ -1,5 +1,6 @@
-"""Segmentation networks: a small U-Net of our own, and torchvision's FCN, DeepLabV3 and
-LRASPP, all returning a (N, classes, H, W) score map at the input's resolution."""
+"""Segmentation networks: a small U-Net and a semantic FPN of our own, and torchvision's FCN,
+DeepLabV3 and LRASPP, all returning a (N, classes, H, W) score map at the input's
+resolution."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch.nn.functional as F
 import torchvision.models.segmentation as tvs
 from torch import nn
 
+from lumos.models.backbones import resnet_fpn
 from lumos.models.surgery import replace_conv
 from lumos.models.zoo import register
 
@@ -54,6 +56,39 @@ class UNet(nn.Module):
         return self.head(x)
 
 
+class SemanticFPN(nn.Module):
+    """Panoptic FPN's semantic branch (Kirillov 2019) on a ResNet FPN: each pyramid level
+    (strides 4-32) is convolved, brought to stride 4 and summed, then classified and
+    upsampled to the input."""
+
+    def __init__(self, num_classes: int, in_channels: int, depth: int = 18, width: int = 64):
+        super().__init__()
+        self.backbone = resnet_fpn(depth, width)
+        if in_channels != 3:
+            body = self.backbone.body
+            body.conv1 = replace_conv(body.conv1, in_channels=in_channels)
+        self.levels = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(width, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            )
+            for _ in range(4)
+        )
+        self.classify = nn.Conv2d(width, num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = list(self.backbone(x).values())[:4]  # strides 4, 8, 16, 32
+        size = features[0].shape[2:]
+        merged = sum(
+            F.interpolate(level(f), size=size, mode="bilinear", align_corners=False)
+            for level, f in zip(self.levels, features, strict=True)
+        )
+        return F.interpolate(
+            self.classify(merged), size=x.shape[2:], mode="bilinear", align_corners=False
+        )
+
+
 class ScoreMap(nn.Module):
     """torchvision's segmentation models return {"out": ...}; this returns the tensor."""
 
@@ -68,6 +103,16 @@ class ScoreMap(nn.Module):
 @register("unet", "U-Net", "small U-Net (16-128 channels, 3 levels)", task="segmentation")
 def _unet(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> nn.Module:
     return UNet(num_classes, in_channels)
+
+
+@register(
+    "fpn_resnet18",
+    "Semantic FPN",
+    "semantic FPN (Kirillov 2019) on ResNet-18, 64 channels",
+    task="segmentation",
+)
+def _fpn_resnet18(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> nn.Module:
+    return SemanticFPN(num_classes, in_channels)
 
 
 def _torchvision(factory, first_conv: str):

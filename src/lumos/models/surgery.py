@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+import torch
 from torch import nn
 
 
@@ -39,3 +42,56 @@ def freeze(module: nn.Module, *, except_names: tuple[str, ...] = ()) -> int:
             parameter.requires_grad_(False)
             frozen += parameter.numel()
     return frozen
+
+
+def load_matching(
+    model: nn.Module, weights: dict[str, torch.Tensor], *, skip: tuple[str, ...] = ("normalize.",)
+) -> int:
+    """Copy tensors of ``weights`` into ``model`` where names and shapes match; returns how
+    many were copied.
+
+    Names may sit under another prefix in ``model`` (a classifier's ``net.layer1...`` is a
+    detector's ``net.backbone.body.layer1...``): the prefix under which most tensors match
+    is used. Names starting with ``skip`` (the input normalisation) are left alone.
+    """
+    target = {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
+    source = {k.removeprefix("net."): v for k, v in weights.items() if not k.startswith(skip)}
+    prefixes: Counter[str] = Counter()
+    for name, tensor in target.items():
+        for rest, value in source.items():
+            prefix = name[: len(name) - len(rest)]
+            whole = prefix == "" or prefix.endswith(".")  # "conv1.weight" is not "bnconv1.weight"
+            if whole and name.endswith(rest) and tensor.shape == value.shape:
+                prefixes[prefix] += 1
+    if not prefixes:
+        return 0
+    prefix = prefixes.most_common(1)[0][0]
+    state = model.state_dict()
+    copied = 0
+    for rest, value in source.items():
+        name = prefix + rest
+        if name in target and target[name].shape == value.shape:
+            state[name] = value
+            copied += 1
+    model.load_state_dict(state)
+    return copied
+
+
+def freeze_backbone(model: nn.Module) -> nn.Module:
+    """Stop gradients in the feature extractor of a lumos model and return it.
+
+    The backbone of a detector or torchvision segmenter; for a classifier, everything but
+    its last layer with weights.
+    """
+    net = model.get_submodule("net")
+    for path in ("backbone.body", "model.backbone", "backbone"):
+        try:
+            backbone = net.get_submodule(path)
+        except AttributeError:
+            continue
+        backbone.requires_grad_(False)
+        return backbone
+    head = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+    net.requires_grad_(False)
+    head.requires_grad_(True)
+    return net

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torchvision.models as tvm
 from torch import nn
@@ -22,7 +23,7 @@ from lumos.models.surgery import replace_conv, replace_linear
 
 SMALL_INPUT = 64
 TIMM_PREFIX = "timm:"
-Builder = Callable[[int, int, tuple[int, int]], nn.Module]
+Builder = Callable[..., nn.Module]  # (num_classes, in_channels, input_size, **options)
 
 
 class ModelError(LumosError):
@@ -35,7 +36,8 @@ class ModelEntry:
     family: str
     description: str
     build: Builder
-    task: str = "classification"  # or "segmentation": the output is a (N, K, H, W) score map
+    # "segmentation": the output is a (N, K, H, W) score map; "detection": boxes per image
+    task: str = "classification"
 
 
 REGISTRY: dict[str, ModelEntry] = {}
@@ -51,34 +53,47 @@ def register(
     return add
 
 
+def _register_task_models() -> None:
+    """Import the modules that register segmentation and detection networks.
+
+    They import this module, so they cannot be imported at its top.
+    """
+    from lumos.models import detection, segmentation  # noqa: F401
+
+
 def list_models(pattern: str = "*") -> list[ModelEntry]:
     """Registered networks whose name matches ``pattern`` (shell-style); timm's are not listed."""
-    import lumos.models.segmentation  # noqa: F401 - registers the segmentation networks
-
+    _register_task_models()
     return [e for name, e in sorted(REGISTRY.items()) if fnmatch.fnmatch(name, pattern)]
 
 
 def model_task(name: str) -> str:
-    """What a network outputs: "classification" scores or a "segmentation" map."""
-    import lumos.models.segmentation  # noqa: F401
-
+    """What a network outputs: "classification" scores, a "segmentation" map or
+    "detection" boxes."""
+    _register_task_models()
     entry = REGISTRY.get(name)
     return entry.task if entry else "classification"
 
 
 def build_model(
-    name: str, num_classes: int, in_channels: int = 3, input_size: tuple[int, int] = (224, 224)
+    name: str,
+    num_classes: int,
+    in_channels: int = 3,
+    input_size: tuple[int, int] = (224, 224),
+    **options: Any,
 ) -> nn.Module:
-    """Build network ``name`` for ``in_channels`` x ``input_size`` inputs and ``num_classes``."""
+    """Build network ``name`` for ``in_channels`` x ``input_size`` inputs and ``num_classes``.
+
+    ``options`` go to the network's builder (a detector's ``anchors``).
+    """
     if num_classes < 1 or in_channels < 1 or min(input_size) < 1:
         raise ModelError(f"cannot build {name}: classes, channels and input size must be positive")
     if name.startswith(TIMM_PREFIX):
         return _timm(name[len(TIMM_PREFIX) :], num_classes, in_channels)
-    if name not in REGISTRY:
-        import lumos.models.segmentation  # noqa: F401 - registers the segmentation networks
+    _register_task_models()
     if name not in REGISTRY:
         raise ModelError(f"unknown network {name!r}: see `lumos models list`, or use timm:NAME")
-    return REGISTRY[name].build(num_classes, in_channels, input_size)
+    return REGISTRY[name].build(num_classes, in_channels, input_size, **options)
 
 
 def _small(input_size: tuple[int, int]) -> bool:

@@ -108,7 +108,7 @@ class EarlyStopping(Callback):
         if self.patience and s.best_epoch is not None and s.epoch - s.best_epoch >= self.patience:
             trainer.emit(
                 "on_message",
-                f"early stop: no better {trainer.recipe.metric} for {self.patience} epochs",
+                f"early stop: no better {trainer.metric} for {self.patience} epochs",
             )
             raise StopTraining
 
@@ -128,9 +128,7 @@ class ProgressBar(Callback):
             TextColumn("epoch {task.fields[epoch]}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn(
-                "loss {task.fields[loss]:.4f} acc {task.fields[acc]:.3f} lr {task.fields[lr]:.2e}"
-            ),
+            TextColumn("loss {task.fields[loss]:.4f}{task.fields[acc]} lr {task.fields[lr]:.2e}"),
             TextColumn("{task.fields[rate]:,.0f} img/s"),
             TextColumn("ETA"),
             TimeRemainingColumn(),
@@ -148,7 +146,7 @@ class ProgressBar(Callback):
             completed=s.position,
             epoch=f"{s.epoch + 1}/{trainer.recipe.epochs}",
             loss=0.0,
-            acc=0.0,
+            acc="",
             lr=0.0,
             rate=0.0,
         )
@@ -162,7 +160,8 @@ class ProgressBar(Callback):
             self.task,
             completed=trainer.state.position,
             loss=sums["loss"] / seen,
-            acc=sums["correct"] / seen,
+            # a detector counts no hits: its bar shows no accuracy
+            acc=f" acc {sums['correct'] / sums['counted']:.3f}" if sums["counted"] else "",
             lr=trainer.optimizer.param_groups[0]["lr"],
             rate=(sums["seen"] - self._seen) / elapsed,
         )

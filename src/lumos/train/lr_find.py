@@ -45,7 +45,7 @@ def lr_find(
     """Run the range test for ``recipe``; writes ``lr_find.csv`` and ``lr_find.png`` to ``out``."""
     if not 0 < start < end:
         raise TrainError("lr-find needs 0 < start < end")
-    trainer = Trainer(recipe, Dataset.open(recipe.dataset, workspace))
+    trainer = Trainer(recipe, Dataset.open(recipe.dataset, workspace), workspace=workspace)
     model, optimizer = trainer.model.train(), trainer.optimizer
     factor = (end / start) ** (1 / max(steps - 1, 1))
     rates, losses, smoothed, best = [], [], 0.0, math.inf

@@ -22,7 +22,9 @@ LRPolicy = Literal[
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Normalize = Literal["none", "per-channel", "mean-image"]
 Balance = Literal["none", "weights", "sampler"]
-Metric = Literal["val_accuracy", "val_loss", "val_top5", "val_map", "val_f1", "val_miou"]
+Metric = Literal[
+    "val_accuracy", "val_loss", "val_top5", "val_f1", "val_miou", "val_map", "val_map_50"
+]
 
 
 class RecipeError(LumosError):
@@ -39,6 +41,10 @@ class Recipe(BaseModel):
     input_size: tuple[int, int] | None = Field(
         None, description="(height, width); default: the dataset's"
     )
+    init: str | None = Field(
+        None, description="saved model whose weights start the run where names and shapes match"
+    )
+    freeze_backbone: bool = Field(False, description="train only the head (detector: its FPN too)")
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
     accumulate: int = Field(1, ge=1, description="batches per optimiser step")
@@ -64,6 +70,8 @@ class Recipe(BaseModel):
     )
     min_lr: float = Field(0.0, ge=0)
 
+    clip_grad: float = Field(0.0, ge=0, description="largest gradient norm; 0 = no clipping")
+
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     balance: Balance = "none"
 
@@ -71,6 +79,9 @@ class Recipe(BaseModel):
     vflip: bool = False
     crop_scale: float = Field(
         1.0, gt=0, le=1, description="random resized crop down to this area share; 1 = off"
+    )
+    scale_jitter: float = Field(
+        0.0, ge=0, lt=1, description="detectors, segmenters: rescale by 1 +- this; 0 = off"
     )
     rotation: float = Field(0.0, ge=0, le=180, description="degrees, either way")
     color_jitter: float = Field(0.0, ge=0, le=1)
@@ -93,7 +104,9 @@ class Recipe(BaseModel):
     early_stopping: int = Field(
         0, ge=0, description="epochs without improvement before stopping; 0 = off"
     )
-    metric: Metric = "val_accuracy"
+    metric: Metric | None = Field(
+        None, description="what 'best' means; default val_accuracy, val_miou or val_map_50"
+    )
     workers: int = Field(2, ge=0)
     tensorboard: bool = False
 
@@ -104,10 +117,6 @@ class Recipe(BaseModel):
         if self.warmup_epochs >= self.epochs:
             raise ValueError("warmup_epochs must be shorter than epochs")
         return self
-
-    @property
-    def maximise(self) -> bool:
-        return self.metric != "val_loss"
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -86,12 +86,15 @@ def train(
             Dataset.open(recipe.dataset, workspace),
             callbacks=(stopper, *_callbacks(recipe, job, checkpoints, progress)),
             device=device,
+            workspace=workspace,
         )
         if payload is not None:
             trainer.restore(payload)
         else:
             (job.folder / "network.json").write_text(trainer.spec.model_dump_json(indent=2))
         job.log(f"training {recipe.network} on {recipe.dataset} ({trainer.arithmetic.describe()})")
+        if trainer.initialised:
+            job.log(f"{trainer.initialised} weight tensors taken from model {recipe.init!r}")
         with _graceful_interrupt(stopper):
             trainer.fit()
     except Interrupted:

@@ -21,16 +21,30 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from lumos.data import Dataset
 from lumos.data.augment import Augment
 from lumos.data.loader import BatchLoader
+from lumos.data.paired import PairedAugment
 from lumos.data.records import IGNORE_INDEX
+from lumos.deploy.bundle import Bundle
 from lumos.errors import LumosError
+from lumos.evaluate.boxes import detect_split
+from lumos.evaluate.detection import coco_documents, coco_metrics
 from lumos.evaluate.segmentation import mask_confusion, segmentation_metrics
 from lumos.models import NetworkSpec, build_network
-from lumos.models.classifier import identity, image_classifier, mean_image, per_channel
+from lumos.models.detection import anchors_from_stats
+from lumos.models.normalization import identity, mean_image, normalized_model, per_channel
+from lumos.models.surgery import freeze_backbone, load_matching
 from lumos.models.zoo import model_task
 from lumos.train.callbacks import Callback
 from lumos.train.precision import Arithmetic, choose
 from lumos.train.recipe import Recipe
 from lumos.train.schedules import Schedule
+from lumos.workspace import Workspace
+
+TARGETS = {"classification": "labels", "segmentation": "masks", "detection": "boxes"}
+DEFAULT_METRIC = {
+    "classification": "val_accuracy",
+    "segmentation": "val_miou",
+    "detection": "val_map_50",
+}
 
 
 class TrainError(LumosError):
@@ -71,25 +85,34 @@ class Trainer:
         *,
         callbacks: tuple[Callback, ...] = (),
         device: str | None = None,
+        workspace: Workspace | None = None,
     ) -> None:
         self.recipe = recipe
         self.dataset = dataset
         self.callbacks = callbacks
         self.arithmetic: Arithmetic = choose(recipe.precision, device)
-        self.segmentation = model_task(recipe.network) == "segmentation"
+        self.task = model_task(recipe.network)
+        self.segmentation = self.task == "segmentation"
+        self.detection = self.task == "detection"
         self.train_split, self.val_split = self._splits()
-        self.multi_label = dataset.multi_label and not self.segmentation
+        self.multi_label = dataset.multi_label and self.task == "classification"
         self.input_size = recipe.input_size or dataset.size
-        # A segmenter also scores the background: mask value 0, class k at k + 1.
-        self.num_outputs = len(dataset.classes) + (1 if self.segmentation else 0)
+        self.metric = recipe.metric or DEFAULT_METRIC[self.task]
+        # Segmenters and detectors also score the background: class k is output k + 1.
+        self.num_outputs = len(dataset.classes) + (0 if self.task == "classification" else 1)
         self.spec = NetworkSpec.resolve(
-            recipe.network, self.num_outputs, dataset.channels, self.input_size
+            recipe.network,
+            self.num_outputs,
+            dataset.channels,
+            self.input_size,
+            **({"anchors": self._anchors()} if self.detection else {}),
         )
         torch.manual_seed(recipe.seed)
-        self.model = image_classifier(build_network(self.spec), self._normalize()).to(
-            self.arithmetic.device
-        )
-        self.channels_last = (
+        self.model = normalized_model(build_network(self.spec), self._normalize())
+        self.initialised = self._initialise(workspace) if recipe.init else 0
+        self.frozen = freeze_backbone(self.model) if recipe.freeze_backbone else None
+        self.model = self.model.to(self.arithmetic.device)
+        self.channels_last = not self.detection and (
             recipe.channels_last if recipe.channels_last is not None else _has_conv(self.model)
         )
         if self.channels_last:
@@ -114,29 +137,35 @@ class Trainer:
             seed=recipe.seed,
             pin_memory=self.arithmetic.device.type == "cuda",
             sample_weights=self._sample_weights(),
-            masks=self.segmentation,
+            targets=TARGETS[self.task],
         )
         self.val_loader = BatchLoader(
-            self.val_split, recipe.batch_size, workers=recipe.workers, masks=self.segmentation
+            self.val_split, recipe.batch_size, workers=recipe.workers, targets=TARGETS[self.task]
         )
         self.steps_per_epoch = math.ceil(len(self.loader) / recipe.accumulate)
         self.schedule = Schedule(recipe, self.steps_per_epoch)
-        if self.segmentation and (recipe.crop_scale < 1 or recipe.rotation > 0):
-            raise TrainError(
-                "crop_scale and rotation do not move masks yet: use hflip/vflip for a segmenter"
-            )
-        self.augment = Augment(
-            recipe.hflip and not self.segmentation,  # a segmenter flips image and mask together
-            recipe.vflip and not self.segmentation,
+        classifying = self.task == "classification"
+        # Segmenters and detectors warp images together with their masks or boxes.
+        self.paired = PairedAugment(
+            tuple(self.input_size),
+            recipe.hflip,
+            recipe.vflip,
             recipe.crop_scale,
+            recipe.scale_jitter,
             recipe.rotation,
+        )
+        if classifying and recipe.scale_jitter > 0:
+            raise TrainError("scale_jitter is for detectors and segmenters; use crop_scale")
+        self.augment = Augment(
+            recipe.hflip and classifying,
+            recipe.vflip and classifying,
+            recipe.crop_scale if classifying else 1.0,
+            recipe.rotation if classifying else 0.0,
             recipe.color_jitter,
             recipe.invert,
             recipe.noise,
         )
-        self.mix = (
-            None if self.multi_label or self.segmentation else _mixer(recipe, self.num_outputs)
-        )
+        self.mix = None if self.multi_label or not classifying else _mixer(recipe, self.num_outputs)
         self.class_weights = self._class_weights()
         self.state = TrainState()
         self.generator = torch.Generator()
@@ -161,12 +190,33 @@ class Trainer:
             raise TrainError(
                 f"{self.recipe.network} segments images, but dataset {name!r} has no masks"
             )
-        if not self.segmentation and self.dataset.task != "classification":
+        if self.detection and not self.dataset.manifest.get("has_boxes"):
             raise TrainError(
-                f"dataset {name!r} is a {self.dataset.task} dataset; train a segmentation network "
-                "(e.g. network=unet) or a classifier on a classification dataset"
+                f"{self.recipe.network} detects objects, but dataset {name!r} has no boxes"
+            )
+        if self.task == "classification" and self.dataset.task != "classification":
+            raise TrainError(
+                f"dataset {name!r} is a {self.dataset.task} dataset; train a detector "
+                "(e.g. network=fcos_resnet18_fpn) or a segmenter (network=unet) on it"
             )
         return train, val
+
+    def _initialise(self, workspace: Workspace | None) -> int:
+        """Start from a saved model's weights where names and shapes match."""
+        name = self.recipe.init
+        copied = load_matching(self.model, Bundle.load(name, workspace).weights)  # type: ignore[arg-type]
+        if not copied:
+            raise TrainError(f"model {name!r} has no weights that fit {self.recipe.network}")
+        return copied
+
+    def _anchors(self) -> dict[str, Any]:
+        """Anchor sizes from the training boxes, scaled from stored to input pixels."""
+        anchors = anchors_from_stats(self.dataset.manifest.get("boxes"))
+        scale = math.sqrt(
+            self.input_size[0] * self.input_size[1] / (self.dataset.size[0] * self.dataset.size[1])
+        )
+        anchors["sizes"] = [round(size * scale, 1) for size in anchors["sizes"]]
+        return anchors
 
     def _normalize(self) -> nn.Module:
         channels = self.dataset.channels
@@ -186,14 +236,14 @@ class Trainer:
         return np.bincount(labels, minlength=len(self.dataset.classes)).astype(np.float64)
 
     def _class_weights(self) -> torch.Tensor | None:
-        if self.recipe.balance != "weights" or self.segmentation:
+        if self.recipe.balance != "weights" or self.task != "classification":
             return None
         counts = self._class_counts()
         weights = counts.sum() / (len(counts) * np.maximum(counts, 1))
         return torch.tensor(weights, dtype=torch.float32, device=self.arithmetic.device)
 
     def _sample_weights(self) -> np.ndarray | None:
-        if self.recipe.balance != "sampler" or self.dataset.multi_label or self.segmentation:
+        if self.recipe.balance != "sampler" or self.multi_label or self.task != "classification":
             return None
         counts = self._class_counts()
         return 1.0 / np.maximum(counts[self.train_split.labels()], 1)
@@ -224,6 +274,8 @@ class Trainer:
             s.sums = {"loss": 0.0, "correct": 0.0, "seen": 0.0, "counted": 0.0}
         self.loader.set_epoch(s.epoch)
         self.model.train()
+        if self.frozen is not None:
+            self.frozen.eval()  # a frozen backbone keeps its batch-norm statistics too
         self.emit("before_epoch")
         for images, labels in self.loader.iterate(start=s.position):
             self._step(images, labels)
@@ -232,15 +284,17 @@ class Trainer:
         metrics = {
             "epoch": s.epoch + 1,
             "train_loss": s.sums["loss"] / max(s.sums["seen"], 1),
-            "train_accuracy": s.sums["correct"] / max(s.sums["counted"], 1),
             "lr": self.optimizer.param_groups[0]["lr"],
         }
+        if s.sums["counted"]:
+            metrics["train_accuracy"] = s.sums["correct"] / s.sums["counted"]
         if (s.epoch + 1) % r.val_every == 0 or s.epoch + 1 == r.epochs:
             metrics.update(self.validate())
-            value = metrics.get(r.metric)
+            value = metrics.get(self.metric)
             if value is not None:
-                self.schedule.observe(value, maximise=r.maximise)
-                if s.best is None or (value > s.best if r.maximise else value < s.best):
+                maximise = self.metric != "val_loss"
+                self.schedule.observe(value, maximise=maximise)
+                if s.best is None or (value > s.best if maximise else value < s.best):
                     s.best, s.best_epoch = value, s.epoch + 1
                     metrics["best"] = 1.0
         s.epoch += 1
@@ -248,12 +302,15 @@ class Trainer:
         s.history.append(metrics)
         self.emit("after_epoch", metrics)
 
-    def _step(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+    def _step(self, images: torch.Tensor, labels: Any) -> None:
         r, s = self.recipe, self.state
         images, targets = self.prepare(images, labels, train=True)
         with self.arithmetic.context():
-            logits = self.model(images)
-            loss = self.loss(logits, targets)
+            if self.detection:  # the detector computes its own losses
+                logits, loss = None, sum(self.model(images, targets).values())
+            else:
+                logits = self.model(images)
+                loss = self.loss(logits, targets)
         if not torch.isfinite(loss):
             raise TrainError(
                 f"loss became {loss.item()} at epoch {s.epoch + 1}, batch {s.position + 1}: "
@@ -264,6 +321,9 @@ class Trainer:
         if (s.position + 1) % r.accumulate == 0 or last_batch:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.schedule.rate(s.step)
+            if r.clip_grad > 0:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), r.clip_grad)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
@@ -273,9 +333,10 @@ class Trainer:
         n = len(labels)
         s.sums["loss"] += loss.item() * n
         s.sums["seen"] += n
-        correct, counted = self._hits(logits.detach(), labels, targets)
-        s.sums["correct"] += correct
-        s.sums["counted"] += counted
+        if logits is not None:
+            correct, counted = self._hits(logits.detach(), labels, targets)
+            s.sums["correct"] += correct
+            s.sums["counted"] += counted
 
     def _hits(
         self, logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor
@@ -289,13 +350,18 @@ class Trainer:
         return float((logits.argmax(1).cpu() == labels).sum()), float(len(labels))
 
     def prepare(
-        self, images: torch.Tensor, labels: torch.Tensor, *, train: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, images: torch.Tensor, labels: Any, *, train: bool
+    ) -> tuple[torch.Tensor, Any]:
+        """A batch on the device at the input size, augmented for training."""
         device = self.arithmetic.device
         images = images.to(device, non_blocking=True)
-        if tuple(images.shape[2:]) != tuple(self.input_size):
+        stored = tuple(images.shape[2:])
+        if stored != tuple(self.input_size):
             images = F.interpolate(images, size=self.input_size, mode="bilinear", antialias=True)
-        targets = labels.to(device, non_blocking=True)
+        if self.detection:
+            targets = [self._box_target(t, stored, train=train) for t in labels]
+        else:
+            targets = labels.to(device, non_blocking=True)
         if self.multi_label:
             targets = targets.float()
         if self.segmentation and tuple(targets.shape[1:]) != tuple(self.input_size):
@@ -303,8 +369,10 @@ class Trainer:
                 :, 0
             ].long()
         if train:
-            if self.segmentation:
-                images, targets = self._flip_together(images, targets)
+            if self.paired.active and self.task != "classification":
+                seed = epoch_seed(self.recipe.seed, self.state.epoch) + self.state.position
+                warp = self.paired.boxes if self.detection else self.paired.masks
+                images, targets = warp(images, targets, seed)
             images = self.augment(images, self.generator)
             if self.mix is not None:
                 images, targets = self.mix(images, targets)
@@ -312,17 +380,17 @@ class Trainer:
             images = images.contiguous(memory_format=torch.channels_last)
         return images, targets
 
-    def _flip_together(
-        self, images: torch.Tensor, masks: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The recipe's flips, the same for an image and its mask."""
-        n = images.shape[0]
-        for wanted, axis in ((self.recipe.hflip, 3), (self.recipe.vflip, 2)):
-            if wanted:
-                flip = (torch.rand(n, generator=self.generator) < 0.5).to(images.device)
-                images = torch.where(flip.view(n, 1, 1, 1), images.flip(axis), images)
-                masks = torch.where(flip.view(n, 1, 1), masks.flip(axis - 1), masks)
-        return images, masks
+    def _box_target(
+        self, target: dict[str, torch.Tensor], stored: tuple[int, ...], *, train: bool
+    ) -> dict[str, torch.Tensor]:
+        """A detector's target: input-size boxes, labels from 1; crowds left out in training."""
+        keep = ~target["crowd"] if train else torch.ones_like(target["crowd"])
+        scale = torch.tensor([self.input_size[1] / stored[1], self.input_size[0] / stored[0]] * 2)
+        device = self.arithmetic.device
+        return {
+            "boxes": (target["boxes"][keep] * scale).to(device),
+            "labels": (target["labels"][keep] + 1).to(device),
+        }
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
@@ -348,6 +416,8 @@ class Trainer:
         model.eval()
         if self.segmentation:
             return self._validate_masks(model)
+        if self.detection:
+            return self._validate_boxes(model)
         total, loss_sum, top1, top5 = 0, 0.0, 0.0, 0.0
         tp = fp = fn = 0.0
         for images, labels in self.val_loader:
@@ -394,6 +464,13 @@ class Trainer:
             "val_accuracy": float(scores["pixel_accuracy"]),
             "val_miou": float(scores["miou"]),
         }
+
+    def _validate_boxes(self, model: nn.Module) -> dict[str, float]:
+        """COCO mAP@[.5:.95] and mAP50 of a detector on val (crowds are "ignore" regions)."""
+        with self.arithmetic.context():
+            truths, found = detect_split(model, self.val_loader, self.input_size)
+        scores = coco_metrics(*coco_documents(truths, found, self.dataset.classes))
+        return {"val_map": scores["map"], "val_map_50": scores["map_50"]}
 
     def eval_model(self) -> nn.Module:
         """The weights to evaluate and ship: the EMA if there is one."""

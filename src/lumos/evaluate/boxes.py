@@ -1,0 +1,75 @@
+"""Detection evaluation of a bundle on a dataset split: COCO mAP, PR curves, confusion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lumos.data import Dataset
+from lumos.data.loader import BatchLoader
+from lumos.deploy.bundle import Bundle
+from lumos.errors import DataError
+from lumos.evaluate.classification import ClassificationReport
+from lumos.evaluate.detection import coco_documents, detection_report
+
+
+@torch.no_grad()
+def detect_split(
+    model: nn.Module, loader: BatchLoader, input_size: tuple[int, int]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The stored boxes of every record and a detector's boxes for it, in stored pixels;
+    labels are class indices (the detector's minus one)."""
+    device = next(model.parameters()).device
+    truths: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
+    for images, targets in loader:
+        height, width = images.shape[2:]
+        if (height, width) != tuple(input_size):
+            images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
+        scale = torch.tensor([width / input_size[1], height / input_size[0]] * 2)
+        truths.extend(targets)
+        found.extend(
+            {
+                "boxes": o["boxes"].float().cpu() * scale,
+                "labels": o["labels"].cpu() - 1,
+                "scores": o["scores"].float().cpu(),
+            }
+            for o in model(images.to(device))
+        )
+    return truths, found
+
+
+def evaluate_detection(
+    bundle: Bundle, dataset: Dataset, split: str, out: Path, *, trust_code: bool = False
+) -> ClassificationReport:
+    """COCO metrics of a detection bundle on ``split``, with the report written to ``out``:
+    metrics.json, per_class.csv, pr_curves.png, confusion.csv/png (with a background row
+    and column), and the COCO ground truth and detections as JSON."""
+    part = dataset.split(split)
+    if not len(part):
+        raise DataError(None, f"dataset {dataset.name!r} has no {split} records")
+    if ["background", *dataset.classes] != bundle.labels:
+        raise DataError(
+            None, f"dataset {dataset.name!r} has other classes than model {bundle.name!r}"
+        )
+    model = bundle.model(trust_code=trust_code)
+    truths, found = detect_split(
+        model, BatchLoader(part, 16, targets="boxes"), tuple(bundle.preprocessing["input_size"])
+    )
+    truth, results = coco_documents(truths, found, dataset.classes)
+    metrics = detection_report(truth, results, out)
+    out.joinpath("coco_ground_truth.json").write_text(json.dumps(truth))
+    out.joinpath("detections.json").write_text(json.dumps(results))
+    per_class = [
+        {"class": name, "ap": ap}
+        for name, ap in zip(metrics["classes"], metrics["map_per_class"], strict=True)
+    ]
+    summary = {k: v for k, v in metrics.items() if isinstance(v, float)}
+    return ClassificationReport(
+        dataset.name, split, bundle.labels, summary | {"records": len(part)}, per_class
+    )
