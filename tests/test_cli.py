@@ -5,6 +5,8 @@ import pytest
 from PIL import Image
 
 from helpers import class_folders, run_cli
+from lumos import demo as demo_module
+from lumos.train import Recipe
 from lumos.workspace import Workspace
 
 
@@ -115,7 +117,11 @@ def test_version(cli) -> None:
     assert code == 0 and out.startswith("lumos 0.")
 
 
-def test_demo_runs_the_whole_loop(cli, tmp_path: Path) -> None:
+def test_demo_runs_the_whole_loop(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The detector's recipe reaching its score is test_detectors' job; here two epochs
+    # show the step runs end to end.
+    short = Recipe(**{**demo_module.DETECTION_RECIPE.model_dump(), "epochs": 2})
+    monkeypatch.setattr(demo_module, "DETECTION_RECIPE", short)
     code, out, err = cli("demo", "--out", str(tmp_path / "demo"))
     assert code == 0, err
     assert "digits: 1797 records" in out and "shapes: 300 records" in out
@@ -124,6 +130,9 @@ def test_demo_runs_the_whole_loop(cli, tmp_path: Path) -> None:
     top1 = float(out.split("test top-1 ")[1].split("%")[0])
     assert top1 >= 97.0
     assert (tmp_path / "demo" / "digits-lenet-test" / "confusion.png").is_file()
+    assert "training fcos_resnet18_fpn on shapes" in out and "test mAP50 " in out
+    assert (tmp_path / "demo" / "shapes-fcos-test" / "pr_curves.png").is_file()
+    assert Image.open(tmp_path / "demo" / "shapes-test-0-boxes.png").size == (128, 128)
 
 
 def test_empty_split_and_unwritable_output(cli, tmp_path: Path) -> None:

@@ -142,8 +142,8 @@ def _coco_with_negatives_and_crowds(folder: Path, workspace: Workspace) -> None:
 
 
 def _fcos_recipe(dataset: str, **values: object) -> Recipe:
-    """The demo's detector recipe (18 epochs, about 3 minutes on 2 cores)."""
-    return DETECTION_RECIPE.model_copy(update={"dataset": dataset, "workers": 1, **values})
+    """The demo's detector recipe (24 epochs at 96x96, about 3 minutes on 2 cores)."""
+    return Recipe(**{**DETECTION_RECIPE.model_dump(), "dataset": dataset, "workers": 1, **values})
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +200,7 @@ def test_fcos_learns_shapes_and_the_bundle_detects_them(
     Image.fromarray(test[0].image).save(picture)
     canvas = np.zeros((512, 512, 3), np.uint8)
     for k in range(4):
-        canvas[(k // 2) * 300 : (k // 2) * 300 + 128, (k % 2) * 300 : (k % 2) * 300 + 128] = test[
+        canvas[(k // 2) * 320 : (k // 2) * 320 + 128, (k % 2) * 320 : (k % 2) * 320 + 128] = test[
             k
         ].image
     Image.fromarray(canvas).save(tmp_path / "large.png")
@@ -211,20 +211,31 @@ def test_fcos_learns_shapes_and_the_bundle_detects_them(
     found = json.loads((tmp_path / "p" / "detections.json").read_text())
     assert (tmp_path / "p" / "one-detections.png").is_file()
     assert {"image_id", "category_id", "bbox", "score", "label"} <= set(found[0])
-    assert len(found) == len(test[0].boxes)
+    assert _matched(test[0].boxes, found) == len(test[0].boxes)
     code, out, err = run_cli(
         monkeypatch, capsys, "detect", "fcos", str(tmp_path / "large.png"), "--tile", "128",
-        "--overlap", "0", "--out", str(tmp_path / "d"),
+        "--overlap", "0.5", "--out", str(tmp_path / "d"),
     )  # fmt: skip
     assert code == 0, err
     tiled = json.loads((tmp_path / "d" / "detections.json").read_text())
-    expected = sum(len(test[k].boxes) for k in range(4))
-    assert abs(len(tiled) - expected) <= 1
+    placed = np.concatenate([test[k].boxes + [(k % 2) * 320, (k // 2) * 320] * 2 for k in range(4)])
+    assert _matched(placed, tiled) >= 0.8 * len(placed)
 
     code, _, err = run_cli(
         monkeypatch, capsys, "detect", "fcos", str(picture), "--method", "heatmap"
     )
     assert code == 2 and "a detection model finds boxes itself" in err
+
+
+def _matched(truth: np.ndarray, found: list[dict]) -> int:
+    """How many true boxes (x1y1x2y2) a detection (COCO bbox) overlaps with IoU >= 0.5."""
+    from torchvision.ops import box_iou
+
+    if not found:
+        return 0
+    boxes = torch.tensor([d["bbox"] for d in found], dtype=torch.float32)
+    boxes[:, 2:] += boxes[:, :2]
+    return int((box_iou(torch.as_tensor(truth, dtype=torch.float32), boxes) >= 0.5).any(1).sum())
 
 
 def test_a_classifier_cannot_detect_by_model(shapes_home: Workspace, tmp_path: Path) -> None:
@@ -273,3 +284,13 @@ def test_a_classifier_backbone_starts_a_detector_and_stays_frozen(tmp_path: Path
     assert not torch.equal(head, trainer.model.net.head.classification_head.cls_logits.weight)
     with pytest.raises(TrainError, match="model 'tiny' has no weights that fit fcos_resnet18_fpn"):
         Trainer(recipe.model_copy(update={"init": "tiny"}), data, workspace=workspace)
+
+
+def test_lr_find_runs_on_a_detector(tmp_path: Path) -> None:
+    from lumos.train.lr_find import lr_find
+
+    workspace = Workspace(tmp_path / "ws")
+    _coco_with_negatives_and_crowds(tmp_path / "coco", workspace)
+    recipe = _fcos_recipe("crowded", batch_size=4)
+    finding = lr_find(recipe, tmp_path / "lr", start=1e-5, end=1.0, steps=8, workspace=workspace)
+    assert len(finding.rates) >= 5 and (tmp_path / "lr" / "lr_find.png").is_file()

@@ -46,7 +46,8 @@ def lr_find(
     if not 0 < start < end:
         raise TrainError("lr-find needs 0 < start < end")
     trainer = Trainer(recipe, Dataset.open(recipe.dataset, workspace), workspace=workspace)
-    model, optimizer = trainer.model.train(), trainer.optimizer
+    trainer.model.train()
+    optimizer = trainer.optimizer
     factor = (end / start) ** (1 / max(steps - 1, 1))
     rates, losses, smoothed, best = [], [], 0.0, math.inf
     batches = itertools.chain.from_iterable(_epochs(trainer))
@@ -54,9 +55,7 @@ def lr_find(
         rate = start * factor**step
         for group in optimizer.param_groups:
             group["lr"] = rate
-        images, targets = trainer.prepare(images, labels, train=True)
-        with trainer.arithmetic.context():
-            loss = trainer.loss(model(images), targets)
+        _, loss = trainer.forward(*trainer.prepare(images, labels, train=True))
         if not math.isfinite(loss.item()):
             break
         optimizer.zero_grad(set_to_none=True)

@@ -305,12 +305,7 @@ class Trainer:
     def _step(self, images: torch.Tensor, labels: Any) -> None:
         r, s = self.recipe, self.state
         images, targets = self.prepare(images, labels, train=True)
-        with self.arithmetic.context():
-            if self.detection:  # the detector computes its own losses
-                logits, loss = None, sum(self.model(images, targets).values())
-            else:
-                logits = self.model(images)
-                loss = self.loss(logits, targets)
+        logits, loss = self.forward(images, targets)
         if not torch.isfinite(loss):
             raise TrainError(
                 f"loss became {loss.item()} at epoch {s.epoch + 1}, batch {s.position + 1}: "
@@ -391,6 +386,16 @@ class Trainer:
             "boxes": (target["boxes"][keep] * scale).to(device),
             "labels": (target["labels"][keep] + 1).to(device),
         }
+
+    def forward(
+        self, images: torch.Tensor, targets: Any
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The training model's outputs (None for a detector) and loss on a prepared batch."""
+        with self.arithmetic.context():
+            if self.detection:  # the detector computes its own losses
+                return None, sum(self.model(images, targets).values())
+            logits = self.model(images)
+            return logits, self.loss(logits, targets)
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
