@@ -112,7 +112,7 @@ def test_box_batches_carry_negatives_and_crowds(tmp_path: Path) -> None:
     _, targets = next(iter(BatchLoader(data, len(data), targets="boxes")))
     counts = sorted(len(t["boxes"]) for t in targets)
     assert counts[0] == 0 and any(t["crowd"].any() for t in targets)
-    trainer = Trainer(_fcos_recipe("crowded", epochs=1, batch_size=4), data)
+    trainer = Trainer(_fcos_recipe("crowded", epochs=1, warmup_epochs=0, batch_size=4), data)
     _, prepared = trainer.prepare(torch.zeros(len(targets), 3, 48, 48), targets, train=True)
     kept = sum(len(t["boxes"]) for t in prepared)
     assert kept == sum(int((~t["crowd"]).sum()) for t in targets)  # crowds left out
@@ -272,7 +272,9 @@ def test_a_classifier_backbone_starts_a_detector_and_stays_frozen(tmp_path: Path
     classifier = _save_classifier(workspace, "r18", "resnet18")
     _save_classifier(workspace, "tiny", "lenet5")
     data = Dataset.open("crowded", workspace)
-    recipe = _fcos_recipe("crowded", epochs=1, batch_size=4, init="r18", freeze_backbone=True)
+    recipe = _fcos_recipe(
+        "crowded", epochs=1, warmup_epochs=0, batch_size=4, init="r18", freeze_backbone=True
+    )
     trainer = Trainer(recipe, data, workspace=workspace)
     body = trainer.model.net.backbone.body
     assert trainer.initialised >= 100  # all of ResNet-18 but its head (and its small stem)
