@@ -146,22 +146,18 @@ class Detector:
                 else f"{self.bundle.origin}: a classifier detects by sliding-window or heatmap"
             )
         full = _image_tensor(source, self.bundle.spec.in_channels)
-        boxes, scores, labels = [], [], []
-        for (top, left), part in _tiles(full, tile, overlap):
-            for scale in scales:
-                for box, score, label in _search(self, part, scale, method, stride, threshold):
-                    boxes.append([box[0] + left, box[1] + top, box[2] + left, box[3] + top])
-                    scores.append(score)
-                    labels.append(label)
-        if not boxes:
-            return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), [])
-        box_tensor, score_tensor = torch.tensor(boxes), torch.tensor(scores)
-        kept = batched_nms(box_tensor, score_tensor, torch.tensor(labels), iou)
+        found = [
+            _search(self, part, scale, method, stride, threshold).shifted(left, top)
+            for (top, left), part in _tiles(full, tile, overlap)
+            for scale in scales
+        ]
+        boxes = torch.cat([f.boxes for f in found])
+        scores = torch.cat([f.scores for f in found])
+        labels = torch.cat([f.labels for f in found])
+        kept = batched_nms(boxes, scores, labels, iou)
         names = self.bundle.labels
         return Detections(
-            box_tensor[kept].numpy(),
-            score_tensor[kept].numpy(),
-            [names[labels[i]] for i in kept.tolist()],
+            boxes[kept].numpy(), scores[kept].numpy(), [names[i] for i in labels[kept].tolist()]
         )
 
     def compare_methods(self, image: torch.Tensor) -> tuple[float, int]:
@@ -231,6 +227,20 @@ def _starts(length: int, tile: int, step: int) -> list[int]:
     return [*starts, length - tile]
 
 
+@dataclass
+class _Found:
+    """Boxes (N, 4) float32, scores (N,) and class indices (N,) before suppression."""
+
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    labels: torch.Tensor
+
+    def shifted(self, left: int, top: int) -> _Found:
+        offset = torch.tensor([left, top, left, top], dtype=torch.float32)
+        return _Found(self.boxes + offset, self.scores, self.labels)
+
+
+@torch.no_grad()
 def _search(
     detector: Detector,
     image: torch.Tensor,
@@ -238,8 +248,8 @@ def _search(
     method: str,
     stride: int,
     threshold: float,
-) -> list[tuple[list[float], float, int]]:
-    """(box, score, class) of every window kept, in the coordinates of ``image``."""
+) -> _Found:
+    """Every window (or detector box) kept, in the coordinates of ``image``."""
     window_h, window_w = detector.window
     size = (
         max(window_h, round(image.shape[2] * scale)),
@@ -251,8 +261,15 @@ def _search(
         else image
     )
     fy, fx = image.shape[2] / scaled.shape[2], image.shape[3] / scaled.shape[3]
+    factors = torch.tensor([fx, fy, fx, fy], dtype=torch.float32)
     if method == "model":
-        return _boxes_found(detector, scaled, threshold, (fx, fy))
+        found = detector.model(scaled)[0]
+        keep = found["scores"] >= threshold
+        return _Found(
+            found["boxes"][keep].float() * factors,
+            found["scores"][keep].float(),
+            found["labels"][keep],
+        )
     if method == "heatmap":
         probabilities, step = detector.heatmap_scores(scaled)
     else:
@@ -261,37 +278,9 @@ def _search(
     rows, cols = torch.nonzero(
         (classes != detector.background) & (best >= threshold), as_tuple=True
     )
-    found = []
-    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-        x1, y1 = c * step * fx, r * step * fy
-        found.append(
-            (
-                [x1, y1, x1 + window_w * fx, y1 + window_h * fy],
-                float(best[r, c]),
-                int(classes[r, c]),
-            )
-        )
-    return found
-
-
-@torch.no_grad()
-def _boxes_found(
-    detector: Detector, image: torch.Tensor, threshold: float, factors: tuple[float, float]
-) -> list[tuple[list[float], float, int]]:
-    """(box, score, class) of a detection bundle's boxes above ``threshold``, scaled back."""
-    found = detector.model(image)[0]
-    fx, fy = factors
-    scale = torch.tensor([fx, fy, fx, fy])
-    keep = found["scores"] >= threshold
-    return [
-        (box, float(score), int(label))
-        for box, score, label in zip(
-            (found["boxes"][keep].float() * scale).tolist(),
-            found["scores"][keep].tolist(),
-            found["labels"][keep].tolist(),
-            strict=True,
-        )
-    ]
+    x1, y1 = cols.float() * step, rows.float() * step
+    corners = torch.stack([x1, y1, x1 + window_w, y1 + window_h], dim=1)
+    return _Found(corners * factors, best[rows, cols], classes[rows, cols])
 
 
 def draw_detections(source: Path | np.ndarray, found: Detections, out: Path) -> Path:

@@ -10,7 +10,6 @@ class.
 from __future__ import annotations
 
 import contextlib
-import copy
 import csv
 import io
 import json
@@ -29,8 +28,15 @@ STAT_KEYS = (
 
 
 def _load(source: str | Path | dict | list, what: str) -> Any:
-    if isinstance(source, (dict, list)):
-        return copy.deepcopy(source)
+    """A document from a file, or a copy of the caller's whose records can be changed
+    (the checks add defaults, the evaluator ids and areas) without touching theirs."""
+    if isinstance(source, list):
+        return [dict(record) if isinstance(record, dict) else record for record in source]
+    if isinstance(source, dict):
+        annotations = source.get("annotations")
+        if isinstance(annotations, list):
+            return {**source, "annotations": _load(annotations, what)}
+        return dict(source)
     return load_json(Path(source), what)
 
 
@@ -154,9 +160,7 @@ def _evaluate(
         coco = COCO()
         coco.dataset = truth
         coco.createIndex()
-        evaluator = COCOeval_faster(
-            coco, coco.loadRes(copy.deepcopy(detections)), iou_type, print_function=print
-        )
+        evaluator = COCOeval_faster(coco, coco.loadRes(detections), iou_type, print_function=print)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
