@@ -132,7 +132,7 @@ def test_demo_runs_the_whole_loop(cli, tmp_path: Path, monkeypatch: pytest.Monke
     assert (tmp_path / "demo" / "digits-lenet-test" / "confusion.png").is_file()
     assert "training fcos_resnet18_fpn on shapes" in out and "test mAP50 " in out
     assert (tmp_path / "demo" / "shapes-fcos-test" / "pr_curves.png").is_file()
-    assert Image.open(tmp_path / "demo" / "shapes-test-0-boxes.png").size == (128, 128)
+    assert Image.open(tmp_path / "demo" / "shapes-test-0-boxes.png").size == (384, 384)
 
 
 def test_empty_split_and_unwritable_output(cli, tmp_path: Path) -> None:

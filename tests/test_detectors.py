@@ -296,3 +296,44 @@ def test_lr_find_runs_on_a_detector(tmp_path: Path) -> None:
     recipe = _fcos_recipe("crowded", batch_size=4)
     finding = lr_find(recipe, tmp_path / "lr", start=1e-5, end=1.0, steps=8, workspace=workspace)
     assert len(finding.rates) >= 5 and (tmp_path / "lr" / "lr_find.png").is_file()
+
+
+def test_detection_bundle_bad_input(
+    shapes_home: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    from lumos.deploy import save_bundle
+    from lumos.models import NetworkSpec
+
+    spec = NetworkSpec(name="fcos_resnet18_fpn", num_classes=4, in_channels=3, input_size=(64, 64))
+    model = normalized_model(build_model(spec.name, 4, 3, (64, 64)), identity(3))
+    meta = {
+        "task": "detection", "network": spec.model_dump(mode="json"),
+        "labels": ["background", "circle", "square", "triangle"], "provenance": {},
+        "preprocessing": {"size": [64, 64], "input_size": [64, 64], "channels": 3},
+    }  # fmt: skip
+    save_bundle("untrained", meta=meta, weights=model.state_dict(), workspace=shapes_home)
+    monkeypatch.setenv("LUMOS_HOME", str(shapes_home.root))
+    good = write_image(tmp_path / "good.png", (200, 150), seed=1)
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out_dir = str(tmp_path / "out")
+    code, out, err = run_cli(
+        monkeypatch, capsys, "detect", "untrained", str(corrupt), str(good), "--out", out_dir
+    )
+    assert code == 0 and "good.png: " in out and len(err.strip().splitlines()) == 1
+    assert "corrupt.png" in err and "Traceback" not in err
+    code, _, err = run_cli(
+        monkeypatch, capsys, "predict", "untrained", str(corrupt), "--out", out_dir
+    )
+    assert code == 2 and "corrupt.png" in err
+    found = Bundle.load("untrained", shapes_home).predict([np.zeros((64, 64, 3), np.uint8)])
+    assert len(found) == 1 and found[0].boxes.shape[1] == 4
+    code, _, err = run_cli(monkeypatch, capsys, "eval", "untrained", "--data", "digits")
+    assert code == 2 and "dataset 'digits' has other classes than model 'untrained'" in err
+    code, _, err = run_cli(
+        monkeypatch, capsys, "detect", "untrained", str(good), "--tile", "64", "--overlap", "1.5"
+    )
+    assert code == 2 and "--overlap must be at least 0 and below 1" in err

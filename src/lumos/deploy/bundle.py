@@ -152,9 +152,25 @@ class Bundle:
         device: str = "cpu",
         trust_code: bool = False,
     ) -> list[Any]:
-        """Predict image files, the images in folders, or arrays (see lumos.deploy.predict)."""
+        """Predict image files, the images in folders, or arrays, by the bundle's task.
+
+        A classifier gives a :class:`~lumos.deploy.predict.Prediction` per input, a
+        segmenter a :class:`~lumos.deploy.segment.MaskPrediction`, a detector the
+        :class:`~lumos.deploy.detect.Detections` of each image (an unreadable file raises
+        a ``DataError`` naming it).
+        """
         from lumos.deploy.predict import expand, predict
 
+        task = self.meta.get("task")
+        if task == "detection":
+            from lumos.deploy.detect import Detector
+
+            detector = Detector(self, trust_code=trust_code)
+            return [detector.detect(item) for item in expand(inputs)]
+        if task == "segmentation":
+            from lumos.deploy.segment import segment
+
+            return segment(self, expand(inputs), trust_code=trust_code)
         return predict(self, expand(inputs), top=top, device=device, trust_code=trust_code)
 
     def save(self, path: Path) -> Path:

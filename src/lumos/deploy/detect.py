@@ -30,6 +30,7 @@ from lumos.models.fcn import Conversion, convert_to_fcn
 
 BACKGROUND = "background"
 METHODS = ("sliding-window", "heatmap", "model")
+READABLE_SIDE = 384  # pictures of boxes on smaller images are enlarged to about this
 
 
 @dataclass
@@ -294,14 +295,23 @@ def draw_detections(source: Path | np.ndarray, found: Detections, out: Path) -> 
     else:
         with Image.open(source) as image:
             canvas = image.convert("RGB")
+    # Small images are enlarged (nearest neighbour) so that the labels stay readable.
+    zoom = max(1, READABLE_SIDE // max(canvas.size))
+    if zoom > 1:
+        canvas = canvas.resize(
+            (canvas.width * zoom, canvas.height * zoom), Image.Resampling.NEAREST
+        )
     draw = ImageDraw.Draw(canvas)
     names = sorted(set(found.labels))
     colours = dict(zip(names, palette(len(names)), strict=True))
     font = ImageFont.load_default(size=12)
     for box, score, label in zip(
-        found.boxes.tolist(), found.scores.tolist(), found.labels, strict=True
+        (found.boxes * zoom).tolist(), found.scores.tolist(), found.labels, strict=True
     ):
         draw.rectangle(box, outline=colours[label], width=2)
-        draw.text((box[0] + 2, box[1] + 1), f"{label} {score:.2f}", fill=colours[label], font=font)
+        caption = f"{label} {score:.2f}"
+        corner = (box[0], max(0, box[1] - 14))
+        draw.rectangle(draw.textbbox(corner, caption, font=font), fill=colours[label])
+        draw.text(corner, caption, fill="black", font=font)
     canvas.save(out)
     return out
