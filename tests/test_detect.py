@@ -108,7 +108,7 @@ def test_detect_and_cli(
     assert (
         detections and detections[0]["file_name"] == "scene.png" and len(detections[0]["bbox"]) == 4
     )
-    assert Image.open(tmp_path / "out" / "scene-detections.png").size == (120, 80)
+    assert Image.open(tmp_path / "out" / "scene-detections.png").size == (360, 240)  # enlarged
     code, out, _ = run_cli(monkeypatch, capsys, "models", "convert-fcn", "finder")
     assert code == 0 and "stride 4 px" in out and "max difference" in out
 

@@ -34,7 +34,7 @@ models_app = typer.Typer(
     help="The model zoo: list networks and show their layers.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
-out = Console()
+out = Console(soft_wrap=True)  # long paths stay on one line, as scripts expect
 
 
 def _version(value: bool) -> None:
