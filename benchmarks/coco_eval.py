@@ -62,29 +62,28 @@ def documents(images: int, seed: int = 0) -> tuple[dict, list]:
     return {"images": gt_images, "annotations": annotations, "categories": categories}, results
 
 
+def _stats(coco, evaluator_class, gt: Path, results: Path) -> list[float]:
+    """The 12 summary numbers of a pycocotools-style COCO class and evaluator, from files."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = coco(str(gt))
+        evaluator = evaluator_class(truth, truth.loadRes(str(results)), "bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return [float(v) for v in evaluator.stats[:12]]
+
+
 def pycocotools_stats(gt: Path, results: Path) -> list[float]:
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        truth = COCO(str(gt))
-        evaluator = COCOeval(truth, truth.loadRes(str(results)), "bbox")
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return [float(v) for v in evaluator.stats]
+    return _stats(COCO, COCOeval, gt, results)
 
 
 def faster_stats(gt: Path, results: Path) -> list[float]:
     from faster_coco_eval import COCO, COCOeval_faster
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        truth = COCO(str(gt))
-        evaluator = COCOeval_faster(truth, truth.loadRes(str(results)), "bbox")
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return [float(v) for v in evaluator.stats[:12]]
+    return _stats(COCO, COCOeval_faster, gt, results)
 
 
 def lumos_stats(gt: Path, results: Path) -> list[float]:

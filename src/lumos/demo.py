@@ -55,11 +55,7 @@ def run_demo(
         dataset = Dataset(folder)
         say(dataset.summary())
         say(f"wrote {sample_grid(dataset, out_dir / f'{sample}-grid.png', count=36)}")
-    say(f"training {DEMO_RECIPE.network} on {DEMO_RECIPE.dataset}")
-    job = train(DEMO_RECIPE, progress=training_progress)
-    bundle_from_job(job.id, MODEL, overwrite=True)
-    report, folder = run_evaluation(MODEL, "digits", "test", out=out_dir / f"{MODEL}-test")
-    metrics = report.metrics
+    metrics, folder = _train_and_evaluate(DEMO_RECIPE, MODEL, out_dir, say, training_progress)
     say(f"test top-1 {metrics['top1']:.2%}, top-5 {metrics['top5']:.2%}; report in {folder}")
     test = Dataset.open("digits").split("test")
     samples = [test[i] for i in range(5)]
@@ -71,14 +67,23 @@ def run_demo(
     return metrics
 
 
+def _train_and_evaluate(
+    recipe: Recipe, name: str, out_dir: Path, say: Callable[[str], None], progress: bool
+) -> tuple[dict[str, float], Path]:
+    """Train ``recipe``, save it as model ``name``, evaluate it on the test split."""
+    say(f"training {recipe.network} on {recipe.dataset}")
+    job = train(recipe, progress=progress)
+    bundle_from_job(job.id, name, overwrite=True)
+    report, folder = run_evaluation(name, recipe.dataset, "test", out=out_dir / f"{name}-test")
+    return report.metrics, folder
+
+
 def _detection(
     out_dir: Path, say: Callable[[str], None], training_progress: bool
 ) -> dict[str, float]:
-    say(f"training {DETECTION_RECIPE.network} on {DETECTION_RECIPE.dataset}")
-    job = train(DETECTION_RECIPE, progress=training_progress)
-    bundle_from_job(job.id, DETECTOR, overwrite=True)
-    report, folder = run_evaluation(DETECTOR, "shapes", "test", out=out_dir / f"{DETECTOR}-test")
-    metrics = report.metrics
+    metrics, folder = _train_and_evaluate(
+        DETECTION_RECIPE, DETECTOR, out_dir, say, training_progress
+    )
     say(f"test mAP50 {metrics['map_50']:.3f}, mAP {metrics['map']:.3f}; report in {folder}")
     detector = Detector(Bundle.load(DETECTOR))
     test = Dataset.open("shapes").split("test")

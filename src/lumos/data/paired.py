@@ -10,6 +10,7 @@ that a crop or rotation brings in from outside the image are "ignore" in masks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torchvision import tv_tensors
@@ -41,7 +42,9 @@ class PairedAugment:
             or self.rotation > 0
         )
 
+    @cached_property
     def _pipeline(self) -> v2.Compose:
+        """The warp, built once (training calls it every batch)."""
         fill = {tv_tensors.Image: 0.0, tv_tensors.Mask: IGNORE_INDEX, "others": 0}
         steps: list[v2.Transform] = []
         if self.hflip:
@@ -61,11 +64,16 @@ class PairedAugment:
         steps.append(v2.Resize(self.size))  # a no-op unless only flips ran on odd sizes
         return v2.Compose(steps)
 
+    @cached_property
+    def _box_pipeline(self) -> v2.Compose:
+        """The warp, then boxes clipped and thin ones dropped with their labels."""
+        return v2.Compose([self._pipeline, v2.SanitizeBoundingBoxes(MIN_BOX, MIN_BOX**2)])
+
     def boxes(
         self, images: torch.Tensor, targets: list[dict[str, torch.Tensor]], seed: int
     ) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
         """Warp (N, C, H, W) images and their ``boxes``/``labels`` dicts alike."""
-        pipeline = v2.Compose([self._pipeline(), v2.SanitizeBoundingBoxes(MIN_BOX, MIN_BOX**2)])
+        pipeline = self._box_pipeline
         height, width = images.shape[2:]
         out_images, out_targets = [], []
         with torch.random.fork_rng(devices=[]):
@@ -87,7 +95,7 @@ class PairedAugment:
         self, images: torch.Tensor, masks: torch.Tensor, seed: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Warp (N, C, H, W) images and their (N, H, W) class-index masks alike."""
-        pipeline = self._pipeline()
+        pipeline = self._pipeline
         out_images, out_masks = [], []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

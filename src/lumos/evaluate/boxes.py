@@ -13,9 +13,9 @@ from torch import nn
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
 from lumos.deploy.bundle import Bundle
-from lumos.errors import DataError
 from lumos.evaluate.classification import ClassificationReport
 from lumos.evaluate.detection import coco_documents, detection_report
+from lumos.evaluate.masks import checked_split
 
 
 @torch.no_grad()
@@ -50,13 +50,7 @@ def evaluate_detection(
     """COCO metrics of a detection bundle on ``split``, with the report written to ``out``:
     metrics.json, per_class.csv, pr_curves.png, confusion.csv/png (with a background row
     and column), and the COCO ground truth and detections as JSON."""
-    part = dataset.split(split)
-    if not len(part):
-        raise DataError(None, f"dataset {dataset.name!r} has no {split} records")
-    if ["background", *dataset.classes] != bundle.labels:
-        raise DataError(
-            None, f"dataset {dataset.name!r} has other classes than model {bundle.name!r}"
-        )
+    part = checked_split(bundle, dataset, split)
     model = bundle.model(trust_code=trust_code)
     truths, found = detect_split(
         model, BatchLoader(part, 16, targets="boxes"), tuple(bundle.preprocessing["input_size"])

@@ -12,9 +12,9 @@ from lumos.evaluate.classification import ClassificationReport
 from lumos.evaluate.segmentation import mask_confusion, segmentation_metrics
 
 
-def evaluate_segmentation(bundle, dataset, split: str = "test", *, trust_code: bool = False):
-    """mIoU, Dice and pixel accuracy of a segmentation bundle on ``split`` (a report)."""
-
+def checked_split(bundle, dataset, split: str):
+    """The records of ``split`` for a bundle whose outputs are the background and then the
+    dataset's classes (a segmenter or detector); refused if empty or of other classes."""
     part = dataset.split(split)
     if not len(part):
         raise DataError(None, f"dataset {dataset.name!r} has no {split} records")
@@ -22,6 +22,12 @@ def evaluate_segmentation(bundle, dataset, split: str = "test", *, trust_code: b
         raise DataError(
             None, f"dataset {dataset.name!r} has other classes than model {bundle.name!r}"
         )
+    return part
+
+
+def evaluate_segmentation(bundle, dataset, split: str = "test", *, trust_code: bool = False):
+    """mIoU, Dice and pixel accuracy of a segmentation bundle on ``split`` (a report)."""
+    part = checked_split(bundle, dataset, split)
     model = bundle.model(trust_code=trust_code)
     input_size = tuple(bundle.preprocessing["input_size"])
     confusion = np.zeros((len(bundle.labels),) * 2, dtype=np.int64)
