@@ -204,3 +204,16 @@ def squares_recipe() -> object:
         dataset="squares", network="unet", epochs=8, batch_size=8, lr=0.003, optimizer="adamw",
         weight_decay=1e-4, metric="val_miou", hflip=True, vflip=True, workers=0,
     )  # fmt: skip
+
+
+def colour_folders(root: Path, per_class: int = 12, size: int = 16) -> Path:
+    """``root/<red|green|blue>/<i>.png``: noisy squares of one colour per class, easy to learn."""
+    rng = np.random.default_rng(0)
+    for label, channel in (("red", 0), ("green", 1), ("blue", 2)):
+        for i in range(per_class):
+            pixels = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+            pixels[:, :, channel] += 180
+            path = root / label / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(path)
+    return root

@@ -499,27 +499,17 @@ def _detect_files(
     bundle: Bundle, inputs: list[Path], out_dir: Path, trust_code: bool, **options: Any
 ) -> None:
     """Detect in every image: a picture with boxes each, and one COCO results file."""
-    from lumos.deploy.detect import Detector, draw_detections
+    from lumos.deploy.detect import detect_files
     from lumos.deploy.predict import expand
 
-    detector = Detector(bundle, trust_code=trust_code)
-    results: list[dict] = []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = expand(inputs)
-    failed = 0
-    for image_id, path in enumerate(paths, 1):
-        try:
-            found = detector.detect(path, **options)
-        except LumosError as e:
-            print(f"{path}: {e}", file=sys.stderr)
-            failed += 1
-            continue
-        draw_detections(path, found, out_dir / f"{path.stem}-detections.png")
-        results.extend(found.as_records(path.name, image_id, bundle.labels))
-        out.print(f"{path}: {len(found.labels)} objects", highlight=False)
-    (out_dir / "detections.json").write_text(json.dumps(results, indent=2))
+    outcomes = detect_files(bundle, expand(inputs), out_dir, trust_code=trust_code, **options)
+    for path, found in outcomes:
+        if isinstance(found, LumosError):
+            print(f"{path}: {found}", file=sys.stderr)
+        else:
+            out.print(f"{path}: {len(found.labels)} objects", highlight=False)
     out.print(f"wrote {out_dir / 'detections.json'}")
-    if paths and failed == len(paths):
+    if outcomes and all(isinstance(found, LumosError) for _, found in outcomes):
         raise typer.Exit(2)
 
 
@@ -678,6 +668,44 @@ def models_show(
         f"total: {summary.params:,} parameters ({summary.trainable:,} trainable), "
         f"{summary.flops / 1e6:,.2f} MFLOPs per image"
     )
+
+
+@app.command("ui")
+def ui_command(
+    host: Annotated[str, typer.Option(help="Address to bind; not loopback needs --token.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port.", min=1, max=65535)] = 5000,
+    token: Annotated[
+        str | None, typer.Option(help="Access token every request must carry (or LUMOS_TOKEN).")
+    ] = None,
+    allow: Annotated[
+        list[Path] | None,
+        typer.Option(help="A folder forms may import from (repeatable; default: this folder)."),
+    ] = None,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted.", min=1)] = 1024,
+    training_jobs: Annotated[
+        int, typer.Option(help="Training jobs run at the same time.", min=1)
+    ] = 1,
+) -> None:
+    """The workbench in a browser: datasets, training with live charts, testing models."""
+    from lumos.web.server import check_exposure, serve
+    from lumos.web.settings import WebSettings
+    from lumos.workspace import Workspace
+
+    settings = WebSettings(
+        Workspace(),
+        token=check_exposure(host, token),
+        roots=list(allow or []),
+        max_upload_bytes=max_upload_mb << 20,
+        max_training_jobs=training_jobs,
+    )
+    shown = f"[{host}]" if ":" in host else host
+    suffix = f"/?token={settings.token}" if settings.token else "/"
+    out.print(
+        f"lumos workbench on http://{shown}:{port}{suffix} (workspace {settings.workspace.root})"
+    )
+    serve(settings, host, port)
 
 
 @app.command()

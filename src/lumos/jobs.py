@@ -6,16 +6,21 @@ States: queued -> running -> done | failed | aborted. A job's folder holds what 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
-from dataclasses import dataclass
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from lumos.errors import NotFoundError, WorkspaceError
-from lumos.fileio import process_alive
+from lumos.fileio import process_alive, write_json_atomic
 from lumos.workspace import Workspace, validate_name
 
 State = Literal["queued", "running", "done", "failed", "aborted"]
@@ -34,18 +39,37 @@ class Job:
     params: dict[str, Any]
     folder: Path
     error: str | None = None
+    _progress_written: float = field(default=0.0, repr=False, compare=False)
 
     @property
     def log_path(self) -> Path:
         return self.folder / "log.txt"
 
+    @property
+    def progress_path(self) -> Path:
+        return self.folder / "progress.json"
+
     def log(self, line: str) -> None:
         with self.log_path.open("a", encoding="utf-8") as f:
             f.write(f"{_now()} {line}\n")
 
+    def report_progress(self, stage: str, done: int, total: int) -> None:
+        """Record how far the job is, for front ends; written at most twice a second."""
+        now = time.monotonic()
+        if done < total and now - self._progress_written < 0.5:
+            return
+        self._progress_written = now
+        write_json_atomic(self.progress_path, {"stage": stage, "done": done, "total": total})
+
+    def read_progress(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.progress_path.read_text())
+        except (OSError, ValueError):
+            return None
+
 
 def create_job(workspace: Workspace, kind: str, params: dict[str, Any]) -> Job:
-    """A new queued job with an empty folder."""
+    """A new queued job with an empty folder; a runner (or the caller) runs it."""
     workspace.ensure()
     job_id = f"{kind}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     folder = workspace.jobs_dir / job_id
@@ -115,3 +139,67 @@ def list_jobs(workspace: Workspace) -> list[dict[str, Any]]:
     with workspace.db() as db:
         rows = db.execute("SELECT * FROM jobs ORDER BY created DESC, rowid DESC").fetchall()
     return [dict(row) for row in rows]
+
+
+@contextlib.contextmanager
+def running_job(
+    workspace: Workspace, kind: str, params: dict[str, Any], job_id: str | None = None
+) -> Iterator[Job]:
+    """Run the body as job ``job_id`` (a queued job) or as a new job of ``kind``.
+
+    The job is running inside the body, done after it, aborted on Ctrl-C and failed on any
+    other error; a body that set a final state itself keeps it.
+    """
+    job = open_job(workspace, job_id) if job_id else create_job(workspace, kind, params)
+    if job.kind != kind:
+        raise WorkspaceError(f"job {job.id} is a {job.kind} job, not {kind}")
+    set_state(workspace, job, "running")
+    try:
+        yield job
+    except BaseException as e:
+        if job.state == "running":
+            state: State = "aborted" if isinstance(e, KeyboardInterrupt) else "failed"
+            set_state(workspace, job, state, str(e) or type(e).__name__)
+        raise
+    set_state(workspace, job, "done")
+
+
+def claim_job(workspace: Workspace, job_id: str) -> Job | None:
+    """Take queued job ``job_id`` for this process; None when another process took it first."""
+    with workspace.db() as db:
+        db.execute(
+            "UPDATE jobs SET state = 'running', pid = ?, started = ? "
+            "WHERE id = ? AND state = 'queued'",
+            (os.getpid(), _now(), job_id),
+        )
+        if db.total_changes == 0:
+            return None
+    return open_job(workspace, job_id)
+
+
+def abort_job(workspace: Workspace, job_id: str) -> Job:
+    """Abort a queued job at once; ask a running one to stop (Ctrl-C: it saves and ends)."""
+    job = open_job(workspace, job_id)
+    if job.state == "queued":
+        set_state(workspace, job, "aborted", "aborted before it started")
+    elif job.state == "running":
+        with workspace.db() as db:
+            pid = db.execute("SELECT pid FROM jobs WHERE id = ?", (job_id,)).fetchone()["pid"]
+        if pid == os.getpid():
+            raise WorkspaceError(f"job {job_id} runs in this process: stop it with Ctrl-C")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+        job.log("abort requested")
+    else:
+        raise WorkspaceError(f"job {job_id} is already {job.state}")
+    return job
+
+
+def delete_job(workspace: Workspace, job_id: str) -> None:
+    """Remove a finished job's row and folder; a queued or running job must be aborted first."""
+    job = open_job(workspace, job_id)
+    if job.state not in FINAL:
+        raise WorkspaceError(f"job {job_id} is {job.state}: abort it before deleting it")
+    with workspace.db() as db:
+        db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+    shutil.rmtree(job.folder, ignore_errors=True)

@@ -31,9 +31,9 @@ from lumos.data.selection import all_grayscale, common_size, nothing_usable, sel
 from lumos.data.splits import split_codes
 from lumos.data.stats import StatsAccumulator, box_stats, class_counts
 from lumos.data.store import MANIFEST, StoreReader, StoreWriter
-from lumos.errors import DataError, LumosError, WorkspaceError
+from lumos.errors import DataError, WorkspaceError
 from lumos.fileio import staged_directory, write_json_atomic
-from lumos.jobs import create_job, set_state
+from lumos.jobs import running_job
 from lumos.workspace import Workspace
 
 ProgressFn = Callable[[str, int, int], None]
@@ -51,40 +51,34 @@ def import_dataset(
     workspace: Workspace | None = None,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
+    job_id: str | None = None,
     **option_values: object,
 ) -> Path:
     """Import ``source`` as dataset ``name``; returns the dataset folder.
 
     ``options`` or keyword option values (see :class:`ImportOptions`) shape the dataset.
     Raises :class:`DataError` when nothing usable is found and :class:`WorkspaceError`
-    when ``name`` exists and ``overwrite`` is false.
+    when ``name`` exists and ``overwrite`` is false. ``job_id`` names a queued import job
+    to run; by default the import is a new job.
     """
     options = options or ImportOptions(**option_values)  # type: ignore[arg-type]
     workspace = (workspace or Workspace()).ensure()
     final = workspace.dataset_dir(name)
     if final.exists() and not overwrite:
         raise WorkspaceError(f"dataset {name!r} already exists: use --overwrite to replace it")
-    record = create_job(
-        workspace,
-        "import",
-        {"source": str(source), "name": name, "options": options.model_dump(mode="json")},
-    )
-    set_state(workspace, record, "running")
-    try:
-        manifest = _import(source, name, options, final, overwrite, progress)
-    except BaseException as e:
-        set_state(
-            workspace,
-            record,
-            "failed" if isinstance(e, LumosError) else "aborted",
-            str(e) or type(e).__name__,
+    params = {"source": str(source), "name": name, "options": options.model_dump(mode="json")}
+    with running_job(workspace, "import", params, job_id) as record:
+
+        def report(stage: str, done: int, total: int) -> None:
+            record.report_progress(stage, done, total)
+            if progress is not None:
+                progress(stage, done, total)
+
+        manifest = _import(source, name, options, final, overwrite, report)
+        _register(workspace, manifest)
+        record.log(
+            f"imported {manifest['records']} records into {final}; problems: {manifest['problems']}"
         )
-        raise
-    _register(workspace, manifest)
-    record.log(
-        f"imported {manifest['records']} records into {final}; problems: {manifest['problems']}"
-    )
-    set_state(workspace, record, "done")
     return final
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import colorsys
+import functools
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from lumos.data.dataset import Dataset, Sample
-from lumos.data.records import IGNORE_INDEX
+from lumos.data.geometry import RESIZE_MODES, place_image, placement
+from lumos.data.records import IGNORE_INDEX, SPLITS
 from lumos.errors import DataError
 
 CELL = 128
@@ -24,6 +26,11 @@ def palette(count: int) -> list[tuple[int, int, int]]:
     ]
 
 
+@functools.cache
+def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=11)
+
+
 def select(dataset: Dataset, class_name: str | None) -> np.ndarray:
     """Positions of records that show ``class_name`` (all records when None)."""
     if class_name is None:
@@ -34,11 +41,14 @@ def select(dataset: Dataset, class_name: str | None) -> np.ndarray:
         )
     target = dataset.classes.index(class_name)
     store = dataset.store
+    labels = store.labels[dataset.indices]
+    if labels.ndim == 2:
+        return np.flatnonzero(labels[:, target]).astype(np.int64)
+    if (labels >= 0).all():  # one class per record: no need to look at boxes or masks
+        return np.flatnonzero(labels == target).astype(np.int64)
     hits = []
     for position, index in enumerate(dataset.indices):
-        if store.labels.ndim == 2:
-            hit = bool(store.labels[index, target])
-        elif store.labels[index] >= 0:
+        if store.labels[index] >= 0:
             hit = store.labels[index] == target
         elif len(store.box_labels):
             hit = bool((store.boxes_of(int(index))[1] == target).any())
@@ -68,7 +78,7 @@ def sample_grid(
     rows = int(np.ceil(len(chosen) / columns))
     sheet = Image.new("RGB", (columns * CELL, rows * (CELL + CAPTION)), (24, 24, 24))
     colours = palette(len(dataset.classes))
-    font = ImageFont.load_default(size=11)
+    font = _font()
     for slot, position in enumerate(chosen):
         tile, caption = render(dataset[int(position)], dataset.classes, colours, font)
         x, y = (slot % columns) * CELL, (slot // columns) * (CELL + CAPTION)
@@ -116,3 +126,61 @@ def render(
     canvas = Image.new("RGB", (CELL, CELL), (24, 24, 24))
     canvas.paste(tile, ((CELL - tile.width) // 2, (CELL - tile.height) // 2))
     return canvas, caption
+
+
+def browse(
+    dataset: Dataset,
+    *,
+    split: str | None = None,
+    class_name: str | None = None,
+    page: int = 0,
+    per_page: int = 60,
+) -> dict:
+    """One page of records for an explorer: store indices and captions, with the totals."""
+    view = dataset.split(split) if split else dataset
+    positions = select(view, class_name)
+    pages = max(1, -(-len(positions) // per_page))
+    if not 0 <= page < pages:
+        raise DataError(None, f"page {page} out of range: {dataset.name!r} has {pages} pages")
+    chosen = positions[page * per_page : (page + 1) * per_page]
+    indices = view.indices[chosen]
+    split_codes = dataset.store.splits[indices]
+    records = []
+    for index, code in zip(indices.tolist(), split_codes.tolist(), strict=True):
+        label = dataset.store.labels[index]
+        records.append(
+            {"index": index, "split": SPLITS[code], "caption": _caption_of(dataset, index, label)}
+        )
+    return {
+        "total": len(positions),
+        "page": page,
+        "pages": pages,
+        "per_page": per_page,
+        "records": records,
+    }
+
+
+def _caption_of(dataset: Dataset, index: int, label: np.ndarray) -> str:
+    classes = dataset.classes
+    if label.ndim == 1:
+        return ",".join(classes[i] for i in np.flatnonzero(label))
+    if label >= 0:
+        return classes[int(label)]
+    count = len(dataset.store.boxes_of(index)[0]) if len(dataset.store.box_labels) else 0
+    return f"{count} boxes" if count else Path(dataset.store.sources[index]).name
+
+
+def tile(dataset: Dataset, index: int) -> Image.Image:
+    """Record ``index`` (store index) drawn as one explorer tile, boxes and masks included."""
+    if not 0 <= index < len(dataset.store):
+        raise DataError(None, f"record {index} out of range for {len(dataset.store)} records")
+    colours = palette(len(dataset.classes))
+    return render(dataset.store_sample(index), dataset.classes, colours, _font())[0]
+
+
+def resize_previews(image: Image.Image, size: tuple[int, int]) -> dict[str, Image.Image]:
+    """``image`` as each resize mode would store it at ``size`` (width, height)."""
+    return {
+        mode: Image.fromarray(place_image(image, placement(image.size, size, mode), (0,)))
+        for mode in RESIZE_MODES
+    }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,6 +27,8 @@ from torchvision.ops import batched_nms
 
 from lumos.data.images import open_image
 from lumos.deploy.bundle import Bundle, BundleError
+from lumos.errors import DataError
+from lumos.fileio import write_json_atomic
 from lumos.models.fcn import Conversion, convert_to_fcn
 
 BACKGROUND = "background"
@@ -315,3 +318,30 @@ def draw_detections(source: Path | np.ndarray, found: Detections, out: Path) -> 
         draw.text(corner, caption, fill="black", font=font)
     canvas.save(out)
     return out
+
+
+def detect_files(
+    bundle: Bundle,
+    paths: list[Path],
+    out_dir: Path,
+    *,
+    trust_code: bool = False,
+    **options: Any,
+) -> list[tuple[Path, Detections | DataError]]:
+    """Detect in every image file: ``<stem>-detections.png`` for each, and one COCO results
+    file ``detections.json`` for all; returns each file's detections or its error."""
+    detector = Detector(bundle, trust_code=trust_code)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outcomes: list[tuple[Path, Detections | DataError]] = []
+    records: list[dict] = []
+    for image_id, path in enumerate(paths, 1):
+        try:
+            found = detector.detect(path, **options)
+        except DataError as e:
+            outcomes.append((path, e))
+            continue
+        draw_detections(path, found, out_dir / f"{path.stem}-detections.png")
+        records.extend(found.as_records(path.name, image_id, bundle.labels))
+        outcomes.append((path, found))
+    write_json_atomic(out_dir / "detections.json", records)
+    return outcomes

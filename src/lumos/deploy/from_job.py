@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from lumos.deploy.bundle import BundleError, save_bundle
 from lumos.jobs import open_job
 from lumos.models import NetworkSpec
 from lumos.models.zoo import model_task
-from lumos.train.callbacks import BEST, LAST
+from lumos.train.callbacks import BEST, LAST, METRICS, read_metrics
 from lumos.train.checkpoints import load_checkpoint, load_weights
 from lumos.train.recipe import Recipe
 from lumos.workspace import Workspace
@@ -38,11 +37,7 @@ def bundle_from_job(
     task = model_task(recipe.network)
     spec = NetworkSpec.model_validate_json((job.folder / "network.json").read_text())
     dataset = Dataset.open(recipe.dataset, workspace)
-    epochs = [
-        r
-        for r in map(json.loads, (job.folder / "metrics.jsonl").read_text().splitlines())
-        if r["kind"] == "epoch"
-    ]
+    epochs = [r for r in read_metrics(job.folder / METRICS) if r["kind"] == "epoch"]
     best = [r for r in epochs if r.get("best")] or epochs
     meta = {
         "task": task,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lumos.train.trainer import Trainer
 
 LAST, BEST = "last.pt", "best.safetensors"
+METRICS = "metrics.jsonl"
 
 
 class Callback:
@@ -73,6 +74,18 @@ class MetricsLog(Callback):
     def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         elapsed = round(time.perf_counter() - self._started, 3)  # since this (re)start
         self._write({"kind": "epoch", "step": trainer.state.step, "elapsed": elapsed, **metrics})
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The records a :class:`MetricsLog` wrote, oldest first; [] before the first one.
+
+    A line still being written (no newline yet) is left for the next read.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
 
 
 class Checkpoints(Callback):

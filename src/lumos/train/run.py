@@ -14,22 +14,26 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from lumos.data import Dataset
 from lumos.errors import LumosError
 from lumos.jobs import Job, create_job, open_job, set_state
+from lumos.models.zoo import model_task
 from lumos.train.callbacks import (
     LAST,
+    METRICS,
     Callback,
     Checkpoints,
     EarlyStopping,
     MetricsLog,
     ProgressBar,
     TensorBoard,
+    read_metrics,
 )
 from lumos.train.checkpoints import load_checkpoint
 from lumos.train.recipe import Recipe, RecipeError
-from lumos.train.trainer import Trainer, TrainError
+from lumos.train.trainer import DEFAULT_METRIC, Trainer, TrainError
 from lumos.workspace import Workspace
 
 
@@ -44,6 +48,19 @@ class _StopOnRequest(Callback):
     def after_batch(self, trainer: Trainer) -> None:
         if self.requested:
             raise Interrupted
+
+
+class _JobProgress(Callback):
+    """Batches done out of the run's total, in the job's progress file."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def after_batch(self, trainer: Trainer) -> None:
+        batches, s = len(trainer.loader), trainer.state
+        self.job.report_progress(
+            "train", s.epoch * batches + s.position, trainer.recipe.epochs * batches
+        )
 
 
 @contextlib.contextmanager
@@ -113,6 +130,15 @@ def train(
     return job
 
 
+def queue_training(recipe: Recipe, workspace: Workspace | None = None) -> Job:
+    """A queued training job for ``recipe``, for a runner to start (``train(resume=id)``)."""
+    workspace = (workspace or Workspace()).ensure()
+    Dataset.open(recipe.dataset, workspace)  # fail before a job exists if the dataset does not
+    job = create_job(workspace, "train", recipe.model_dump(mode="json"))
+    (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
+    return job
+
+
 def _start(
     workspace: Workspace, recipe: Recipe | None, resume: str | None, epochs: int | None
 ) -> tuple[Job, Recipe, dict | None]:
@@ -120,15 +146,12 @@ def _start(
     if resume is None:
         if recipe is None:
             raise RecipeError("train needs a recipe or a job to resume")
-        Dataset.open(recipe.dataset, workspace)  # fail before a job exists if the dataset does not
-        job = create_job(workspace, "train", recipe.model_dump(mode="json"))
-        (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
-        return job, recipe, None
+        return queue_training(recipe, workspace), recipe, None
     job = open_job(workspace, resume)
     recipe = Recipe.load(job.folder / "recipe.yaml")
     last = job.folder / "checkpoints" / LAST
     payload = load_checkpoint(last) if last.is_file() else None  # killed before one: start over
-    _trim_metrics(job.folder / "metrics.jsonl", payload["state"]["epoch"] if payload else 0)
+    _trim_metrics(job.folder / METRICS, payload["state"]["epoch"] if payload else 0)
     if epochs is not None:
         recipe.epochs = epochs
         (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
@@ -139,7 +162,11 @@ def _callbacks(
     recipe: Recipe, job: Job, checkpoints: Checkpoints, progress: bool
 ) -> list[Callback]:
     # Checkpoints before the metrics log: an epoch in the log always has its checkpoint.
-    callbacks: list[Callback] = [checkpoints, MetricsLog(job.folder / "metrics.jsonl")]
+    callbacks: list[Callback] = [
+        checkpoints,
+        MetricsLog(job.folder / METRICS),
+        _JobProgress(job),
+    ]
     if recipe.early_stopping:
         callbacks.append(EarlyStopping(recipe.early_stopping))
     if recipe.tensorboard:
@@ -161,3 +188,16 @@ def _trim_metrics(path: Path, epochs_kept: int) -> None:
         ):
             kept.append(line + "\n")
     path.write_text("".join(kept))
+
+
+def training_summary(job: Job) -> dict[str, Any]:
+    """Epochs done and planned, and the metric the run optimises with its best value so far."""
+    epochs = [r for r in read_metrics(job.folder / METRICS) if r["kind"] == "epoch"]
+    best = [r for r in epochs if r.get("best")]
+    metric = job.params.get("metric") or DEFAULT_METRIC[model_task(job.params["network"])]
+    return {
+        "epochs_done": int(epochs[-1]["epoch"]) if epochs else 0,
+        "epochs": job.params.get("epochs"),
+        "metric": metric,
+        "best": best[-1].get(metric) if best else None,
+    }

@@ -78,3 +78,16 @@ def _one_cycle(progress: float) -> float:
         return 1 / 25 + (1 - 1 / 25) * (1 - math.cos(math.pi * progress / 0.3)) / 2
     tail = (progress - 0.3) / 0.7
     return 1e-4 + (1 - 1e-4) * (1 + math.cos(math.pi * tail)) / 2
+
+
+def lr_curve(
+    recipe: Recipe, steps_per_epoch: int = 100, points: int = 200
+) -> list[tuple[float, float]]:
+    """(epoch, learning rate) at ``points`` evenly spaced steps of the run: the schedule's plot.
+
+    ``plateau`` is drawn flat: its drops depend on the validation metric.
+    """
+    schedule = Schedule(recipe, steps_per_epoch)
+    total = schedule.total_steps
+    steps = sorted({round(i * (total - 1) / max(points - 1, 1)) for i in range(points)})
+    return [(step / steps_per_epoch, schedule.rate(step)) for step in steps]

@@ -1,0 +1,109 @@
+"""The job runner: starts queued jobs from ``lumos.db`` as worker processes.
+
+Each queued job runs in its own process (``python -m lumos.worker``), at most
+``max_training`` training jobs and ``max_other`` other jobs at a time, oldest first. The
+queue lives in the store, so jobs queued before a restart start after it, and a runner in
+another process (a second ``lumos ui``) never starts the same job twice: workers claim
+their job atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+
+from lumos.jobs import reap_dead_jobs
+from lumos.workspace import Workspace
+
+
+class JobRunner:
+    """Polls the queue every ``interval`` seconds in a background thread."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        max_training: int = 1,
+        max_other: int = 2,
+        interval: float = 0.5,
+    ) -> None:
+        self.workspace = workspace.ensure()
+        self.limits = {"train": max_training, "other": max_other}
+        self.interval = interval
+        self._workers: dict[str, subprocess.Popen] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> JobRunner:
+        self._thread = threading.Thread(target=self._loop, name="lumos-job-runner", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop starting jobs; workers already running go on to their end."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.tick()
+            self._stop.wait(self.interval)
+
+    def tick(self) -> list[str]:
+        """Start what the limits allow; returns the ids of the jobs started."""
+        self._collect_finished()
+        reap_dead_jobs(self.workspace)
+        with self.workspace.db() as db:
+            rows = db.execute(
+                "SELECT id, kind, state FROM jobs WHERE state IN ('queued', 'running') "
+                "ORDER BY created, rowid"
+            ).fetchall()
+        busy = Counter(self._slot(r["kind"]) for r in rows if r["state"] == "running")
+        busy.update(
+            self._slot(r["kind"])
+            for r in rows
+            if r["id"] in self._workers and r["state"] == "queued"
+        )
+        started = []
+        for row in rows:
+            slot = self._slot(row["kind"])
+            if row["state"] != "queued" or row["id"] in self._workers:
+                continue
+            if busy[slot] >= self.limits[slot]:
+                continue
+            self._workers[row["id"]] = self._launch(row["id"])
+            busy[slot] += 1
+            started.append(row["id"])
+        return started
+
+    @staticmethod
+    def _slot(kind: str) -> str:
+        return "train" if kind == "train" else "other"
+
+    def _launch(self, job_id: str) -> subprocess.Popen:
+        folder = self.workspace.jobs_dir / job_id
+        with (folder / "output.txt").open("ab") as output:
+            return subprocess.Popen(
+                [sys.executable, "-m", "lumos.worker", job_id, "--home", str(self.workspace.root)],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                # its own session: a Ctrl-C meant for the server does not stop the jobs
+                start_new_session=True,
+            )
+
+    def _collect_finished(self) -> None:
+        for job_id, process in list(self._workers.items()):
+            if process.poll() is not None:  # reaped: its pid no longer looks alive
+                del self._workers[job_id]
+
+    def wait(self) -> None:
+        """Wait for every worker this runner started (tests, shutdown)."""
+        for process in list(self._workers.values()):
+            process.wait()
+        self._collect_finished()

@@ -1,0 +1,421 @@
+// lumos workbench pages: each page's script loads its data from the REST API under /api/.
+"use strict";
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+};
+const fmt = (value, digits = 4) =>
+  value === null || value === undefined ? "–" : typeof value === "number" ? +value.toFixed(digits) + "" : String(value);
+
+async function api(path, options = {}) {
+  const init = { ...options };
+  if (init.json !== undefined) {
+    init.body = JSON.stringify(init.json);
+    init.headers = { "Content-Type": "application/json" };
+    delete init.json;
+  }
+  const response = await fetch(path, init);
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) throw new Error(body?.error || `${response.status} ${response.statusText}`);
+  return body;
+}
+
+function flash(message, ok = false) {
+  const box = $("#flash");
+  box.textContent = message;
+  box.className = ok ? "flash ok" : "flash";
+  box.hidden = false;
+}
+
+const guarded = (fn) => async (...args) => {
+  try {
+    await fn(...args);
+  } catch (e) {
+    flash(e.message);
+  }
+};
+
+function fillTable(table, rows, render, empty) {
+  const body = $("tbody", table);
+  body.replaceChildren(
+    ...(rows.length ? rows.map(render) : [el("tr", {}, el("td", { class: "empty", colspan: "9" }, empty))]),
+  );
+}
+
+const stateBadge = (state) => el("span", { class: `state ${state}` }, state);
+const progressBar = (progress) => {
+  const share = progress && progress.total ? progress.done / progress.total : 0;
+  const bar = el("div", { class: "mini progress" }, el("div"));
+  bar.firstChild.style.width = `${(100 * share).toFixed(1)}%`;
+  return bar;
+};
+
+// ---- home ----------------------------------------------------------------------------
+
+async function homePage() {
+  const [datasets, models] = await Promise.all([api("/api/datasets"), api("/api/models")]);
+  fillTable($("#datasets"), datasets, (d) =>
+    el("tr", {}, el("td", {}, el("a", { href: `/datasets/${d.name}` }, d.name)), el("td", {}, d.task),
+      el("td", {}, d.records.toLocaleString()), el("td", {}, d.classes)),
+    "no datasets yet: create one");
+  fillTable($("#models"), models, (m) => {
+    const key = Object.keys(m.metrics).find((k) => k.startsWith("val_") && k !== "val_loss");
+    return el("tr", {}, el("td", {}, el("a", { href: `/models/${m.name}` }, m.name)), el("td", {}, m.network),
+      el("td", {}, m.dataset || ""), el("td", {}, key ? `${key} ${fmt(m.metrics[key], 3)}` : ""));
+  }, "no models yet: train one, then save it");
+  const refreshJobs = async () => {
+    const jobs = await api("/api/jobs");
+    fillTable($("#jobs"), jobs, (j) =>
+      el("tr", {}, el("td", {}, el("a", { href: `/jobs/${j.id}` }, j.id)), el("td", {}, j.title),
+        el("td", {}, stateBadge(j.state)), el("td", {}, progressBar(j.progress)),
+        el("td", {}, j.summary && j.summary.best !== null ? `${j.summary.metric} ${fmt(j.summary.best, 3)}` : ""),
+        el("td", {}, j.created.replace("T", " ").slice(0, 19))),
+      "no jobs yet");
+  };
+  await refreshJobs();
+  setInterval(guarded(refreshJobs), 2000);
+}
+
+// ---- new dataset ---------------------------------------------------------------------
+
+function importOptions(form) {
+  const data = new FormData(form);
+  const options = {};
+  if (data.get("task")) options.task = data.get("task");
+  if (data.get("width") && data.get("height")) options.size = [+data.get("height"), +data.get("width")];
+  if (data.get("channels")) options.channels = +data.get("channels");
+  options.resize_mode = data.get("resize_mode");
+  options.val_percent = +data.get("val_percent");
+  options.test_percent = +data.get("test_percent");
+  return options;
+}
+
+async function datasetNewPage() {
+  const form = $("#dataset-form");
+  form.addEventListener("submit", guarded(async (event) => {
+    event.preventDefault();
+    const data = new FormData();
+    data.set("name", form.name.value);
+    const archive = form.archive.files[0];
+    if (archive) data.set("archive", archive);
+    else data.set("source", form.source.value);
+    data.set("options", JSON.stringify(importOptions(form)));
+    data.set("overwrite", form.overwrite.checked ? "true" : "false");
+    const job = await api("/api/datasets", { method: "POST", body: data });
+    location.href = `/jobs/${job.id}`;
+  }));
+  $("#preview-button").addEventListener("click", guarded(async () => {
+    const data = new FormData();
+    data.set("width", form.width.value || "64");
+    data.set("height", form.height.value || "64");
+    const image = $("#preview-image").files[0];
+    if (image) data.set("image", image);
+    else data.set("path", form.source.value);
+    const previews = await api("/api/resize-preview", { method: "POST", body: data });
+    $("#resize-previews").replaceChildren(
+      ...Object.entries(previews).map(([mode, url]) => el("figure", {}, el("img", { src: url, alt: mode }), el("figcaption", {}, mode))),
+    );
+  }));
+}
+
+// ---- dataset explorer ----------------------------------------------------------------
+
+async function datasetPage() {
+  const name = $("#dataset-name").dataset.name;
+  const info = await api(`/api/datasets/${encodeURIComponent(name)}`);
+  const [height, width] = info.size;
+  $("#dataset-summary").textContent = `${info.task} · ${info.records.toLocaleString()} images · ${info.classes.length} classes · ${width}×${height}×${info.channels}`;
+  const stats = { splits: Object.entries(info.splits).map(([k, v]) => `${k} ${v}`).join(", "),
+    mean: info.mean.map((v) => v.toFixed(3)).join(", "), std: info.std.map((v) => v.toFixed(3)).join(", "),
+    "resize mode": info.resize_mode, source: info.source };
+  $("#dataset-stats").replaceChildren(...Object.entries(stats).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  const problems = info.report.problems || [];
+  $("#problems").replaceChildren(...(problems.length
+    ? problems.slice(0, 200).map((p) => el("li", {}, `${p.kind}: ${p.file ? p.file + ": " : ""}${p.reason}`))
+    : [el("li", {}, "none")]));
+  Plotly.newPlot("class-chart", Object.entries(info.class_counts || {}).map(([split, counts]) =>
+    ({ type: "bar", name: split, x: info.classes, y: info.classes.map((c) => counts[c] ?? 0) })),
+  { barmode: "stack", margin: { t: 10, r: 10, b: 60, l: 50 }, legend: { orientation: "h" } }, CONFIG);
+  const classFilter = $("#class-filter");
+  classFilter.append(...info.classes.map((c) => el("option", {}, c)));
+  const params = new URLSearchParams(location.search);
+  classFilter.value = params.get("class") || "";
+  $("#split-filter").value = params.get("split") || "";
+  let page = +(params.get("page") || 0);
+  const show = guarded(async () => {
+    const query = new URLSearchParams({ page, per_page: 60 });
+    if (classFilter.value) query.set("class", classFilter.value);
+    if ($("#split-filter").value) query.set("split", $("#split-filter").value);
+    const result = await api(`/api/datasets/${encodeURIComponent(name)}/records?${query}`);
+    history.replaceState(null, "", `?${query}`);
+    $("#page-label").textContent = ` page ${result.page + 1} of ${result.pages} (${result.total.toLocaleString()} images) `;
+    $("#prev-page").disabled = result.page === 0;
+    $("#next-page").disabled = result.page + 1 >= result.pages;
+    $("#gallery").replaceChildren(...result.records.map((r) =>
+      el("figure", { "data-class": r.caption }, el("img", { src: `/api/datasets/${encodeURIComponent(name)}/records/${r.index}.png`, alt: r.caption, loading: "lazy" }),
+        el("figcaption", {}, `${r.caption} · ${r.split}`))));
+  });
+  classFilter.addEventListener("change", () => { page = 0; show(); });
+  $("#split-filter").addEventListener("change", () => { page = 0; show(); });
+  $("#prev-page").addEventListener("click", () => { page -= 1; show(); });
+  $("#next-page").addEventListener("click", () => { page += 1; show(); });
+  await show();
+}
+
+// ---- new model -----------------------------------------------------------------------
+
+function recipeFromFields(form) {
+  const recipe = { dataset: form.dataset.value, network: form.network.value };
+  for (const input of form.querySelectorAll("[data-kind]")) {
+    const kind = input.dataset.kind;
+    if (kind === "bool") recipe[input.name] = input.checked;
+    else if (input.value === "") continue;
+    else if (kind === "number") recipe[input.name] = Number(input.value);
+    else if (kind === "tristate") recipe[input.name] = input.value === "true";
+    else if (kind === "list") recipe[input.name] = input.value.split(",").map((v) => Number(v.trim()));
+    else recipe[input.name] = input.value;
+  }
+  return recipe;
+}
+
+function fillFields(form, recipe) {
+  for (const [key, value] of Object.entries(recipe)) {
+    const input = form.elements[key];
+    if (!input || value === null) continue;
+    if (input.type === "checkbox") input.checked = !!value;
+    else if (Array.isArray(value)) input.value = value.join(",");
+    else input.value = String(value);
+  }
+}
+
+async function modelNewPage() {
+  const form = $("#train-form");
+  const params = new URLSearchParams(location.search);
+  const [datasets, networks] = await Promise.all([api("/api/datasets"), api("/api/networks")]);
+  const datasetSelect = $("#dataset-select");
+  datasetSelect.replaceChildren(...datasets.map((d) => el("option", { value: d.name, "data-task": d.task }, `${d.name} (${d.task})`)));
+  if (params.get("dataset")) datasetSelect.value = params.get("dataset");
+  const networkSelect = $("#network-select");
+  const listNetworks = () => {
+    const task = datasetSelect.selectedOptions[0]?.dataset.task || "classification";
+    const keep = networkSelect.value;
+    networkSelect.replaceChildren(...networks.filter((n) => n.task === task).map((n) => el("option", { value: n.name }, `${n.name} — ${n.family}`)));
+    if ([...networkSelect.options].some((o) => o.value === keep)) networkSelect.value = keep;
+  };
+  const describe = guarded(async () => {
+    const network = networks.find((n) => n.name === networkSelect.value);
+    $("#network-description").textContent = network ? network.description : "";
+    if (!network || !datasetSelect.value) return;
+    const summary = await api(`/api/networks/${network.name}/summary?dataset=${encodeURIComponent(datasetSelect.value)}`);
+    const table = el("table", {}, el("thead", {}, el("tr", {}, ...["layer", "type", "output", "params", "FLOPs"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...summary.layers.map((l) => el("tr", {}, el("td", {}, l.name), el("td", {}, l.kind), el("td", {}, l.output_shape.join("×")),
+        el("td", {}, l.params.toLocaleString()), el("td", {}, l.flops.toLocaleString())))));
+    $("#network-summary").replaceChildren(el("p", {}, `${summary.params.toLocaleString()} parameters, ${(summary.flops / 1e6).toFixed(2)} MFLOPs per image`), table);
+  });
+  const plotSchedule = guarded(async () => {
+    const recipe = recipeFromFields(form);
+    delete recipe.dataset;
+    const curve = await api("/api/schedule", { method: "POST", json: recipe });
+    Plotly.react("schedule-chart", [{ x: curve.epoch, y: curve.lr, mode: "lines", line: { color: "#3563e9" } }],
+      { margin: { t: 10, r: 10, b: 35, l: 60 }, xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "lr" } } },
+      { displayModeBar: false, responsive: true });
+  });
+  datasetSelect.addEventListener("change", () => { listNetworks(); describe(); });
+  networkSelect.addEventListener("change", describe);
+  for (const name of ["lr_policy", "lr", "epochs", "warmup_epochs", "step_size", "milestones", "gamma", "power", "min_lr"]) {
+    form.elements[name].addEventListener("change", plotSchedule);
+  }
+  $("#use-yaml").addEventListener("change", (event) => {
+    $("#yaml-panel").hidden = !event.target.checked;
+    $("#field-panel").hidden = event.target.checked;
+  });
+  if (params.get("clone")) {
+    const clone = await api(`/api/jobs/${encodeURIComponent(params.get("clone"))}/clone`);
+    datasetSelect.value = clone.params.dataset;
+    listNetworks();
+    fillFields(form, clone.params);
+    $("#recipe-yaml").value = clone.yaml;
+    flash(`Form filled from job ${params.get("clone")}: change what you like and train.`, true);
+  } else {
+    listNetworks();
+  }
+  describe();
+  plotSchedule();
+  form.addEventListener("submit", guarded(async (event) => {
+    event.preventDefault();
+    const body = $("#use-yaml").checked ? { yaml: $("#recipe-yaml").value } : { recipe: recipeFromFields(form) };
+    if ($("#network-yaml").value.trim()) body.network_yaml = $("#network-yaml").value;
+    const job = await api("/api/train", { method: "POST", json: body });
+    location.href = `/jobs/${job.id}`;
+  }));
+}
+
+// ---- job -----------------------------------------------------------------------------
+
+const LAYOUT = { margin: { t: 10, r: 10, b: 40, l: 55 }, xaxis: { title: { text: "epoch" } }, legend: { orientation: "h", y: -0.25 } };
+const CONFIG = { displayModeBar: false, responsive: true };
+
+class TrainingCharts {
+  constructor() {
+    this.steps = [];
+    this.epochs = [];
+    this.metric = null;
+  }
+
+  add(records) {
+    for (const r of records) (r.kind === "epoch" ? this.epochs : this.steps).push(r);
+    this.draw();
+  }
+
+  draw() {
+    const stepX = this.steps.map((r) => r.epoch);
+    const epochX = this.epochs.map((r) => r.epoch);
+    Plotly.react("loss-chart", [
+      { x: stepX, y: this.steps.map((r) => r.train_loss), name: "train loss", mode: "lines", line: { color: "#3563e9" } },
+      { x: epochX, y: this.epochs.map((r) => r.val_loss ?? null), name: "val loss", mode: "lines+markers", line: { color: "#d64545" } },
+    ], LAYOUT, CONFIG);
+    const keys = [...new Set(this.epochs.flatMap((r) => Object.keys(r)))].filter((k) => (k.startsWith("val_") && k !== "val_loss") || k === "train_accuracy");
+    Plotly.react("score-chart", keys.map((k) => ({ x: epochX, y: this.epochs.map((r) => r[k] ?? null), name: k, mode: "lines+markers" })),
+      { ...LAYOUT, yaxis: { rangemode: "tozero" } }, CONFIG);
+    Plotly.react("lr-chart", [{ x: stepX, y: this.steps.map((r) => r.lr), name: "lr", mode: "lines", line: { color: "#1f9d55" } }],
+      { ...LAYOUT, showlegend: false }, CONFIG);
+    const columns = ["epoch", "train_loss", ...keys.filter((k) => k !== "train_accuracy"), "val_loss", "elapsed"];
+    $("#epochs-table thead").replaceChildren(el("tr", {}, ...columns.map((c) => el("th", {}, c))));
+    $("#epochs-table tbody").replaceChildren(...this.epochs.slice().reverse().map((r) =>
+      el("tr", { class: r.best ? "best" : "" }, ...columns.map((c) => el("td", {}, fmt(r[c]))))));
+    const last = this.steps[this.steps.length - 1];
+    if (last) $("#job-rate").textContent = `${Math.round(last.images_per_s).toLocaleString()} images/s`;
+  }
+}
+
+async function jobPage() {
+  const jobId = $("#job-title").dataset.job;
+  const job = await api(`/api/jobs/${encodeURIComponent(jobId)}`);
+  $("#job-title").textContent = job.title;
+  document.title = `${job.title} · lumos`;
+  const isTraining = job.kind === "train";
+  $("#train-charts").hidden = !isTraining;
+  $("#clone-job").hidden = !["train", "import"].includes(job.kind);
+  const charts = isTraining ? new TrainingCharts() : null;
+  const started = () => (job.started ? Date.parse(job.started) : Date.now());
+  const setState = (state, error) => {
+    job.state = state;
+    $("#job-state").replaceWith(Object.assign(stateBadge(state), { id: "job-state" }));
+    $("#abort-job").disabled = !["queued", "running"].includes(state);
+    $("#delete-job").disabled = ["queued", "running"].includes(state);
+    $("#save-model").hidden = !(isTraining && state !== "queued");
+    $("#job-error").hidden = !error;
+    $("#job-error").textContent = error || "";
+    if (state === "done" && job.kind === "evaluate") showReport(jobId);
+    if (state === "done" && job.kind === "import") flash(`Dataset ${job.params.name} is ready.`, true);
+  };
+  const setProgress = (progress) => {
+    if (!progress) return;
+    const share = progress.total ? progress.done / progress.total : 0;
+    $("#job-progress-bar").style.width = `${(100 * share).toFixed(1)}%`;
+    $("#job-progress-text").textContent = `${progress.stage}: ${progress.done.toLocaleString()} / ${progress.total.toLocaleString()}`;
+    const elapsed = (Date.now() - started()) / 1000;
+    if (share > 0 && share < 1) $("#job-eta").textContent = `ETA ${Math.round((elapsed * (1 - share)) / share)} s`;
+    else $("#job-eta").textContent = "";
+  };
+  setState(job.state, job.error);
+  setProgress(job.progress);
+  const events = new EventSource(`/api/jobs/${encodeURIComponent(jobId)}/events`);
+  events.addEventListener("state", (e) => {
+    const data = JSON.parse(e.data);
+    setState(data.state, data.error);
+    if (["done", "failed", "aborted"].includes(data.state)) events.close();
+  });
+  events.addEventListener("metrics", (e) => charts && charts.add(JSON.parse(e.data)));
+  events.addEventListener("progress", (e) => setProgress(JSON.parse(e.data)));
+  events.addEventListener("log", (e) => {
+    const log = $("#job-log");
+    log.textContent += JSON.parse(e.data).join("\n") + "\n";
+    log.scrollTop = log.scrollHeight;
+  });
+  $("#abort-job").addEventListener("click", guarded(async () => {
+    await api(`/api/jobs/${jobId}/abort`, { method: "POST" });
+    flash("Abort requested: the job saves a checkpoint and stops.", true);
+  }));
+  $("#clone-job").addEventListener("click", () => {
+    location.href = job.kind === "train" ? `/models/new?clone=${jobId}` : "/datasets/new";
+  });
+  $("#delete-job").addEventListener("click", guarded(async () => {
+    if (!confirm(`Delete job ${jobId} and its files?`)) return;
+    await api(`/api/jobs/${jobId}`, { method: "DELETE" });
+    location.href = "/";
+  }));
+  $("#save-model").addEventListener("click", guarded(async () => {
+    const name = prompt("Model name", `${job.params.network}-${job.params.dataset}`.replace(/[^A-Za-z0-9._-]/g, "-"));
+    if (!name) return;
+    await api("/api/models", { method: "POST", json: { job: jobId, name } });
+    location.href = `/models/${name}`;
+  }));
+}
+
+async function showReport(jobId) {
+  const files = (await api(`/api/jobs/${jobId}/report`)).files;
+  $("#job-files").hidden = !files.length;
+  $("#report-files").replaceChildren(...files.map((f) => (f.endsWith(".png")
+    ? el("img", { src: `/api/jobs/${jobId}/files/${f}`, alt: f })
+    : el("a", { href: `/api/jobs/${jobId}/files/${f}` }, f))));
+}
+
+// ---- model ---------------------------------------------------------------------------
+
+function answerView(answer) {
+  if (answer.task === "detection") {
+    return answer.objects.length
+      ? el("table", {}, el("tbody", {}, ...answer.objects.map((o) => el("tr", {}, el("td", {}, o.label), el("td", {}, fmt(o.score, 3)), el("td", {}, o.box.join(", "))))))
+      : el("p", { class: "muted" }, "no objects found");
+  }
+  const rows = answer.task === "segmentation"
+    ? Object.entries(answer.shares).map(([label, share]) => ({ label, probability: share }))
+    : answer.top;
+  return el("div", { class: "top" }, ...rows.map((r) => {
+    const bar = el("div", { class: "bar" });
+    bar.style.width = `${(100 * r.probability).toFixed(1)}%`;
+    return el("div", { class: "bar-row" }, el("span", {}, r.label), el("div", {}, bar), el("span", {}, `${(100 * r.probability).toFixed(1)}%`));
+  }));
+}
+
+async function modelPage() {
+  const name = $("#model-name").dataset.name;
+  const detail = await api(`/api/models/${encodeURIComponent(name)}`);
+  const meta = detail.meta;
+  $("#model-summary").textContent = `${meta.task} · ${meta.network.name} · trained on ${meta.provenance?.dataset ?? "?"} · ${meta.labels.length} labels`;
+  $("#model-metrics").replaceChildren(...Object.entries(meta.metrics || {}).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, fmt(v))]));
+  const pre = meta.preprocessing;
+  $("#model-pre").replaceChildren(...Object.entries({ size: pre.size.join("×"), channels: pre.channels, "resize mode": pre.resize_mode, normalize: pre.normalize })
+    .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
+  $("#evaluations").replaceChildren(...(detail.evaluations.length ? detail.evaluations.map((e) =>
+    el("div", {}, el("h3", {}, el("a", { href: `/jobs/${e.id}` }, `${e.params?.split ?? ""} ${e.title}`)),
+      el("div", { class: "files" }, ...e.files.filter((f) => f.endsWith(".png")).map((f) => el("img", { src: `/api/jobs/${e.id}/files/${f}`, alt: f })))))
+    : [el("p", { class: "muted" }, "not evaluated yet")]));
+  $("#predict-form").addEventListener("submit", guarded(async (event) => {
+    event.preventDefault();
+    const file = $("#predict-image").files[0];
+    if (!file) throw new Error("choose an image first");
+    const data = new FormData();
+    data.set("image", file);
+    const answer = await api(`/api/models/${encodeURIComponent(name)}/predict`, { method: "POST", body: data });
+    $("#answer-picture").src = answer.picture;
+    $("#answer-picture").hidden = false;
+    $("#answer").replaceChildren(answerView(answer));
+  }));
+  $("#evaluate-model").addEventListener("click", guarded(async () => {
+    const job = await api("/api/evaluate", { method: "POST", json: { model: name, dataset: meta.provenance.dataset, split: "test" } });
+    location.href = `/jobs/${job.id}`;
+  }));
+}
+
+const PAGES = { home: homePage, "dataset-new": datasetNewPage, dataset: datasetPage, "model-new": modelNewPage, job: jobPage, model: modelPage };
+document.addEventListener("DOMContentLoaded", guarded(() => PAGES[document.body.dataset.page]?.()));

@@ -1,0 +1,77 @@
+"""``python -m lumos.worker JOB_ID``: run one queued job in this process.
+
+A :class:`~lumos.runner.JobRunner` starts one worker per job, so a job that crashes or is
+killed takes only its own process down; its state, log and outputs stay in the workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from lumos.data.importer import import_dataset
+from lumos.data.options import ImportOptions
+from lumos.errors import LumosError
+from lumos.evaluate.run import run_evaluation
+from lumos.jobs import Job, claim_job, set_state
+from lumos.train.run import train
+from lumos.workspace import Workspace
+
+
+def _import(workspace: Workspace, job: Job) -> None:
+    p = job.params
+    import_dataset(
+        p["source"],
+        p["name"],
+        ImportOptions(**p["options"]),
+        workspace=workspace,
+        overwrite=p.get("overwrite", False),
+        job_id=job.id,
+    )
+
+
+def _train(workspace: Workspace, job: Job) -> None:
+    train(resume=job.id, workspace=workspace, progress=False)
+
+
+def _evaluate(workspace: Workspace, job: Job) -> None:
+    p = job.params
+    run_evaluation(p["model"], p["dataset"], p["split"], workspace=workspace, job_id=job.id)
+
+
+RUNNERS: dict[str, Callable[[Workspace, Job], None]] = {
+    "import": _import,
+    "train": _train,
+    "evaluate": _evaluate,
+}
+
+
+def run_job(workspace: Workspace, job_id: str) -> int:
+    """Run queued job ``job_id``; 0 when it ended done (or another worker took it)."""
+    job = claim_job(workspace, job_id)
+    if job is None:
+        return 0
+    if job.kind not in RUNNERS:
+        set_state(workspace, job, "failed", f"lumos cannot run {job.kind} jobs in a worker")
+        return 1
+    try:
+        RUNNERS[job.kind](workspace, job)
+    except LumosError as e:  # already recorded as the job's error
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lumos.worker", description=__doc__)
+    parser.add_argument("job_id")
+    parser.add_argument("--home", help="workspace folder (default: LUMOS_HOME)")
+    args = parser.parse_args(argv)
+    return run_job(Workspace(args.home), args.job_id)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

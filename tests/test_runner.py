@@ -1,0 +1,146 @@
+"""Queued jobs run in worker processes: limits, abort, death, restarts, claiming."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import colour_folders
+from lumos.data import Dataset, import_dataset
+from lumos.errors import WorkspaceError
+from lumos.jobs import abort_job, claim_job, create_job, delete_job, list_jobs, open_job
+from lumos.runner import JobRunner
+from lumos.train import Recipe
+from lumos.train.run import queue_training
+from lumos.worker import run_job
+from lumos.workspace import Workspace
+
+
+def _import_params(source: Path, name: str = "colours") -> dict:
+    return {"source": str(source), "name": name, "options": {"val_percent": 25, "test_percent": 0}}
+
+
+def _recipe(epochs: int = 2) -> Recipe:
+    return Recipe(
+        dataset="colours", network="lenet5", epochs=epochs, batch_size=4, lr=0.05, workers=0
+    )
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def test_runner_runs_queued_import_then_training_in_worker_processes(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    source = colour_folders(tmp_path / "src")
+    job = create_job(workspace, "import", _import_params(source))
+    runner = JobRunner(workspace)
+    assert runner.tick() == [job.id]
+    assert runner.tick() == []  # started once, not twice
+    runner.wait()
+    assert open_job(workspace, job.id).state == "done"
+    assert len(Dataset.open("colours", workspace)) == 36
+    assert open_job(workspace, job.id).read_progress()["done"] == 36
+
+    training = queue_training(_recipe(), workspace)
+    assert runner.tick() == [training.id]
+    runner.wait()
+    done = open_job(workspace, training.id)
+    assert done.state == "done", (done.folder / "output.txt").read_text()
+    assert (done.folder / "checkpoints" / "last.pt").is_file()
+    progress = done.read_progress()
+    assert progress["done"] == progress["total"] > 0
+
+
+def test_one_training_job_at_a_time_oldest_first(tmp_path: Path, workspace: Workspace) -> None:
+    import_dataset(colour_folders(tmp_path / "src"), "colours", workspace=workspace)
+    first, second = queue_training(_recipe(1), workspace), queue_training(_recipe(1), workspace)
+    other = create_job(workspace, "import", _import_params(tmp_path / "src", "again"))
+    runner = JobRunner(workspace, max_training=1)
+    assert runner.tick() == [first.id, other.id]  # the import does not wait for training
+    runner.wait()
+    assert runner.tick() == [second.id]
+    runner.wait()
+    assert {row["state"] for row in list_jobs(workspace)} == {"done"}
+
+
+def test_worker_claims_a_job_once(tmp_path: Path, workspace: Workspace) -> None:
+    job = create_job(workspace, "import", _import_params(tmp_path))
+    assert claim_job(workspace, job.id) is not None
+    assert claim_job(workspace, job.id) is None
+    assert run_job(workspace, job.id) == 0  # taken: the second worker leaves it
+
+
+def test_failed_job_keeps_its_error(tmp_path: Path, workspace: Workspace) -> None:
+    job = create_job(workspace, "import", _import_params(tmp_path / "missing"))
+    assert run_job(workspace, job.id) == 1
+    failed = open_job(workspace, job.id)
+    assert failed.state == "failed"
+    assert "missing" in failed.error
+    unknown = create_job(workspace, "sweep", {})
+    assert run_job(workspace, unknown.id) == 1
+    assert open_job(workspace, unknown.id).error == "lumos cannot run sweep jobs in a worker"
+
+
+def test_abort_queued_and_running_jobs(tmp_path: Path, workspace: Workspace) -> None:
+    import_dataset(colour_folders(tmp_path / "src", per_class=40), "colours", workspace=workspace)
+    queued = queue_training(_recipe(), workspace)
+    assert abort_job(workspace, queued.id).state == "aborted"
+    with pytest.raises(WorkspaceError, match="already aborted"):
+        abort_job(workspace, queued.id)
+
+    long = queue_training(_recipe(epochs=200), workspace)
+    runner = JobRunner(workspace)
+    runner.tick()
+    _wait_for(lambda: (long.folder / "metrics.jsonl").is_file())
+    abort_job(workspace, long.id)
+    runner.wait()
+    aborted = open_job(workspace, long.id)
+    assert aborted.state == "aborted"
+    assert "resume with" in aborted.error
+    assert (aborted.folder / "checkpoints" / "last.pt").is_file()
+
+
+def test_dead_worker_marks_job_failed_and_keeps_log(tmp_path: Path, workspace: Workspace) -> None:
+    import_dataset(colour_folders(tmp_path / "src", per_class=40), "colours", workspace=workspace)
+    job = queue_training(_recipe(epochs=200), workspace)
+    runner = JobRunner(workspace)
+    runner.tick()
+    _wait_for(lambda: open_job(workspace, job.id).state == "running")
+    with workspace.db() as db:
+        pid = db.execute("SELECT pid FROM jobs WHERE id = ?", (job.id,)).fetchone()["pid"]
+    os.kill(pid, signal.SIGKILL)
+    runner.wait()
+    runner.tick()  # reaps the dead worker
+    dead = open_job(workspace, job.id)
+    assert dead.state == "failed"
+    assert f"died (pid {pid})" in dead.error
+    assert "state running" in dead.log_path.read_text()
+
+
+def test_queue_survives_a_restart(tmp_path: Path, workspace: Workspace) -> None:
+    job = create_job(workspace, "import", _import_params(colour_folders(tmp_path / "src")))
+    JobRunner(workspace)  # a server that stopped before starting anything
+    restarted = JobRunner(Workspace(workspace.root))
+    assert restarted.tick() == [job.id]
+    restarted.wait()
+    assert open_job(workspace, job.id).state == "done"
+
+
+def test_delete_only_finished_jobs(tmp_path: Path, workspace: Workspace) -> None:
+    job = create_job(workspace, "import", _import_params(tmp_path))
+    with pytest.raises(WorkspaceError, match="abort it before deleting"):
+        delete_job(workspace, job.id)
+    abort_job(workspace, job.id)
+    delete_job(workspace, job.id)
+    assert not job.folder.exists()
+    assert list_jobs(workspace) == []

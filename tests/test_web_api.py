@@ -1,0 +1,457 @@
+"""The REST API: every endpoint answers, and bad input gets a 4xx with one JSON error line."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from helpers import colour_folders, run_cli
+from lumos.data import import_dataset
+from lumos.deploy.from_job import bundle_from_job
+from lumos.jobs import open_job
+from lumos.train import Recipe
+from lumos.train.run import queue_training
+from lumos.web.app import create_app
+from lumos.web.server import ServerError, check_exposure
+from lumos.web.settings import WebSettings
+from lumos.worker import run_job
+from lumos.workspace import Workspace
+
+TOKEN = "s3cret-token-of-32-characters-xx"
+
+
+def _client(workspace: Workspace, tmp_path: Path, **settings) -> TestClient:
+    options = {"roots": [tmp_path], "run_jobs": False, **settings}
+    return TestClient(create_app(WebSettings(workspace, **options)))
+
+
+@pytest.fixture
+def client(workspace: Workspace, tmp_path: Path) -> TestClient:
+    return _client(workspace, tmp_path, max_upload_bytes=200_000)
+
+
+@pytest.fixture
+def colours(tmp_path: Path, workspace: Workspace) -> str:
+    import_dataset(
+        colour_folders(tmp_path / "src"), "colours", workspace=workspace, test_percent=20
+    )
+    return "colours"
+
+
+def _trained_model(workspace: Workspace) -> str:
+    recipe = Recipe(dataset="colours", network="lenet5", epochs=3, batch_size=4, lr=0.05, workers=0)
+    job = queue_training(recipe, workspace)
+    assert run_job(workspace, job.id) == 0
+    bundle_from_job(job.id, "colour-net", workspace=workspace)
+    return "colour-net"
+
+
+def _error(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and "\n" not in body["error"]
+    return body["error"]
+
+
+def _zip(entries: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _png(colour: tuple[int, int, int] = (220, 20, 20)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# ---- datasets ---------------------------------------------------------------------------
+
+
+def test_import_from_folder_then_browse(
+    client: TestClient, tmp_path: Path, workspace: Workspace
+) -> None:
+    source = colour_folders(tmp_path / "src")
+    options = json.dumps({"size": [16, 16], "val_percent": 25, "test_percent": 0})
+    response = client.post(
+        "/api/datasets", data={"name": "colours", "source": str(source), "options": options}
+    )
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["state"] == "queued" and job["title"] == "import colours"
+    assert run_job(workspace, job["id"]) == 0
+    assert client.get(f"/api/jobs/{job['id']}").json()["state"] == "done"
+
+    listed = client.get("/api/datasets").json()
+    assert [(d["name"], d["records"], d["classes"]) for d in listed] == [("colours", 36, 3)]
+    info = client.get("/api/datasets/colours").json()
+    assert info["classes"] == ["blue", "green", "red"] and info["report"]["problems"] == []
+
+    page = client.get(
+        "/api/datasets/colours/records", params={"class": "red", "split": "train", "per_page": 5}
+    ).json()
+    assert page["total"] == 9 and page["pages"] == 2
+    assert {r["caption"] for r in page["records"]} == {"red"}
+    assert {r["split"] for r in page["records"]} == {"train"}
+    picture = client.get(f"/api/datasets/colours/records/{page['records'][0]['index']}.png")
+    assert picture.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(picture.content)).size == (128, 128)
+
+    assert client.delete("/api/datasets/colours").json() == {"deleted": "colours"}
+    assert client.get("/api/datasets").json() == []
+
+
+def test_import_from_uploaded_zip(client: TestClient, workspace: Workspace) -> None:
+    archive = _zip(
+        {
+            f"{c}/{i}.png": _png(rgb)
+            for c, rgb in (("a", (255, 0, 0)), ("b", (0, 0, 255)))
+            for i in range(4)
+        }
+    )
+    response = client.post(
+        "/api/datasets",
+        data={"name": "zipped", "options": "{}"},
+        files={"archive": ("shapes.zip", archive, "application/zip")},
+    )
+    assert response.status_code == 202, response.text
+    assert run_job(workspace, response.json()["id"]) == 0
+    assert client.get("/api/datasets/zipped").json()["records"] == 8
+
+
+@pytest.mark.parametrize(
+    ("entries", "reason"),
+    [
+        ({"../evil.png": b"x"}, "points outside the archive"),
+        ({"/etc/evil.png": b"x"}, "points outside the archive"),
+        ({"a/bomb.png": b"\0" * 5_000_000}, "refused as a zip bomb"),
+    ],
+)
+def test_hostile_zip_refused_and_nothing_written(
+    client: TestClient, workspace: Workspace, tmp_path: Path, entries: dict, reason: str
+) -> None:
+    response = client.post(
+        "/api/datasets",
+        data={"name": "evil"},
+        files={"archive": ("evil.zip", _zip(entries), "application/zip")},
+    )
+    assert reason in _error(response, 400)
+    assert not (tmp_path / "evil.png").exists()
+    assert list((workspace.root / "uploads").iterdir()) == []
+    assert client.get("/api/jobs").json() == []
+
+
+def test_import_bad_input(client: TestClient, tmp_path: Path, colours: str) -> None:
+    def post(**fields):
+        files = fields.pop("files", None)
+        return client.post("/api/datasets", data={"name": "x", **fields}, files=files)
+
+    assert "outside the folders" in _error(post(source="/etc"), 400)
+    assert "no such file" in _error(post(source=str(tmp_path / "nope")), 400)
+    assert "either a source folder or a zip" in _error(post(), 400)
+    assert "options are not JSON" in _error(post(source=str(tmp_path), options="{oops"), 400)
+    assert "val_percent" in _error(post(source=str(tmp_path), options='{"val_percent": 150}'), 400)
+    assert "invalid dataset name" in _error(
+        client.post("/api/datasets", data={"name": "../x", "source": str(tmp_path)}), 400
+    )
+    assert "must be .zip" in _error(
+        post(files={"archive": ("a.tar", b"x", "application/x-tar")}), 400
+    )
+    assert "not a readable zip" in _error(
+        post(files={"archive": ("a.zip", b"not a zip", "application/zip")}), 400
+    )
+    assert "empty upload" in _error(post(files={"archive": ("a.zip", b"", "application/zip")}), 400)
+    assert "larger than this server accepts" in _error(
+        post(files={"archive": ("a.zip", b"\0" * 300_000, "application/zip")}), 413
+    )
+    assert "name" in _error(client.post("/api/datasets", data={}), 422)
+    assert "no dataset named 'nope'" in _error(client.get("/api/datasets/nope"), 404)
+    assert "invalid dataset name" in _error(client.get("/api/datasets/.x"), 400)
+    assert "page 9 out of range" in _error(client.get("/api/datasets/colours/records?page=9"), 400)
+    assert "unknown class 'cat'" in _error(
+        client.get("/api/datasets/colours/records?class=cat"), 400
+    )
+    _error(client.get("/api/datasets/colours/records?split=bogus"), 422)
+    assert "record 999 out of range" in _error(
+        client.get("/api/datasets/colours/records/999.png"), 400
+    )
+    assert "no dataset named" in _error(client.delete("/api/datasets/nope"), 404)
+
+
+def test_resize_preview_of_upload_and_folder(client: TestClient, tmp_path: Path) -> None:
+    upload = client.post(
+        "/api/resize-preview",
+        data={"width": 32, "height": 16},
+        files={"image": ("a.png", _png(), "image/png")},
+    ).json()
+    assert set(upload) == {"squash", "crop", "fill", "half-crop"}
+    assert all(url.startswith("data:image/png;base64,") for url in upload.values())
+    folder = client.post(
+        "/api/resize-preview",
+        data={"width": 8, "height": 8, "path": str(colour_folders(tmp_path / "c"))},
+    )
+    assert folder.status_code == 200
+    assert "not an image file" in _error(
+        client.post(
+            "/api/resize-preview",
+            data={"width": 8, "height": 8},
+            files={"image": ("a.exe", b"MZ", "x")},
+        ),
+        400,
+    )
+    assert "a.png" in _error(
+        client.post(
+            "/api/resize-preview",
+            data={"width": 8, "height": 8},
+            files={"image": ("a.png", b"garbage", "image/png")},
+        ),
+        400,
+    )
+    assert "outside the folders" in _error(
+        client.post("/api/resize-preview", data={"width": 8, "height": 8, "path": "/etc/passwd"}),
+        400,
+    )
+    assert "give an image" in _error(
+        client.post("/api/resize-preview", data={"width": 8, "height": 8}), 400
+    )
+    _error(client.post("/api/resize-preview", data={"width": 0, "height": 8}), 422)
+
+
+# ---- training and jobs ------------------------------------------------------------------
+
+
+def test_train_watch_clone_and_save(client: TestClient, workspace: Workspace, colours: str) -> None:
+    recipe = {
+        "dataset": colours,
+        "network": "lenet5",
+        "epochs": 3,
+        "batch_size": 4,
+        "lr": 0.05,
+        "workers": 0,
+    }
+    job = client.post("/api/train", json={"recipe": recipe}).json()
+    assert job["state"] == "queued" and job["title"] == "lenet5 on colours"
+    assert run_job(workspace, job["id"]) == 0
+
+    detail = client.get(f"/api/jobs/{job['id']}").json()
+    assert detail["state"] == "done"
+    assert detail["summary"]["epochs_done"] == 3 and detail["summary"]["metric"] == "val_accuracy"
+    assert detail["summary"]["best"] >= 0.9
+    listed = client.get("/api/jobs").json()
+    assert [j["kind"] for j in listed] == ["train", "import"] and listed[0]["id"] == job["id"]
+    metrics = client.get(f"/api/jobs/{job['id']}/metrics").json()
+    assert [r["epoch"] for r in metrics if r["kind"] == "epoch"] == [1, 2, 3]
+    assert client.get(f"/api/jobs/{job['id']}/metrics?since={len(metrics)}").json() == []
+    assert any(
+        "state done" in line for line in client.get(f"/api/jobs/{job['id']}/log").json()["log"]
+    )
+
+    with client.stream("GET", f"/api/jobs/{job['id']}/events") as events:
+        text = "".join(events.iter_text())
+    assert "event: state" in text and '"state": "done"' in text and "event: metrics" in text
+
+    clone = client.get(f"/api/jobs/{job['id']}/clone").json()
+    assert clone["kind"] == "train" and clone["params"]["epochs"] == 3
+    assert "network: lenet5" in clone["yaml"]
+    again = client.post("/api/train", json={"yaml": clone["yaml"]}).json()
+    assert again["params"] == job["params"]
+
+    saved = client.post("/api/models", json={"job": job["id"], "name": "net"})
+    assert saved.status_code == 201
+    assert "already exists" in _error(
+        client.post("/api/models", json={"job": job["id"], "name": "net"}), 400
+    )
+    assert [m["name"] for m in client.get("/api/models").json()] == ["net"]
+
+    assert "abort it before deleting" in _error(client.delete(f"/api/jobs/{again['id']}"), 400)
+    assert client.post(f"/api/jobs/{again['id']}/abort").json()["state"] == "aborted"
+    assert client.delete(f"/api/jobs/{again['id']}").json() == {"deleted": again["id"]}
+    assert "already done" in _error(client.post(f"/api/jobs/{job['id']}/abort"), 400)
+
+
+def test_train_bad_input(client: TestClient, tmp_path: Path, colours: str) -> None:
+    def train(body):
+        return client.post("/api/train", json=body)
+
+    assert "unknown key 'epochz'" in _error(
+        train({"recipe": {"dataset": colours, "epochz": 3}}), 400
+    )
+    assert "epochs" in _error(train({"recipe": {"dataset": colours, "epochs": -1}}), 400)
+    assert "no dataset named 'nope'" in _error(train({"recipe": {"dataset": "nope"}}), 404)
+    assert "malformed YAML" in _error(train({"yaml": "a: [1"}), 400)
+    assert "either recipe fields or recipe YAML" in _error(train({}), 400)
+    assert "Python networks cannot be trained from the web" in _error(
+        train({"recipe": {"dataset": colours, "network": "/tmp/x.py"}}), 400
+    )
+    assert "outside the folders" in _error(
+        train({"recipe": {"dataset": colours, "network": "/etc/net.yaml"}}), 400
+    )
+    assert "layers" in _error(
+        train({"recipe": {"dataset": colours}, "network_yaml": "nope: 1"}), 400
+    )
+    assert "invalid init model name" in _error(
+        train({"recipe": {"dataset": colours, "init": "../../x"}}), 400
+    )
+    _error(
+        client.post(
+            "/api/train", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        422,
+    )
+    assert "no job" in _error(client.get("/api/jobs/train-1-x"), 404)
+    assert "invalid job id" in _error(client.get("/api/jobs/..."), 400)
+    assert "no job" in _error(client.post("/api/jobs/train-1-x/abort"), 404)
+
+
+def test_custom_yaml_network_from_the_web(
+    client: TestClient, workspace: Workspace, colours: str
+) -> None:
+    layers = "layers:\n  - conv: {out: 4, kernel: 3}\n  - relu\n  - flatten\n  - linear: {out: classes}\n"  # noqa: E501
+    job = client.post(
+        "/api/train",
+        json={
+            "recipe": {"dataset": colours, "epochs": 1, "batch_size": 4, "workers": 0},
+            "network_yaml": layers,
+        },
+    )
+    assert job.status_code == 202, job.text
+    assert run_job(workspace, job.json()["id"]) == 0, open_job(workspace, job.json()["id"]).error
+
+
+def test_networks_summary_and_schedule(client: TestClient, colours: str) -> None:
+    names = {n["name"]: n["task"] for n in client.get("/api/networks").json()}
+    assert names["lenet5"] == "classification" and names["fcos_resnet18_fpn"] == "detection"
+    summary = client.get("/api/networks/lenet5/summary", params={"dataset": colours}).json()
+    assert summary["input_shape"] == [3, 16, 16] and summary["layers"][-1]["output_shape"][-1] == 3
+    assert "unknown network" in _error(client.get("/api/networks/nope/summary"), 404)
+    curve = client.post(
+        "/api/schedule", json={"lr": 0.1, "epochs": 10, "lr_policy": "step", "step_size": 5}
+    ).json()
+    assert curve["lr"][0] == pytest.approx(0.1) and curve["lr"][-1] == pytest.approx(0.01)
+    assert max(curve["epoch"]) < 10
+    assert "lr_policy" in _error(client.post("/api/schedule", json={"lr_policy": "sometimes"}), 400)
+    assert "properties" in client.get("/api/recipe/schema").json()
+
+
+# ---- models -----------------------------------------------------------------------------
+
+
+def test_model_predict_download_evaluate(
+    client: TestClient, workspace: Workspace, colours: str
+) -> None:
+    name = _trained_model(workspace)
+    answer = client.post(
+        f"/api/models/{name}/predict",
+        files={"image": ("red.png", _png((230, 30, 20)), "image/png")},
+    ).json()
+    assert answer["task"] == "classification"
+    assert answer["top"][0]["label"] == "red" and len(answer["top"]) == 3
+    assert answer["picture"].startswith("data:image/png;base64,")
+
+    download = client.get(f"/api/models/{name}/download")
+    assert download.headers["content-disposition"] == f'attachment; filename="{name}.lumos"'
+    assert zipfile.ZipFile(io.BytesIO(download.content)).namelist() == [
+        "bundle.json",
+        "weights.safetensors",
+    ]
+
+    job = client.post(
+        "/api/evaluate", json={"model": name, "dataset": colours, "split": "test"}
+    ).json()
+    assert run_job(workspace, job["id"]) == 0
+    files = client.get(f"/api/jobs/{job['id']}/report").json()["files"]
+    assert "confusion.png" in files
+    png = client.get(f"/api/jobs/{job['id']}/files/confusion.png")
+    assert png.headers["content-type"] == "image/png"
+    detail = client.get(f"/api/models/{name}").json()
+    assert detail["meta"]["labels"] == ["blue", "green", "red"]
+    assert detail["evaluations"][0]["files"] == files
+
+    assert "not an image file" in _error(
+        client.post(f"/api/models/{name}/predict", files={"image": ("a.txt", b"hi", "text/plain")}),
+        400,
+    )
+    assert "bad.png" in _error(
+        client.post(
+            f"/api/models/{name}/predict",
+            files={"image": ("bad.png", b"\x89PNG broken", "image/png")},
+        ),
+        400,
+    )
+    assert "no model named 'nope'" in _error(
+        client.post("/api/models/nope/predict", files={"image": ("a.png", _png(), "image/png")}),
+        404,
+    )
+    assert "no file" in _error(client.get(f"/api/jobs/{job['id']}/files/log.txt"), 404)
+    assert "invalid file name" in _error(client.get(f"/api/jobs/{job['id']}/files/.lumos.db"), 400)
+    assert client.get(f"/api/jobs/{job['id']}/files/..%2F..%2Flumos.db").status_code == 404
+    assert "unknown split" in _error(
+        client.post("/api/evaluate", json={"model": name, "dataset": colours, "split": "all"}), 400
+    )
+    assert "no model named" in _error(client.get("/api/models/nope/download"), 404)
+    assert "no model named" in _error(client.delete("/api/models/nope"), 404)
+    assert client.delete(f"/api/models/{name}").json() == {"deleted": name}
+
+
+# ---- pages and security -----------------------------------------------------------------
+
+
+def test_pages_render_and_missing_entries_are_404(client: TestClient, colours: str) -> None:
+    for path in ("/", "/datasets/new", f"/datasets/{colours}", "/models/new"):
+        page = client.get(path)
+        assert page.status_code == 200 and "<title>" in page.text, path
+    assert 'name="lr_policy"' in client.get("/models/new").text
+    for path in ("/datasets/nope", "/jobs/nope", "/models/nope"):
+        assert client.get(path).status_code == 404
+    assert client.get("/vendor/plotly.min.js").status_code == 200
+    assert "/api/jobs" in client.get("/openapi.json").json()["paths"]
+
+
+def test_token_required_on_every_request(workspace: Workspace, tmp_path: Path) -> None:
+    client = _client(workspace, tmp_path, token=TOKEN)
+    assert "access token" in _error(client.get("/api/jobs"), 401)
+    assert client.get("/").status_code == 401
+    assert client.get("/api/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/api/jobs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    first = client.get(f"/?token={TOKEN}")
+    assert first.status_code == 200
+    assert client.get("/api/jobs").status_code == 200  # the cookie set by the first visit
+
+
+def test_public_host_needs_a_long_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LUMOS_TOKEN", raising=False)
+    assert check_exposure("127.0.0.1", None) is None
+    with pytest.raises(ServerError, match="give --token"):
+        check_exposure("0.0.0.0", None)
+    with pytest.raises(ServerError, match="at least 16 characters"):
+        check_exposure("0.0.0.0", "short")
+    monkeypatch.setenv("LUMOS_TOKEN", TOKEN)
+    assert check_exposure("0.0.0.0", None) == TOKEN
+
+
+def test_cli_ui_refuses_public_host_without_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, workspace: Workspace
+) -> None:
+    monkeypatch.delenv("LUMOS_TOKEN", raising=False)
+    code, _, err = run_cli(monkeypatch, capsys, "ui", "--host", "0.0.0.0")
+    assert code == 2
+    assert "give --token" in err and "Traceback" not in err
+
+
+def test_uploaded_image_file_name_cannot_escape(
+    client: TestClient, workspace: Workspace, colours: str, tmp_path: Path
+) -> None:
+    name = _trained_model(workspace)
+    response = client.post(
+        f"/api/models/{name}/predict", files={"image": ("../../escape.png", _png(), "image/png")}
+    )
+    assert response.status_code == 200
+    assert not (workspace.root / "escape.png").exists() and not (tmp_path / "escape.png").exists()
