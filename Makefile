@@ -6,8 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lumos-installed
 DEMO_HOME ?= lumos-workspace
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	LUMOS_HOME=$(DEMO_HOME) $(BIN)/lumos demo
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium (never a downloaded browser). As root it is
+# installed here; otherwise the browser tests are skipped with that reason.
+browser:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && \
+		{ apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+		echo "chromium could not be installed: the browser tests will be skipped"
+
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 

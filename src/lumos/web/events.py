@@ -1,7 +1,7 @@
 """A job as a stream of server-sent events, read from the files its process writes.
 
-Events: ``state`` (the job's row), ``metrics`` (new lines of its metrics log), ``progress``
-and ``log`` (new log lines). The stream polls twice a second and ends after the job ends.
+Events: ``metrics`` (new lines of its metrics log), ``progress``, ``log`` (new log lines)
+and ``state``. The stream polls twice a second and ends after the job ends.
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ async def job_events(request: Request, workspace: Workspace, job: Job) -> AsyncI
     while True:
         current = await asyncio.to_thread(open_job, workspace, job.id)
         chunks = []
-        if (current.state, current.error) != last_state:
-            last_state = (current.state, current.error)
-            chunks.append(_event("state", {"state": current.state, "error": current.error}))
         records = read_metrics(job.folder / METRICS)
         if len(records) > sent_metrics:
             chunks.append(_event("metrics", records[sent_metrics:]))
@@ -46,6 +43,10 @@ async def job_events(request: Request, workspace: Workspace, job: Job) -> AsyncI
         if len(lines) > sent_log:
             chunks.append(_event("log", lines[sent_log:]))
             sent_log = len(lines)
+        # The state goes last: a client that stops at "done" has had every record before it.
+        if (current.state, current.error) != last_state:
+            last_state = (current.state, current.error)
+            chunks.append(_event("state", {"state": current.state, "error": current.error}))
         quiet = 0 if chunks else quiet + 1
         if quiet >= HEARTBEAT_POLLS:  # a comment keeps proxies from closing an idle stream
             chunks.append(": still here\n\n")

@@ -12,8 +12,12 @@ const el = (tag, attrs = {}, ...children) => {
   node.append(...children.filter((c) => c !== null && c !== undefined));
   return node;
 };
-const fmt = (value, digits = 4) =>
-  value === null || value === undefined ? "–" : typeof value === "number" ? +value.toFixed(digits) + "" : String(value);
+function fmt(value, digits = 4) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value !== "number") return String(value);
+  if (value !== 0 && Math.abs(value) < 10 ** -digits) return value.toExponential(1);
+  return String(+value.toFixed(digits));
+}
 
 async function api(path, options = {}) {
   const init = { ...options };
@@ -305,7 +309,7 @@ async function jobPage() {
   $("#train-charts").hidden = !isTraining;
   $("#clone-job").hidden = !["train", "import"].includes(job.kind);
   const charts = isTraining ? new TrainingCharts() : null;
-  const started = () => (job.started ? Date.parse(job.started) : Date.now());
+  let firstSeen = null; // the first progress this page saw: the ETA is measured from it
   const setState = (state, error) => {
     job.state = state;
     $("#job-state").replaceWith(Object.assign(stateBadge(state), { id: "job-state" }));
@@ -322,9 +326,10 @@ async function jobPage() {
     const share = progress.total ? progress.done / progress.total : 0;
     $("#job-progress-bar").style.width = `${(100 * share).toFixed(1)}%`;
     $("#job-progress-text").textContent = `${progress.stage}: ${progress.done.toLocaleString()} / ${progress.total.toLocaleString()}`;
-    const elapsed = (Date.now() - started()) / 1000;
-    if (share > 0 && share < 1) $("#job-eta").textContent = `ETA ${Math.round((elapsed * (1 - share)) / share)} s`;
-    else $("#job-eta").textContent = "";
+    const now = Date.now();
+    if (!firstSeen || share < firstSeen.share) firstSeen = { time: now, share };
+    const rate = (share - firstSeen.share) / ((now - firstSeen.time) / 1000);
+    $("#job-eta").textContent = share < 1 && rate > 0 ? `ETA ${Math.round((1 - share) / rate)} s` : "";
   };
   setState(job.state, job.error);
   setProgress(job.progress);
@@ -392,7 +397,8 @@ async function modelPage() {
   const detail = await api(`/api/models/${encodeURIComponent(name)}`);
   const meta = detail.meta;
   $("#model-summary").textContent = `${meta.task} · ${meta.network.name} · trained on ${meta.provenance?.dataset ?? "?"} · ${meta.labels.length} labels`;
-  $("#model-metrics").replaceChildren(...Object.entries(meta.metrics || {}).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, fmt(v))]));
+  const shown = Object.entries(meta.metrics || {}).filter(([k]) => k === "epoch" || k.startsWith("val_") || k.startsWith("train_"));
+  $("#model-metrics").replaceChildren(...shown.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, fmt(v))]));
   const pre = meta.preprocessing;
   $("#model-pre").replaceChildren(...Object.entries({ size: pre.size.join("×"), channels: pre.channels, "resize mode": pre.resize_mode, normalize: pre.normalize })
     .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));

@@ -1,0 +1,189 @@
+"""The DIGITS loop in a real browser: Debian's headless Chromium driven by Playwright.
+
+One server (with its job runner) and one browser serve the whole module; the tests run in
+order, each continuing from what the one before made. Screenshots of every page go to
+``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from PIL import Image
+
+from helpers import colour_folders
+from lumos.web.app import create_app
+from lumos.web.settings import WebSettings
+from lumos.workspace import Workspace
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (make test installs it as root)",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A running ``lumos ui`` on a fresh workspace; yields its address and a data folder."""
+    root = tmp_path_factory.mktemp("web")
+    settings = WebSettings(Workspace(root / "workspace"), roots=[root])
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", root
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def page(site: tuple[str, Path]):
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(base_url=site[0], viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _wait_for_state(page, state: str, timeout: float = 120_000) -> None:
+    playwright_api.expect(page.locator("#job-state")).to_have_text(state, timeout=timeout)
+
+
+def _points(page, chart: str) -> int:
+    return page.evaluate(
+        f"() => (document.getElementById('{chart}').data || [{{x: []}}])[0].x.length"
+    )
+
+
+def test_create_dataset_from_a_folder(page, site) -> None:
+    page.goto("/")
+    playwright_api.expect(page.locator("#datasets td.empty")).to_have_text(
+        "no datasets yet: create one"
+    )
+    _shot(page, "home-empty")
+    source = colour_folders(site[1] / "colours", per_class=20)
+    page.goto("/datasets/new")
+    page.fill("input[name=name]", "colours")
+    page.fill("input[name=source]", str(source))
+    page.fill("input[name=width]", "16")
+    page.fill("input[name=height]", "16")
+    page.click("#preview-button")
+    playwright_api.expect(page.locator("#resize-previews img")).to_have_count(4)
+    _shot(page, "dataset-new")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/jobs/import-"))
+    _wait_for_state(page, "done")
+    _shot(page, "job-import")
+
+
+def test_explorer_filters_by_class(page) -> None:
+    page.goto("/datasets/colours")
+    playwright_api.expect(page.locator("#gallery figure")).to_have_count(60)
+    page.select_option("#class-filter", "red")
+    playwright_api.expect(page.locator("#gallery figure")).to_have_count(20)
+    captions = page.locator("#gallery figcaption").all_inner_texts()
+    assert all(c.startswith("red ·") for c in captions)
+    assert "class=red" in page.url
+    _shot(page, "dataset-explorer")
+
+
+def _start_training(page, epochs: int) -> str:
+    page.goto("/models/new?dataset=colours")
+    playwright_api.expect(page.locator("#network-select option[value=lenet5]")).to_have_count(1)
+    page.select_option("#network-select", "lenet5")
+    for name, value in {"epochs": epochs, "batch_size": 4, "lr": 0.05, "workers": 0}.items():
+        page.fill(f"input[name={name}]", str(value))
+    page.select_option("select[name=optimizer]", "sgd")
+    playwright_api.expect(page.locator("#network-summary table")).to_have_count(1)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/jobs/train-"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def test_training_job_charts_every_epoch(page) -> None:
+    _start_training(page, epochs=8)
+    _wait_for_state(page, "done")
+    page.wait_for_function("() => document.getElementById('score-chart').data?.[0]?.x.length === 8")
+    assert _points(page, "loss-chart") >= 8
+    playwright_api.expect(page.locator("#epochs-table tbody tr")).to_have_count(8)
+    _shot(page, "job-done")
+
+
+def test_chart_grows_while_training_then_abort_and_clone(page) -> None:
+    job_id = _start_training(page, epochs=400)
+    _wait_for_state(page, "running")
+    page.wait_for_function("() => document.getElementById('loss-chart').data?.[0]?.x.length > 0")
+    first = _points(page, "loss-chart")
+    page.wait_for_function(
+        f"() => document.getElementById('loss-chart').data[0].x.length > {first}"
+    )
+    _shot(page, "job-training")
+    page.click("#abort-job")
+    _wait_for_state(page, "aborted")
+    playwright_api.expect(page.locator("#job-error")).to_contain_text("resume with")
+    page.click("#clone-job")
+    page.wait_for_url(re.compile(rf"/models/new\?clone={job_id}"))
+    playwright_api.expect(page.locator("input[name=epochs]")).to_have_value("400")
+    playwright_api.expect(page.locator("#flash")).to_contain_text(f"filled from job {job_id}")
+    _shot(page, "model-new")
+
+
+def test_save_model_classify_an_upload_and_download(page, site) -> None:
+    page.goto("/")
+    page.locator("#jobs tr", has_text="done").filter(has_text="lenet5").first.locator("a").click()
+    page.once("dialog", lambda dialog: dialog.accept("colour-net"))
+    page.click("#save-model")
+    page.wait_for_url(re.compile(r"/models/colour-net$"))
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (230, 40, 30)).save(buffer, format="PNG")
+    page.set_input_files(
+        "#predict-image", {"name": "red.png", "mimeType": "image/png", "buffer": buffer.getvalue()}
+    )
+    page.click("#predict-form button[type=submit]")
+    playwright_api.expect(page.locator("#answer .bar-row")).to_have_count(3)
+    assert page.locator("#answer .bar-row span").first.inner_text() == "red"
+    playwright_api.expect(page.locator("#answer-picture")).to_be_visible()
+    _shot(page, "model")
+    with page.expect_download() as download:
+        page.click("#download-model")
+    assert download.value.suggested_filename == "colour-net.lumos"
+    page.goto("/")
+    playwright_api.expect(page.locator("#models a", has_text="colour-net")).to_have_count(1)
+    _shot(page, "home")
