@@ -1,0 +1,110 @@
+"""Models: list, inspect, save from a job, test on an image, download, evaluate, remove."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from lumos.deploy.bundle import Bundle, list_bundles, remove_bundle
+from lumos.deploy.from_job import bundle_from_job
+from lumos.deploy.trial import try_image
+from lumos.errors import DataError
+from lumos.jobs import create_job, list_jobs
+from lumos.web.api.common import data_url, settings_of, state_of, uploads_dir
+from lumos.web.api.jobs import describe_job, job_row, report_files
+from lumos.web.security import image_upload_suffix, save_upload
+from lumos.workspace import validate_name
+
+router = APIRouter()
+
+
+@router.get("/models")
+def models(request: Request) -> list[dict[str, Any]]:
+    return list_bundles(settings_of(request).workspace)
+
+
+@router.get("/models/{name}")
+def model_detail(request: Request, name: str) -> dict[str, Any]:
+    settings = settings_of(request)
+    bundle = Bundle.load(validate_name(name, "model name"), settings.workspace)
+    evaluations = [
+        describe_job(state_of(request), row)
+        for row in list_jobs(settings.workspace)
+        if row["kind"] == "evaluate"
+        and row["state"] == "done"
+        and json.loads(row["params"]).get("model") == name
+    ]
+    for evaluation in evaluations:
+        evaluation["files"] = report_files(settings.workspace.jobs_dir / evaluation["id"])
+    return {"meta": bundle.meta, "evaluations": evaluations}
+
+
+class SaveModel(BaseModel):
+    job: str
+    name: str
+    overwrite: bool = False
+
+
+@router.post("/models", status_code=201)
+def model_save(request: Request, body: SaveModel) -> dict[str, Any]:
+    settings = settings_of(request)
+    folder = bundle_from_job(
+        body.job, body.name, workspace=settings.workspace, overwrite=body.overwrite
+    )
+    return {"name": folder.name}
+
+
+@router.delete("/models/{name}")
+def model_delete(request: Request, name: str) -> dict[str, str]:
+    remove_bundle(name, settings_of(request).workspace)
+    return {"deleted": name}
+
+
+@router.get("/models/{name}/download")
+def model_download(request: Request, name: str) -> Response:
+    bundle = Bundle.load(validate_name(name, "model name"), settings_of(request).workspace)
+    with tempfile.TemporaryDirectory() as scratch:
+        data = bundle.save(Path(scratch) / name).read_bytes()
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}.lumos"'},
+    )
+
+
+@router.post("/models/{name}/predict")
+async def model_predict(
+    request: Request, name: str, image: Annotated[UploadFile, File()]
+) -> dict[str, Any]:
+    """The model's answer for one uploaded image, with a picture of it."""
+    settings = settings_of(request)
+    bundle = state_of(request).bundles.get(name)
+    image_upload_suffix(image)
+    with tempfile.TemporaryDirectory(dir=uploads_dir(settings)) as scratch:
+        path = await save_upload(image, Path(scratch), settings)
+        answer = try_image(bundle, path, Path(scratch) / "out")
+        answer["picture"] = data_url(answer["picture"].read_bytes())
+    return answer
+
+
+class EvaluateRequest(BaseModel):
+    model: str
+    dataset: str
+    split: str = "test"
+
+
+@router.post("/evaluate", status_code=202)
+def evaluate_job(request: Request, body: EvaluateRequest) -> dict[str, Any]:
+    settings = settings_of(request)
+    Bundle.load(validate_name(body.model, "model name"), settings.workspace)
+    state_of(request).datasets.get(body.dataset)
+    if body.split not in ("train", "val", "test"):
+        raise DataError(None, f"unknown split {body.split!r}: choose from train, val, test")
+    job = create_job(settings.workspace, "evaluate", body.model_dump())
+    return job_row(state_of(request), job.id)

@@ -1,0 +1,120 @@
+"""Training: queue a recipe; the zoo, layer summaries, schedule plots, the recipe schema."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from lumos.data import Dataset
+from lumos.errors import NotFoundError
+from lumos.models import NetworkSpec, build_network, summarize
+from lumos.models.zoo import list_models, model_task
+from lumos.train.recipe import Recipe, RecipeError
+from lumos.train.run import queue_training
+from lumos.train.schedules import lr_curve
+from lumos.web.api.common import settings_of, state_of
+from lumos.web.api.jobs import job_row
+from lumos.web.security import confined
+from lumos.web.settings import WebSettings
+from lumos.workspace import validate_name
+
+router = APIRouter()
+
+
+class TrainRequest(BaseModel):
+    """A recipe as fields, or as YAML text; ``network_yaml`` is a custom layer list."""
+
+    recipe: dict[str, Any] | None = None
+    yaml: str | None = None
+    network_yaml: str | None = None
+
+
+@router.post("/train", status_code=202)
+def train_job(request: Request, body: TrainRequest) -> dict[str, Any]:
+    settings = settings_of(request)
+    recipe = _recipe(body)
+    if body.network_yaml is None:
+        _check_network(recipe, settings)
+    else:
+        _check_layers(body.network_yaml, state_of(request).datasets.get(recipe.dataset))
+    job = queue_training(recipe, settings.workspace)
+    if body.network_yaml is not None:
+        layers = job.folder / "network.yaml"
+        layers.write_text(body.network_yaml, encoding="utf-8")
+        recipe.network = str(layers)
+        (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
+    return job_row(state_of(request), job.id)
+
+
+def _check_layers(text: str, dataset: Dataset) -> None:
+    """Build a custom layer list once for the dataset's images: bad layers fail here."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "network.yaml"
+        path.write_text(text, encoding="utf-8")
+        spec = NetworkSpec.resolve(str(path), len(dataset.classes), dataset.channels, dataset.size)
+    build_network(spec, trust_code=False)
+
+
+def _recipe(body: TrainRequest) -> Recipe:
+    if (body.recipe is None) == (body.yaml is None):
+        raise RecipeError("send either recipe fields or recipe YAML")
+    if body.yaml is not None:
+        return Recipe.from_yaml(body.yaml)
+    return Recipe.parse(body.recipe or {})
+
+
+def _check_network(recipe: Recipe, settings: WebSettings) -> None:
+    """No code from the web: Python networks are refused, YAML layer files must be confined."""
+    if recipe.network.endswith(".py"):
+        raise RecipeError("network: Python networks cannot be trained from the web; use YAML")
+    if recipe.network.endswith((".yaml", ".yml")):
+        confined(recipe.network, settings)
+    if recipe.init is not None:
+        validate_name(recipe.init, "init model name")
+
+
+@router.get("/networks")
+def networks() -> list[dict[str, str]]:
+    return [
+        {"name": e.name, "family": e.family, "description": e.description, "task": e.task}
+        for e in list_models()
+    ]
+
+
+@router.get("/networks/{network}/summary")
+def network_summary(
+    request: Request,
+    network: str,
+    dataset: str | None = None,
+    channels: Annotated[int, Query(ge=1, le=4)] = 3,
+    height: Annotated[int, Query(ge=8, le=1024)] = 224,
+    width: Annotated[int, Query(ge=8, le=1024)] = 224,
+    classes: Annotated[int, Query(ge=1, le=10000)] = 10,
+) -> dict[str, Any]:
+    """Per-layer shapes, parameters and FLOPs, for a dataset's images or a given shape."""
+    if network not in {e.name for e in list_models()}:
+        raise NotFoundError(f"unknown network {network!r}")
+    if dataset:
+        data = state_of(request).datasets.get(dataset)
+        channels, (height, width) = data.channels, data.size
+        classes = len(data.classes) + (model_task(network) != "classification")
+    spec = NetworkSpec.resolve(network, classes, channels, (height, width))
+    model = build_network(spec).eval()
+    return {"network": network, **summarize(model, (channels, height, width)).as_dict()}
+
+
+@router.post("/schedule")
+def schedule(body: dict[str, Any]) -> dict[str, Any]:
+    """The learning rate over a run of the recipe fields given (dataset not needed)."""
+    recipe = Recipe.parse({**body, "dataset": "preview"})
+    points = lr_curve(recipe)
+    return {"epoch": [e for e, _ in points], "lr": [r for _, r in points]}
+
+
+@router.get("/recipe/schema")
+def recipe_schema() -> dict[str, Any]:
+    return Recipe.model_json_schema()
