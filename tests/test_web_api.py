@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
@@ -455,3 +456,28 @@ def test_uploaded_image_file_name_cannot_escape(
     )
     assert response.status_code == 200
     assert not (workspace.root / "escape.png").exists() and not (tmp_path / "escape.png").exists()
+
+
+def test_layer_views_and_augmentation_preview(
+    client: TestClient, workspace: Workspace, colours: str
+) -> None:
+    name = _trained_model(workspace)
+    image = {"image": ("red.png", _png(), "image/png")}
+    layers = client.post(f"/api/models/{name}/layers", files=image).json()
+    convolution = next(layer for layer in layers if layer["kind"] == "Conv2d")
+    assert convolution["weights"]["picture"].startswith("data:image/png;base64,")
+    assert len(convolution["activations"]["histogram"]["counts"]) == 30
+    assert convolution["activations"]["std"] > 0
+    assert layers[-1]["kind"] == "Linear" and layers[-1]["output_shape"] == [3]
+    bad = {"image": ("bad.png", b"nope", "image/png")}
+    assert "bad.png" in _error(client.post(f"/api/models/{name}/layers", files=bad), 400)
+
+    recipe = {"dataset": colours, "network": "lenet5", "batch_size": 4, "rotation": 30}
+    preview = client.post("/api/augment-preview", json=recipe).json()["picture"]
+    picture = Image.open(io.BytesIO(base64.b64decode(preview.split(",", 1)[1])))
+    assert picture.size == (6 * 96 + 8, 4 * 96)
+    missing = {**recipe, "dataset": "nope"}
+    assert "no dataset named" in _error(client.post("/api/augment-preview", json=missing), 404)
+    assert "rotation" in _error(
+        client.post("/api/augment-preview", json={**recipe, "rotation": 500}), 400
+    )

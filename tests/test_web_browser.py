@@ -162,6 +162,9 @@ def test_chart_grows_while_training_then_abort_and_clone(page) -> None:
     page.wait_for_url(re.compile(rf"/models/new\?clone={job_id}"))
     playwright_api.expect(page.locator("input[name=epochs]")).to_have_value("400")
     playwright_api.expect(page.locator("#flash")).to_contain_text(f"filled from job {job_id}")
+    page.fill("input[name=rotation]", "30")
+    page.click("#augment-button")
+    playwright_api.expect(page.locator("#augment-preview")).to_be_visible()
     _shot(page, "model-new")
 
 
@@ -180,6 +183,8 @@ def test_save_model_classify_an_upload_and_download(page, site) -> None:
     playwright_api.expect(page.locator("#answer .bar-row")).to_have_count(3)
     assert page.locator("#answer .bar-row span").first.inner_text() == "red"
     playwright_api.expect(page.locator("#answer-picture")).to_be_visible()
+    page.click("#show-layers")
+    playwright_api.expect(page.locator("#layers .layer h3", has_text="Conv2d").first).to_be_visible()
     _shot(page, "model")
     with page.expect_download() as download:
         page.click("#download-model")

@@ -69,6 +69,15 @@ def preprocess(source: Path | np.ndarray, bundle: Bundle) -> np.ndarray:
     return pixels if pixels.ndim == 3 else pixels[:, :, None]
 
 
+def network_input(arrays: Sequence[np.ndarray], bundle: Bundle) -> torch.Tensor:
+    """Preprocessed (H, W, C) uint8 images as the network's float batch at its input size."""
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255)
+    input_size = tuple(bundle.preprocessing["input_size"])
+    if tuple(images.shape[2:]) != input_size:
+        images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
+    return images
+
+
 @torch.no_grad()
 def predict(
     bundle: Bundle,
@@ -82,7 +91,6 @@ def predict(
     """Predict every input; unreadable ones carry an error instead of scores."""
     model = bundle.model(device, trust_code=trust_code)
     labels = bundle.labels
-    input_size = tuple(bundle.preprocessing["input_size"])
     thresholds = torch.tensor(bundle.meta.get("thresholds") or [0.5] * len(labels))
     results: list[Prediction] = []
     for start in range(0, len(inputs), batch_size):
@@ -101,10 +109,7 @@ def predict(
                 prediction.error = e.reason
         if not arrays:
             continue
-        images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255).to(device)
-        if tuple(images.shape[2:]) != input_size:
-            images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
-        logits = model(images).float().cpu()
+        logits = model(network_input(arrays, bundle).to(device)).float().cpu()
         probabilities = (
             torch.sigmoid(logits) if bundle.multi_label else torch.softmax(logits, dim=1)
         )

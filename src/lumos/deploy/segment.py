@@ -13,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from lumos.data.show import palette
 from lumos.deploy.bundle import Bundle
-from lumos.deploy.predict import preprocess
+from lumos.deploy.predict import network_input, preprocess
 from lumos.errors import DataError
 
 
@@ -44,7 +43,6 @@ def segment(
 ) -> list[MaskPrediction]:
     """A mask for every input; unreadable ones carry an error."""
     model = bundle.model(trust_code=trust_code)
-    input_size = tuple(bundle.preprocessing["input_size"])
     results = []
     for item in inputs:
         prediction = MaskPrediction("array" if isinstance(item, np.ndarray) else str(item))
@@ -54,9 +52,7 @@ def segment(
         except DataError as e:
             prediction.error = e.reason
             continue
-        image = torch.tensor(pixels).permute(2, 0, 1)[None].float().div_(255)
-        if tuple(image.shape[2:]) != input_size:
-            image = F.interpolate(image, size=input_size, mode="bilinear", antialias=True)
+        image = network_input([pixels], bundle)
         prediction.image = (image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         prediction.mask = model(image).float().argmax(1)[0].numpy().astype(np.uint8)
     return results

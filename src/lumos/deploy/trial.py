@@ -1,7 +1,8 @@
 """Trying a model on one image: the answer as JSON and as a picture, whatever the task.
 
 What the web page's "test one image" shows: a classifier's top classes, a detector's boxes
-drawn with scores, a segmenter's mask overlay and pixel shares.
+drawn with scores, a segmenter's mask overlay and pixel shares; and what each layer made of
+the image.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from PIL import Image
 
 from lumos.deploy.bundle import Bundle
 from lumos.deploy.detect import Detector, draw_detections
-from lumos.deploy.predict import predict
+from lumos.deploy.predict import network_input, predict, preprocess
 from lumos.deploy.segment import save_mask_outputs, segment
 from lumos.errors import DataError
+from lumos.models.inspect import LayerView, layer_views
 
 
 def try_image(
@@ -48,3 +50,9 @@ def try_image(
     with Image.open(image) as im:
         im.convert("RGB").save(picture)
     return {"task": task, **result.as_dict(), "picture": picture}
+
+
+def inspect_layers(bundle: Bundle, image: Path, *, trust_code: bool = False) -> list[LayerView]:
+    """Each layer's weights and activations when ``bundle`` looks at ``image``."""
+    pixels = preprocess(image, bundle)
+    return layer_views(bundle.model(trust_code=trust_code), network_input([pixels], bundle))

@@ -13,10 +13,11 @@ from pydantic import BaseModel
 
 from lumos.deploy.bundle import Bundle, list_bundles, remove_bundle
 from lumos.deploy.from_job import bundle_from_job
-from lumos.deploy.trial import try_image
+from lumos.deploy.trial import inspect_layers, try_image
 from lumos.errors import DataError
 from lumos.jobs import create_job, list_jobs
-from lumos.web.api.common import data_url, settings_of, state_of, uploads_dir
+from lumos.models.inspect import TensorView
+from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
 from lumos.web.api.jobs import describe_job, job_row, report_files
 from lumos.web.security import image_upload_suffix, save_upload
 from lumos.workspace import validate_name
@@ -91,6 +92,34 @@ async def model_predict(
         answer = try_image(bundle, path, Path(scratch) / "out")
         answer["picture"] = data_url(answer["picture"].read_bytes())
     return answer
+
+
+@router.post("/models/{name}/layers")
+async def model_layers(
+    request: Request, name: str, image: Annotated[UploadFile, File()]
+) -> list[dict[str, Any]]:
+    """Each layer's activations for one uploaded image, and its weights: pictures and stats."""
+    settings = settings_of(request)
+    bundle = state_of(request).bundles.get(name)
+    image_upload_suffix(image)
+    with tempfile.TemporaryDirectory(dir=uploads_dir(settings)) as scratch:
+        views = inspect_layers(bundle, await save_upload(image, Path(scratch), settings))
+
+    def described(view: TensorView | None) -> dict[str, Any] | None:
+        if view is None:
+            return None
+        return {"picture": data_url(png_bytes(view.picture)), **view.as_dict()}
+
+    return [
+        {
+            "name": v.name,
+            "kind": v.kind,
+            "output_shape": v.output_shape,
+            "activations": described(v.activations),
+            "weights": described(v.weights),
+        }
+        for v in views
+    ]
 
 
 class EvaluateRequest(BaseModel):

@@ -13,10 +13,11 @@ from lumos.data import Dataset
 from lumos.errors import NotFoundError
 from lumos.models import NetworkSpec, build_network, summarize
 from lumos.models.zoo import list_models, model_task
+from lumos.train.preview import augmentation_grid
 from lumos.train.recipe import Recipe, RecipeError
 from lumos.train.run import queue_training
 from lumos.train.schedules import lr_curve
-from lumos.web.api.common import settings_of, state_of
+from lumos.web.api.common import data_url, png_bytes, settings_of, state_of
 from lumos.web.api.jobs import job_row
 from lumos.web.security import confined
 from lumos.web.settings import WebSettings
@@ -118,3 +119,11 @@ def schedule(body: dict[str, Any]) -> dict[str, Any]:
 @router.get("/recipe/schema")
 def recipe_schema() -> dict[str, Any]:
     return Recipe.model_json_schema()
+
+
+@router.post("/augment-preview")
+def augment_preview(request: Request, body: dict[str, Any]) -> dict[str, str]:
+    """Training images of the recipe's dataset as stored and as augmented, as one PNG."""
+    recipe = Recipe.parse(body)
+    dataset = state_of(request).datasets.get(recipe.dataset)
+    return {"picture": data_url(png_bytes(augmentation_grid(recipe, dataset)))}

@@ -232,6 +232,10 @@ async function modelNewPage() {
       { margin: { t: 10, r: 10, b: 35, l: 60 }, xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "lr" } } },
       { displayModeBar: false, responsive: true });
   });
+  $("#augment-button").addEventListener("click", guarded(async () => {
+    const preview = await api("/api/augment-preview", { method: "POST", json: recipeFromFields(form) });
+    Object.assign($("#augment-preview"), { src: preview.picture, hidden: false });
+  }));
   datasetSelect.addEventListener("change", () => { listNetworks(); describe(); });
   networkSelect.addEventListener("change", describe);
   for (const name of ["lr_policy", "lr", "epochs", "warmup_epochs", "step_size", "milestones", "gamma", "power", "min_lr"]) {
@@ -392,6 +396,21 @@ function answerView(answer) {
   }));
 }
 
+function tensorView(title, view) {
+  if (!view) return null;
+  const counts = view.histogram.counts;
+  const peak = Math.max(...counts, 1);
+  const bars = el("div", { class: "histogram", title: `${view.histogram.edges[0].toFixed(3)} … ${view.histogram.edges.at(-1).toFixed(3)}` },
+    ...counts.map((c) => { const bar = el("span"); bar.style.height = `${(100 * c) / peak}%`; return bar; }));
+  return el("div", { class: "tensor" }, el("h4", {}, title), el("img", { src: view.picture, alt: title }), bars,
+    el("p", { class: "muted" }, `mean ${fmt(view.mean)} · std ${fmt(view.std)}`));
+}
+
+function layerView(layer) {
+  return el("div", { class: "layer" }, el("h3", {}, `${layer.name} `, el("span", { class: "muted" }, `${layer.kind} → ${layer.output_shape.join("×")}`)),
+    el("div", { class: "tensors" }, tensorView("activations", layer.activations), tensorView("weights", layer.weights)));
+}
+
 async function modelPage() {
   const name = $("#model-name").dataset.name;
   const detail = await api(`/api/models/${encodeURIComponent(name)}`);
@@ -416,6 +435,13 @@ async function modelPage() {
     $("#answer-picture").src = answer.picture;
     $("#answer-picture").hidden = false;
     $("#answer").replaceChildren(answerView(answer));
+    $("#show-layers").disabled = false;
+  }));
+  $("#show-layers").addEventListener("click", guarded(async () => {
+    const data = new FormData();
+    data.set("image", $("#predict-image").files[0]);
+    const layers = await api(`/api/models/${encodeURIComponent(name)}/layers`, { method: "POST", body: data });
+    $("#layers").replaceChildren(...layers.map(layerView));
   }));
   $("#evaluate-model").addEventListener("click", guarded(async () => {
     const job = await api("/api/evaluate", { method: "POST", json: { model: name, dataset: meta.provenance.dataset, split: "test" } });
