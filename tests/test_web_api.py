@@ -481,3 +481,28 @@ def test_layer_views_and_augmentation_preview(
     assert "rotation" in _error(
         client.post("/api/augment-preview", json={**recipe, "rotation": 500}), 400
     )
+
+
+def test_classify_many_gives_per_class_accuracy(
+    client: TestClient, workspace: Workspace, colours: str, tmp_path: Path
+) -> None:
+    name = _trained_model(workspace)
+    folder = colour_folders(tmp_path / "check", per_class=4)
+    (folder / "unsorted.png").write_bytes(_png((20, 20, 230)))
+    (folder / "red" / "broken.png").write_bytes(b"not an image")
+    result = client.post(f"/api/models/{name}/classify-many", data={"path": str(folder)}).json()
+    assert len(result["images"]) == 14
+    assert result["per_class"]["red"]["images"] == 4  # the broken file is listed, not counted
+    assert {row["truth"] for row in result["images"]} == {"red", "green", "blue", None}
+    assert result["accuracy"] >= 0.9
+    assert next(r for r in result["images"] if r["file"] == "red/broken.png")["error"]
+    uploads = [("images", (f"{i}.png", _png(), "image/png")) for i in range(2)]
+    uploaded = client.post(f"/api/models/{name}/classify-many", files=uploads).json()
+    assert [r["top"][0]["label"] for r in uploaded["images"]] == ["red", "red"]
+    assert uploaded["accuracy"] is None and uploaded["per_class"] == {}
+    many = f"/api/models/{name}/classify-many"
+    assert "either a folder or some images" in _error(client.post(many), 400)
+    assert "outside the folders" in _error(client.post(many, data={"path": "/etc"}), 400)
+    assert "not a folder" in _error(
+        client.post(many, data={"path": str(folder / "unsorted.png")}), 400
+    )

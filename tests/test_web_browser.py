@@ -184,7 +184,9 @@ def test_save_model_classify_an_upload_and_download(page, site) -> None:
     assert page.locator("#answer .bar-row span").first.inner_text() == "red"
     playwright_api.expect(page.locator("#answer-picture")).to_be_visible()
     page.click("#show-layers")
-    playwright_api.expect(page.locator("#layers .layer h3", has_text="Conv2d").first).to_be_visible()
+    playwright_api.expect(
+        page.locator("#layers .layer h3", has_text="Conv2d").first
+    ).to_be_visible()
     _shot(page, "model")
     with page.expect_download() as download:
         page.click("#download-model")

@@ -56,3 +56,31 @@ def inspect_layers(bundle: Bundle, image: Path, *, trust_code: bool = False) -> 
     """Each layer's weights and activations when ``bundle`` looks at ``image``."""
     pixels = preprocess(image, bundle)
     return layer_views(bundle.model(trust_code=trust_code), network_input([pixels], bundle))
+
+
+def classify_many(
+    bundle: Bundle, paths: list[Path], root: Path | None = None, *, top: int = 5
+) -> dict[str, Any]:
+    """Classify images; where an image's folder (under ``root``) is named after a label, that
+    is its true class, and the answer includes per-class and overall accuracy."""
+    if bundle.meta.get("task", "classification") != "classification":
+        task = bundle.meta["task"]
+        raise DataError(
+            None, f"{bundle.name!r} is a {task} model: classify many needs a classifier"
+        )
+    labels = set(bundle.labels)
+    rows, tally = [], {}
+    for path, result in zip(paths, predict(bundle, paths, top=top), strict=True):
+        named = root is not None and path.parent != root and path.parent.name in labels
+        truth = path.parent.name if named else None
+        shown = str(path.relative_to(root)) if root is not None else path.name
+        rows.append({"file": shown, "truth": truth, **result.as_dict()})
+        if truth is not None and result.error is None:
+            seen, right = tally.get(truth, (0, 0))
+            tally[truth] = (seen + 1, right + (result.labels == [truth]))
+    per_class = {
+        k: {"images": n, "correct": c, "accuracy": c / n} for k, (n, c) in sorted(tally.items())
+    }
+    counted = sum(v["images"] for v in per_class.values())
+    overall = sum(v["correct"] for v in per_class.values()) / counted if counted else None
+    return {"images": rows, "per_class": per_class, "accuracy": overall}

@@ -7,19 +7,20 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from lumos.deploy.bundle import Bundle, list_bundles, remove_bundle
 from lumos.deploy.from_job import bundle_from_job
-from lumos.deploy.trial import inspect_layers, try_image
+from lumos.deploy.predict import expand
+from lumos.deploy.trial import classify_many, inspect_layers, try_image
 from lumos.errors import DataError
 from lumos.jobs import create_job, list_jobs
 from lumos.models.inspect import TensorView
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
 from lumos.web.api.jobs import describe_job, job_row, report_files
-from lumos.web.security import image_upload_suffix, save_upload
+from lumos.web.security import confined, image_upload_suffix, save_upload
 from lumos.workspace import validate_name
 
 router = APIRouter()
@@ -92,6 +93,32 @@ async def model_predict(
         answer = try_image(bundle, path, Path(scratch) / "out")
         answer["picture"] = data_url(answer["picture"].read_bytes())
     return answer
+
+
+@router.post("/models/{name}/classify-many")
+async def model_classify_many(
+    request: Request,
+    name: str,
+    path: Annotated[str | None, Form()] = None,
+    images: Annotated[list[UploadFile] | None, File()] = None,
+) -> dict[str, Any]:
+    """Classify a folder on the server (subfolders named after labels give per-class
+    accuracy) or uploaded images."""
+    settings = settings_of(request)
+    bundle = state_of(request).bundles.get(name)
+    if bool(path) == bool(images):
+        raise DataError(None, "give either a folder or some images")
+    if path:
+        root = confined(path, settings)
+        if not root.is_dir():
+            raise DataError(path, "not a folder")
+        return classify_many(bundle, expand([root]), root)
+    with tempfile.TemporaryDirectory(dir=uploads_dir(settings)) as scratch:
+        saved = []
+        for number, upload in enumerate(images or []):
+            image_upload_suffix(upload)
+            saved.append(await save_upload(upload, Path(scratch) / str(number), settings))
+        return classify_many(bundle, saved)
 
 
 @router.post("/models/{name}/layers")

@@ -437,6 +437,22 @@ async function modelPage() {
     $("#answer").replaceChildren(answerView(answer));
     $("#show-layers").disabled = false;
   }));
+  $("#many-form").addEventListener("submit", guarded(async (event) => {
+    event.preventDefault();
+    const data = new FormData();
+    const form = event.target;
+    if (form.path.value) data.set("path", form.path.value);
+    for (const file of form.images.files) data.append("images", file);
+    const result = await api(`/api/models/${encodeURIComponent(name)}/classify-many`, { method: "POST", body: data });
+    const perClass = Object.entries(result.per_class);
+    $("#many-result").replaceChildren(
+      el("p", {}, result.accuracy === null ? `${result.images.length} images` : `${result.images.length} images, accuracy ${(100 * result.accuracy).toFixed(1)}%`),
+      perClass.length ? el("table", { id: "per-class" }, el("thead", {}, el("tr", {}, ...["class", "images", "correct", "accuracy"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, ...perClass.map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v.images), el("td", {}, v.correct), el("td", {}, `${(100 * v.accuracy).toFixed(1)}%`))))) : null,
+      el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {}, ...["image", "true", "top-1", "probability"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, ...result.images.map((r) => el("tr", {}, el("td", {}, r.file), el("td", {}, r.truth ?? ""),
+          el("td", {}, r.error ? `error: ${r.error}` : r.top[0].label), el("td", {}, r.error ? "" : `${(100 * r.top[0].probability).toFixed(1)}%`)))))));
+  }));
   $("#show-layers").addEventListener("click", guarded(async () => {
     const data = new FormData();
     data.set("image", $("#predict-image").files[0]);
