@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import pickle
 import struct
 import sys
@@ -217,3 +218,26 @@ def colour_folders(root: Path, per_class: int = 12, size: int = 16) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels).save(path)
     return root
+
+
+def coco_with_negatives_and_crowds(folder: Path, workspace: object) -> None:
+    """Twelve 48x48 COCO images as dataset ``crowded``: negatives, crowds, two classes."""
+    from lumos.data import import_dataset
+
+    images, annotations = [], []
+    for i in range(12):
+        write_image(folder / f"{i}.png", (48, 48), seed=i)
+        images.append({"id": i, "file_name": f"{i}.png", "width": 48, "height": 48})
+        if i % 4 == 0:
+            continue  # a negative: no objects
+        annotations.append(
+            {"id": len(annotations) + 1, "image_id": i, "category_id": 1 + i % 2,
+             "bbox": [4, 4, 20, 20], "area": 400, "iscrowd": int(i % 3 == 0)}
+        )  # fmt: skip
+    categories = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    (folder / "annotations.json").write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": categories})
+    )
+    import_dataset(
+        folder / "annotations.json", "crowded", workspace=workspace, val_percent=25, seed=1
+    )

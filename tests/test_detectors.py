@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import run_cli, write_image
+from helpers import coco_with_negatives_and_crowds, run_cli, write_image
 from lumos.data import Dataset, import_dataset
 from lumos.data.loader import BatchLoader
 from lumos.data.paired import PairedAugment
@@ -107,7 +107,7 @@ def test_masks_move_with_the_pixels_and_new_pixels_are_ignored() -> None:
 
 def test_box_batches_carry_negatives_and_crowds(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path / "ws")
-    _coco_with_negatives_and_crowds(tmp_path / "coco", workspace)
+    coco_with_negatives_and_crowds(tmp_path / "coco", workspace)
     data = Dataset.open("crowded", workspace)
     _, targets = next(iter(BatchLoader(data, len(data), targets="boxes")))
     counts = sorted(len(t["boxes"]) for t in targets)
@@ -119,26 +119,6 @@ def test_box_batches_carry_negatives_and_crowds(tmp_path: Path) -> None:
     assert all(t["labels"].min() >= 1 for t in prepared if len(t["labels"]))  # 0: background
     trainer.fit()
     assert "val_map_50" in trainer.state.history[-1]
-
-
-def _coco_with_negatives_and_crowds(folder: Path, workspace: Workspace) -> None:
-    images, annotations = [], []
-    for i in range(12):
-        write_image(folder / f"{i}.png", (48, 48), seed=i)
-        images.append({"id": i, "file_name": f"{i}.png", "width": 48, "height": 48})
-        if i % 4 == 0:
-            continue  # a negative: no objects
-        annotations.append(
-            {"id": len(annotations) + 1, "image_id": i, "category_id": 1 + i % 2,
-             "bbox": [4, 4, 20, 20], "area": 400, "iscrowd": int(i % 3 == 0)}
-        )  # fmt: skip
-    categories = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
-    (folder / "annotations.json").write_text(
-        json.dumps({"images": images, "annotations": annotations, "categories": categories})
-    )
-    import_dataset(
-        folder / "annotations.json", "crowded", workspace=workspace, val_percent=25, seed=1
-    )
 
 
 def _fcos_recipe(dataset: str, **values: object) -> Recipe:
@@ -268,7 +248,7 @@ def _save_classifier(workspace: Workspace, name: str, network: str) -> torch.nn.
 
 def test_a_classifier_backbone_starts_a_detector_and_stays_frozen(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path / "ws")
-    _coco_with_negatives_and_crowds(tmp_path / "coco", workspace)
+    coco_with_negatives_and_crowds(tmp_path / "coco", workspace)
     classifier = _save_classifier(workspace, "r18", "resnet18")
     _save_classifier(workspace, "tiny", "lenet5")
     data = Dataset.open("crowded", workspace)
@@ -292,7 +272,7 @@ def test_lr_find_runs_on_a_detector(tmp_path: Path) -> None:
     from lumos.train.lr_find import lr_find
 
     workspace = Workspace(tmp_path / "ws")
-    _coco_with_negatives_and_crowds(tmp_path / "coco", workspace)
+    coco_with_negatives_and_crowds(tmp_path / "coco", workspace)
     recipe = _fcos_recipe("crowded", batch_size=4)
     finding = lr_find(recipe, tmp_path / "lr", start=1e-5, end=1.0, steps=8, workspace=workspace)
     assert len(finding.rates) >= 5 and (tmp_path / "lr" / "lr_find.png").is_file()

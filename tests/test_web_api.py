@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from helpers import colour_folders, run_cli
+from helpers import coco_with_negatives_and_crowds, colour_folders, import_squares, run_cli
 from lumos.data import import_dataset
 from lumos.deploy.from_job import bundle_from_job
 from lumos.jobs import open_job
@@ -126,6 +126,7 @@ def test_import_from_uploaded_zip(client: TestClient, workspace: Workspace) -> N
     assert response.status_code == 202, response.text
     assert run_job(workspace, response.json()["id"]) == 0
     assert client.get("/api/datasets/zipped").json()["records"] == 8
+    assert list((workspace.root / "uploads").iterdir()) == []  # the unpacked copy is gone
 
 
 @pytest.mark.parametrize(
@@ -156,6 +157,8 @@ def test_import_bad_input(client: TestClient, tmp_path: Path, colours: str) -> N
         return client.post("/api/datasets", data={"name": "x", **fields}, files=files)
 
     assert "outside the folders" in _error(post(source="/etc"), 400)
+    taken = client.post("/api/datasets", data={"name": colours, "source": str(tmp_path)})
+    assert "dataset 'colours' already exists" in _error(taken, 400)
     assert "no such file" in _error(post(source=str(tmp_path / "nope")), 400)
     assert "either a source folder or a zip" in _error(post(), 400)
     assert "options are not JSON" in _error(post(source=str(tmp_path), options="{oops"), 400)
@@ -200,22 +203,12 @@ def test_resize_preview_of_upload_and_folder(client: TestClient, tmp_path: Path)
         data={"width": 8, "height": 8, "path": str(colour_folders(tmp_path / "c"))},
     )
     assert folder.status_code == 200
-    assert "not an image file" in _error(
-        client.post(
-            "/api/resize-preview",
-            data={"width": 8, "height": 8},
-            files={"image": ("a.exe", b"MZ", "x")},
-        ),
-        400,
-    )
-    assert "a.png" in _error(
-        client.post(
-            "/api/resize-preview",
-            data={"width": 8, "height": 8},
-            files={"image": ("a.png", b"garbage", "image/png")},
-        ),
-        400,
-    )
+
+    def preview(**fields) -> object:
+        return client.post("/api/resize-preview", data={"width": 8, "height": 8}, **fields)
+
+    assert "not an image file" in _error(preview(files={"image": ("a.exe", b"MZ", "x")}), 400)
+    assert "a.png" in _error(preview(files={"image": ("a.png", b"garbage", "image/png")}), 400)
     assert "outside the folders" in _error(
         client.post("/api/resize-preview", data={"width": 8, "height": 8, "path": "/etc/passwd"}),
         400,
@@ -506,3 +499,49 @@ def test_classify_many_gives_per_class_accuracy(
     assert "not a folder" in _error(
         client.post(many, data={"path": str(folder / "unsorted.png")}), 400
     )
+
+
+def test_detector_and_segmenter_answers_are_drawn(
+    client: TestClient, workspace: Workspace, tmp_path: Path
+) -> None:
+    coco_with_negatives_and_crowds(tmp_path / "coco", workspace)
+    import_squares(tmp_path / "squares", workspace, test_percent=0)
+    recipes = {
+        "boxes": Recipe(dataset="crowded", network="fcos_resnet18_fpn", epochs=1, batch_size=4),
+        "masks": Recipe(dataset="squares", network="unet", epochs=1, batch_size=8),
+    }
+    for name, recipe in recipes.items():
+        job = queue_training(recipe.model_copy(update={"workers": 0}), workspace)
+        assert run_job(workspace, job.id) == 0, open_job(workspace, job.id).error
+        bundle_from_job(job.id, name, workspace=workspace)
+    image = {"image": ("scene.png", (tmp_path / "coco" / "1.png").read_bytes(), "image/png")}
+    boxes = client.post("/api/models/boxes/predict", files=image).json()
+    assert boxes["task"] == "detection" and boxes["picture"].startswith("data:image/png")
+    assert all(set(o) == {"label", "score", "box"} for o in boxes["objects"])
+    square = {
+        "image": ("sq.png", (tmp_path / "squares" / "images" / "0.png").read_bytes(), "image/png")
+    }
+    masks = client.post("/api/models/masks/predict", files=square).json()
+    assert masks["task"] == "segmentation" and sum(masks["shares"].values()) == pytest.approx(1)
+    assert "detection model: classify many needs a classifier" in _error(
+        client.post(
+            "/api/models/boxes/classify-many", files=[("images", ("a.png", _png(), "image/png"))]
+        ),
+        400,
+    )
+    tile = client.get("/api/datasets/crowded/records/1.png")
+    assert tile.status_code == 200  # boxes drawn on the explorer tile
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/jobs/{}/events",
+        "/api/jobs/{}/log",
+        "/api/jobs/{}/metrics",
+        "/api/jobs/{}/clone",
+        "/api/jobs/{}/report",
+    ],
+)
+def test_job_endpoints_name_a_missing_job(client: TestClient, path: str) -> None:
+    assert "no job 'train-0-none'" in _error(client.get(path.format("train-0-none")), 404)

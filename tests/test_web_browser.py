@@ -111,6 +111,10 @@ def test_create_dataset_from_a_folder(page, site) -> None:
     page.wait_for_url(re.compile(r"/jobs/import-"))
     _wait_for_state(page, "done")
     _shot(page, "job-import")
+    page.click("#clone-job")
+    page.wait_for_url(re.compile(r"/datasets/new\?clone=import-"))
+    playwright_api.expect(page.locator("input[name=source]")).to_have_value(str(source))
+    playwright_api.expect(page.locator("input[name=width]")).to_have_value("16")
 
 
 def test_explorer_filters_by_class(page) -> None:
@@ -164,7 +168,7 @@ def test_chart_grows_while_training_then_abort_and_clone(page) -> None:
     playwright_api.expect(page.locator("#flash")).to_contain_text(f"filled from job {job_id}")
     page.fill("input[name=rotation]", "30")
     page.click("#augment-button")
-    playwright_api.expect(page.locator("#augment-preview")).to_be_visible()
+    page.wait_for_function("() => document.getElementById('augment-preview').naturalWidth > 0")
     _shot(page, "model-new")
 
 

@@ -7,6 +7,7 @@ killed takes only its own process down; its state, log and outputs stay in the w
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Callable
 
@@ -21,14 +22,18 @@ from lumos.workspace import Workspace
 
 def _import(workspace: Workspace, job: Job) -> None:
     p = job.params
-    import_dataset(
-        p["source"],
-        p["name"],
-        ImportOptions(**p["options"]),
-        workspace=workspace,
-        overwrite=p.get("overwrite", False),
-        job_id=job.id,
-    )
+    try:
+        import_dataset(
+            p["source"],
+            p["name"],
+            ImportOptions(**p["options"]),
+            workspace=workspace,
+            overwrite=p.get("overwrite", False),
+            job_id=job.id,
+        )
+    finally:
+        if p.get("upload"):  # an unpacked upload: the dataset holds its images now
+            shutil.rmtree(p["upload"], ignore_errors=True)
 
 
 def _train(workspace: Workspace, job: Job) -> None:

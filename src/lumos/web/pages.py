@@ -54,7 +54,7 @@ def _field(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     kind = options[0]
     field = {
         "name": name,
-        "label": schema.get("title", name),
+        "label": name.replace("_", " "),
         "help": schema.get("description", ""),
     }
     default = schema.get("default")

@@ -27,7 +27,6 @@ from lumos.web.security import (
     save_upload,
     unpack_zip,
 )
-from lumos.workspace import validate_name
 
 router = APIRouter()
 
@@ -83,10 +82,12 @@ async def dataset_import(
 ) -> dict[str, Any]:
     """Queue an import of a folder on the server (``source``) or an uploaded zip."""
     settings = settings_of(request)
-    validate_name(name, "dataset name")
+    if settings.workspace.dataset_dir(name).exists() and not overwrite:
+        raise DataError(None, f"dataset {name!r} already exists: tick 'replace' to overwrite it")
     chosen = _import_options(options)
     if (archive is None) == (not source):
         raise DataError(None, "give either a source folder or a zip archive, not both")
+    upload = None
     if archive is None:
         location = confined(source or "", settings)
     else:
@@ -103,6 +104,7 @@ async def dataset_import(
         "name": name,
         "options": chosen.model_dump(mode="json"),
         "overwrite": overwrite,
+        "upload": str(upload) if upload else None,  # removed when the import ends
     }
     return job_row(state_of(request), create_job(settings.workspace, "import", params).id)
 

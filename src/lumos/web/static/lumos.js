@@ -104,6 +104,21 @@ function importOptions(form) {
 
 async function datasetNewPage() {
   const form = $("#dataset-form");
+  const clone = new URLSearchParams(location.search).get("clone");
+  if (clone) {
+    const { params } = await api(`/api/jobs/${encodeURIComponent(clone)}/clone`);
+    const options = params.options;
+    form.name.value = params.name;
+    form.source.value = params.source;
+    form.task.value = options.task || "";
+    if (options.size) [form.height.value, form.width.value] = options.size;
+    form.channels.value = options.channels ? String(options.channels) : "";
+    form.resize_mode.value = options.resize_mode;
+    form.val_percent.value = options.val_percent;
+    form.test_percent.value = options.test_percent;
+    form.overwrite.checked = true;
+    flash(`Form filled from job ${clone}: change what you like and create.`, true);
+  }
   form.addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
     const data = new FormData();
@@ -355,7 +370,7 @@ async function jobPage() {
     flash("Abort requested: the job saves a checkpoint and stops.", true);
   }));
   $("#clone-job").addEventListener("click", () => {
-    location.href = job.kind === "train" ? `/models/new?clone=${jobId}` : "/datasets/new";
+    location.href = job.kind === "train" ? `/models/new?clone=${jobId}` : `/datasets/new?clone=${jobId}`;
   });
   $("#delete-job").addEventListener("click", guarded(async () => {
     if (!confirm(`Delete job ${jobId} and its files?`)) return;
