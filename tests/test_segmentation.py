@@ -1,4 +1,7 @@
-"""Segmentation on the shapes sample: the issue's goal, and the bundle's outputs."""
+"""A semantic FPN learns to segment, and its bundle evaluates and predicts.
+
+The goal on the shapes sample (mIoU >= 0.7 in minutes) is measured by `benchmarks/goals.py`.
+"""
 
 import json
 from pathlib import Path
@@ -7,38 +10,38 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import run_cli
-from lumos.data import Dataset, import_dataset
+from helpers import import_squares, run_cli
+from lumos.data import Dataset
 from lumos.train import Recipe, train
 from lumos.workspace import Workspace
 
 SEGMENTER = Recipe(
-    dataset="shapes", network="fpn_resnet18", epochs=16, batch_size=8, optimizer="adamw",
+    dataset="squares", network="fpn_resnet18", epochs=10, batch_size=8, optimizer="adamw",
     lr=0.002, weight_decay=1e-4, warmup_epochs=1, hflip=True, vflip=True, workers=1,
 )  # fmt: skip
 
 
 @pytest.mark.usefixtures("all_cores")
-def test_semantic_fpn_segments_shapes(
+def test_semantic_fpn_segments_squares(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    """mIoU >= 0.7 on shapes, on CPU in minutes; then eval and predict through the CLI."""
+    """mIoU >= 0.75 after 10 epochs; then eval and predict through the CLI."""
     workspace = Workspace(tmp_path / "ws")
-    import_dataset("sample:shapes", "shapes", workspace=workspace)
+    import_squares(tmp_path / "squares", workspace, test_percent=10)
     job = train(SEGMENTER, workspace=workspace, progress=False)
     lines = (job.folder / "metrics.jsonl").read_text().splitlines()
     epochs = [r for r in map(json.loads, lines) if r["kind"] == "epoch"]
-    assert max(r["val_miou"] for r in epochs) >= 0.7
+    assert max(r["val_miou"] for r in epochs) >= 0.75
     monkeypatch.setenv("LUMOS_HOME", str(workspace.root))
     assert run_cli(monkeypatch, capsys, "models", "save", job.id, "--name", "seg")[0] == 0
     code, out, err = run_cli(
-        monkeypatch, capsys, "eval", "seg", "--data", "shapes", "--out", str(tmp_path / "ev")
+        monkeypatch, capsys, "eval", "seg", "--data", "squares", "--out", str(tmp_path / "ev")
     )
     assert code == 0, err
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert metrics["miou"] >= 0.6 and metrics["pixel_accuracy"] > 0.9
-    sample = Dataset.open("shapes", workspace).split("test")[0]
-    Image.fromarray(sample.image).save(tmp_path / "scene.png")
+    sample = Dataset.open("squares", workspace).split("test")[0]
+    Image.fromarray(sample.image[:, :, 0]).save(tmp_path / "scene.png")  # grayscale
     code, out, err = run_cli(
         monkeypatch, capsys, "predict", "seg", str(tmp_path / "scene.png"),
         "--out", str(tmp_path / "pred"),
