@@ -62,18 +62,17 @@ class JobRunner:
                 "SELECT id, kind, state FROM jobs WHERE state IN ('queued', 'running') "
                 "ORDER BY created, rowid"
             ).fetchall()
-        busy = Counter(self._slot(r["kind"]) for r in rows if r["state"] == "running")
-        busy.update(
+        # Busy: running anywhere (the CLI too), or started here and not yet claimed.
+        busy = Counter(
             self._slot(r["kind"])
             for r in rows
-            if r["id"] in self._workers and r["state"] == "queued"
+            if r["state"] == "running" or r["id"] in self._workers
         )
         started = []
         for row in rows:
             slot = self._slot(row["kind"])
-            if row["state"] != "queued" or row["id"] in self._workers:
-                continue
-            if busy[slot] >= self.limits[slot]:
+            waiting = row["state"] == "queued" and row["id"] not in self._workers
+            if not waiting or busy[slot] >= self.limits[slot]:
                 continue
             self._workers[row["id"]] = self._launch(row["id"])
             busy[slot] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,11 @@ from lumos.workspace import validate_name
 
 router = APIRouter()
 REPORT_TYPES = (".png", ".csv", ".json")
+TITLES = {
+    "train": "{network} on {dataset}",
+    "import": "import {name}",
+    "evaluate": "evaluate {model} on {dataset}",
+}
 
 
 def job_row(state: ServerState, job_id: str) -> dict[str, Any]:
@@ -35,11 +41,7 @@ def describe_job(state: ServerState, row: dict[str, Any]) -> dict[str, Any]:
     job = Job(row["id"], row["kind"], row["state"], params, folder)
     described = {k: v for k, v in row.items() if k != "pid"} | {"params": params}
     described["progress"] = job.read_progress()
-    described["title"] = {
-        "train": lambda: f"{params.get('network')} on {params.get('dataset')}",
-        "import": lambda: f"import {params.get('name')}",
-        "evaluate": lambda: f"evaluate {params.get('model')} on {params.get('dataset')}",
-    }.get(row["kind"], lambda: row["kind"])()
+    described["title"] = TITLES.get(row["kind"], row["kind"]).format_map(defaultdict(str, params))
     if row["kind"] == "train":
         described["summary"] = state.summary(job)
     return described
