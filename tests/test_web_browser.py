@@ -34,6 +34,8 @@ ARGS = [
 ]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+# The tests follow each other on one server: pytest runs with --dist loadfile (pyproject),
+# which keeps a file's tests on one xdist worker, in order.
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Debian's chromium is not installed (make test installs it as root)",
@@ -73,6 +75,7 @@ def page(site: tuple[str, Path]):
         context = browser.new_context(base_url=site[0], viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(60_000)
+        playwright_api.expect.set_options(timeout=60_000)  # a busy machine is slow, not wrong
         yield page
         browser.close()
 
