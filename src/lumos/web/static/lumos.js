@@ -131,7 +131,7 @@ async function datasetNewPage() {
     const job = await api("/api/datasets", { method: "POST", body: data });
     location.href = `/jobs/${job.id}`;
   }));
-  $("#preview-button").addEventListener("click", guarded(async () => {
+  const preview = guarded(async () => {
     const data = new FormData();
     data.set("width", form.width.value || "64");
     data.set("height", form.height.value || "64");
@@ -140,9 +140,16 @@ async function datasetNewPage() {
     else data.set("path", form.source.value);
     const previews = await api("/api/resize-preview", { method: "POST", body: data });
     $("#resize-previews").replaceChildren(
-      ...Object.entries(previews).map(([mode, url]) => el("figure", {}, el("img", { src: url, alt: mode }), el("figcaption", {}, mode))),
+      ...Object.entries(previews).map(([mode, url]) =>
+        el("figure", { class: mode === form.resize_mode.value ? "chosen" : "", title: "use this mode", onclick: () => { form.resize_mode.value = mode; preview(); } },
+          el("img", { src: url, alt: mode }), el("figcaption", {}, mode))),
     );
-  }));
+  });
+  $("#preview-button").addEventListener("click", preview);
+  // Once shown, the previews follow the size fields and the chosen image.
+  for (const input of [form.width, form.height, form.resize_mode, $("#preview-image")]) {
+    input.addEventListener("change", () => $("#resize-previews").childElementCount && preview());
+  }
 }
 
 // ---- dataset explorer ----------------------------------------------------------------
