@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import uvicorn
 from PIL import Image
@@ -85,6 +86,12 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _png_file(name: str, pixels: np.ndarray) -> dict:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return {"name": name, "mimeType": "image/png", "buffer": buffer.getvalue()}
+
+
 def _wait_for_state(page, state: str, timeout: float = 120_000) -> None:
     playwright_api.expect(page.locator("#job-state")).to_have_text(state, timeout=timeout)
 
@@ -107,8 +114,16 @@ def test_create_dataset_from_a_folder(page, site) -> None:
     page.fill("input[name=source]", str(source))
     page.fill("input[name=width]", "16")
     page.fill("input[name=height]", "16")
-    page.click("#preview-button")
+    page.click("#preview-button")  # the source's first image
     playwright_api.expect(page.locator("#resize-previews img")).to_have_count(4)
+    before = page.locator("#resize-previews img").first.get_attribute("src")
+    wide = np.zeros((32, 96, 3), np.uint8)
+    wide[:, :, 0] = np.linspace(0, 255, 96, dtype=np.uint8)  # a red ramp, 3:1
+    wide[8:24, 40:56] = (40, 200, 40)
+    page.set_input_files("#preview-image", _png_file("wide.png", wide))
+    playwright_api.expect(page.locator("#resize-previews img").first).not_to_have_attribute(
+        "src", before
+    )  # the previews follow the chosen image
     chosen = page.locator("#resize-previews figure.chosen figcaption")
     playwright_api.expect(chosen).to_have_text("squash")
     page.select_option("select[name=resize_mode]", "crop")
@@ -187,10 +202,8 @@ def test_save_model_classify_an_upload_and_download(page, site) -> None:
     page.once("dialog", lambda dialog: dialog.accept("colour-net"))
     page.click("#save-model")
     page.wait_for_url(re.compile(r"/models/colour-net$"))
-    buffer = io.BytesIO()
-    Image.new("RGB", (16, 16), (230, 40, 30)).save(buffer, format="PNG")
     page.set_input_files(
-        "#predict-image", {"name": "red.png", "mimeType": "image/png", "buffer": buffer.getvalue()}
+        "#predict-image", _png_file("red.png", np.full((16, 16, 3), (230, 40, 30), np.uint8))
     )
     page.click("#predict-form button[type=submit]")
     playwright_api.expect(page.locator("#answer .bar-row")).to_have_count(3)
