@@ -115,7 +115,7 @@ def test_dead_worker_marks_job_failed_and_keeps_log(tmp_path: Path, workspace: W
     job = queue_training(_recipe(epochs=200), workspace)
     runner = JobRunner(workspace)
     runner.tick()
-    _wait_for(lambda: open_job(workspace, job.id).state == "running")
+    _wait_for(lambda: job.log_path.is_file())  # claimed and logged: now kill it
     with workspace.db() as db:
         pid = db.execute("SELECT pid FROM jobs WHERE id = ?", (job.id,)).fetchone()["pid"]
     os.kill(pid, signal.SIGKILL)
@@ -124,7 +124,11 @@ def test_dead_worker_marks_job_failed_and_keeps_log(tmp_path: Path, workspace: W
     dead = open_job(workspace, job.id)
     assert dead.state == "failed"
     assert f"died (pid {pid})" in dead.error
-    assert "state running" in dead.log_path.read_text()
+    log = dead.log_path.read_text()
+    assert (
+        "state running (worker pid" in log
+        and f"state failed: the process running this job died (pid {pid})" in log
+    )
 
 
 def test_queue_survives_a_restart(tmp_path: Path, workspace: Workspace) -> None:

@@ -83,15 +83,20 @@ def create_job(workspace: Workspace, kind: str, params: dict[str, Any]) -> Job:
 
 
 def reap_dead_jobs(workspace: Workspace) -> int:
-    """Mark running jobs whose process is gone as failed; returns how many."""
+    """Mark running jobs whose process is gone as failed, in the store and their logs;
+    returns how many."""
     with workspace.db() as db:
         rows = db.execute("SELECT id, pid FROM jobs WHERE state = 'running'").fetchall()
         dead = [row for row in rows if row["pid"] is None or not process_alive(row["pid"])]
         for row in dead:
+            error = f"the process running this job died (pid {row['pid']})"
             db.execute(
                 "UPDATE jobs SET state = 'failed', error = ?, finished = ? WHERE id = ?",
-                (f"the process running this job died (pid {row['pid']})", _now(), row["id"]),
+                (error, _now(), row["id"]),
             )
+            folder = workspace.jobs_dir / row["id"]
+            if folder.is_dir():
+                Job(row["id"], "", "failed", {}, folder).log(f"state failed: {error}")
     return len(dead)
 
 
@@ -174,7 +179,9 @@ def claim_job(workspace: Workspace, job_id: str) -> Job | None:
         )
         if db.total_changes == 0:
             return None
-    return open_job(workspace, job_id)
+    job = open_job(workspace, job_id)
+    job.log(f"state running (worker pid {os.getpid()})")
+    return job
 
 
 def abort_job(workspace: Workspace, job_id: str) -> Job:
