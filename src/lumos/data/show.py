@@ -91,6 +91,15 @@ def sample_grid(
     return out
 
 
+def caption_of(classes: list[str], label: int | list[int], boxes: int, source: str) -> str:
+    """A record's caption: its class(es), else its box count, else its file name."""
+    if isinstance(label, list):
+        return ",".join(classes[i] for i in label)
+    if label >= 0:
+        return classes[label]
+    return f"{boxes} boxes" if boxes else source
+
+
 def render(
     sample: Sample,
     classes: list[str],
@@ -117,12 +126,7 @@ def render(
         corners = [c * scale for c in box]
         draw.rectangle(corners, outline=colours[label], width=2)
         draw.text((corners[0] + 2, corners[1] + 1), classes[label], fill=colours[label], font=font)
-    if isinstance(sample.label, list):
-        caption = ",".join(classes[i] for i in sample.label)
-    elif sample.label >= 0:
-        caption = classes[sample.label]
-    else:
-        caption = f"{len(sample.boxes)} boxes" if len(sample.boxes) else sample.source
+    caption = caption_of(classes, sample.label, len(sample.boxes), sample.source)
     canvas = Image.new("RGB", (CELL, CELL), (24, 24, 24))
     canvas.paste(tile, ((CELL - tile.width) // 2, (CELL - tile.height) // 2))
     return canvas, caption
@@ -145,12 +149,13 @@ def browse(
     chosen = positions[page * per_page : (page + 1) * per_page]
     indices = view.indices[chosen]
     split_codes = dataset.store.splits[indices]
-    records = []
+    store, records = dataset.store, []
     for index, code in zip(indices.tolist(), split_codes.tolist(), strict=True):
-        label = dataset.store.labels[index]
-        records.append(
-            {"index": index, "split": SPLITS[code], "caption": _caption_of(dataset, index, label)}
-        )
+        label = store.labels[index]
+        label = np.flatnonzero(label).tolist() if label.ndim == 1 else int(label)
+        boxes = len(store.boxes_of(index)[0]) if len(store.box_labels) else 0
+        caption = caption_of(dataset.classes, label, boxes, Path(store.sources[index]).name)
+        records.append({"index": index, "split": SPLITS[code], "caption": caption})
     return {
         "total": len(positions),
         "page": page,
@@ -158,16 +163,6 @@ def browse(
         "per_page": per_page,
         "records": records,
     }
-
-
-def _caption_of(dataset: Dataset, index: int, label: np.ndarray) -> str:
-    classes = dataset.classes
-    if label.ndim == 1:
-        return ",".join(classes[i] for i in np.flatnonzero(label))
-    if label >= 0:
-        return classes[int(label)]
-    count = len(dataset.store.boxes_of(index)[0]) if len(dataset.store.box_labels) else 0
-    return f"{count} boxes" if count else Path(dataset.store.sources[index]).name
 
 
 def tile(dataset: Dataset, index: int) -> Image.Image:

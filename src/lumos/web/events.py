@@ -1,7 +1,8 @@
 """A job as a stream of server-sent events, read from the files its process writes.
 
 Events: ``metrics`` (new lines of its metrics log), ``progress``, ``log`` (new log lines)
-and ``state``. The stream polls twice a second and ends after the job ends.
+and ``state``. The stream polls twice a second, reading only what each file gained, and ends
+after the job ends.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 
 from lumos.jobs import FINAL, Job, open_job
-from lumos.train.callbacks import METRICS, read_metrics
+from lumos.train.callbacks import METRICS
 from lumos.workspace import Workspace
 
 POLL_SECONDS = 0.5
@@ -25,24 +27,40 @@ def _event(name: str, data: Any) -> str:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n"
 
 
+class _Follower:
+    """The complete lines appended to a file since the last call (a ``tail -f``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = path, 0
+
+    def new_lines(self) -> list[str]:
+        try:
+            with self.path.open("rb") as f:
+                if f.seek(0, 2) < self.offset:  # rewritten shorter (a resumed run): start over
+                    self.offset = 0
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits
+        self.offset += len(complete)
+        return complete.decode("utf-8", "replace").splitlines()
+
+
 async def job_events(request: Request, workspace: Workspace, job: Job) -> AsyncIterator[str]:
-    sent_metrics, sent_log, last_state, last_progress = 0, 0, None, None
-    quiet = 0
+    metrics, log = _Follower(job.folder / METRICS), _Follower(job.log_path)
+    last_state, last_progress, quiet = None, None, 0
     while True:
         current = await asyncio.to_thread(open_job, workspace, job.id)
         chunks = []
-        records = read_metrics(job.folder / METRICS)
-        if len(records) > sent_metrics:
-            chunks.append(_event("metrics", records[sent_metrics:]))
-            sent_metrics = len(records)
+        if records := [json.loads(line) for line in metrics.new_lines()]:
+            chunks.append(_event("metrics", records))
         progress = current.read_progress()
         if progress != last_progress:
             last_progress = progress
             chunks.append(_event("progress", progress))
-        lines = _lines(job)
-        if len(lines) > sent_log:
-            chunks.append(_event("log", lines[sent_log:]))
-            sent_log = len(lines)
+        if lines := log.new_lines():
+            chunks.append(_event("log", lines))
         # The state goes last: a client that stops at "done" has had every record before it.
         if (current.state, current.error) != last_state:
             last_state = (current.state, current.error)
@@ -56,10 +74,3 @@ async def job_events(request: Request, workspace: Workspace, job: Job) -> AsyncI
         if current.state in FINAL or await request.is_disconnected():
             return
         await asyncio.sleep(POLL_SECONDS)
-
-
-def _lines(job: Job) -> list[str]:
-    try:
-        return job.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return []

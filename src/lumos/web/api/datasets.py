@@ -12,9 +12,10 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from lumos.data.dataset import list_datasets, remove_dataset
-from lumos.data.images import is_image_name, open_image
+from lumos.data.images import open_image
 from lumos.data.options import ImportOptions
 from lumos.data.show import browse, resize_previews, tile
+from lumos.deploy.predict import expand
 from lumos.errors import DataError
 from lumos.jobs import create_job
 from lumos.train.recipe import describe_error
@@ -135,16 +136,11 @@ async def resize_preview(
         elif path:
             source = confined(path, settings)
             if source.is_dir():
-                source = _first_image(source)
+                source = next(iter(expand([source])), None)
+                if source is None:
+                    raise DataError(path, "no image file in this folder")
         else:
             raise DataError(None, "give an image or the path of one")
         picture, _ = open_image(source, channels=3)
     previews = resize_previews(picture, (width, height))
     return {mode: data_url(png_bytes(im)) for mode, im in previews.items()}
-
-
-def _first_image(folder: Path) -> Path:
-    for candidate in sorted(folder.rglob("*")):
-        if candidate.is_file() and is_image_name(candidate):
-            return candidate
-    raise DataError(folder, "no image file in this folder")
