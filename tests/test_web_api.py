@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from helpers import coco_with_negatives_and_crowds, colour_folders, import_squares, run_cli
+from lumos.access import ServerError, check_exposure
 from lumos.data import import_dataset
 from lumos.deploy.from_job import bundle_from_job
 from lumos.jobs import open_job
 from lumos.train import Recipe
 from lumos.train.run import queue_training
 from lumos.web.app import create_app
-from lumos.web.server import ServerError, check_exposure
 from lumos.web.settings import WebSettings
 from lumos.worker import run_job
 from lumos.workspace import Workspace

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -22,25 +23,29 @@ def is_image_name(path: Path) -> bool:
 
 
 def open_image(
-    path: Path,
+    source: Path | bytes,
     *,
     channels: int,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     draft_size: tuple[int, int] | None = None,
+    name: str | None = None,
 ) -> tuple[Image.Image, tuple[int, int]]:
-    """Decode ``path`` into mode "L" (channels=1) or "RGB" (channels=3).
+    """Decode a file, or a file's bytes (called ``name`` in errors), into mode "L"
+    (channels=1) or "RGB" (channels=3).
 
     Returns the image and its full (width, height) as displayed. EXIF orientation is
     applied; 16-bit, palette, CMYK and alpha images are converted. ``draft_size`` (width,
     height) lets a JPEG decode at a reduced scale that is still no smaller than it, so the
     returned image may be smaller than the full size. Raises :class:`DataError`.
     """
+    in_memory = isinstance(source, bytes)
+    path = name or ("image" if in_memory else source)
     try:
-        if path.stat().st_size == 0:
+        if (len(source) if in_memory else source.stat().st_size) == 0:
             raise DataError(path, "empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(io.BytesIO(source) if in_memory else source) as im:
                 _check_pixels(path, im.size, max_pixels)
                 full = im.size
                 side = max(draft_size) if draft_size else 0
@@ -85,7 +90,7 @@ def is_grayscale(path: Path) -> bool:
         return False
 
 
-def _check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
+def _check_pixels(path: str | Path, size: tuple[int, int], max_pixels: int) -> None:
     if size[0] * size[1] > max_pixels:
         raise DataError(
             path,

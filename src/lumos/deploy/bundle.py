@@ -34,6 +34,7 @@ from lumos.workspace import Workspace, validate_name
 
 BUNDLE_VERSION = 1
 META, WEIGHTS = "bundle.json", "weights.safetensors"
+ARTEFACTS = "artefacts"  # exported and optimised files, beside a folder bundle's weights
 SUFFIX = ".lumos"
 _MAX_MEMBER = 4 << 30  # refuse zip members that claim more than 4 GiB
 
@@ -65,6 +66,38 @@ class Bundle:
     @property
     def preprocessing(self) -> dict[str, Any]:
         return self.meta["preprocessing"]
+
+    @property
+    def folder(self) -> Path | None:
+        """The bundle's folder, when it was loaded from one."""
+        path = Path(self.origin)
+        return path if path.is_dir() else None
+
+    @property
+    def artefact_folder(self) -> Path:
+        """Where exported and optimised files go: ``<bundle folder>/artefacts``, or
+        ``<name>-artefacts`` beside a ``.lumos`` file."""
+        if self.folder is not None:
+            return self.folder / ARTEFACTS
+        return Path(self.origin).with_name(f"{Path(self.origin).stem}-{ARTEFACTS}")
+
+    def artefact(self, name: str) -> Path:
+        """The optimised file recorded as ``name`` (``int8``, ``fp16``, ...)."""
+        known = self.meta.get("artefacts", {})
+        if name not in known:
+            have = ", ".join(known) or "none; make one with `lumos optimize`"
+            raise NotFoundError(f"model {self.name!r} has no {name!r} artefact (it has: {have})")
+        path = self.artefact_folder / known[name]["file"]
+        if not path.is_file():
+            raise BundleError(f"{path}: the {name!r} artefact is recorded but missing")
+        return path
+
+    def record_artefact(self, name: str, entry: dict[str, Any]) -> None:
+        """Note an artefact in ``bundle.json`` (folder bundles only)."""
+        if self.folder is None:
+            return
+        self.meta.setdefault("artefacts", {})[name] = entry
+        write_json_atomic(self.folder / META, self.meta)
 
     @property
     def spec(self) -> NetworkSpec:

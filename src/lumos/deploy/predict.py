@@ -54,17 +54,22 @@ def expand(inputs: Sequence[str | Path | np.ndarray]) -> list[Path | np.ndarray]
     return expanded
 
 
-def preprocess(source: Path | np.ndarray, bundle: Bundle) -> np.ndarray:
-    """One input as the (H, W, C) uint8 array training saw."""
+def preprocess(
+    source: Path | np.ndarray | bytes, bundle: Bundle, name: str | None = None
+) -> np.ndarray:
+    """One input (a file, an array, or an image file's bytes called ``name``) as the
+    (H, W, C) uint8 array training saw."""
     pre = bundle.preprocessing
     height, width = pre["size"]
     if isinstance(source, np.ndarray):
         image = from_array(source, pre["channels"])
         full = image.size
     else:
-        if not source.is_file():
+        if isinstance(source, Path) and not source.is_file():
             raise DataError(source, "no such file")
-        image, full = open_image(source, channels=pre["channels"], draft_size=(width, height))
+        image, full = open_image(
+            source, channels=pre["channels"], draft_size=(width, height), name=name
+        )
     pixels = place_image(image, placement(full, (width, height), pre["resize_mode"]), (0, 0))
     return pixels if pixels.ndim == 3 else pixels[:, :, None]
 
@@ -78,7 +83,6 @@ def network_input(arrays: Sequence[np.ndarray], bundle: Bundle) -> torch.Tensor:
     return images
 
 
-@torch.no_grad()
 def predict(
     bundle: Bundle,
     inputs: Sequence[str | Path | np.ndarray],
@@ -88,38 +92,10 @@ def predict(
     device: str = "cpu",
     trust_code: bool = False,
 ) -> list[Prediction]:
-    """Predict every input; unreadable ones carry an error instead of scores."""
-    model = bundle.model(device, trust_code=trust_code)
-    labels = bundle.labels
-    thresholds = torch.tensor(bundle.meta.get("thresholds") or [0.5] * len(labels))
-    results: list[Prediction] = []
-    for start in range(0, len(inputs), batch_size):
-        chunk = inputs[start : start + batch_size]
-        ready, arrays = [], []
-        for item in chunk:
-            name = "array" if isinstance(item, np.ndarray) else str(item)
-            prediction = Prediction(name)
-            results.append(prediction)
-            try:
-                arrays.append(
-                    preprocess(item if isinstance(item, np.ndarray) else Path(item), bundle)
-                )
-                ready.append(prediction)
-            except DataError as e:
-                prediction.error = e.reason
-        if not arrays:
-            continue
-        logits = model(network_input(arrays, bundle).to(device)).float().cpu()
-        probabilities = (
-            torch.sigmoid(logits) if bundle.multi_label else torch.softmax(logits, dim=1)
-        )
-        for prediction, row in zip(ready, probabilities, strict=True):
-            values, indices = row.topk(min(top, len(labels)))
-            prediction.top = [(labels[i], float(v)) for v, i in zip(values, indices, strict=True)]
-            if bundle.multi_label:
-                prediction.labels = [
-                    labels[i] for i in torch.nonzero(row >= thresholds).flatten().tolist()
-                ]
-            else:
-                prediction.labels = [labels[int(indices[0])]]
-    return results
+    """Predict every input with PyTorch; unreadable ones carry an error instead of scores."""
+    from lumos.deploy.runtime import Predictor
+
+    predictor = Predictor(bundle, device=device, trust_code=trust_code)
+    return predictor.predict(
+        [Path(i) if isinstance(i, str) else i for i in inputs], top=top, batch_size=batch_size
+    )

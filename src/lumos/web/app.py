@@ -18,10 +18,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from lumos import __version__
+from lumos.access import TokenMiddleware
 from lumos.errors import LumosError, NotFoundError
 from lumos.runner import JobRunner
 from lumos.web import api, pages
-from lumos.web.security import TokenMiddleware, UploadTooLargeError
+from lumos.web.security import UploadTooLargeError
 from lumos.web.settings import WebSettings
 from lumos.web.state import ServerState
 

@@ -1,4 +1,5 @@
-"""The server's guards: the access token, paths confined to allowed roots, uploads checked.
+"""The workbench's guards: paths confined to allowed roots, uploads checked (the access
+token is :mod:`lumos.access`).
 
 Uploads are written in chunks with a size cap; a zip is unpacked only after every member is
 checked (no absolute or ``..`` paths, no links, limits on the unpacked size, the file count
@@ -8,7 +9,6 @@ fill the disk.
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import stat
 import tempfile
@@ -16,14 +16,11 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from fastapi import Request, UploadFile
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import JSONResponse, Response
+from fastapi import UploadFile
 
 from lumos.errors import DataError
 from lumos.web.settings import WebSettings
 
-TOKEN_COOKIE = "lumos_token"
 CHUNK = 1 << 20
 MAX_RATIO = 200  # unpacked / packed, per member: more looks like a zip bomb
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -31,32 +28,6 @@ IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"
 
 class UploadTooLargeError(DataError):
     """An upload over the server's size cap (HTTP 413)."""
-
-
-class TokenMiddleware(BaseHTTPMiddleware):
-    """Every request carries the token: ``Authorization: Bearer T``, the cookie the first
-    visit with ``?token=T`` sets, or that query parameter itself."""
-
-    def __init__(self, app: object, token: str) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
-        self.token = token
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        header = request.headers.get("authorization", "")
-        offered = [
-            header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else "",
-            request.cookies.get(TOKEN_COOKIE, ""),
-            request.query_params.get("token", ""),
-        ]
-        if not any(o and secrets.compare_digest(o, self.token) for o in offered):
-            return JSONResponse(
-                {"error": "this lumos server needs its access token (?token=T or a Bearer header)"},
-                status_code=401,
-            )
-        response = await call_next(request)
-        if request.query_params.get("token"):
-            response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
-        return response
 
 
 def confined(path: str, settings: WebSettings) -> Path:

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from lumos.workspace import Workspace
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
 
 @dataclass
 class WebSettings:

@@ -1,0 +1,267 @@
+"""Export: a classification bundle as an ONNX or TorchScript file, checked against PyTorch.
+
+The exported graph takes 0-1 float images (N, C, H, W) at the network's input size and
+gives logits: the normalisation is inside it (see :mod:`lumos.models.normalization`), and
+the labels and preprocessing travel with it (ONNX metadata ``lumos``, TorchScript extra file
+``lumos.json``). Every export runs next to PyTorch on real images before it is written; one
+that differs is refused and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lumos import __version__
+from lumos.data import Dataset
+from lumos.deploy.bundle import Bundle
+from lumos.deploy.predict import network_input
+from lumos.errors import DataError, LumosError, WorkspaceError
+from lumos.fileio import write_bytes_atomic
+
+FORMATS = ("onnx", "torchscript")
+DEFAULT_OPSET = 18
+METADATA = "lumos"
+CHECK_IMAGES = 32
+LOGIT_TOLERANCE = 1e-3  # relative to the largest logit; fp32 graphs agree to about 1e-6
+
+
+class ExportError(LumosError):
+    """An export that cannot be made, or that does not compute what PyTorch computes."""
+
+
+@dataclass
+class ExportCheck:
+    """How an exported graph compares with PyTorch on ``images`` inputs."""
+
+    source: str
+    images: int
+    max_abs_diff: float
+    agreement: float  # share of inputs with the same top-1 class
+
+    def line(self) -> str:
+        return (
+            f"checked on {self.source}: max |Δ logit| {self.max_abs_diff:.2e}, "
+            f"top-1 agreement {self.agreement:.1%} ({self.images} images)"
+        )
+
+
+@dataclass
+class Export:
+    path: Path
+    format: str
+    check: ExportCheck
+
+
+def metadata(bundle: Bundle) -> dict[str, Any]:
+    """What an exported graph carries about its bundle: enough to feed it and read it."""
+    return {
+        "name": bundle.name,
+        "task": bundle.meta.get("task", "classification"),
+        "labels": bundle.labels,
+        "multi_label": bundle.multi_label,
+        "thresholds": bundle.meta.get("thresholds"),
+        "preprocessing": bundle.preprocessing,
+        "input": "float32 (N, C, H, W) in 0-1 at preprocessing.input_size; normalised inside",
+        "lumos_version": __version__,
+    }
+
+
+def example_input(bundle: Bundle, batch: int = 2) -> torch.Tensor:
+    return torch.rand(batch, bundle.spec.in_channels, *bundle.preprocessing["input_size"])
+
+
+def onnx_bytes(
+    bundle: Bundle,
+    *,
+    opset: int = DEFAULT_OPSET,
+    dynamic_batch: bool = True,
+    model: torch.nn.Module | None = None,
+    trust_code: bool = False,
+) -> bytes:
+    """The bundle's network (or ``model``, a modified copy of it) as a serialised ONNX model."""
+    import onnx
+
+    _require_classifier(bundle)
+    if not 7 <= opset <= onnx.defs.onnx_opset_version():
+        raise ExportError(f"opset {opset} is outside 7-{onnx.defs.onnx_opset_version()}")
+    model = model or bundle.model(trust_code=trust_code)
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    # The exporter reports progress on stdout and warns about every decomposition.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            program = torch.onnx.export(
+                model,
+                (example_input(bundle, 2 if dynamic_batch else 1),),
+                dynamo=True,
+                opset_version=opset,
+                input_names=["images"],
+                output_names=["logits"],
+                dynamic_shapes=({0: batch},) if dynamic_batch else None,
+                verbose=False,
+            )
+        except Exception as e:  # the exporter raises many types; each names the failing op
+            raise ExportError(f"{bundle.origin}: cannot export to ONNX: {_reason(e)}") from None
+    proto = program.model_proto
+    onnx.helper.set_model_props(proto, {METADATA: json.dumps(metadata(bundle))})
+    return proto.SerializeToString()
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``lumos`` metadata of an exported ONNX file."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # protobuf decode errors
+        raise ExportError(f"{path}: not an ONNX model ({str(e).splitlines()[0]})") from None
+    props = {p.key: p.value for p in proto.metadata_props}
+    if METADATA not in props:
+        raise ExportError(f"{path}: an ONNX model without lumos metadata")
+    return json.loads(props[METADATA])
+
+
+def check_images(
+    bundle: Bundle,
+    dataset: Dataset | None = None,
+    *,
+    count: int = CHECK_IMAGES,
+    split: str = "test",
+) -> tuple[np.ndarray, str]:
+    """Up to ``count`` real images as the network's float batch, and where they came from.
+
+    ``dataset`` defaults to the one the bundle was trained on; when neither exists, random
+    images stand in (and the source says so).
+    """
+    dataset = dataset or _training_dataset(bundle)
+    if dataset is None:
+        rng = np.random.default_rng(0)
+        height, width = bundle.preprocessing["size"]
+        images = rng.integers(0, 256, (count, height, width, bundle.preprocessing["channels"]))
+        return network_input(list(images.astype(np.uint8)), bundle).numpy(), "random images"
+    part = compatible_split(bundle, dataset, split)
+    n = min(count, len(part))
+    return network_input(part.images(np.arange(n)), bundle).numpy(), (
+        f"{part.name!r} {split if part is not dataset else 'all'} images"
+    )
+
+
+def compatible_split(bundle: Bundle, dataset: Dataset, split: str) -> Dataset:
+    """``split`` of ``dataset`` (or all of it when that split is empty), if its images can
+    feed ``bundle``; otherwise a DataError that says why."""
+    wanted = bundle.preprocessing["channels"]
+    if dataset.channels != wanted:
+        raise DataError(
+            None,
+            f"dataset {dataset.name!r} has {dataset.channels}-channel images; "
+            f"model {bundle.name!r} takes {wanted}",
+        )
+    part = dataset.split(split)
+    return part if len(part) else dataset
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
+    """(max abs difference, top-1 agreement) of two (N, K) logit arrays."""
+    diff = float(np.abs(reference - candidate).max())
+    agreement = float((reference.argmax(1) == candidate.argmax(1)).mean())
+    return diff, agreement
+
+
+def export_bundle(
+    bundle: Bundle,
+    out: Path,
+    *,
+    format: str = "onnx",
+    opset: int = DEFAULT_OPSET,
+    dynamic_batch: bool = True,
+    dataset: Dataset | None = None,
+    trust_code: bool = False,
+) -> Export:
+    """Write ``bundle`` to ``out`` as ``format`` after checking it against PyTorch."""
+    if format not in FORMATS:
+        raise ExportError(f"unknown format {format!r} (choose {' or '.join(FORMATS)})")
+    _require_classifier(bundle)
+    model = bundle.model(trust_code=trust_code)
+    batch, source = check_images(bundle, dataset)
+    with torch.inference_mode():
+        reference = model(torch.from_numpy(batch)).float().numpy()
+    if format == "onnx":
+        from lumos.deploy.runtime import onnx_session
+
+        data = onnx_bytes(bundle, opset=opset, dynamic_batch=dynamic_batch, model=model)
+        session = onnx_session(data)
+        step = len(batch) if dynamic_batch else 1
+        outputs = np.concatenate(
+            [
+                session.run(None, {"images": batch[i : i + step]})[0]
+                for i in range(0, len(batch), step)
+            ]
+        )
+    else:
+        data, outputs = _torchscript(bundle, model, batch)
+    diff, agreement = compare(reference, outputs)
+    check = ExportCheck(source, len(outputs), diff, agreement)
+    if diff > LOGIT_TOLERANCE * max(1.0, float(np.abs(reference).max())) or agreement < 1.0:
+        raise ExportError(f"{out}: the {format} export differs from PyTorch; {check.line()}")
+    write_bytes_atomic(out, data)
+    return Export(out, format, check)
+
+
+def _torchscript(
+    bundle: Bundle, model: torch.nn.Module, batch: np.ndarray
+) -> tuple[bytes, np.ndarray]:
+    """The traced network as TorchScript bytes, and its logits on ``batch`` after a reload."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            traced = torch.jit.trace(model, example_input(bundle), check_trace=False)
+        except Exception as e:  # tracing failures come as many types
+            raise ExportError(f"{bundle.origin}: cannot trace the network: {_reason(e)}") from None
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer, _extra_files={"lumos.json": json.dumps(metadata(bundle))})
+        with tempfile.TemporaryFile() as f:
+            f.write(buffer.getvalue())
+            f.seek(0)
+            reloaded = torch.jit.load(f)
+    with torch.inference_mode():
+        return buffer.getvalue(), reloaded(torch.from_numpy(batch)).float().numpy()
+
+
+def _training_dataset(bundle: Bundle) -> Dataset | None:
+    name = bundle.meta.get("provenance", {}).get("dataset")
+    if not name:
+        return None
+    try:
+        dataset = Dataset.open(name)
+    except (WorkspaceError, DataError):
+        return None
+    return dataset if dataset.channels == bundle.preprocessing["channels"] else None
+
+
+def _require_classifier(bundle: Bundle) -> None:
+    task = bundle.meta.get("task", "classification")
+    if task != "classification":
+        raise ExportError(
+            f"{bundle.origin}: export covers classification bundles; this is a {task} bundle"
+        )
+
+
+def _reason(error: Exception) -> str:
+    """One line naming the operator the exporter could not translate, when it says which."""
+    text = str(error)
+    op = re.search(r"(aten[:.]+[\w.]+|prim[:.]+\w+)", text)
+    if op:
+        return f"operator {op.group(1)} is not supported by this format"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
