@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import pickle
+import socket
 import struct
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -268,3 +273,40 @@ def square_boxes(folder: Path, count: int = 96, size: int = 64) -> Path:
         json.dumps({"images": images, "annotations": annotations, "categories": categories})
     )
     return path
+
+
+@contextlib.contextmanager
+def running_server(app: object, **config: object) -> Iterator[tuple[str, object]]:
+    """``app`` served by Uvicorn on a free loopback port in a thread; yields (url, server).
+    Leaving asks the server to exit and waits for it (requests in flight are answered)."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def trained_lenet(workspace: object) -> None:
+    """``digits`` (sklearn digits, 80 per class) and ``lenet``, a LeNet-5 trained on it."""
+    from lumos.data import import_dataset
+    from lumos.deploy.from_job import bundle_from_job
+    from lumos.train import Recipe, train
+
+    import_dataset("sample:digits", "digits", workspace=workspace, max_per_class=80)
+    recipe = Recipe(dataset="digits", network="lenet5", epochs=8, batch_size=32, lr=0.05, workers=0)
+    job = train(recipe, workspace=workspace, progress=False)
+    bundle_from_job(job.id, "lenet", workspace=workspace)

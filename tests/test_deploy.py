@@ -15,6 +15,7 @@ from helpers import (
     import_squares,
     run_cli,
     squares_recipe,
+    trained_lenet,
 )
 from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError, list_bundles, remove_bundle
@@ -28,10 +29,7 @@ from lumos.workspace import Workspace
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     workspace = Workspace(tmp_path_factory.mktemp("deploy")).ensure()
-    import_dataset("sample:digits", "digits", workspace=workspace, max_per_class=80)
-    recipe = Recipe(dataset="digits", network="lenet5", epochs=8, batch_size=32, lr=0.05, workers=0)
-    job = train(recipe, workspace=workspace, progress=False)
-    bundle_from_job(job.id, "lenet", workspace=workspace)
+    trained_lenet(workspace)
     return workspace
 
 

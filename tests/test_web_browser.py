@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import io
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from PIL import Image
 
-from helpers import colour_folders
+from helpers import colour_folders, running_server
 from lumos.web.app import create_app
 from lumos.web.settings import WebSettings
 from lumos.workspace import Workspace
@@ -43,30 +39,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A running ``lumos ui`` on a fresh workspace; yields its address and a data folder."""
     root = tmp_path_factory.mktemp("web")
     settings = WebSettings(Workspace(root / "workspace"), roots=[root])
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", root
-    server.should_exit = True
-    thread.join(10)
+    with running_server(create_app(settings)) as (url, _):
+        yield url, root
 
 
 @pytest.fixture(scope="module")

@@ -121,6 +121,28 @@ class Bundle:
         return net.to(device).eval()
 
     @classmethod
+    def untrained(cls, spec: NetworkSpec, *, trust_code: bool = False) -> Bundle:
+        """A classification bundle of a freshly initialised network (in memory), to measure
+        speed and layers before any training."""
+        net = normalized_model(
+            build_network(spec, trust_code=trust_code), identity(spec.in_channels)
+        )
+        meta = {
+            "lumos_bundle": BUNDLE_VERSION,
+            "name": spec.name,
+            "task": "classification",
+            "network": spec.model_dump(mode="json"),
+            "labels": [str(i) for i in range(spec.num_classes)],
+            "preprocessing": {
+                "size": list(spec.input_size),
+                "input_size": list(spec.input_size),
+                "channels": spec.in_channels,
+                "resize_mode": "squash",
+            },
+        }
+        return cls(meta, net.state_dict(), f"untrained {spec.name}")
+
+    @classmethod
     def load(cls, where: str | Path, workspace: Workspace | None = None) -> Bundle:
         """A bundle from a ``.lumos`` file, a bundle folder, or a name in the workspace."""
         path = Path(where)

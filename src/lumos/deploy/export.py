@@ -260,7 +260,7 @@ def _require_classifier(bundle: Bundle) -> None:
 def _reason(error: Exception) -> str:
     """One line naming the operator the exporter could not translate, when it says which."""
     text = str(error)
-    op = re.search(r"(aten[:.]+[\w.]+|prim[:.]+\w+)", text)
+    op = re.search(r"op='([\w.]+)'", text) or re.search(r"\b((?:aten|prims?)(?:::|\.)\w+)", text)
     if op:
         return f"operator {op.group(1)} is not supported by this format"
     lines = [line.strip() for line in text.splitlines() if line.strip()]

@@ -86,6 +86,7 @@ class Batcher:
         self._queue: queue.Queue[Any] = queue.Queue(settings.max_queue)
         self._thread = threading.Thread(target=self._run, name="lumos-batcher", daemon=True)
         self.running = False
+        self.pending = 0  # images submitted and not yet answered
 
     def start(self) -> None:
         self.running = True
@@ -111,7 +112,11 @@ class Batcher:
                 raise QueueFullError from None
             futures.append(future)
         self.metrics.queued.set(self._queue.qsize())
-        return np.stack(await asyncio.gather(*futures))
+        self.pending += len(futures)
+        try:
+            return np.stack(await asyncio.gather(*futures))
+        finally:
+            self.pending -= len(futures)
 
     def _collect(self) -> tuple[list[Any], bool]:
         """The next batch, and whether the stop sentinel was reached."""
