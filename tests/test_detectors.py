@@ -15,6 +15,7 @@ from lumos.data.paired import PairedAugment
 from lumos.demo import DETECTION_RECIPE
 from lumos.deploy import Bundle, BundleError
 from lumos.deploy.detect import Detector
+from lumos.deploy.runtime import onnx_session
 from lumos.models import build_model, list_models
 from lumos.models.detection import DEFAULT_ANCHORS, anchors_from_stats
 from lumos.models.normalization import identity, normalized_model
@@ -209,6 +210,18 @@ def test_fcos_learns_squares_and_the_bundle_detects_them(
         monkeypatch, capsys, "detect", "fcos", str(picture), "--method", "heatmap"
     )
     assert code == 2 and "a detection model finds boxes itself" in err
+
+    # Exported with decoding and NMS inside the graph, for any batch size.
+    onnx_file = tmp_path / "fcos.onnx"
+    code, out, err = run_cli(monkeypatch, capsys, "export", "fcos", "--out", str(onnx_file))
+    assert code == 0, err
+    assert "checked on 'squares' test images" in out and "box agreement" in out
+    images = test.images(np.arange(3)).transpose(0, 3, 1, 2).astype(np.float32) / 255
+    index, boxes, scores, _ = onnx_session(onnx_file).run(None, {"images": images})
+    for k in range(3):
+        confident = boxes[(index == k) & (scores >= 0.3)]
+        records = [{"bbox": [x1, y1, x2 - x1, y2 - y1]} for x1, y1, x2, y2 in confident.tolist()]
+        assert _matched(test[k].boxes, records) == len(test[k].boxes)
 
 
 def _matched(truth: np.ndarray, found: list[dict]) -> int:

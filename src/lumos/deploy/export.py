@@ -1,10 +1,13 @@
-"""Export: a classification bundle as an ONNX or TorchScript file, checked against PyTorch.
+"""Export: a bundle as an ONNX or TorchScript file, checked against PyTorch.
 
-The exported graph takes 0-1 float images (N, C, H, W) at the network's input size and
-gives logits: the normalisation is inside it (see :mod:`lumos.models.normalization`), and
-the labels and preprocessing travel with it (ONNX metadata ``lumos``, TorchScript extra file
-``lumos.json``). Every export runs next to PyTorch on real images before it is written; one
-that differs is refused and nothing is left behind.
+The exported graph takes 0-1 float images (N, C, H, W) at the network's input size: the
+normalisation is inside it (see :mod:`lumos.models.normalization`), and the labels and
+preprocessing travel with it (ONNX metadata ``lumos``, TorchScript extra file
+``lumos.json``). A classifier gives ``logits`` (N, K), a segmenter ``logits`` (N, K, H, W),
+a detector (ONNX only) its boxes with decoding and NMS inside the graph (see
+:mod:`lumos.deploy.detection_graph`). Every export runs next to PyTorch on real images
+before it is written (top-1, pixel or box agreement); one that differs is refused and
+nothing is left behind.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import torch
 
 from lumos import __version__
 from lumos.data import Dataset
+from lumos.deploy import detection_graph
 from lumos.deploy.bundle import Bundle
+from lumos.deploy.detection_graph import compare_boxes
 from lumos.deploy.predict import network_input
 from lumos.errors import DataError, LumosError, WorkspaceError
 from lumos.fileio import write_bytes_atomic
@@ -34,6 +39,7 @@ DEFAULT_OPSET = 18
 METADATA = "lumos"
 CHECK_IMAGES = 32
 LOGIT_TOLERANCE = 1e-3  # relative to the largest logit; fp32 graphs agree to about 1e-6
+BOX_AGREEMENT = 0.95  # share of PyTorch's confident boxes the exported graph must find
 
 
 class ExportError(LumosError):
@@ -47,12 +53,13 @@ class ExportCheck:
     source: str
     images: int
     max_abs_diff: float
-    agreement: float  # share of inputs with the same top-1 class
+    agreement: float  # share of inputs (pixels, confident boxes) given the same class
+    kind: str = "top-1"
 
     def line(self) -> str:
         return (
-            f"checked on {self.source}: max |Δ logit| {self.max_abs_diff:.2e}, "
-            f"top-1 agreement {self.agreement:.1%} ({self.images} images)"
+            f"checked on {self.source}: max |Δ| {self.max_abs_diff:.2e}, "
+            f"{self.kind} agreement {self.agreement:.1%} ({self.images} images)"
         )
 
 
@@ -92,23 +99,24 @@ def onnx_bytes(
     """The bundle's network (or ``model``, a modified copy of it) as a serialised ONNX model."""
     import onnx
 
-    _require_classifier(bundle)
     if not 7 <= opset <= onnx.defs.onnx_opset_version():
         raise ExportError(f"opset {opset} is outside 7-{onnx.defs.onnx_opset_version()}")
     model = model or bundle.model(trust_code=trust_code)
+    graph, outputs, translations = exportable(bundle, model)
     batch = torch.export.Dim("batch", min=1, max=65536)
     # The exporter reports progress on stdout and warns about every decomposition.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             program = torch.onnx.export(
-                model,
+                graph,
                 (example_input(bundle, 2 if dynamic_batch else 1),),
                 dynamo=True,
                 opset_version=opset,
                 input_names=["images"],
-                output_names=["logits"],
+                output_names=outputs,
                 dynamic_shapes=({0: batch},) if dynamic_batch else None,
+                custom_translation_table=translations,
                 verbose=False,
             )
         except Exception as e:  # the exporter raises many types; each names the failing op
@@ -191,31 +199,63 @@ def export_bundle(
     """Write ``bundle`` to ``out`` as ``format`` after checking it against PyTorch."""
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r} (choose {' or '.join(FORMATS)})")
-    _require_classifier(bundle)
+    detector = bundle.meta.get("task") == "detection"
+    if detector and format != "onnx":
+        raise ExportError(f"{bundle.origin}: detection bundles export to ONNX only")
     model = bundle.model(trust_code=trust_code)
     batch, source = check_images(bundle, dataset)
     with torch.inference_mode():
-        reference = model(torch.from_numpy(batch)).float().numpy()
+        reference = model(torch.from_numpy(batch))
     if format == "onnx":
         from lumos.deploy.runtime import onnx_session
 
         data = onnx_bytes(bundle, opset=opset, dynamic_batch=dynamic_batch, model=model)
         session = onnx_session(data)
         step = len(batch) if dynamic_batch else 1
-        outputs = np.concatenate(
-            [
-                session.run(None, {"images": batch[i : i + step]})[0]
-                for i in range(0, len(batch), step)
-            ]
-        )
+        runs = [
+            session.run(None, {"images": batch[i : i + step]}) for i in range(0, len(batch), step)
+        ]
     else:
         data, outputs = _torchscript(bundle, model, batch)
-    diff, agreement = compare(reference, outputs)
-    check = ExportCheck(source, len(outputs), diff, agreement)
-    if diff > LOGIT_TOLERANCE * max(1.0, float(np.abs(reference).max())) or agreement < 1.0:
+        runs = [[outputs]]
+    if detector:
+        found = [_shifted(run, i * step) for i, run in enumerate(runs)]
+        diff, agreement = compare_boxes(
+            reference, [np.concatenate(p) for p in zip(*found, strict=True)]
+        )
+        check = ExportCheck(source, len(batch), diff, agreement, "box")
+        refused = agreement < BOX_AGREEMENT
+    else:
+        reference = reference.float().numpy()
+        diff, agreement = compare(reference, np.concatenate([run[0] for run in runs]))
+        kind = "pixel" if reference.ndim == 4 else "top-1"
+        check = ExportCheck(source, len(batch), diff, agreement, kind)
+        refused = diff > LOGIT_TOLERANCE * max(1.0, float(np.abs(reference).max())) or agreement < (
+            1.0 if kind == "top-1" else 0.999
+        )
+    if refused:
         raise ExportError(f"{out}: the {format} export differs from PyTorch; {check.line()}")
     write_bytes_atomic(out, data)
     return Export(out, format, check)
+
+
+def exportable(bundle: Bundle, model: torch.nn.Module) -> tuple[torch.nn.Module, list[str], dict]:
+    """The module to export for ``bundle``'s network, its output names and any custom
+    operator translations."""
+    if bundle.meta.get("task") != "detection":
+        return model, ["logits"], {}
+    if not detection_graph.supported(model):
+        raise ExportError(
+            f"{bundle.origin}: {bundle.spec.name} cannot be exported with its post-processing "
+            "(FCOS and RetinaNet detectors can)"
+        )
+    graph = detection_graph.DetectionGraph(model, tuple(bundle.preprocessing["input_size"]))
+    return graph.eval(), detection_graph.OUTPUTS, detection_graph.translations()
+
+
+def _shifted(run: list[np.ndarray], offset: int) -> list[np.ndarray]:
+    """A detection graph's outputs for a slice of the batch, image indices made global."""
+    return [run[0] + offset, *run[1:]]
 
 
 def _torchscript(
@@ -247,14 +287,6 @@ def _training_dataset(bundle: Bundle) -> Dataset | None:
     except (WorkspaceError, DataError):
         return None
     return dataset if dataset.channels == bundle.preprocessing["channels"] else None
-
-
-def _require_classifier(bundle: Bundle) -> None:
-    task = bundle.meta.get("task", "classification")
-    if task != "classification":
-        raise ExportError(
-            f"{bundle.origin}: export covers classification bundles; this is a {task} bundle"
-        )
 
 
 def _reason(error: Exception) -> str:

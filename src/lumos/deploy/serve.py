@@ -42,6 +42,7 @@ from lumos.errors import DataError
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 MAX_IMAGES_PER_REQUEST = 64
+SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
 
 
 @dataclass
@@ -308,7 +309,14 @@ def serve(
     grace_seconds: int = 30,
 ) -> None:
     """Run the server until SIGINT/SIGTERM; requests in flight are answered before it ends."""
+    import sys
+
     import uvicorn
+
+    # The batcher thread takes the GIL back after every PyTorch operator; with the default
+    # 5 ms switch interval, request threads holding it make an eager forward wait ~1 ms per
+    # operator (measured: ResNet-18 at 64x64, batch 1, 70 ms instead of 8 ms).
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
     uvicorn.run(
         create_server(predictor, settings),
