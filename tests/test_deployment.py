@@ -17,7 +17,7 @@ from helpers import PYTHON_NETWORK, colour_folders, run_cli, trained_lenet
 from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError
 from lumos.deploy.export import ExportError, export_bundle, onnx_bytes, read_metadata
-from lumos.deploy.optimize import layer_counts, optimize_bundle, prune_model
+from lumos.deploy.optimize import fine_tune, layer_counts, optimize_bundle, prune_model
 from lumos.deploy.runtime import BackendError, Predictor, onnx_session, predictor_for
 from lumos.errors import DataError
 from lumos.models import NetworkSpec
@@ -78,7 +78,8 @@ def test_static_batch_and_torchscript_exports(cli, home: Workspace, tmp_path: Pa
     assert code == 0
     path = home.models_dir / "lenet" / "artefacts" / "lenet.pt"
     extra = {"lumos.json": ""}
-    scripted = torch.jit.load(str(path), _extra_files=extra)
+    with pytest.warns(FutureWarning, match="deprecated"):  # TorchScript is, in torch 2.14
+        scripted = torch.jit.load(str(path), _extra_files=extra)
     assert json.loads(extra["lumos.json"])["labels"][3] == "3"
     assert scripted(torch.rand(3, 1, 28, 28)).shape == (3, 10)
 
@@ -149,7 +150,7 @@ def test_bad_bundles_and_options_get_one_line(cli, home: Workspace, tmp_path: Pa
 def test_detection_bundles_are_refused_by_name(home: Workspace):
     bundle = Bundle.load("lenet", home)
     bundle.meta["task"] = "detection"
-    with pytest.raises(ExportError, match="this is a detection bundle"):
+    with pytest.raises(ExportError, match="lenet5 cannot be exported with its post-processing"):
         onnx_bytes(bundle)
     with pytest.raises(BundleError, match="use `lumos predict` for a detection bundle"):
         Predictor(bundle)
@@ -209,6 +210,24 @@ def test_other_precisions_and_pruning(home: Workspace, tmp_path: Path):
         prune_model(model, 1.5)
 
 
+def test_fine_tuning_keeps_pruned_weights_at_zero_and_recovers(home: Workspace, tmp_path: Path):
+    bundle = Bundle.load("lenet", home)
+    dataset = Dataset.open("digits", home)
+    model = bundle.model()
+    prune_model(model, 0.8)
+    zeros = {n: p == 0 for n, p in model.named_parameters() if p.dim() > 1}
+    fine_tune(model, bundle, dataset, 2)
+    assert all(bool(p[zeros[n]].eq(0).all()) for n, p in model.named_parameters() if n in zeros)
+    pruned = optimize_bundle(bundle, precision="fp32", dataset=dataset, prune=0.8, out=tmp_path)
+    tuned = optimize_bundle(
+        bundle, precision="fp32", dataset=dataset, prune=0.8, finetune=2, out=tmp_path
+    )
+    assert tuned.file == "fp32-pruned80-unstructured-finetuned2.onnx"
+    assert tuned.score > pruned.score and tuned.score >= tuned.baseline - 0.05
+    with pytest.raises(DataError, match="fine-tuning follows pruning"):
+        optimize_bundle(bundle, precision="fp32", dataset=dataset, finetune=1, out=tmp_path)
+
+
 def test_calibration_sets_are_checked(cli, home: Workspace, tmp_path: Path):
     import_dataset(colour_folders(tmp_path / "colours"), "rgb", workspace=home)
     code, _, err = cli("optimize", "lenet", "--calibrate", "rgb")
@@ -262,3 +281,34 @@ def test_predict_reads_image_bytes(home: Workspace):
         preprocess(b"not an image", bundle, "upload.bin")
     with pytest.raises(DataError, match="empty file"):
         preprocess(b"", bundle, "empty.png")
+
+
+def test_optimisation_as_a_queued_job_from_the_web(home: Workspace, tmp_path: Path):
+    from fastapi.testclient import TestClient
+
+    from lumos.web.app import create_app
+    from lumos.web.settings import WebSettings
+    from lumos.worker import run_job
+
+    client = TestClient(create_app(WebSettings(home, roots=[tmp_path], run_jobs=False)))
+    queued = client.post("/api/optimize", json={"model": "lenet", "precision": "int8-dynamic"})
+    assert queued.status_code == 202 and queued.json()["title"] == "optimise lenet to int8-dynamic"
+    assert run_job(home, queued.json()["id"]) == 0  # what the runner's worker process does
+    assert client.get(f"/api/jobs/{queued.json()['id']}").json()["state"] == "done"
+    recorded = client.get("/api/models/lenet").json()["meta"]["artefacts"]["int8-dynamic"]
+    download = client.get("/api/models/lenet/artefacts/int8-dynamic")
+    assert download.status_code == 200 and len(download.content) == recorded["size_bytes"]
+    assert onnx_session(download.content).get_inputs()[0].name == "images"
+    bad = [
+        ({"model": "lenet", "precision": "int3"}, 400, "unknown precision 'int3'"),
+        ({"model": "lenet", "pruning": "random"}, 400, "unknown pruning 'random'"),
+        ({"model": "lenet", "prune": 2}, 422, "prune"),
+        ({"model": "nomodel"}, 404, "no model named 'nomodel'"),
+        ({"model": "lenet", "calibrate": "nodata"}, 404, "nodata"),
+        ({"model": "../etc"}, 400, "model name"),
+    ]
+    for body, status, message in bad:
+        response = client.post("/api/optimize", json=body)
+        assert response.status_code == status and message in response.json()["error"], body
+    missing = client.get("/api/models/lenet/artefacts/fp64")
+    assert missing.status_code == 404 and "has no 'fp64' artefact" in missing.json()["error"]

@@ -196,6 +196,19 @@ def test_save_model_classify_an_upload_and_download(page, site) -> None:
     with page.expect_download() as download:
         page.click("#download-model")
     assert download.value.suggested_filename == "colour-net.lumos"
+
+    # Optimise to INT8 from the Deploy card: a job, then a row with its score and a download.
+    page.select_option("#optimize-form select[name=precision]", "int8")
+    page.click("#optimize-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/jobs/"))
+    playwright_api.expect(page.locator("#job-state")).to_have_text("done")
+    page.goto("/models/colour-net")
+    row = page.locator("#artefact-table tr", has_text="int8")
+    playwright_api.expect(row).to_contain_text("top-1 accuracy")
+    _shot(page, "model-deploy")
+    with page.expect_download() as artefact:
+        row.locator("a", has_text="download").click()
+    assert artefact.value.suggested_filename == "colour-net-int8.onnx"
     page.goto("/")
     playwright_api.expect(page.locator("#models a", has_text="colour-net")).to_have_count(1)
     _shot(page, "home")

@@ -709,16 +709,6 @@ def ui_command(
     serve(settings, host, port)
 
 
-def _checked_dataset(name: str | None, bundle: Bundle) -> Any:
-    """The dataset named, else the one the bundle was trained on."""
-    from lumos.data import Dataset
-
-    name = name or bundle.meta.get("provenance", {}).get("dataset")
-    if not name:
-        raise typer.BadParameter("this model does not name its dataset: give --data")
-    return Dataset.open(name)
-
-
 @app.command("export")
 def export_command(
     model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
@@ -769,6 +759,10 @@ def optimize_command(
         float, typer.Option(help="Share of weights to zero first (0 = none).", min=0, max=0.95)
     ] = 0.0,
     pruning: Annotated[str, typer.Option(help="unstructured or channels.")] = "unstructured",
+    finetune: Annotated[
+        int,
+        typer.Option(help="Epochs of fine-tuning after pruning (pruned weights stay 0).", min=0),
+    ] = 0,
     data: Annotated[
         str | None, typer.Option("--data", "-d", help="Dataset to score on (default: its own).")
     ] = None,
@@ -778,19 +772,17 @@ def optimize_command(
     ] = False,
 ) -> None:
     """Fuse, quantise and/or prune a classifier into an ONNX artefact, scored on the test
-    split next to fp32 and recorded in the bundle."""
-    from lumos.data import Dataset
-    from lumos.deploy import Bundle
-    from lumos.deploy.optimize import optimize_bundle
+    split next to fp32 and recorded in the bundle (a job: `lumos jobs` lists it)."""
+    from lumos.deploy.optimize import run_optimization
 
-    bundle = Bundle.load(model)
-    artefact = optimize_bundle(
-        bundle,
+    artefact = run_optimization(
+        model,
         precision=precision,
-        dataset=_checked_dataset(data, bundle),
-        calibrate=Dataset.open(calibrate) if calibrate else None,
+        dataset=data,
+        calibrate=calibrate,
         prune=prune,
         pruning=pruning,
+        finetune=finetune,
         split=split,
         trust_code=trust_code,
     )

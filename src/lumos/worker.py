@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from lumos.data.importer import import_dataset
 from lumos.data.options import ImportOptions
+from lumos.deploy.optimize import run_optimization
 from lumos.errors import LumosError
 from lumos.evaluate.run import run_evaluation
 from lumos.jobs import Job, claim_job, set_state
@@ -45,10 +46,15 @@ def _evaluate(workspace: Workspace, job: Job) -> None:
     run_evaluation(p["model"], p["dataset"], p["split"], workspace=workspace, job_id=job.id)
 
 
+def _optimize(workspace: Workspace, job: Job) -> None:
+    run_optimization(**job.params, workspace=workspace, job_id=job.id)
+
+
 RUNNERS: dict[str, Callable[[Workspace, Job], None]] = {
     "import": _import,
     "train": _train,
     "evaluate": _evaluate,
+    "optimize": _optimize,
 }
 
 

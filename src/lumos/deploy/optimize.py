@@ -7,7 +7,8 @@
   quantisation with a calibration set (ONNX Runtime QDQ, per-channel weights); and
   ``int8-dynamic`` (weights int8, activations quantised on the fly; no calibration);
 - pruning: the smallest-magnitude weights (``unstructured``) or whole output channels by
-  L2 norm (``channels``) of every convolution and linear layer set to zero.
+  L2 norm (``channels``) of every convolution and linear layer set to zero, optionally
+  followed by a few epochs of fine-tuning with the pruned weights held at zero.
 
 Each artefact is scored on the test split next to the bundle's own fp32 network and the
 difference is recorded in the bundle, so a smaller model never hides what it lost.
@@ -33,6 +34,11 @@ from lumos.deploy.export import check_images, compatible_split, example_input, o
 from lumos.deploy.runtime import Predictor
 from lumos.errors import DataError
 from lumos.fileio import write_bytes_atomic
+from lumos.jobs import running_job
+from lumos.train import Recipe
+from lumos.train.callbacks import Callback
+from lumos.train.trainer import Trainer
+from lumos.workspace import Workspace
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
 PRUNING = ("unstructured", "channels")
@@ -57,6 +63,7 @@ class Artefact:
     precision: str
     prune: float
     pruning: str | None
+    finetune_epochs: int
     layers: LayerCounts
     size_bytes: int
     dataset: str
@@ -114,6 +121,44 @@ def prune_model(model: nn.Module, amount: float, pruning: str = "unstructured") 
             torch_prune.remove(layer, "weight")
     zeros = sum(int((m.weight == 0).sum()) for m in layers)
     return zeros / sum(m.weight.numel() for m in layers)
+
+
+class KeepPruned(Callback):
+    """Holds pruned weights at zero while the rest are fine-tuned."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.masks = {n: p != 0 for n, p in model.named_parameters() if p.dim() > 1}
+
+    def after_batch(self, trainer: Trainer) -> None:
+        with torch.no_grad():
+            for name, weight in trainer.model.named_parameters():
+                if name in self.masks:
+                    weight.mul_(self.masks[name].to(weight.device))
+
+
+def fine_tune(model: nn.Module, bundle: Bundle, dataset: Dataset, epochs: int) -> None:
+    """Train the pruned ``model`` for ``epochs`` more on ``dataset`` with the bundle's recipe
+    at a tenth of its learning rate, pruned weights held at zero; ``model`` gets the result."""
+    if "recipe" not in bundle.meta:
+        raise DataError(None, f"model {bundle.name!r} has no recipe to fine-tune with")
+    recipe = Recipe.model_validate(
+        {
+            **bundle.meta["recipe"],
+            "dataset": dataset.name,
+            "epochs": epochs,
+            "lr": bundle.meta["recipe"]["lr"] / 10,
+            "warmup_epochs": 0,
+            "init": None,
+            "ema": 0,
+            "early_stopping": 0,
+        }
+    )
+    keep = KeepPruned(model)
+    trainer = Trainer(recipe, dataset, callbacks=(keep,))
+    trainer.model.load_state_dict(model.state_dict())
+    trainer.fit()
+    keep.after_batch(trainer)
+    model.load_state_dict({k: v.float().cpu() for k, v in trainer.model.state_dict().items()})
 
 
 def calibration_batches(
@@ -196,6 +241,7 @@ def optimize_bundle(
     calibrate: Dataset | None = None,
     prune: float = 0.0,
     pruning: str = "unstructured",
+    finetune: int = 0,
     split: str = "test",
     out: Path | None = None,
     trust_code: bool = False,
@@ -211,16 +257,22 @@ def optimize_bundle(
     model = bundle.model(trust_code=trust_code)
     if prune:
         prune_model(model, prune, pruning)
+        if finetune:
+            fine_tune(model, bundle, dataset, finetune)
+    elif finetune:
+        raise DataError(None, "fine-tuning follows pruning: give --prune too")
     graph = onnx_bytes(bundle, model=model)
     layers = layer_counts(model, example_input(bundle, 1), graph)
     data = convert_precision(graph, precision, calibration)
     name = precision + (f"-pruned{round(prune * 100)}-{pruning}" if prune else "")
+    name += f"-finetuned{finetune}" if finetune else ""
     path = (out or bundle.artefact_folder) / f"{name}.onnx"
     artefact = Artefact(
         file=path.name,
         precision=precision,
         prune=prune,
         pruning=pruning if prune else None,
+        finetune_epochs=finetune,
         layers=layers,
         size_bytes=len(data),
         dataset=dataset.name,
@@ -245,3 +297,45 @@ class _Calibration:
     def get_next(self) -> dict[str, np.ndarray] | None:
         batch = next(self._batches, None)
         return None if batch is None else {"images": batch}
+
+
+def run_optimization(
+    model: str | Path,
+    *,
+    precision: str = "int8",
+    dataset: str | None = None,
+    calibrate: str | None = None,
+    prune: float = 0.0,
+    pruning: str = "unstructured",
+    finetune: int = 0,
+    split: str = "test",
+    workspace: Workspace | None = None,
+    trust_code: bool = False,
+    job_id: str | None = None,
+) -> Artefact:
+    """:func:`optimize_bundle` as a job (``job_id`` a queued one, else a new one), with the
+    model and datasets given by name; the dataset defaults to the one the model learnt."""
+    workspace = (workspace or Workspace()).ensure()
+    bundle = Bundle.load(model, workspace)
+    dataset = dataset or bundle.meta.get("provenance", {}).get("dataset")
+    if not dataset:
+        raise DataError(None, f"model {bundle.name!r} does not name its dataset: give one")
+    params = {
+        "model": str(model), "precision": precision, "dataset": dataset, "calibrate": calibrate,
+        "prune": prune, "pruning": pruning, "finetune": finetune, "split": split,
+    }  # fmt: skip
+    scored, calibration = (
+        Dataset.open(dataset, workspace),
+        Dataset.open(calibrate, workspace) if calibrate else None,
+    )
+    with running_job(workspace, "optimize", params, job_id) as job:
+        artefact = optimize_bundle(
+            bundle, precision=precision, dataset=scored, calibrate=calibration, prune=prune,
+            pruning=pruning, finetune=finetune, split=split, trust_code=trust_code,
+        )  # fmt: skip
+        job.log(
+            f"{artefact.file}: {artefact.metric} {artefact.score:.4f} "
+            f"(fp32 {artefact.baseline:.4f}, {artefact.delta:+.4f}); layers "
+            f"{artefact.layers.pytorch} -> {artefact.layers.onnx} -> {artefact.layers.fused}"
+        )
+    return artefact

@@ -24,6 +24,7 @@ TITLES = {
     "train": "{network} on {dataset}",
     "import": "import {name}",
     "evaluate": "evaluate {model} on {dataset}",
+    "optimize": "optimise {model} to {precision}",
 }
 
 

@@ -1,4 +1,5 @@
-"""Models: list, inspect, save from a job, test on an image, download, evaluate, remove."""
+"""Models: list, inspect, save from a job, test on an image, download, evaluate, optimise,
+remove."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import Response
-from pydantic import BaseModel
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
 
 from lumos.deploy.bundle import Bundle, list_bundles, remove_bundle
 from lumos.deploy.from_job import bundle_from_job
+from lumos.deploy.optimize import PRECISIONS, PRUNING
 from lumos.deploy.predict import expand
 from lumos.deploy.trial import classify_many, inspect_layers, try_image
 from lumos.errors import DataError
@@ -78,6 +80,14 @@ def model_download(request: Request, name: str) -> Response:
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{name}.lumos"'},
     )
+
+
+@router.get("/models/{name}/artefacts/{artefact}")
+def artefact_download(request: Request, name: str, artefact: str) -> FileResponse:
+    """An optimised ONNX file of the model (see ``lumos optimize``)."""
+    bundle = Bundle.load(validate_name(name, "model name"), settings_of(request).workspace)
+    path = bundle.artefact(artefact)
+    return FileResponse(path, media_type="application/octet-stream", filename=f"{name}-{path.name}")
 
 
 @router.post("/models/{name}/predict")
@@ -153,6 +163,34 @@ class EvaluateRequest(BaseModel):
     model: str
     dataset: str
     split: str = "test"
+
+
+class OptimizeRequest(BaseModel):
+    model: str
+    precision: str = "int8"
+    dataset: str | None = None
+    calibrate: str | None = None
+    prune: float = Field(0.0, ge=0, le=0.95)
+    pruning: str = "unstructured"
+    finetune: int = Field(0, ge=0, le=100)
+
+
+@router.post("/optimize", status_code=202)
+def optimize_job(request: Request, body: OptimizeRequest) -> dict[str, Any]:
+    """Queue ``lumos optimize`` for a model; its artefact is recorded in the model."""
+    settings = settings_of(request)
+    bundle = Bundle.load(validate_name(body.model, "model name"), settings.workspace)
+    if body.precision not in PRECISIONS:
+        raise DataError(None, f"unknown precision {body.precision!r}: {', '.join(PRECISIONS)}")
+    if body.pruning not in PRUNING:
+        raise DataError(None, f"unknown pruning {body.pruning!r}: {' or '.join(PRUNING)}")
+    for name in (body.dataset, body.calibrate):
+        if name:
+            state_of(request).datasets.get(name)
+    if bundle.meta.get("task", "classification") != "classification":
+        raise DataError(None, f"model {body.model!r} is not a classifier: optimise covers those")
+    job = create_job(settings.workspace, "optimize", body.model_dump())
+    return job_row(state_of(request), job.id)
 
 
 @router.post("/evaluate", status_code=202)

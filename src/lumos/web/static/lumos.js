@@ -447,6 +447,22 @@ async function modelPage() {
     el("div", {}, el("h3", {}, el("a", { href: `/jobs/${e.id}` }, `${e.params?.split ?? ""} ${e.title}`)),
       el("div", { class: "files" }, ...e.files.filter((f) => f.endsWith(".png")).map((f) => el("img", { src: `/api/jobs/${e.id}/files/${f}`, alt: f })))))
     : [el("p", { class: "muted" }, "not evaluated yet")]));
+  const artefacts = Object.entries(meta.artefacts || {});
+  $("#artefacts").replaceChildren(artefacts.length
+    ? el("table", { id: "artefact-table" }, el("thead", {}, el("tr", {}, ...["artefact", "layers (PyTorch → ONNX → fused)", "size", "score", "vs fp32", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...artefacts.map(([key, a]) => el("tr", {}, el("td", {}, key),
+        el("td", {}, `${a.layers.pytorch} → ${a.layers.onnx} → ${a.layers.fused}`), el("td", {}, `${(a.size_bytes / 1e6).toFixed(2)} MB`),
+        el("td", {}, `${a.metric} ${fmt(a.score)}`), el("td", {}, `${a.delta >= 0 ? "+" : ""}${(100 * a.delta).toFixed(2)} points`),
+        el("td", {}, el("a", { href: `/api/models/${encodeURIComponent(name)}/artefacts/${encodeURIComponent(key)}` }, "download"))))))
+    : el("p", { class: "muted" }, "no optimised files yet"));
+  $("#deploy-card").hidden = meta.task !== "classification";
+  $("#optimize-form").addEventListener("submit", guarded(async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const job = await api("/api/optimize", { method: "POST", json: { model: name, precision: form.precision.value,
+      prune: Number(form.prune.value), pruning: form.pruning.value, finetune: Number(form.finetune.value) } });
+    location.href = `/jobs/${job.id}`;
+  }));
   $("#predict-form").addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
     const file = $("#predict-image").files[0];
