@@ -34,7 +34,13 @@ models_app = typer.Typer(
     help="The model zoo: list networks and show their layers.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
-out = Console(soft_wrap=True)  # long paths stay on one line, as scripts expect
+out = Console(soft_wrap=True)
+ModelArgument = Annotated[
+    str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")
+]
+TrustCode = Annotated[
+    bool, typer.Option(help="Allow a model whose network is Python code.")
+]  # long paths stay on one line, as scripts expect
 
 
 def _version(value: bool) -> None:
@@ -425,10 +431,8 @@ def models_rm(name: str) -> None:
 
 @models_app.command("convert-fcn")
 def models_convert_fcn(
-    model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
-    trust_code: Annotated[
-        bool, typer.Option(help="Allow a model whose network is Python code.")
-    ] = False,
+    model: ModelArgument,
+    trust_code: TrustCode = False,
 ) -> None:
     """Rewrite a classifier's fully connected layers as convolutions and check the result."""
     from lumos.deploy import Bundle
@@ -469,9 +473,7 @@ def detect_command(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Where detections.json and pictures go.")
     ] = Path("detections"),
-    trust_code: Annotated[
-        bool, typer.Option(help="Allow a model whose network is Python code.")
-    ] = False,
+    trust_code: TrustCode = False,
 ) -> None:
     """Find objects: with a detection model, or with a classifier slid over the image or run
     as a heat map. Writes pictures with boxes and detections.json (COCO results)."""
@@ -515,7 +517,7 @@ def _detect_files(
 
 @app.command("predict")
 def predict_command(
-    model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
+    model: ModelArgument,
     inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders.")],
     top: Annotated[int, typer.Option(help="How many classes to show.", min=1)] = 5,
     output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
@@ -523,9 +525,7 @@ def predict_command(
         Path,
         typer.Option("--out", help="Where masks and overlays, or boxes drawn, are written."),
     ] = Path("predictions"),
-    trust_code: Annotated[
-        bool, typer.Option(help="Allow a model whose network is Python code.")
-    ] = False,
+    trust_code: TrustCode = False,
 ) -> None:
     """Classify images (`lumos predict digits-lenet photo.png` -> `8  99.69%`); a segmenter
     writes masks and overlays, a detector pictures with boxes and COCO results."""
@@ -592,9 +592,7 @@ def eval_command(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default: the job folder).")
     ] = None,
-    trust_code: Annotated[
-        bool, typer.Option(help="Allow a model whose network is Python code.")
-    ] = False,
+    trust_code: TrustCode = False,
     coco_gt: Annotated[
         Path | None, typer.Option(help="Score a COCO results file against this ground truth.")
     ] = None,
@@ -711,7 +709,7 @@ def ui_command(
 
 @app.command("export")
 def export_command(
-    model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
+    model: ModelArgument,
     format: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
     opset: Annotated[int, typer.Option(help="ONNX opset.")] = 18,
     dynamic_batch: Annotated[
@@ -723,9 +721,7 @@ def export_command(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="File to write (default: the bundle's artefacts).")
     ] = None,
-    trust_code: Annotated[
-        bool, typer.Option(help="Allow a model whose network is Python code.")
-    ] = False,
+    trust_code: TrustCode = False,
 ) -> None:
     """Export a classifier to ONNX or TorchScript with its labels and preprocessing, checked
     against PyTorch on real images (max difference and top-1 agreement printed)."""
@@ -750,7 +746,7 @@ def export_command(
 
 @app.command("optimize")
 def optimize_command(
-    model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
+    model: ModelArgument,
     precision: Annotated[str, typer.Option(help="fp32, fp16, int8 or int8-dynamic.")] = "int8",
     calibrate: Annotated[
         str | None, typer.Option(help="Dataset whose training images calibrate INT8.")
@@ -767,9 +763,7 @@ def optimize_command(
         str | None, typer.Option("--data", "-d", help="Dataset to score on (default: its own).")
     ] = None,
     split: Annotated[str, typer.Option(help="Split to score on.")] = "test",
-    trust_code: Annotated[
-        bool, typer.Option(help="Allow a model whose network is Python code.")
-    ] = False,
+    trust_code: TrustCode = False,
 ) -> None:
     """Fuse, quantise and/or prune a classifier into an ONNX artefact, scored on the test
     split next to fp32 and recorded in the bundle (a job: `lumos jobs` lists it)."""
@@ -813,7 +807,7 @@ def _numbers_list(text: str, what: str) -> list[int]:
 
 @app.command("bench")
 def bench_command(
-    model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
+    model: ModelArgument,
     backends: Annotated[
         str | None,
         typer.Option(
@@ -828,9 +822,7 @@ def bench_command(
     out_dir: Annotated[Path, typer.Option("--out", help="Where CSV, JSON and PNG go.")] = Path(
         "bench"
     ),
-    trust_code: Annotated[
-        bool, typer.Option(help="Allow a model whose network is Python code.")
-    ] = False,
+    trust_code: TrustCode = False,
 ) -> None:
     """Latency (p50/p95/p99) and throughput per backend and batch size, warm-up excluded."""
     from lumos.deploy import Bundle
@@ -862,7 +854,7 @@ def bench_command(
 
 @app.command("serve")
 def serve_command(
-    model: Annotated[str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")],
+    model: ModelArgument,
     host: Annotated[str, typer.Option(help="Address to bind; not loopback needs --token.")] = (
         "127.0.0.1"
     ),
@@ -882,9 +874,7 @@ def serve_command(
     token: Annotated[
         str | None, typer.Option(help="Access token every request must carry (or LUMOS_TOKEN).")
     ] = None,
-    trust_code: Annotated[
-        bool, typer.Option(help="Allow a model whose network is Python code.")
-    ] = False,
+    trust_code: TrustCode = False,
 ) -> None:
     """An HTTP inference server with dynamic batching: POST images to /v1/predict; /health,
     /ready and /metrics (Prometheus)."""

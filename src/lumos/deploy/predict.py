@@ -96,6 +96,4 @@ def predict(
     from lumos.deploy.runtime import Predictor
 
     predictor = Predictor(bundle, device=device, trust_code=trust_code)
-    return predictor.predict(
-        [Path(i) if isinstance(i, str) else i for i in inputs], top=top, batch_size=batch_size
-    )
+    return predictor.predict(inputs, top=top, batch_size=batch_size)

@@ -132,7 +132,7 @@ class Predictor:
         return prediction
 
     def predict(
-        self, inputs: Sequence[Path | np.ndarray], *, top: int = 5, batch_size: int = 64
+        self, inputs: Sequence[str | Path | np.ndarray], *, top: int = 5, batch_size: int = 64
     ) -> list[Prediction]:
         """Predict files or arrays; unreadable ones carry an error instead of scores."""
         results: list[Prediction] = []

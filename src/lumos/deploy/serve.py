@@ -15,6 +15,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import json
 import queue
 import threading
 import time
@@ -280,8 +281,6 @@ async def _capped_body(request: Request, cap: int) -> bytes:
 
 
 def _base64_images(body: bytes) -> list[tuple[str, bytes]]:
-    import json
-
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
