@@ -107,6 +107,16 @@ def test_bad_requests_get_4xx_and_one_line(home: Workspace, digit_png):
         assert post(files={"file": ("d.png", digit_png[0])}).status_code == 200  # still serving
 
 
+def test_a_failing_model_answers_500_in_one_line(home: Workspace, digit_png, monkeypatch):
+    predictor = Predictor(Bundle.load("lenet", home))
+    monkeypatch.setattr(predictor, "classify", lambda images: 1 / 0)
+    with running_server(create_server(predictor)) as (url, _):
+        answer = httpx.post(f"{url}/v1/predict", files={"file": ("d.png", digit_png[0])})
+        assert answer.status_code == 500
+        assert answer.json() == {"error": "prediction failed: division by zero"}
+        assert httpx.get(f"{url}/ready").status_code == 200  # the batcher lives on
+
+
 def test_token_is_required_when_set(home: Workspace, digit_png):
     settings = ServeSettings(token=TOKEN)
     with running_server(create_server(Predictor(Bundle.load("lenet", home)), settings)) as (url, _):

@@ -16,6 +16,7 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 import queue
 import threading
 import time
@@ -175,6 +176,13 @@ def create_server(predictor: Predictor, settings: ServeSettings | None = None) -
         batcher.stop()
 
     app = FastAPI(title=f"lumos serve: {bundle.name}", lifespan=lifespan)
+
+    @app.exception_handler(Exception)
+    async def failure(_: Request, error: Exception) -> JSONResponse:
+        logging.getLogger("lumos.serve").exception("prediction failed")
+        metrics.requests.labels("500").inc()
+        return JSONResponse({"error": f"prediction failed: {error}"[:500]}, status_code=500)
+
     if settings.token:
         app.add_middleware(TokenMiddleware, token=settings.token)
     app.state.batcher = batcher
