@@ -349,6 +349,14 @@ def test_model_predict_download_evaluate(
     assert answer["task"] == "classification"
     assert answer["top"][0]["label"] == "red" and len(answer["top"]) == 3
     assert answer["picture"].startswith("data:image/png;base64,")
+    # The network is built once per saved version of the model, not once per request.
+    predictor = client.app.state.lumos.predictor(name)
+    again = client.post(
+        f"/api/models/{name}/predict", files={"image": ("b.png", _png((20, 30, 230)), "image/png")}
+    ).json()
+    assert (
+        again["top"][0]["label"] == "blue" and client.app.state.lumos.predictor(name) is predictor
+    )
 
     download = client.get(f"/api/models/{name}/download")
     assert download.headers["content-disposition"] == f'attachment; filename="{name}.lumos"'

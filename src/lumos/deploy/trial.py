@@ -14,16 +14,24 @@ from PIL import Image
 
 from lumos.deploy.bundle import Bundle
 from lumos.deploy.detect import Detector, draw_detections
-from lumos.deploy.predict import network_input, predict, preprocess
+from lumos.deploy.predict import network_input, preprocess
+from lumos.deploy.runtime import Predictor
 from lumos.deploy.segment import save_mask_outputs, segment
 from lumos.errors import DataError
 from lumos.models.inspect import LayerView, layer_views
 
 
 def try_image(
-    bundle: Bundle, image: Path, out_dir: Path, *, top: int = 5, trust_code: bool = False
+    bundle: Bundle,
+    image: Path,
+    out_dir: Path,
+    *,
+    top: int = 5,
+    predictor: Predictor | None = None,
+    trust_code: bool = False,
 ) -> dict[str, Any]:
-    """Run ``bundle`` on ``image``; returns the answer and the path of a picture of it."""
+    """Run ``bundle`` on ``image``; returns the answer and the path of a picture of it.
+    A classifier runs on ``predictor`` when given (a server keeps one per model)."""
     task = bundle.meta.get("task", "classification")
     out_dir.mkdir(parents=True, exist_ok=True)
     picture = out_dir / f"{image.stem}-answer.png"
@@ -44,7 +52,8 @@ def try_image(
         overlay = save_mask_outputs(result, bundle.labels, out_dir, image.stem)[1]
         overlay.replace(picture)
         return {"task": task, "shares": result.shares(bundle.labels), "picture": picture}
-    result = predict(bundle, [image], top=top, trust_code=trust_code)[0]
+    predictor = predictor or Predictor(bundle, trust_code=trust_code)
+    result = predictor.predict([image], top=top)[0]
     if result.error:
         raise DataError(image.name, result.error)
     with Image.open(image) as im:
@@ -59,7 +68,12 @@ def inspect_layers(bundle: Bundle, image: Path, *, trust_code: bool = False) -> 
 
 
 def classify_many(
-    bundle: Bundle, paths: list[Path], root: Path | None = None, *, top: int = 5
+    bundle: Bundle,
+    paths: list[Path],
+    root: Path | None = None,
+    *,
+    top: int = 5,
+    predictor: Predictor | None = None,
 ) -> dict[str, Any]:
     """Classify images; where an image's folder (under ``root``) is named after a label, that
     is its true class, and the answer includes per-class and overall accuracy."""
@@ -70,7 +84,8 @@ def classify_many(
         )
     labels = set(bundle.labels)
     rows, tally = [], {}
-    for path, result in zip(paths, predict(bundle, paths, top=top), strict=True):
+    results = (predictor or Predictor(bundle)).predict(paths, top=top)
+    for path, result in zip(paths, results, strict=True):
         named = root is not None and path.parent != root and path.parent.name in labels
         truth = path.parent.name if named else None
         shown = str(path.relative_to(root)) if root is not None else path.name

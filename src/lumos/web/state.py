@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from lumos.data import Dataset
 from lumos.data.store import MANIFEST
 from lumos.deploy.bundle import META, Bundle
+from lumos.deploy.runtime import Predictor
 from lumos.jobs import Job
 from lumos.train.callbacks import METRICS
 from lumos.train.run import training_summary
@@ -54,7 +55,7 @@ class FileKeyedCache(Generic[T]):
 
 
 class ServerState:
-    """The settings plus caches of datasets, bundles and training summaries."""
+    """The settings plus caches of datasets, bundles, predictors and training summaries."""
 
     def __init__(self, settings: WebSettings) -> None:
         self.settings = settings
@@ -68,12 +69,24 @@ class ServerState:
             lambda name: workspace.models_dir / validate_name(name, "model name") / META,
             size=8,
         )
+        self.predictors: FileKeyedCache[Predictor] = FileKeyedCache(
+            lambda name: Predictor(self.bundles.get(name)),
+            lambda name: workspace.models_dir / validate_name(name, "model name") / META,
+            size=4,
+        )
         self._jobs: dict[str, Job] = {}
         self.summaries: FileKeyedCache[dict[str, Any]] = FileKeyedCache(
             lambda job_id: training_summary(self._jobs[job_id]),
             lambda job_id: workspace.jobs_dir / job_id / METRICS,
             size=1024,
         )
+
+    def predictor(self, name: str) -> Predictor | None:
+        """Model ``name`` ready to classify, built once per saved version; None for a
+        detector or segmenter."""
+        if self.bundles.get(name).meta.get("task", "classification") != "classification":
+            return None
+        return self.predictors.get(name)
 
     def summary(self, job: Job) -> dict[str, Any]:
         """The training summary of ``job`` (cached until its metrics log grows)."""

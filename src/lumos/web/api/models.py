@@ -100,7 +100,8 @@ async def model_predict(
     image_upload_suffix(image)
     with tempfile.TemporaryDirectory(dir=uploads_dir(settings)) as scratch:
         path = await save_upload(image, Path(scratch), settings)
-        answer = try_image(bundle, path, Path(scratch) / "out")
+        predictor = state_of(request).predictor(name)
+        answer = try_image(bundle, path, Path(scratch) / "out", predictor=predictor)
         answer["picture"] = data_url(answer["picture"].read_bytes())
     return answer
 
@@ -116,19 +117,20 @@ async def model_classify_many(
     accuracy) or uploaded images."""
     settings = settings_of(request)
     bundle = state_of(request).bundles.get(name)
+    predictor = state_of(request).predictor(name)
     if bool(path) == bool(images):
         raise DataError(None, "give either a folder or some images")
     if path:
         root = confined(path, settings)
         if not root.is_dir():
             raise DataError(path, "not a folder")
-        return classify_many(bundle, expand([root]), root)
+        return classify_many(bundle, expand([root]), root, predictor=predictor)
     with tempfile.TemporaryDirectory(dir=uploads_dir(settings)) as scratch:
         saved = []
         for number, upload in enumerate(images or []):
             image_upload_suffix(upload)
             saved.append(await save_upload(upload, Path(scratch) / str(number), settings))
-        return classify_many(bundle, saved)
+        return classify_many(bundle, saved, predictor=predictor)
 
 
 @router.post("/models/{name}/layers")
