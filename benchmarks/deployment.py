@@ -11,6 +11,9 @@
     (FLOPs per image from PyTorch's flop counter, x images/s) against the GFLOP/s of a
     2048x2048 fp32 matmul with the fastest BLAS here, numpy's OpenBLAS or PyTorch's
     (goal >= 80%); INT8 against the best fp32 (goal >= 2.5x).
+(e) ``prune``: channel pruning of the same ResNet-18 (30% and 50% of each layer's channels
+    removed, one epoch of fine-tuning): test top-1 next to the unpruned network, and ONNX
+    Runtime fp32 latency at batch 1 and 32 against the unpruned export.
 (d) ``serve``: ``lumos serve`` in its own process under 64 concurrent loopback clients (a
     second process, a bounded number of requests), with dynamic batching and with
     ``--max-batch 1`` (goal: >= 3x the throughput; p99 and failures reported).
@@ -51,7 +54,7 @@ from lumos.train import Recipe, train
 from lumos.workspace import Workspace
 
 SIZE = (224, 224)
-PARTS = ("layers", "int8", "throughput", "serve")
+PARTS = ("layers", "int8", "throughput", "serve", "prune")
 MATMUL = """
 import time, numpy as np
 a, b = (np.random.default_rng(i).random((2048, 2048), dtype=np.float32) for i in (0, 1))
@@ -152,6 +155,25 @@ def throughput(bundle: Bundle) -> None:
     print(
         f"    INT8 / best fp32: {gain:.2f}x (goal >= 2.5x: {'met' if gain >= 2.5 else 'NOT met'})"
     )
+
+
+def prune(bundle: Bundle, dataset: Dataset) -> None:
+    print("(e) channel pruning + 1 epoch of fine-tuning, ResNet-18 224x224, ONNX Runtime fp32:")
+    full = Predictor(bundle, "onnxruntime")
+    for share in (0.3, 0.5):
+        start = time.perf_counter()
+        artefact = optimize_bundle(
+            bundle, precision="fp32", dataset=dataset, prune=share, pruning="channels",
+            finetune=1,
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        thin = predictor_for(bundle, f"onnxruntime:{artefact.file.removesuffix('.onnx')}")
+        speed = [median_ms(full, b) / median_ms(thin, b) for b in (1, 32)]
+        print(f"    {share:.0%} of channels: {artefact.pruned_weights:.0%} of weights removed, "
+              f"{artefact.size_bytes / 1e6:.1f} MB; test top-1 {artefact.score:.4f} "
+              f"(unpruned {artefact.baseline:.4f}, {100 * artefact.delta:+.2f} points); "
+              f"{speed[0]:.2f}x faster at batch 1, {speed[1]:.2f}x at 32 "
+              f"({seconds:.0f} s)")  # fmt: skip
 
 
 @contextmanager
@@ -314,12 +336,14 @@ def main() -> None:
         os.environ["LUMOS_HOME"] = str(workspace.root)
         if "layers" in parts:
             layers()
-        if {"int8", "throughput", "serve"} & set(parts):
+        if {"int8", "throughput", "serve", "prune"} & set(parts):
             bundle = trained_resnet18(workspace, args.epochs)
             if "int8" in parts:
                 int8(bundle, Dataset.open("digits", workspace))
             if "throughput" in parts:
                 throughput(bundle)
+            if "prune" in parts:
+                prune(bundle, Dataset.open("digits", workspace))
             if "serve" in parts:
                 small_model(workspace)
                 serve(workspace.root, [("r18", "onnxruntime:int8", 600), ("r18-64", "torch", 600)])

@@ -6,9 +6,11 @@
 - precision: ``fp32``; ``fp16`` (for GPUs; inputs and outputs stay fp32); ``int8``, static
   quantisation with a calibration set (ONNX Runtime QDQ, per-channel weights); and
   ``int8-dynamic`` (weights int8, activations quantised on the fly; no calibration);
-- pruning: the smallest-magnitude weights (``unstructured``) or whole output channels by
-  L2 norm (``channels``) of every convolution and linear layer set to zero, optionally
-  followed by a few epochs of fine-tuning with the pruned weights held at zero.
+- pruning: the smallest-magnitude weights of every convolution and linear layer set to zero
+  (``unstructured``), or the output channels of least L2 norm removed from every layer but
+  the classifier (``channels``: torch-pruning follows the dependencies, so batch norms,
+  the next layers' inputs and residual branches shrink with them: a thinner, faster
+  network); optionally followed by a few epochs of fine-tuning (zeroed weights held at zero).
 
 Each artefact is scored on the test split next to the bundle's own fp32 network and the
 difference is recorded in the bundle, so a smaller model never hides what it lost.
@@ -63,6 +65,7 @@ class Artefact:
     precision: str
     prune: float
     pruning: str | None
+    pruned_weights: float  # share of convolution and linear weights zero or removed
     finetune_epochs: int
     layers: LayerCounts
     size_bytes: int
@@ -102,25 +105,39 @@ def layer_counts(model: nn.Module, example: torch.Tensor, graph: bytes) -> Layer
     return LayerCounts(pytorch, len(onnx.load_from_string(graph).graph.node), fused)
 
 
-def prune_model(model: nn.Module, amount: float, pruning: str = "unstructured") -> float:
-    """Zero ``amount`` of the convolution and linear weights in place; the sparsity reached."""
+def prune_model(
+    model: nn.Module,
+    amount: float,
+    pruning: str = "unstructured",
+    example: torch.Tensor | None = None,
+) -> float:
+    """Prune ``amount`` of ``model``'s convolution and linear weights in place; returns the
+    share of those weights now zero or removed. ``channels`` needs an ``example`` input."""
     if not 0 < amount < 1:
         raise DataError(None, f"--prune takes a share between 0 and 1, not {amount}")
     if pruning not in PRUNING:
         raise DataError(None, f"unknown pruning {pruning!r} (choose {' or '.join(PRUNING)})")
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    if pruning == "unstructured":
-        torch_prune.global_unstructured(
-            [(m, "weight") for m in layers], torch_prune.L1Unstructured, amount=amount
-        )
-    else:
-        for layer in layers[:-1]:  # the classifier keeps every class
-            torch_prune.ln_structured(layer, "weight", amount=amount, n=2, dim=0)
+    before = sum(m.weight.numel() for m in layers)
+    if pruning == "channels":
+        import torch_pruning
+
+        if example is None:
+            raise DataError(None, "channel pruning traces the network: give an example input")
+        torch_pruning.pruner.MagnitudePruner(
+            model,
+            example,
+            importance=torch_pruning.importance.MagnitudeImportance(p=2),
+            pruning_ratio=amount,
+            ignored_layers=layers[-1:],  # the classifier keeps every class
+        ).step()
+        return 1 - sum(m.weight.numel() for m in layers) / before
+    torch_prune.global_unstructured(
+        [(m, "weight") for m in layers], torch_prune.L1Unstructured, amount=amount
+    )
     for layer in layers:
-        if torch_prune.is_pruned(layer):
-            torch_prune.remove(layer, "weight")
-    zeros = sum(int((m.weight == 0).sum()) for m in layers)
-    return zeros / sum(m.weight.numel() for m in layers)
+        torch_prune.remove(layer, "weight")
+    return sum(int((m.weight == 0).sum()) for m in layers) / before
 
 
 class KeepPruned(Callback):
@@ -137,8 +154,11 @@ class KeepPruned(Callback):
 
 
 def fine_tune(model: nn.Module, bundle: Bundle, dataset: Dataset, epochs: int) -> None:
-    """Train the pruned ``model`` for ``epochs`` more on ``dataset`` with the bundle's recipe
-    at a tenth of its learning rate, pruned weights held at zero; ``model`` gets the result."""
+    """Train the pruned ``model`` in place for ``epochs`` more on ``dataset`` with the bundle's
+    recipe (its learning rate and schedule over those epochs), zeroed weights held at zero.
+
+    Not a tenth of the rate, as for a gentle fine-tune: with half of ResNet-18's channels
+    removed, one epoch at lr/10 left 19% test accuracy, one at the full rate 89%."""
     if "recipe" not in bundle.meta:
         raise DataError(None, f"model {bundle.name!r} has no recipe to fine-tune with")
     recipe = Recipe.model_validate(
@@ -146,7 +166,6 @@ def fine_tune(model: nn.Module, bundle: Bundle, dataset: Dataset, epochs: int) -
             **bundle.meta["recipe"],
             "dataset": dataset.name,
             "epochs": epochs,
-            "lr": bundle.meta["recipe"]["lr"] / 10,
             "warmup_epochs": 0,
             "init": None,
             "ema": 0,
@@ -154,11 +173,10 @@ def fine_tune(model: nn.Module, bundle: Bundle, dataset: Dataset, epochs: int) -
         }
     )
     keep = KeepPruned(model)
-    trainer = Trainer(recipe, dataset, callbacks=(keep,))
-    trainer.model.load_state_dict(model.state_dict())
+    trainer = Trainer(recipe, dataset, callbacks=(keep,), model=model)
     trainer.fit()
     keep.after_batch(trainer)
-    model.load_state_dict({k: v.float().cpu() for k, v in trainer.model.state_dict().items()})
+    model.cpu().eval()
 
 
 def calibration_batches(
@@ -255,8 +273,9 @@ def optimize_bundle(
         raise DataError(None, f"dataset {dataset.name!r} has other classes than {bundle.name!r}")
     calibration = calibration_batches(bundle, calibrate or dataset) if precision == "int8" else None
     model = bundle.model(trust_code=trust_code)
+    pruned = 0.0
     if prune:
-        prune_model(model, prune, pruning)
+        pruned = prune_model(model, prune, pruning, example_input(bundle, 1))
         if finetune:
             fine_tune(model, bundle, dataset, finetune)
     elif finetune:
@@ -272,6 +291,7 @@ def optimize_bundle(
         precision=precision,
         prune=prune,
         pruning=pruning if prune else None,
+        pruned_weights=pruned,
         finetune_epochs=finetune,
         layers=layers,
         size_bytes=len(data),

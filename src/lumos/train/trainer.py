@@ -86,6 +86,7 @@ class Trainer:
         callbacks: tuple[Callback, ...] = (),
         device: str | None = None,
         workspace: Workspace | None = None,
+        model: nn.Module | None = None,
     ) -> None:
         self.recipe = recipe
         self.dataset = dataset
@@ -108,7 +109,8 @@ class Trainer:
             **({"anchors": self._anchors()} if self.detection else {}),
         )
         torch.manual_seed(recipe.seed)
-        self.model = normalized_model(build_network(self.spec), self._normalize())
+        # ``model``: a network to go on training (a pruned one) instead of a new one.
+        self.model = model or normalized_model(build_network(self.spec), self._normalize())
         self.initialised = self._initialise(workspace) if recipe.init else 0
         self.frozen = freeze_backbone(self.model) if recipe.freeze_backbone else None
         self.model = self.model.to(self.arithmetic.device)
