@@ -145,6 +145,8 @@ def test_bad_bundles_and_options_get_one_line(cli, home: Workspace, tmp_path: Pa
     not_onnx.write_bytes(b"\x00garbage")
     with pytest.raises(BundleError, match="x.onnx: ONNX Runtime cannot load it"):
         onnx_session(not_onnx)
+    with pytest.raises(ExportError, match="x.onnx: not an ONNX model"):
+        read_metadata(not_onnx)
 
 
 def test_detection_bundles_are_refused_by_name(home: Workspace):
@@ -319,5 +321,7 @@ def test_optimisation_as_a_queued_job_from_the_web(home: Workspace, tmp_path: Pa
     for body, status, message in bad:
         response = client.post("/api/optimize", json=body)
         assert response.status_code == status and message in response.json()["error"], body
+    exported = client.get("/api/models/lenet/export.onnx")
+    assert exported.status_code == 200 and read_metadata(exported.content)["name"] == "lenet"
     missing = client.get("/api/models/lenet/artefacts/fp64")
     assert missing.status_code == 404 and "has no 'fp64' artefact" in missing.json()["error"]

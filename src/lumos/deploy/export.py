@@ -126,17 +126,22 @@ def onnx_bytes(
     return proto.SerializeToString()
 
 
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The ``lumos`` metadata of an exported ONNX file."""
+def read_metadata(source: str | Path | bytes) -> dict[str, Any]:
+    """The ``lumos`` metadata of an exported ONNX file (or its bytes)."""
     import onnx
 
+    where = "model" if isinstance(source, bytes) else str(source)
     try:
-        proto = onnx.load(str(path), load_external_data=False)
+        proto = (
+            onnx.load_from_string(source)
+            if isinstance(source, bytes)
+            else onnx.load(where, load_external_data=False)
+        )
     except Exception as e:  # protobuf decode errors
-        raise ExportError(f"{path}: not an ONNX model ({str(e).splitlines()[0]})") from None
+        raise ExportError(f"{where}: not an ONNX model ({str(e).splitlines()[0]})") from None
     props = {p.key: p.value for p in proto.metadata_props}
     if METADATA not in props:
-        raise ExportError(f"{path}: an ONNX model without lumos metadata")
+        raise ExportError(f"{where}: an ONNX model without lumos metadata")
     return json.loads(props[METADATA])
 
 

@@ -12,7 +12,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from lumos.deploy.bundle import Bundle, list_bundles, remove_bundle
+from lumos.deploy.bundle import META, Bundle, list_bundles, remove_bundle
+from lumos.deploy.export import export_bundle
 from lumos.deploy.from_job import bundle_from_job
 from lumos.deploy.optimize import PRECISIONS, PRUNING
 from lumos.deploy.predict import expand
@@ -80,6 +81,17 @@ def model_download(request: Request, name: str) -> Response:
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{name}.lumos"'},
     )
+
+
+@router.get("/models/{name}/export.onnx")
+def model_export(request: Request, name: str) -> FileResponse:
+    """The model as ONNX (``lumos export``), checked against PyTorch; made once per version."""
+    bundle = state_of(request).bundles.get(name)
+    path = bundle.artefact_folder / f"{bundle.name}.onnx"
+    made = path.stat().st_mtime_ns if path.is_file() else 0
+    if made <= (bundle.folder / META).stat().st_mtime_ns:  # missing, or older than the model
+        export_bundle(bundle, path)
+    return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
 
 @router.get("/models/{name}/artefacts/{artefact}")
