@@ -130,6 +130,8 @@ def test_demo_runs_the_whole_loop(cli, tmp_path: Path, monkeypatch: pytest.Monke
     top1 = float(out.split("test top-1 ")[1].split("%")[0])
     assert top1 >= 97.0
     assert (tmp_path / "demo" / "digits-lenet-test" / "confusion.png").is_file()
+    assert (tmp_path / "demo" / "digits-lenet.onnx").is_file() and "top-1 agreement 100.0%" in out
+    assert "INT8: top-1 accuracy" in out
     assert "training fcos_resnet18_fpn on shapes" in out and "test mAP50 " in out
     assert (tmp_path / "demo" / "shapes-fcos-test" / "pr_curves.png").is_file()
     assert Image.open(tmp_path / "demo" / "shapes-test-0-boxes.png").size == (384, 384)
