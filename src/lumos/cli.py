@@ -730,10 +730,9 @@ def export_command(
     from lumos.deploy.export import export_bundle
 
     bundle = Bundle.load(model)
-    suffix = {"onnx": "onnx", "torchscript": "pt"}.get(format, format)
     result = export_bundle(
         bundle,
-        out_file or bundle.artefact_folder / f"{bundle.name}.{suffix}",
+        out_file,
         format=format,
         opset=opset,
         dynamic_batch=dynamic_batch,

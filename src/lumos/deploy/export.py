@@ -28,13 +28,14 @@ import torch
 from lumos import __version__
 from lumos.data import Dataset
 from lumos.deploy import detection_graph
-from lumos.deploy.bundle import Bundle
+from lumos.deploy.bundle import META, Bundle
 from lumos.deploy.detection_graph import compare_boxes
 from lumos.deploy.predict import network_input
 from lumos.errors import DataError, LumosError, WorkspaceError
 from lumos.fileio import write_bytes_atomic
 
 FORMATS = ("onnx", "torchscript")
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
 DEFAULT_OPSET = 18
 METADATA = "lumos"
 CHECK_IMAGES = 32
@@ -101,7 +102,7 @@ def onnx_bytes(
 
     if not 7 <= opset <= onnx.defs.onnx_opset_version():
         raise ExportError(f"opset {opset} is outside 7-{onnx.defs.onnx_opset_version()}")
-    model = model or bundle.model(trust_code=trust_code)
+    model = model if model is not None else bundle.model(trust_code=trust_code)
     graph, outputs, translations = exportable(bundle, model)
     batch = torch.export.Dim("batch", min=1, max=65536)
     # The exporter reports progress on stdout and warns about every decomposition.
@@ -193,7 +194,7 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]
 
 def export_bundle(
     bundle: Bundle,
-    out: Path,
+    out: Path | None = None,
     *,
     format: str = "onnx",
     opset: int = DEFAULT_OPSET,
@@ -201,9 +202,11 @@ def export_bundle(
     dataset: Dataset | None = None,
     trust_code: bool = False,
 ) -> Export:
-    """Write ``bundle`` to ``out`` as ``format`` after checking it against PyTorch."""
+    """Write ``bundle`` to ``out`` (default: ``<name>.onnx`` or ``.pt`` in the bundle's
+    artefacts) as ``format`` after checking it against PyTorch."""
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r} (choose {' or '.join(FORMATS)})")
+    out = out or bundle.artefact_folder / f"{bundle.name}{SUFFIXES[format]}"
     detector = bundle.meta.get("task") == "detection"
     if detector and format != "onnx":
         raise ExportError(f"{bundle.origin}: detection bundles export to ONNX only")
@@ -242,6 +245,16 @@ def export_bundle(
         raise ExportError(f"{out}: the {format} export differs from PyTorch; {check.line()}")
     write_bytes_atomic(out, data)
     return Export(out, format, check)
+
+
+def current_onnx(bundle: Bundle) -> Path:
+    """The bundle's default ONNX export, made (and checked) again only when it is missing or
+    older than the bundle."""
+    path = bundle.artefact_folder / f"{bundle.name}{SUFFIXES['onnx']}"
+    saved = Path(bundle.origin) / META if bundle.folder else Path(bundle.origin)
+    if not path.is_file() or path.stat().st_mtime_ns <= saved.stat().st_mtime_ns:
+        export_bundle(bundle, path)
+    return path
 
 
 def exportable(bundle: Bundle, model: torch.nn.Module) -> tuple[torch.nn.Module, list[str], dict]:

@@ -30,7 +30,6 @@ from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 from lumos.data import Dataset
-from lumos.data.loader import BatchLoader
 from lumos.deploy.bundle import Bundle
 from lumos.deploy.export import check_images, compatible_split, example_input, onnx_bytes
 from lumos.deploy.runtime import Predictor
@@ -115,8 +114,7 @@ def prune_model(
     share of those weights now zero or removed. ``channels`` needs an ``example`` input."""
     if not 0 < amount < 1:
         raise DataError(None, f"--prune takes a share between 0 and 1, not {amount}")
-    if pruning not in PRUNING:
-        raise DataError(None, f"unknown pruning {pruning!r} (choose {' or '.join(PRUNING)})")
+    _require(pruning, PRUNING, "pruning")
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     before = sum(m.weight.numel() for m in layers)
     if pruning == "channels":
@@ -144,7 +142,8 @@ class KeepPruned(Callback):
     """Holds pruned weights at zero while the rest are fine-tuned."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.masks = {n: p != 0 for n, p in model.named_parameters() if p.dim() > 1}
+        masks = {n: p != 0 for n, p in model.named_parameters() if p.dim() > 1}
+        self.masks = {n: m for n, m in masks.items() if not m.all()}  # removed channels: none
 
     def after_batch(self, trainer: Trainer) -> None:
         with torch.no_grad():
@@ -175,7 +174,6 @@ def fine_tune(model: nn.Module, bundle: Bundle, dataset: Dataset, epochs: int) -
     keep = KeepPruned(model)
     trainer = Trainer(recipe, dataset, callbacks=(keep,), model=model)
     trainer.fit()
-    keep.after_batch(trainer)
     model.cpu().eval()
 
 
@@ -207,8 +205,7 @@ def convert_precision(
         return convert_float_to_float16(
             onnx.load_from_string(graph), keep_io_types=True
         ).SerializeToString()
-    if precision not in PRECISIONS:
-        raise DataError(None, f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
+    _require(precision, PRECISIONS, "precision")
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -235,20 +232,44 @@ def convert_precision(
 
 def split_score(predictor: Predictor, part: Dataset) -> float:
     """Top-1 accuracy (mean average precision for multi-label data) of ``predictor``."""
-    scores = []
-    for images, _ in BatchLoader(part, 64, workers=1):
-        size = tuple(predictor.bundle.preprocessing["input_size"])
-        if tuple(images.shape[2:]) != size:
-            images = torch.nn.functional.interpolate(
-                images, size=size, mode="bilinear", antialias=True
-            )
-        scores.append(predictor.probabilities(images.numpy()))
-    probabilities, truth = np.concatenate(scores), np.asarray(part.labels())
+    from lumos.evaluate.scores import model_scores
+
+    probabilities, truth = model_scores(
+        lambda images: torch.from_numpy(predictor.logits(images.numpy())),
+        part,
+        tuple(predictor.bundle.preprocessing["input_size"]),
+        multi_label=predictor.bundle.multi_label,
+    )
     if predictor.bundle.multi_label:
         from sklearn.metrics import average_precision_score
 
         return float(average_precision_score(truth, probabilities, average="macro"))
     return float((probabilities.argmax(1) == truth).mean())
+
+
+def check_request(bundle: Bundle, precision: str, pruning: str = "unstructured") -> None:
+    """Refuse what :func:`optimize_bundle` cannot do, before any work (or queueing) starts."""
+    task = bundle.meta.get("task", "classification")
+    if task != "classification":
+        raise DataError(
+            None, f"model {bundle.name!r} is a {task} model: optimise covers classifiers"
+        )
+    _require(precision, PRECISIONS, "precision")
+    _require(pruning, PRUNING, "pruning")
+
+
+def _require(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise DataError(None, f"unknown {what} {value!r} (choose {', '.join(allowed)})")
+
+
+def _recorded_baseline(bundle: Bundle, dataset: Dataset, split: str) -> float | None:
+    """The fp32 score an earlier artefact recorded on the same data, if any: the bundle's
+    weights are the same, so scoring them again would only repeat the work."""
+    for entry in bundle.meta.get("artefacts", {}).values():
+        if (entry.get("dataset"), entry.get("split")) == (dataset.name, split):
+            return entry["baseline"]
+    return None
 
 
 def optimize_bundle(
@@ -266,8 +287,7 @@ def optimize_bundle(
 ) -> Artefact:
     """Make one optimised ONNX artefact of ``bundle``, score it on ``split`` of ``dataset``
     next to the fp32 network, and record it in the bundle (when the bundle is a folder)."""
-    if precision not in PRECISIONS:
-        raise DataError(None, f"unknown precision {precision!r} (choose {', '.join(PRECISIONS)})")
+    check_request(bundle, precision, pruning)
     part = compatible_split(bundle, dataset, split)
     if dataset.classes != bundle.labels:
         raise DataError(None, f"dataset {dataset.name!r} has other classes than {bundle.name!r}")
@@ -286,6 +306,9 @@ def optimize_bundle(
     name = precision + (f"-pruned{round(prune * 100)}-{pruning}" if prune else "")
     name += f"-finetuned{finetune}" if finetune else ""
     path = (out or bundle.artefact_folder) / f"{name}.onnx"
+    baseline = _recorded_baseline(bundle, dataset, split)
+    if baseline is None:
+        baseline = split_score(Predictor(bundle, trust_code=trust_code), part)
     artefact = Artefact(
         file=path.name,
         precision=precision,
@@ -299,7 +322,7 @@ def optimize_bundle(
         split=split,
         metric="mAP" if bundle.multi_label else "top-1 accuracy",
         score=split_score(Predictor(bundle, "onnxruntime", artefact=data), part),
-        baseline=split_score(Predictor(bundle, trust_code=trust_code), part),
+        baseline=baseline,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     write_bytes_atomic(path, data)

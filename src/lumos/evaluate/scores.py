@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -14,15 +16,19 @@ from lumos.models.normalization import identity, normalized_model
 
 @torch.no_grad()
 def model_scores(
-    model: torch.nn.Module,
+    model: Callable[[torch.Tensor], torch.Tensor],
     dataset: Dataset,
     input_size: tuple[int, int],
     *,
     multi_label: bool,
     batch_size: int = 128,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities (N, K), labels) of ``model`` on every record of ``dataset``, in order."""
-    model.eval()
+    """(probabilities (N, K), labels) of ``model`` on every record of ``dataset``, in order.
+
+    ``model`` is a network (put in eval mode) or any function from a float batch to logits,
+    such as a :class:`~lumos.deploy.runtime.Predictor` on another backend."""
+    if isinstance(model, torch.nn.Module):
+        model.eval()
     outputs = []
     for images, _ in BatchLoader(dataset, batch_size, workers=1):
         if tuple(images.shape[2:]) != tuple(input_size):

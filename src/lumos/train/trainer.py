@@ -110,7 +110,11 @@ class Trainer:
         )
         torch.manual_seed(recipe.seed)
         # ``model``: a network to go on training (a pruned one) instead of a new one.
-        self.model = model or normalized_model(build_network(self.spec), self._normalize())
+        self.model = (
+            model
+            if model is not None
+            else normalized_model(build_network(self.spec), self._normalize())
+        )
         self.initialised = self._initialise(workspace) if recipe.init else 0
         self.frozen = freeze_backbone(self.model) if recipe.freeze_backbone else None
         self.model = self.model.to(self.arithmetic.device)

@@ -12,10 +12,10 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from lumos.deploy.bundle import META, Bundle, list_bundles, remove_bundle
-from lumos.deploy.export import export_bundle
+from lumos.deploy.bundle import Bundle, list_bundles, remove_bundle
+from lumos.deploy.export import current_onnx
 from lumos.deploy.from_job import bundle_from_job
-from lumos.deploy.optimize import PRECISIONS, PRUNING
+from lumos.deploy.optimize import check_request
 from lumos.deploy.predict import expand
 from lumos.deploy.trial import classify_many, inspect_layers, try_image
 from lumos.errors import DataError
@@ -86,11 +86,7 @@ def model_download(request: Request, name: str) -> Response:
 @router.get("/models/{name}/export.onnx")
 def model_export(request: Request, name: str) -> FileResponse:
     """The model as ONNX (``lumos export``), checked against PyTorch; made once per version."""
-    bundle = state_of(request).bundles.get(name)
-    path = bundle.artefact_folder / f"{bundle.name}.onnx"
-    made = path.stat().st_mtime_ns if path.is_file() else 0
-    if made <= (bundle.folder / META).stat().st_mtime_ns:  # missing, or older than the model
-        export_bundle(bundle, path)
+    path = current_onnx(state_of(request).bundles.get(name))
     return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
 
@@ -194,15 +190,10 @@ def optimize_job(request: Request, body: OptimizeRequest) -> dict[str, Any]:
     """Queue ``lumos optimize`` for a model; its artefact is recorded in the model."""
     settings = settings_of(request)
     bundle = Bundle.load(validate_name(body.model, "model name"), settings.workspace)
-    if body.precision not in PRECISIONS:
-        raise DataError(None, f"unknown precision {body.precision!r}: {', '.join(PRECISIONS)}")
-    if body.pruning not in PRUNING:
-        raise DataError(None, f"unknown pruning {body.pruning!r}: {' or '.join(PRUNING)}")
+    check_request(bundle, body.precision, body.pruning)
     for name in (body.dataset, body.calibrate):
         if name:
             state_of(request).datasets.get(name)
-    if bundle.meta.get("task", "classification") != "classification":
-        raise DataError(None, f"model {body.model!r} is not a classifier: optimise covers those")
     job = create_job(settings.workspace, "optimize", body.model_dump())
     return job_row(state_of(request), job.id)
 
