@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import json
 import pickle
 import socket
@@ -11,6 +12,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +49,19 @@ def write_image(
     else:
         image = Image.new(mode, size, colour)
     image.save(path)
+    return path
+
+
+def png_claiming_size(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` (the pixel data stays tiny)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    header = b"IHDR" + struct.pack(">II", width, height) + bytes(data[24:29])
+    data[12:29] = header
+    data[29:33] = struct.pack(">I", zlib.crc32(header))
+    path.write_bytes(bytes(data))
     return path
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from helpers import class_folders, run_cli
+from helpers import class_folders, png_claiming_size, run_cli
 from lumos import demo as demo_module
 from lumos.train import Recipe
 from lumos.workspace import Workspace
@@ -163,3 +163,23 @@ def test_info_of_a_detection_dataset_shows_box_statistics(cli) -> None:
     boxes = json.loads(out)["boxes"]
     assert boxes["images_without_boxes"] == 0 and 1 <= boxes["per_image_mean"] <= 4
     assert 128 / 6 - 2 <= boxes["width_p5_p50_p95"][1] <= 128 / 2.5 + 1
+
+
+@pytest.mark.parametrize("extra", [[], ["--size", "16x16"], ["--channels", "3"]])
+def test_a_decompression_bomb_is_skipped_on_every_default_path(
+    cli, tmp_path: Path, extra: list[str]
+) -> None:
+    source = class_folders(tmp_path / "src", {"cat": 4, "dog": 4})
+    png_claiming_size(source / "cat" / "bomb.png", 30_000, 30_000)
+    code, out, err = cli("data", "import", str(source), "--name", "pets", *extra)
+    assert code == 0, err
+    assert "8 records" in out and "1 skipped" in out
+    code, out, _ = cli("data", "info", "pets")
+    assert "cat/bomb.png: image too large" in out
+
+
+def test_a_folder_holding_only_a_bomb_says_so(cli, tmp_path: Path) -> None:
+    png_claiming_size(tmp_path / "src" / "only" / "bomb.png", 30_000, 30_000)
+    code, _, err = cli("data", "import", str(tmp_path / "src"), "--name", "x")
+    assert code == 2 and err.count("error:") == 1
+    assert "only/bomb.png: image too large" in err and "Traceback" not in err

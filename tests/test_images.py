@@ -7,21 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import write_image
-from lumos.data.images import open_image, read_size
+from helpers import png_claiming_size, write_image
+from lumos.data.images import is_grayscale, open_image, read_size
 from lumos.errors import DataError
-
-
-def _png_with_size(path: Path, width: int, height: int) -> Path:
-    """A PNG whose header claims ``width`` x ``height`` (the pixel data stays tiny)."""
-    buffer = io.BytesIO()
-    Image.new("L", (1, 1)).save(buffer, format="PNG")
-    data = bytearray(buffer.getvalue())
-    header = b"IHDR" + struct.pack(">II", width, height) + bytes(data[24:29])
-    data[12:29] = header
-    data[29:33] = struct.pack(">I", zlib.crc32(header))
-    path.write_bytes(bytes(data))
-    return path
 
 
 def test_rgb_png_decodes(tmp_path: Path) -> None:
@@ -60,7 +48,7 @@ def test_corrupt_bytes_inside_a_jpeg(tmp_path: Path) -> None:
 
 
 def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
-    bomb = _png_with_size(tmp_path / "bomb.png", 30_000, 30_000)
+    bomb = png_claiming_size(tmp_path / "bomb.png", 30_000, 30_000)
     with pytest.raises(DataError, match="image too large"):
         open_image(bomb, channels=3)
 
@@ -124,3 +112,10 @@ def test_large_jpeg_decodes_at_reduced_scale_with_its_full_size(tmp_path: Path) 
     decoded, full = open_image(path, channels=3, draft_size=(64, 64))
     assert full == (800, 600)
     assert 64 <= min(decoded.size) < 600
+
+
+def test_header_readers_refuse_a_bomb_with_its_name(tmp_path: Path) -> None:
+    bomb = png_claiming_size(tmp_path / "bomb.png", 30_000, 30_000)
+    for read in (read_size, is_grayscale):
+        with pytest.raises(DataError, match=r"bomb\.png.*image too large"):
+            read(bomb)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from lumos.data.geometry import (
     Placement,
@@ -21,7 +20,7 @@ from lumos.data.geometry import (
     place_mask,
     placement,
 )
-from lumos.data.images import DEFAULT_MAX_PIXELS, from_array, open_image
+from lumos.data.images import DEFAULT_MAX_PIXELS, from_array, image_header, open_image
 from lumos.data.records import IGNORE_INDEX, Problem, Shapes, SourceItem
 from lumos.errors import DataError
 
@@ -179,20 +178,15 @@ def _source_mask(item: SourceItem, full: tuple[int, int], plan: DecodePlan) -> n
 
 def read_mask_png(path: Path) -> np.ndarray:
     """A class-index mask from a single-channel (L or P mode) PNG."""
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode not in ("L", "P", "1"):
-                raise DataError(
-                    path, f"has mode {im.mode}: class-index masks are single-channel (L or P)"
-                )
+    with image_header(path) as im:
+        if im.mode not in ("L", "P", "1"):
+            raise DataError(
+                path, f"has mode {im.mode}: class-index masks are single-channel (L or P)"
+            )
+        try:
             return np.asarray(im, dtype=np.uint8)
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(path, "is missing") from None
-    except (OSError, ValueError, SyntaxError) as e:
-        raise DataError(path, f"is corrupt: {e}") from None
+        except (OSError, ValueError, SyntaxError) as e:
+            raise DataError(path, f"is corrupt: {e}") from None
 
 
 def rasterise(shapes: Shapes, class_index: dict[str, int]) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -70,24 +72,41 @@ def open_image(
         raise DataError(path, f"corrupt image: {e}") from None
 
 
-def read_size(path: Path) -> tuple[int, int]:
-    """The (width, height) stored in an image header, after EXIF rotation; no decoding."""
+@contextlib.contextmanager
+def image_header(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Image.Image]:
+    """The opened (not decoded) image at ``path``; a header that claims more than
+    ``max_pixels`` pixels, or one Pillow cannot read, raises :class:`DataError`."""
     try:
-        with Image.open(path) as im:
-            width, height = im.size
-            orientation = im.getexif().get(0x0112, 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_pixels(path, im.size, max_pixels)
+                yield im
+    except DataError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(
+            path, f"image too large: over {max_pixels:,} pixels (decompression bomb?)"
+        ) from None
+    except FileNotFoundError:
+        raise DataError(path, "is missing") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise DataError(path, f"cannot read image header: {e}") from None
+
+
+def read_size(path: Path) -> tuple[int, int]:
+    """The (width, height) stored in an image header, after EXIF rotation; no decoding."""
+    with image_header(path) as im:
+        width, height = im.size
+        orientation = im.getexif().get(0x0112, 1)
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def is_grayscale(path: Path) -> bool:
-    """Whether an image file holds a single channel, by its header; False if unreadable."""
-    try:
-        with Image.open(path) as im:
-            return im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-    except (OSError, ValueError, SyntaxError):
-        return False
+    """Whether an image file holds a single channel, by its header; raises :class:`DataError`
+    for a file whose header cannot be read."""
+    with image_header(path) as im:
+        return im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
 def _check_pixels(path: str | Path, size: tuple[int, int], max_pixels: int) -> None:

@@ -139,13 +139,19 @@ def common_size(items: list[SourceItem]) -> tuple[int, int]:
 
 
 def all_grayscale(items: list[SourceItem]) -> bool:
+    """Whether every sampled item is single-channel; unreadable files are left to the decoder,
+    which reports them."""
     sample = items[:: max(1, len(items) // 50)]
     for item in sample:
         if item.pixels is not None:
             if item.pixels.ndim == 3 and item.pixels.shape[2] != 1:
                 return False
-        elif item.path is not None and not is_grayscale(item.path):
-            return False
+        elif item.path is not None:
+            try:
+                if not is_grayscale(item.path):
+                    return False
+            except DataError:
+                continue
     return True
 
 

@@ -296,8 +296,7 @@ def draw_detections(source: Path | np.ndarray, found: Detections, out: Path) -> 
     if isinstance(source, np.ndarray):
         canvas = Image.fromarray(source.squeeze()).convert("RGB")
     else:
-        with Image.open(source) as image:
-            canvas = image.convert("RGB")
+        canvas, _ = open_image(source, channels=3)
     # Small images are enlarged (nearest neighbour) so that the labels stay readable.
     zoom = max(1, READABLE_SIDE // max(canvas.size))
     if zoom > 1:

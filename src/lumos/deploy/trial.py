@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
+from lumos.data.images import open_image
 from lumos.deploy.bundle import Bundle
 from lumos.deploy.detect import Detector, draw_detections
 from lumos.deploy.predict import network_input, preprocess
@@ -56,8 +55,7 @@ def try_image(
     result = predictor.predict([image], top=top)[0]
     if result.error:
         raise DataError(image.name, result.error)
-    with Image.open(image) as im:
-        im.convert("RGB").save(picture)
+    open_image(image, channels=3)[0].save(picture)
     return {"task": task, **result.as_dict(), "picture": picture}
 
 
