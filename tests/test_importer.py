@@ -96,14 +96,59 @@ def test_symlinks_inside_are_followed_and_escaping_ones_refused(
     assert "linked-folder: symlinked folder not followed" in reasons
 
 
-def test_empty_class_folder_and_single_class_warn(tmp_path: Path, workspace: Workspace) -> None:
+def test_empty_class_folder_warns_and_one_class_is_refused_unless_asked(
+    tmp_path: Path, workspace: Workspace
+) -> None:
     src = class_folders(tmp_path / "src", {"only": 4})
     (src / "empty").mkdir()
-    dataset = Dataset(import_dataset(src, "single"))
+    with pytest.raises(DataError, match=r"only one class \('only'\).*--allow-one-class"):
+        import_dataset(src, "single")
+    assert not (workspace.datasets_dir / "single").exists()
+    dataset = Dataset(import_dataset(src, "single", allow_one_class=True))
     assert dataset.classes == ["only"]
     warnings = " | ".join(problems_of(dataset, "warning").values())
     assert "empty class folder: ignored" in warnings
-    assert "only one class ('only'): a classifier needs at least two" in warnings
+
+
+def _cvat_export(root: Path) -> None:
+    class_folders(root / "images", {"default": 3})
+    for i in range(3):
+        (root / f"task_{i}.xml").write_text(
+            '<?xml version="1.0"?><annotations><version>1.1</version></annotations>'
+        )
+
+
+def _kitti_subset(root: Path) -> None:
+    class_folders(root / "default", {"image_2": 2})
+    (root / "default" / "label_2").mkdir()
+    line = "Car 0 0 0 1 2 30 40 0 0 0 0 0 0 0\n"
+    for i in range(2):
+        (root / "default" / "label_2" / f"{i}.txt").write_text(line)
+
+
+def _darknet(root: Path) -> None:
+    class_folders(root, {"obj_train_data": 3})
+    (root / "obj.data").write_text("classes = 1\ntrain = train.txt\nnames = obj.names\n")
+    (root / "obj.names").write_text("car\n")
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda root: class_folders(root / "digits", {"0": 2, "1": 2, "2": 2}),
+         r"one class 'digits' holding 3 class folders: did you mean .*src/digits\?"),
+        (_cvat_export, "found 3 CVAT XML annotation files: the cvat format is not supported"),
+        (_kitti_subset, r"found a KITTI export in .*src/default: import that folder"),
+        (_darknet, r"found Darknet YOLO files \(obj.data, obj.names\)"),
+    ],
+)  # fmt: skip
+def test_one_class_refusal_says_what_the_folder_holds(
+    tmp_path: Path, workspace: Workspace, build, message: str
+) -> None:
+    build(tmp_path / "src")
+    with pytest.raises(DataError, match=message):
+        import_dataset(tmp_path / "src", "x")
+    assert list_datasets(workspace) == []
 
 
 def test_duplicates_are_reported_and_dropped_on_request(
@@ -123,10 +168,11 @@ def test_duplicates_are_reported_and_dropped_on_request(
 
 def test_nothing_usable_fails_and_stores_nothing(tmp_path: Path, workspace: Workspace) -> None:
     src = tmp_path / "src"
-    (src / "a").mkdir(parents=True)
-    (src / "a" / "bad.jpg").write_bytes(b"garbage")
+    for name in ("a", "b"):
+        (src / name).mkdir(parents=True)
+        (src / name / "bad.jpg").write_bytes(b"garbage")
     with pytest.raises(
-        DataError, match=r"no usable images: 1 skipped \(first: a/bad.jpg: not an image"
+        DataError, match=r"no usable images: 2 skipped \(first: a/bad.jpg: not an image"
     ):
         import_dataset(src, "broken")
     assert not (workspace.datasets_dir / "broken").exists()

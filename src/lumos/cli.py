@@ -107,6 +107,9 @@ def data_import(
         str | None, typer.Option(help="Class list, comma-separated, in order.")
     ] = None,
     dedupe: Annotated[bool, typer.Option(help="Drop exact duplicate images.")] = False,
+    allow_one_class: Annotated[
+        bool, typer.Option(help="Import a classification source with one class.")
+    ] = False,
     max_pixels: Annotated[
         int | None, typer.Option(help="Refuse larger images (decompression bombs).")
     ] = None,
@@ -135,6 +138,7 @@ def data_import(
         "max_per_class": max_per_class,
         "classes": [c.strip() for c in classes.split(",")] if classes else None,
         "dedupe": dedupe,
+        "allow_one_class": allow_one_class,
         "max_pixels": max_pixels,
         "workers": workers,
     }

@@ -25,6 +25,7 @@ from PIL import Image
 from lumos import __version__
 from lumos.data import formats
 from lumos.data.decode import Decoded, DecodePlan, decode_item
+from lumos.data.formats.clues import one_class_clue
 from lumos.data.options import ImportOptions
 from lumos.data.records import IGNORE_INDEX, SPLITS, Problem, Scan, SourceItem, Task
 from lumos.data.selection import all_grayscale, common_size, nothing_usable, select_items
@@ -94,6 +95,9 @@ def _import(
     scan = reader.scan(location)
     task = options.task or scan.task
     classes, items, splits = select_items(scan, task, options, source)
+    if task == "classification" and len(classes) == 1 and not options.allow_one_class:
+        clue = one_class_clue(location, classes[0])
+        raise DataError(source, f"{clue}; --allow-one-class imports it anyway")
     height, width = options.size or common_size(items)
     names_masks = scan.classes is None and any(isinstance(i.mask, Path) for i in items)
     plan = DecodePlan(

@@ -40,6 +40,9 @@ class ImportOptions(BaseModel):
     classes: list[str] | None = Field(
         None, description="class list, in order; default: from the data"
     )
+    allow_one_class: bool = Field(
+        False, description="import a classification source with a single class (refused)"
+    )
     dedupe: bool = Field(False, description="drop exact duplicate images (always reported)")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
     workers: int | None = Field(None, ge=0, description="decoding processes; 0 = in process")
