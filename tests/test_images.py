@@ -1,6 +1,3 @@
-import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from helpers import class_folders, write_image
 from lumos.data import Dataset, import_dataset, list_datasets, remove_dataset
 from lumos.errors import DataError, NotFoundError, WorkspaceError
+from lumos.jobs import list_jobs
 from lumos.workspace import Workspace
 
 
@@ -297,3 +299,33 @@ def test_imports_are_recorded_as_jobs(tmp_path: Path, workspace: Workspace) -> N
     assert (done["kind"], done["state"]) == ("import", "done")
     assert failed["state"] == "failed" and "no such file or folder" in failed["error"]
     assert "imported 4 records" in (workspace.jobs_dir / done["id"] / "log.txt").read_text()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 6 MB file system (tmpfs; mounting needs root)."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a small tmpfs needs root")
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(folder)], check=True)
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_full_disk_is_named_and_the_job_ends_failed_with_it(
+    tmp_path: Path, small_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = Workspace(small_disk / "ws").ensure()
+    kept = Dataset(
+        import_dataset(
+            class_folders(tmp_path / "small", {"a": 3, "b": 3}), "small", workspace=workspace
+        )
+    )
+    big = class_folders(tmp_path / "big", {"a": 40, "b": 40}, size=(160, 160))  # 6 MB raw
+    with pytest.raises(WorkspaceError, match="cannot store dataset .big.: No space left on device"):
+        import_dataset(big, "big", workspace=workspace, workers=0)
+    job = list_jobs(workspace)[0]
+    assert job["state"] == "failed" and "No space left on device" in job["error"]
+    assert len(Dataset.open("small", workspace)) == len(kept) == 6
+    assert [d["name"] for d in list_datasets(workspace)] == ["small"]

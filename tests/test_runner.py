@@ -148,3 +148,18 @@ def test_delete_only_finished_jobs(tmp_path: Path, workspace: Workspace) -> None
     delete_job(workspace, job.id)
     assert not job.folder.exists()
     assert list_jobs(workspace) == []
+
+
+def test_two_imports_of_one_name_queued_together_the_loser_says_why(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    source = colour_folders(tmp_path / "src")
+    jobs = [create_job(workspace, "import", _import_params(source)) for _ in range(2)]
+    runner = JobRunner(workspace, max_other=2)
+    assert runner.tick() == [job.id for job in jobs]
+    runner.wait()
+    ends = sorted(
+        (open_job(workspace, job.id).state, open_job(workspace, job.id).error) for job in jobs
+    )
+    assert ends[0] == ("done", None)
+    assert ends[1][0] == "failed" and "dataset 'colours' already exists" in ends[1][1]

@@ -940,6 +940,7 @@ def main() -> None:
         where = ".".join(str(p) for p in first["loc"]) or "options"
         _fail(f"error: {where}: {first['msg']}")
     except OSError as e:  # a path the user gave that cannot be written or read
-        _fail(f"error: {e.filename or ''}: {e.strerror or e}")
+        where = f"{e.filename}: " if e.filename else ""
+        _fail(f"error: {where}{e.strerror or e}")
     except KeyboardInterrupt:
         _fail("interrupted; nothing half-written was kept", 130)

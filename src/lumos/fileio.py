@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,10 @@ def staged_directory(final: Path, *, overwrite: bool) -> Iterator[Path]:
                 staging.replace(final)
             except OSError as e:  # another process created it since the check above
                 raise FileExistsError(final) from e
-    except BaseException:
+    except BaseException as e:
+        # The failed body's frames still hold open files and maps of the staging folder;
+        # released, a full disk gets its space back before the failure is recorded.
+        traceback.clear_frames(e.__traceback__)
         shutil.rmtree(staging, ignore_errors=True)
         raise
 

@@ -16,7 +16,7 @@ from lumos.data.options import ImportOptions
 from lumos.deploy.optimize import run_optimization
 from lumos.errors import LumosError
 from lumos.evaluate.run import run_evaluation
-from lumos.jobs import Job, claim_job, set_state
+from lumos.jobs import Job, claim_job, open_job, set_state
 from lumos.train.run import train
 from lumos.workspace import Workspace
 
@@ -68,12 +68,23 @@ def run_job(workspace: Workspace, job_id: str) -> int:
         return 1
     try:
         RUNNERS[job.kind](workspace, job)
-    except LumosError as e:  # already recorded as the job's error
+    except LumosError as e:
+        _record_failure(workspace, job, str(e))
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        _record_failure(workspace, job, f"internal error: {type(e).__name__}: {e}")
+        raise  # the traceback goes to the job's output.txt
     return 0
+
+
+def _record_failure(workspace: Workspace, job: Job, reason: str) -> None:
+    """Give the job the real reason when it failed before its own body could (a name that
+    exists, a full disk); a job that recorded its end keeps it."""
+    if open_job(workspace, job.id).state == "running":
+        set_state(workspace, job, "failed", reason)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from lumos.errors import WorkspaceError
 from lumos.fileio import remove_stale_staging
 
 DEFAULT_HOME = "lumos-workspace"
+_FULL_DISK_BYTES = 1 << 20  # below this much free space a failing store is taken as full
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -126,9 +128,15 @@ class Workspace:
                 raise
             db.execute("COMMIT")
         except sqlite3.DatabaseError as e:
-            raise WorkspaceError(f"{self.db_path}: store is unreadable: {e}") from e
+            raise WorkspaceError(f"{self.db_path}: {self._store_failure(e)}") from e
         finally:
             db.close()
+
+    def _store_failure(self, error: sqlite3.DatabaseError) -> str:
+        """Why the store failed; SQLite reports a full disk as an I/O error."""
+        if shutil.disk_usage(self.root).free < _FULL_DISK_BYTES:
+            return "cannot write the store: No space left on device"
+        return f"store is unreadable: {error}"
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         # Take the write lock first so two processes never both migrate.

@@ -118,6 +118,10 @@ def _import(
         raise WorkspaceError(
             f"dataset {name!r} already exists: use --overwrite to replace it"
         ) from None
+    except OSError as e:  # the workspace's disk, not a source file: those are reported
+        raise WorkspaceError(
+            f"{final.parent}: cannot store dataset {name!r}: {e.strerror or e}"
+        ) from None
 
 
 @dataclass
@@ -141,14 +145,14 @@ def _build(job: _Import, staging: Path, progress: ProgressFn | None) -> dict:
     width, height = job.plan.size
     problems = list(job.scan.problems)
     with_masks = any(item.mask is not None for item in job.items)
-    writer = StoreWriter(staging, (height, width, job.plan.channels), with_masks=with_masks)
-    stored = _store_all(job, writer, problems, progress)
-    if not len(writer):
-        raise DataError(job.source, nothing_usable(problems))
-    classes = job.classes
-    if job.plan.mask_classes is None:
-        classes = _classes_from_masks(stored.mask_values)
-    writer.close(num_classes=len(classes), multi_label=job.scan.multi_label)
+    with StoreWriter(staging, (height, width, job.plan.channels), with_masks=with_masks) as writer:
+        stored = _store_all(job, writer, problems, progress)
+        if not len(writer):
+            raise DataError(job.source, nothing_usable(problems))
+        classes = job.classes
+        if job.plan.mask_classes is None:
+            classes = _classes_from_masks(stored.mask_values)
+        writer.close(num_classes=len(classes), multi_label=job.scan.multi_label)
     manifest = _describe(StoreReader(staging), staging, job, classes, writer.digests, stored.stats)
     problems.extend(_class_warnings(job.task, classes, manifest))
     manifest["problems"] = dict(Counter(p.kind for p in problems))

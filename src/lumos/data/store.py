@@ -59,6 +59,13 @@ class StoreWriter:
     def __len__(self) -> int:
         return len(self.sources)
 
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Open shards keep their disk space even once the staging folder is removed.
+        self._close_files()
+
     def append(self, record: Decoded, *, split: int, source: str) -> None:
         if not self.shard_sizes or self.shard_sizes[-1] == self.per_shard:
             self._next_shard()
