@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers import colour_folders
@@ -163,3 +164,24 @@ def test_two_imports_of_one_name_queued_together_the_loser_says_why(
     )
     assert ends[0] == ("done", None)
     assert ends[1][0] == "failed" and "dataset 'colours' already exists" in ends[1][1]
+
+
+def test_a_dataset_in_use_is_kept_and_a_finished_run_saves_without_it(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    from lumos.data import remove_dataset
+    from lumos.deploy import Bundle
+    from lumos.deploy.from_job import bundle_from_job
+    from lumos.train import train
+
+    import_dataset(colour_folders(tmp_path / "src"), "colours", workspace=workspace)
+    job = queue_training(_recipe(1), workspace)
+    with pytest.raises(WorkspaceError, match=f"dataset 'colours' is used by {job.id}"):
+        remove_dataset("colours", workspace)
+    assert len(Dataset.open("colours", workspace)) == 36
+    train(resume=job.id, workspace=workspace, progress=False)
+    remove_dataset("colours", workspace)
+    bundle = Bundle.load(bundle_from_job(job.id, "colours-lenet", workspace=workspace))
+    assert bundle.labels == ["blue", "green", "red"]
+    assert bundle.meta["provenance"]["dataset"] == "colours"
+    assert len(bundle.predict([np.zeros((12, 12, 3), np.uint8)])) == 1

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import contextlib
 import io
 import json
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -209,3 +215,37 @@ def test_answers_match_across_batch_sizes(home: Workspace):
     together = predictor.classify(images)
     alone = np.concatenate([predictor.classify(images[i : i + 1]) for i in range(12)])
     assert np.abs(together - alone).max() < 1e-5
+
+
+def test_a_served_model_is_not_removed_from_under_its_server(home: Workspace, monkeypatch, capsys):
+    shutil.copytree(home.models_dir / "lenet", home.models_dir / "served")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from lumos.cli import main; main()", "serve", "served",
+         "--port", str(port)],  # fmt: skip
+        env={**os.environ, "LUMOS_HOME": str(home.root)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
+                    break
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+            time.sleep(0.2)
+        monkeypatch.setenv("LUMOS_HOME", str(home.root))
+        code, _, err = run_cli(monkeypatch, capsys, "models", "rm", "served")
+        assert (
+            code == 2 and f"model 'served' is being served (lumos serve, pid {server.pid})" in err
+        )
+        assert Bundle.load("served", home).labels == Bundle.load("lenet", home).labels
+    finally:
+        server.terminate()
+        server.wait(30)
+    code, _, err = run_cli(monkeypatch, capsys, "models", "rm", "served")
+    assert code == 0, err
+    assert not (home.models_dir / "served").exists()

@@ -100,6 +100,24 @@ def reap_dead_jobs(workspace: Workspace) -> int:
     return len(dead)
 
 
+DATASET_PARAMS = ("dataset", "calibrate")
+"""Job parameters that name a dataset the job reads."""
+
+
+def active_jobs_using(workspace: Workspace, dataset: str) -> list[str]:
+    """Ids of the queued and running jobs that read dataset ``dataset``."""
+    reap_dead_jobs(workspace)
+    with workspace.db() as db:
+        rows = db.execute(
+            "SELECT id, params FROM jobs WHERE state IN ('queued', 'running') ORDER BY created"
+        ).fetchall()
+    return [
+        row["id"]
+        for row in rows
+        if any(json.loads(row["params"]).get(key) == dataset for key in DATASET_PARAMS)
+    ]
+
+
 def open_job(workspace: Workspace, job_id: str) -> Job:
     validate_name(job_id, "job id")
     reap_dead_jobs(workspace)

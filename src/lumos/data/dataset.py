@@ -16,7 +16,8 @@ import numpy as np
 
 from lumos.data.records import SPLITS
 from lumos.data.store import MANIFEST, StoreReader, read_manifest
-from lumos.errors import DataError, NotFoundError
+from lumos.errors import DataError, NotFoundError, WorkspaceError
+from lumos.jobs import active_jobs_using
 from lumos.workspace import Workspace
 
 
@@ -205,6 +206,12 @@ def remove_dataset(name: str, workspace: Workspace | None = None) -> None:
     folder = workspace.dataset_dir(name)
     if not folder.exists():
         raise NotFoundError(f"no dataset named {name!r} (see `lumos data list`)")
+    users = active_jobs_using(workspace, name)
+    if users:
+        raise WorkspaceError(
+            f"dataset {name!r} is used by {', '.join(users)}: "
+            "let it end or abort it before removing the dataset"
+        )
     # Move it aside first: a removal cut short never leaves a half dataset under its name.
     trash = Path(tempfile.mkdtemp(prefix=f".trash-{os.getpid()}-{name}-", dir=folder.parent))
     folder.replace(trash / name)

@@ -7,12 +7,14 @@ same two files in a zip. Loading parses JSON and safetensors only: nothing is un
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,8 +28,13 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from lumos import __version__
-from lumos.errors import LumosError, NotFoundError
-from lumos.fileio import staged_directory, write_bytes_atomic, write_json_atomic
+from lumos.errors import LumosError, NotFoundError, WorkspaceError
+from lumos.fileio import (
+    process_alive,
+    staged_directory,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 from lumos.models import NetworkSpec, build_network
 from lumos.models.normalization import identity, normalized_model
 from lumos.workspace import Workspace, validate_name
@@ -294,11 +301,40 @@ def list_bundles(workspace: Workspace | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+_SERVED_BY = ".served-by-"  # + pid: a marker file while a server holds the bundle
+
+
+@contextlib.contextmanager
+def serving(bundle: Bundle) -> Iterator[None]:
+    """Mark ``bundle``'s folder as served by this process while the block runs, so that
+    :func:`remove_bundle` refuses to pull it from under a running server."""
+    if bundle.folder is None:  # a .lumos file: nothing in the workspace to protect
+        yield
+        return
+    marker = bundle.folder / f"{_SERVED_BY}{os.getpid()}"
+    marker.touch()
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _servers(folder: Path) -> list[int]:
+    pids = [int(path.name[len(_SERVED_BY) :]) for path in folder.glob(f"{_SERVED_BY}*")]
+    return [pid for pid in pids if process_alive(pid)]
+
+
 def remove_bundle(name: str, workspace: Workspace | None = None) -> None:
     workspace = (workspace or Workspace()).ensure()
     folder = workspace.models_dir / validate_name(name, "model name")
     if not (folder / META).is_file():
         raise NotFoundError(f"no model named {name!r} (see `lumos models list`)")
+    servers = _servers(folder)
+    if servers:
+        raise WorkspaceError(
+            f"model {name!r} is being served (lumos serve, pid {', '.join(map(str, servers))}): "
+            "stop the server before removing the model"
+        )
     shutil.rmtree(folder)
 
 

@@ -9,10 +9,12 @@ import torch
 
 from lumos.data import Dataset
 from lumos.deploy.bundle import BundleError, save_bundle
+from lumos.errors import LumosError
+from lumos.fileio import load_json
 from lumos.jobs import open_job
 from lumos.models import NetworkSpec
 from lumos.models.zoo import model_task
-from lumos.train.callbacks import BEST, LAST, METRICS, read_metrics
+from lumos.train.callbacks import BEST, LAST, METRICS, TRAINED_ON, read_metrics
 from lumos.train.checkpoints import load_checkpoint, load_weights
 from lumos.train.recipe import Recipe
 from lumos.workspace import Workspace
@@ -36,35 +38,56 @@ def bundle_from_job(
     recipe = Recipe.load(job.folder / "recipe.yaml")
     task = model_task(recipe.network)
     spec = NetworkSpec.model_validate_json((job.folder / "network.json").read_text())
-    dataset = Dataset.open(recipe.dataset, workspace)
+    data = _trained_on(job.folder, recipe.dataset, workspace)
     epochs = [r for r in read_metrics(job.folder / METRICS) if r["kind"] == "epoch"]
     best = [r for r in epochs if r.get("best")] or epochs
+    multi_label = bool(data["multi_label"]) and task == "classification"
     meta = {
         "task": task,
         "network": spec.model_dump(mode="json"),
         # Segmenters and detectors output the background (0) and then the classes.
-        "labels": dataset.classes if task == "classification" else ["background", *dataset.classes],
-        "multi_label": dataset.multi_label and task == "classification",
+        "labels": data["classes"] if task == "classification" else ["background", *data["classes"]],
+        "multi_label": multi_label,
         "preprocessing": {
-            "size": list(dataset.size),
+            "size": list(data["size"]),
             "input_size": list(spec.input_size),
-            "channels": dataset.channels,
-            "resize_mode": dataset.manifest["resize_mode"],
+            "channels": data["channels"],
+            "resize_mode": data["resize_mode"],
             "normalize": recipe.normalize,
-            "mean": dataset.mean,
-            "std": dataset.std,
+            "mean": data["mean"],
+            "std": data["std"],
         },
         "recipe": recipe.model_dump(mode="json"),
         "metrics": {k: v for k, v in best[-1].items() if k != "best"} if best else {},
         "provenance": {
-            "dataset": dataset.name,
-            "fingerprint": dataset.manifest["fingerprint"],
+            "dataset": data["name"],
+            "fingerprint": data["fingerprint"],
             "job": job.id,
         },
     }
-    if meta["multi_label"]:
-        meta["thresholds"] = _tuned_thresholds(spec, weights, dataset)
+    if multi_label:
+        validation = _same_dataset(data, workspace)
+        if validation is not None:  # without it the thresholds stay at 0.5
+            meta["thresholds"] = _tuned_thresholds(spec, weights, validation)
     return save_bundle(name, meta=meta, weights=weights, workspace=workspace, overwrite=overwrite)
+
+
+def _trained_on(folder: Path, dataset: str, workspace: Workspace) -> dict:
+    """The manifest of the dataset a job trained on: its copy in the job folder (jobs from
+    before it was kept open the dataset)."""
+    copy = folder / TRAINED_ON
+    if copy.is_file():
+        return load_json(copy, "dataset manifest")
+    return Dataset.open(dataset, workspace).manifest
+
+
+def _same_dataset(manifest: dict, workspace: Workspace) -> Dataset | None:
+    """The dataset a job trained on, if it is still there unchanged."""
+    try:
+        dataset = Dataset.open(manifest["name"], workspace)
+    except LumosError:
+        return None
+    return dataset if dataset.manifest["fingerprint"] == manifest["fingerprint"] else None
 
 
 def _tuned_thresholds(

@@ -37,6 +37,7 @@ from prometheus_client import (
 )
 
 from lumos.access import TokenMiddleware
+from lumos.deploy.bundle import serving
 from lumos.deploy.predict import preprocess
 from lumos.deploy.runtime import Predictor
 from lumos.errors import DataError
@@ -325,10 +326,11 @@ def serve(
     # operator (measured: ResNet-18 at 64x64, batch 1, 70 ms instead of 8 ms).
     sys.setswitchinterval(SWITCH_INTERVAL)
 
-    uvicorn.run(
-        create_server(predictor, settings),
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=grace_seconds,
-    )
+    with serving(predictor.bundle):
+        uvicorn.run(
+            create_server(predictor, settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=grace_seconds,
+        )

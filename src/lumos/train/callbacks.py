@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 LAST, BEST = "last.pt", "best.safetensors"
 METRICS = "metrics.jsonl"
+TRAINED_ON = "dataset.json"  # the manifest of the dataset a job trained on
 
 
 class Callback:

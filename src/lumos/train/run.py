@@ -18,11 +18,13 @@ from typing import Any
 
 from lumos.data import Dataset
 from lumos.errors import LumosError
+from lumos.fileio import write_json_atomic
 from lumos.jobs import Job, create_job, open_job, set_state
 from lumos.models.zoo import model_task
 from lumos.train.callbacks import (
     LAST,
     METRICS,
+    TRAINED_ON,
     Callback,
     Checkpoints,
     EarlyStopping,
@@ -98,9 +100,10 @@ def train(
     checkpoints = Checkpoints(job.folder / "checkpoints", recipe.checkpoint_every)
     trainer: Trainer | None = None
     try:
+        dataset = Dataset.open(recipe.dataset, workspace)
         trainer = Trainer(
             recipe,
-            Dataset.open(recipe.dataset, workspace),
+            dataset,
             callbacks=(stopper, *_callbacks(recipe, job, checkpoints, progress)),
             device=device,
             workspace=workspace,
@@ -109,6 +112,8 @@ def train(
             trainer.restore(payload)
         else:
             (job.folder / "network.json").write_text(trainer.spec.model_dump_json(indent=2))
+            # What a bundle needs of the data, so a finished run saves without its dataset.
+            write_json_atomic(job.folder / TRAINED_ON, dataset.manifest)
         job.log(f"training {recipe.network} on {recipe.dataset} ({trainer.arithmetic.describe()})")
         if trainer.initialised:
             job.log(f"{trainer.initialised} weight tensors taken from model {recipe.init!r}")
