@@ -14,6 +14,7 @@ from helpers import (
     colours_recipe,
     import_squares,
     run_cli,
+    square_boxes,
     squares_recipe,
     trained_lenet,
 )
@@ -135,6 +136,36 @@ def test_cli_eval(
         monkeypatch, capsys, "eval", "lenet", "--data", "digits", "--split", "dev"
     )
     assert code == 2 and "unknown split 'dev'" in err
+
+
+def test_cli_eval_on_a_dataset_of_another_task_says_what_fits(
+    home: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import_dataset(square_boxes(tmp_path / "squares"), "boxes", workspace=home)
+    monkeypatch.setenv("LUMOS_HOME", str(home.root))
+    code, _, err = run_cli(monkeypatch, capsys, "eval", "lenet", "--data", "boxes")
+    assert code == 2 and "Traceback" not in err
+    assert (
+        "model 'lenet' is a classification model and dataset 'boxes' a detection dataset; "
+        "datasets that fit: digits" in err
+    )
+
+
+@pytest.mark.parametrize("content", [{}, {"notes.txt": "not an image"}])
+def test_cli_predict_on_a_folder_without_images_says_so(
+    home: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    content: dict[str, str],
+) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for name, text in content.items():
+        (folder / name).write_text(text)
+    monkeypatch.setenv("LUMOS_HOME", str(home.root))
+    code, _, err = run_cli(monkeypatch, capsys, "predict", "lenet", str(folder))
+    assert code == 2 and f"{folder}: no image found in this folder" in err
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:

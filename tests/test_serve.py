@@ -222,9 +222,9 @@ def test_a_served_model_is_not_removed_from_under_its_server(home: Workspace, mo
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    command = ["serve", "served", "--port", str(port)]
     server = subprocess.Popen(
-        [sys.executable, "-c", "from lumos.cli import main; main()", "serve", "served",
-         "--port", str(port)],  # fmt: skip
+        [sys.executable, "-c", "from lumos.cli import main; main()", *command],
         env={**os.environ, "LUMOS_HOME": str(home.root)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -63,6 +63,10 @@ class Bundle:
         return self.meta["name"]
 
     @property
+    def task(self) -> str:
+        return self.meta.get("task", "classification")
+
+    @property
     def labels(self) -> list[str]:
         return list(self.meta["labels"])
 

@@ -40,15 +40,17 @@ class Prediction:
 
 
 def expand(inputs: Sequence[str | Path | np.ndarray]) -> list[Path | np.ndarray]:
-    """Inputs in their order: arrays and files as given, folders as their image files (sorted)."""
+    """Inputs in their order: arrays and files as given, folders as their image files (sorted);
+    a folder without images is refused."""
     expanded: list[Path | np.ndarray] = []
     for entry in inputs:
         if isinstance(entry, np.ndarray):
             expanded.append(entry)
         elif Path(entry).is_dir():
-            expanded.extend(
-                sorted(p for p in Path(entry).rglob("*") if p.is_file() and is_image_name(p))
-            )
+            found = sorted(p for p in Path(entry).rglob("*") if p.is_file() and is_image_name(p))
+            if not found:
+                raise DataError(entry, "no image found in this folder")
+            expanded.extend(found)
         else:
             expanded.append(Path(entry))
     return expanded

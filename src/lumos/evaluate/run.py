@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lumos.data import Dataset
+from lumos.data import Dataset, list_datasets
+from lumos.data.records import SPLITS
 from lumos.deploy.bundle import Bundle
+from lumos.errors import DataError
 from lumos.evaluate.boxes import evaluate_detection
 from lumos.evaluate.classification import ClassificationReport, evaluate
 from lumos.evaluate.masks import evaluate_segmentation
 from lumos.evaluate.report import write_report
-from lumos.jobs import running_job
-from lumos.workspace import Workspace
+from lumos.jobs import Job, create_job, running_job
+from lumos.workspace import Workspace, validate_name
 
 
 def run_evaluation(
@@ -27,12 +29,11 @@ def run_evaluation(
     """Evaluate bundle ``model`` on ``split`` of ``dataset``; the report goes to ``out`` or the
     job's folder. ``job_id`` names a queued evaluation job to run; by default it is a new job."""
     workspace = (workspace or Workspace()).ensure()
-    bundle = Bundle.load(model, workspace)
-    data = Dataset.open(dataset, workspace)
+    bundle, data = _checked(model, dataset, split, workspace)
     params = {"model": str(model), "dataset": dataset, "split": split}
     with running_job(workspace, "evaluate", params, job_id) as job:
         folder = out or job.folder
-        task = bundle.meta.get("task")
+        task = bundle.task
         if task == "detection":  # its report has files of its own: PR curves, COCO JSON
             report = evaluate_detection(bundle, data, split, folder, trust_code=trust_code)
         else:
@@ -42,3 +43,41 @@ def run_evaluation(
                 report = evaluate(bundle, data, split, trust_code=trust_code)
             write_report(report, data, folder)
     return report, folder
+
+
+def queue_evaluation(
+    model: str, dataset: str, split: str = "test", *, workspace: Workspace | None = None
+) -> Job:
+    """A queued evaluation job for a runner, refused up front if it could not run."""
+    workspace = (workspace or Workspace()).ensure()
+    _checked(validate_name(model, "model name"), dataset, split, workspace)
+    return create_job(workspace, "evaluate", {"model": model, "dataset": dataset, "split": split})
+
+
+def _checked(
+    model: str | Path, dataset: str, split: str, workspace: Workspace
+) -> tuple[Bundle, Dataset]:
+    """The bundle and the dataset of an evaluation, checked to fit each other."""
+    if split not in SPLITS:
+        raise DataError(None, f"unknown split {split!r}: choose from {', '.join(SPLITS)}")
+    bundle = Bundle.load(model, workspace)
+    data = Dataset.open(dataset, workspace)
+    check_fit(bundle, data, workspace)
+    return bundle, data
+
+
+def check_fit(bundle: Bundle, dataset: Dataset, workspace: Workspace) -> None:
+    """Refuse a dataset of another task than the model's, naming the datasets that fit."""
+    if dataset.task == bundle.task:
+        return
+    fitting = [row["name"] for row in list_datasets(workspace) if row["task"] == bundle.task]
+    hint = (
+        f"datasets that fit: {', '.join(fitting)}"
+        if fitting
+        else f"import a {bundle.task} dataset first"
+    )
+    raise DataError(
+        None,
+        f"model {bundle.name!r} is a {bundle.task} model and dataset {dataset.name!r} a "
+        f"{dataset.task} dataset; {hint}",
+    )

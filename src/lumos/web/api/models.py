@@ -19,6 +19,7 @@ from lumos.deploy.optimize import check_request
 from lumos.deploy.predict import expand
 from lumos.deploy.trial import classify_many, inspect_layers, try_image
 from lumos.errors import DataError
+from lumos.evaluate.run import queue_evaluation
 from lumos.jobs import create_job, list_jobs
 from lumos.models.inspect import TensorView
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
@@ -200,10 +201,7 @@ def optimize_job(request: Request, body: OptimizeRequest) -> dict[str, Any]:
 
 @router.post("/evaluate", status_code=202)
 def evaluate_job(request: Request, body: EvaluateRequest) -> dict[str, Any]:
-    settings = settings_of(request)
-    Bundle.load(validate_name(body.model, "model name"), settings.workspace)
-    state_of(request).datasets.get(body.dataset)
-    if body.split not in ("train", "val", "test"):
-        raise DataError(None, f"unknown split {body.split!r}: choose from train, val, test")
-    job = create_job(settings.workspace, "evaluate", body.model_dump())
+    job = queue_evaluation(
+        body.model, body.dataset, body.split, workspace=settings_of(request).workspace
+    )
     return job_row(state_of(request), job.id)
