@@ -15,6 +15,7 @@ from lumos.data import Dataset, import_dataset
 from lumos.errors import WorkspaceError
 from lumos.jobs import abort_job, claim_job, create_job, delete_job, list_jobs, open_job
 from lumos.runner import JobRunner
+from lumos.threads import cores, share
 from lumos.train import Recipe
 from lumos.train.run import queue_training
 from lumos.worker import run_job
@@ -69,6 +70,8 @@ def test_one_training_job_at_a_time_oldest_first(tmp_path: Path, workspace: Work
     runner = JobRunner(workspace, max_training=1)
     assert runner.tick() == [first.id, other.id]  # the import does not wait for training
     runner.wait()
+    log = (workspace.jobs_dir / first.id / "log.txt").read_text()
+    assert f"threads: {share(2)} (the job runner's share of {cores()} cores)" in log
     assert runner.tick() == [second.id]
     runner.wait()
     assert {row["state"] for row in list_jobs(workspace)} == {"done"}

@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from helpers import (
     run_cli,
     squares_recipe,
 )
-from lumos.data import import_dataset
+from lumos.data import Dataset, import_dataset
 from lumos.jobs import list_jobs, open_job
 from lumos.train import Recipe, TrainError, train
 from lumos.train import checkpoints as checkpoint_module
@@ -65,15 +66,15 @@ def test_lenet_learns_digits(home: Workspace) -> None:
     assert any(r["kind"] == "step" and r["images_per_s"] > 0 for r in steps)
 
 
-def _run(home: Workspace, code: str) -> subprocess.Popen:
-    env = {**os.environ, "LUMOS_HOME": str(home.root), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", code], env=env)
+def _run(home: Workspace, code: str, *args: str, threads: int = 1) -> subprocess.Popen:
+    env = {**os.environ, "LUMOS_HOME": str(home.root), "OMP_NUM_THREADS": str(threads)}
+    return subprocess.Popen([sys.executable, "-c", code, *args], env=env)
 
 
 RUN = (
     "import lumos, sys; from lumos.train import Recipe; "
     "r = Recipe(dataset='digits', network='lenet5', epochs=4, batch_size=16, lr=0.05, workers=0, "
-    "hflip=True, rotation=10, crop_scale=0.8); "
+    "hflip=True, rotation=10, crop_scale=0.8, checkpoint_steps=20); "
     "lumos.train(r, progress=False)"
 )
 RESUME = "import lumos, sys; lumos.train(resume=sys.argv[1], progress=False)"
@@ -87,29 +88,47 @@ def _final_weights(home: Workspace, job_id: str) -> dict[str, torch.Tensor]:
     return load_checkpoint(home.jobs_dir / job_id / "checkpoints" / LAST)["model"]
 
 
-def _wait_for_epochs(home: Workspace, count: int, process: subprocess.Popen) -> str:
+def _steps(job_folder: Path) -> list[int]:
+    lines = (job_folder / "metrics.jsonl").read_text().splitlines()
+    return [r["step"] for r in map(json.loads, lines) if r["kind"] == "step"]
+
+
+def _wait_until_running(home: Workspace, ready, process: subprocess.Popen) -> str:
+    """The running job's id once ``ready(job folder)`` holds."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         jobs = list_jobs(home)
-        if jobs and jobs[0]["state"] == "running":
-            folder = home.jobs_dir / jobs[0]["id"]
-            if (folder / "metrics.jsonl").exists() and len(history(folder)) >= count:
-                return jobs[0]["id"]
+        if jobs and jobs[0]["state"] == "running" and ready(home.jobs_dir / jobs[0]["id"]):
+            return jobs[0]["id"]
         assert process.poll() is None, "training ended before it could be stopped"
-        time.sleep(0.02)
+        time.sleep(0.01)
     raise AssertionError("training too slow")
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def _after_an_epoch(folder: Path) -> bool:
+    return (folder / "metrics.jsonl").exists() and len(history(folder)) >= 1
+
+
+def _after_a_step_checkpoint(folder: Path) -> bool:
+    last = folder / "checkpoints" / LAST
+    return last.exists() and load_checkpoint(last)["state"]["position"] > 0
+
+
+@pytest.mark.parametrize(
+    ("how", "ready"),
+    [(signal.SIGKILL, _after_a_step_checkpoint), (signal.SIGINT, _after_an_epoch)],
+)
 def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
-    home: Workspace, how: signal.Signals
+    home: Workspace, how: signal.Signals, ready
 ) -> None:
+    """Killed inside its first epoch (checkpoints every 20 steps) or stopped with Ctrl-C, and
+    resumed under another thread count, a run reaches the same weights and the same chart."""
     whole = _run(home, RUN)
     assert whole.wait(180) == 0
-    reference = _final_weights(home, _newest_job(home))
+    reference = _newest_job(home)
 
     stopped = _run(home, RUN)
-    job_id = _wait_for_epochs(home, 1, stopped)
+    job_id = _wait_until_running(home, ready, stopped)
     stopped.send_signal(how)
     stopped.wait(60)
     job = open_job(home, job_id)
@@ -117,15 +136,13 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
         assert job.state == "aborted" and "resume with `lumos train --resume" in job.error
     else:  # SIGKILL leaves no goodbye: the next look at the jobs finds the process gone
         assert job.state == "failed" and "the process running this job died" in job.error
-    resumed = subprocess.run(
-        [sys.executable, "-c", RESUME, job_id],
-        env={**os.environ, "LUMOS_HOME": str(home.root), "OMP_NUM_THREADS": "1"},
-        timeout=180,
-    )
-    assert resumed.returncode == 0
+        assert load_checkpoint(job.folder / "checkpoints" / LAST)["state"]["position"] > 0
+    assert _run(home, RESUME, job_id, threads=2).wait(180) == 0
+    assert "threads: 1 (the checkpoint resumed from)" in (job.folder / "log.txt").read_text()
+    assert [r["epoch"] for r in history(job.folder)] == [1, 2, 3, 4]
+    assert _steps(job.folder) == _steps(home.jobs_dir / reference)
     final = _final_weights(home, job_id)
-    assert [r["epoch"] for r in history(home.jobs_dir / job_id)] == [1, 2, 3, 4]
-    for name, tensor in reference.items():
+    for name, tensor in _final_weights(home, reference).items():
         assert torch.equal(tensor, final[name]), name
     assert open_job(home, job_id).state == "done"
 
@@ -171,6 +188,32 @@ def test_disk_full_while_checkpointing_keeps_the_previous_one(
     folder = home.jobs_dir / job_id / "checkpoints"
     assert load_checkpoint(folder / LAST)["state"]["epoch"] == 1
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("values", "saved"),
+    [
+        ({}, [(1, 0)]),  # the default: every 10 minutes, and at the end of each epoch
+        ({"checkpoint_steps": 2}, [(0, 2), (0, 4), (1, 0)]),
+        ({"checkpoint_minutes": 1e-9}, [(0, p) for p in range(1, 6)] + [(1, 0)]),
+        ({"checkpoint_steps": 2, "accumulate": 2}, [(0, 4), (1, 0)]),
+    ],
+)
+def test_checkpoints_inside_an_epoch_by_steps_and_by_time(
+    home: Workspace, monkeypatch: pytest.MonkeyPatch, values: dict, saved: list
+) -> None:
+    """(epoch, batch) of every checkpoint of a one-epoch run of 6 batches."""
+    seen = []
+    real_save = checkpoint_module.save_checkpoint
+
+    def save(path: Path, payload: dict) -> None:
+        seen.append((payload["state"]["epoch"], payload["state"]["position"]))
+        real_save(path, payload)
+
+    monkeypatch.setattr("lumos.train.callbacks.save_checkpoint", save)
+    batch_size = math.ceil(len(Dataset.open("digits", home).split("train")) / 6)
+    train(lenet(epochs=1, batch_size=batch_size, **values), workspace=home, progress=False)
+    assert seen == saved
 
 
 @pytest.mark.parametrize(

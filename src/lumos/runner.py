@@ -1,7 +1,8 @@
 """The job runner: starts queued jobs from ``lumos.db`` as worker processes.
 
 Each queued job runs in its own process (``python -m lumos.worker``), at most
-``max_training`` training jobs and ``max_other`` other jobs at a time, oldest first. The
+``max_training`` training jobs and ``max_other`` other jobs at a time, oldest first, each
+with its share of the cores (:mod:`lumos.threads`). The
 queue lives in the store, so jobs queued before a restart start after it, and a runner in
 another process (a second ``lumos ui``) never starts the same job twice: workers claim
 their job atomically.
@@ -16,6 +17,7 @@ import threading
 from collections import Counter
 
 from lumos.jobs import reap_dead_jobs
+from lumos.threads import share, worker_environment
 from lumos.workspace import Workspace
 
 
@@ -74,16 +76,20 @@ class JobRunner:
             waiting = row["state"] == "queued" and row["id"] not in self._workers
             if not waiting or busy[slot] >= self.limits[slot]:
                 continue
-            self._workers[row["id"]] = self._launch(row["id"])
             busy[slot] += 1
             started.append(row["id"])
+        # The cores are split between every job that will run; those already running keep
+        # the share they started with.
+        threads = share(sum(busy.values()))
+        for job_id in started:
+            self._workers[job_id] = self._launch(job_id, threads)
         return started
 
     @staticmethod
     def _slot(kind: str) -> str:
         return "train" if kind == "train" else "other"
 
-    def _launch(self, job_id: str) -> subprocess.Popen:
+    def _launch(self, job_id: str, threads: int) -> subprocess.Popen:
         folder = self.workspace.jobs_dir / job_id
         with (folder / "output.txt").open("ab") as output:
             return subprocess.Popen(
@@ -91,7 +97,7 @@ class JobRunner:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **worker_environment(threads)},
                 # its own session: a Ctrl-C meant for the server does not stop the jobs
                 start_new_session=True,
             )

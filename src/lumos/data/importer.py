@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ from lumos.data.store import MANIFEST, StoreReader, StoreWriter
 from lumos.errors import DataError, WorkspaceError
 from lumos.fileio import staged_directory, write_json_atomic
 from lumos.jobs import running_job
+from lumos.threads import budget, cores
 from lumos.workspace import Workspace
 
 ProgressFn = Callable[[str, int, int], None]
@@ -169,7 +169,7 @@ def _decode_all(
     items: list[SourceItem], plan: DecodePlan, workers: int | None
 ) -> Iterator[Decoded | Problem]:
     if workers is None:
-        workers = os.cpu_count() or 1
+        workers = budget() or cores()
     files = sum(item.path is not None for item in items)
     if workers <= 1 or files < _PARALLEL_FROM:
         yield from map(decode_item, range(len(items)), items, repeat(plan))

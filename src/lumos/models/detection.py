@@ -18,8 +18,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import torch
 import torchvision.models as tvm
-from torch import nn
+from torch import Tensor, nn
 from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet, ssdlite320_mobilenet_v3_large
 from torchvision.models.detection.anchor_utils import AnchorGenerator, DefaultBoxGenerator
 from torchvision.models.detection.backbone_utils import _mobilenet_extractor
@@ -73,6 +74,23 @@ def _adapt(model: Detector, in_channels: int, input_size: tuple[int, int]) -> De
     return model
 
 
+class CoarseLevels(LastLevelP6P7):
+    """P6 and P7 on top of the pyramid, computed in fp32 under autocast.
+
+    They are a few pixels wide, so fp32 costs nothing here, and oneDNN's bf16 convolution
+    returns NaN weight gradients in about one step of five for a 1x1 input to a 3x3
+    stride-2 convolution (measured on an AMX CPU with PyTorch 2.14): what P7 sees for inputs
+    of 64 pixels or fewer, and P6 for 32.
+    """
+
+    def forward(self, p: list[Tensor], c: list[Tensor], names: list[str]):
+        device = p[0].device.type
+        if not torch.is_autocast_enabled(device):
+            return super().forward(p, c, names)
+        with torch.autocast(device, enabled=False):
+            return super().forward([t.float() for t in p], [t.float() for t in c], names)
+
+
 def _pyramid_anchors(anchors: dict[str, Any], per_level: int) -> AnchorGenerator:
     """``per_level`` sizes spread over an octave at each level, with the data's ratios."""
     sizes = tuple(
@@ -91,7 +109,7 @@ def _retinanet(depth: int) -> Callable[..., nn.Module]:
         channels = _fpn_channels(depth)
         generator = _pyramid_anchors(anchors, 3)
         model = RetinaNet(
-            resnet_fpn(depth, channels, LastLevelP6P7(channels, channels), first=2),
+            resnet_fpn(depth, channels, CoarseLevels(channels, channels), first=2),
             num_classes,
             anchor_generator=generator,
         )
@@ -105,7 +123,7 @@ def _fcos(depth: int) -> Callable[..., nn.Module]:
     def build(num_classes, in_channels, input_size, anchors=DEFAULT_ANCHORS) -> nn.Module:
         channels = _fpn_channels(depth)
         model = FCOS(
-            resnet_fpn(depth, channels, LastLevelP6P7(channels, channels), first=2), num_classes
+            resnet_fpn(depth, channels, CoarseLevels(channels, channels), first=2), num_classes
         )
         if depth < 50:
             model.head = FCOSHead(channels, 1, num_classes, num_convs=2)

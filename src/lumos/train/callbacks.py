@@ -90,10 +90,25 @@ def read_metrics(path: Path) -> list[dict]:
 
 
 class Checkpoints(Callback):
-    """``last.pt`` every ``every`` epochs and at the end; ``best.safetensors`` on a new best."""
+    """``last.pt`` every ``every`` epochs, at the end, and inside an epoch every ``steps``
+    optimiser steps or ``minutes`` of training (0: never), so that a killed run loses little;
+    ``best.safetensors`` on a new best."""
 
-    def __init__(self, folder: Path, every: int = 1) -> None:
-        self.folder, self.every = folder, every
+    def __init__(self, folder: Path, every: int = 1, steps: int = 0, minutes: float = 0) -> None:
+        self.folder, self.every, self.steps, self.seconds = folder, every, steps, minutes * 60
+        self._saved_step, self._saved_at = 0, time.monotonic()
+
+    def before_fit(self, trainer: Trainer) -> None:
+        self._saved_step, self._saved_at = trainer.state.step, time.monotonic()
+
+    def after_batch(self, trainer: Trainer) -> None:
+        s = trainer.state
+        if s.position == len(trainer.loader) or s.position % trainer.recipe.accumulate:
+            return  # the epoch's end saves; gradients still accumulating are not saved
+        due_by_steps = self.steps and s.step - self._saved_step >= self.steps
+        due_by_time = self.seconds and time.monotonic() - self._saved_at >= self.seconds
+        if due_by_steps or due_by_time:
+            self.save(trainer)
 
     def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         if metrics.get("best"):
@@ -107,6 +122,7 @@ class Checkpoints(Callback):
 
     def save(self, trainer: Trainer) -> None:
         save_checkpoint(self.folder / LAST, trainer.checkpoint())
+        self._saved_step, self._saved_at = trainer.state.step, time.monotonic()
 
 
 class EarlyStopping(Callback):

@@ -100,14 +100,23 @@ class Recipe(BaseModel):
         0.0, ge=0, lt=1, description="decay of an exponential moving average of weights; 0 = off"
     )
     val_every: int = Field(1, ge=1)
-    checkpoint_every: int = Field(1, ge=1)
+    checkpoint_every: int = Field(1, ge=1, description="epochs between checkpoints")
+    checkpoint_steps: int = Field(
+        0, ge=0, description="also a checkpoint every this many optimiser steps; 0 = off"
+    )
+    checkpoint_minutes: float = Field(
+        10.0, ge=0, description="also a checkpoint every this many minutes; 0 = off"
+    )
     early_stopping: int = Field(
         0, ge=0, description="epochs without improvement before stopping; 0 = off"
     )
     metric: Metric | None = Field(
         None, description="what 'best' means; default val_accuracy, val_miou or val_map_50"
     )
-    workers: int = Field(2, ge=0)
+    workers: int = Field(2, ge=0, description="loader threads (at most the run's threads)")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads; default: the job's share of the cores"
+    )
     tensorboard: bool = False
 
     @model_validator(mode="after")

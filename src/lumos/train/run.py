@@ -21,6 +21,8 @@ from lumos.errors import LumosError
 from lumos.fileio import write_json_atomic
 from lumos.jobs import Job, create_job, open_job, set_state
 from lumos.models.zoo import model_task
+from lumos.threads import choose as choose_threads
+from lumos.threads import computing_with
 from lumos.train.callbacks import (
     LAST,
     METRICS,
@@ -96,29 +98,41 @@ def train(
     workspace = (workspace or Workspace()).ensure()
     job, recipe, payload = _start(workspace, recipe, resume, epochs)
     set_state(workspace, job, "running")
+    threads, chosen_by = choose_threads(recipe.threads, payload and payload.get("threads"))
+    job.log(f"threads: {threads} ({chosen_by})")
     stopper = _StopOnRequest()
-    checkpoints = Checkpoints(job.folder / "checkpoints", recipe.checkpoint_every)
+    checkpoints = Checkpoints(
+        job.folder / "checkpoints",
+        recipe.checkpoint_every,
+        recipe.checkpoint_steps,
+        recipe.checkpoint_minutes,
+    )
     trainer: Trainer | None = None
     try:
-        dataset = Dataset.open(recipe.dataset, workspace)
-        trainer = Trainer(
-            recipe,
-            dataset,
-            callbacks=(stopper, *_callbacks(recipe, job, checkpoints, progress)),
-            device=device,
-            workspace=workspace,
-        )
-        if payload is not None:
-            trainer.restore(payload)
-        else:
-            (job.folder / "network.json").write_text(trainer.spec.model_dump_json(indent=2))
-            # What a bundle needs of the data, so a finished run saves without its dataset.
-            write_json_atomic(job.folder / TRAINED_ON, dataset.manifest)
-        job.log(f"training {recipe.network} on {recipe.dataset} ({trainer.arithmetic.describe()})")
-        if trainer.initialised:
-            job.log(f"{trainer.initialised} weight tensors taken from model {recipe.init!r}")
-        with _graceful_interrupt(stopper):
-            trainer.fit()
+        with computing_with(threads):
+            dataset = Dataset.open(recipe.dataset, workspace)
+            trainer = Trainer(
+                recipe,
+                dataset,
+                # The stopper last: every other callback has seen the batch it stops after.
+                callbacks=(*_callbacks(recipe, job, checkpoints, progress), stopper),
+                device=device,
+                workspace=workspace,
+            )
+            if payload is not None:
+                trainer.restore(payload)
+            else:
+                (job.folder / "network.json").write_text(trainer.spec.model_dump_json(indent=2))
+                # What a bundle needs of the data, so a finished run saves without its dataset.
+                write_json_atomic(job.folder / TRAINED_ON, dataset.manifest)
+            _trim_metrics(job.folder / METRICS, trainer)
+            job.log(
+                f"training {recipe.network} on {recipe.dataset} ({trainer.arithmetic.describe()})"
+            )
+            if trainer.initialised:
+                job.log(f"{trainer.initialised} weight tensors taken from model {recipe.init!r}")
+            with _graceful_interrupt(stopper):
+                trainer.fit()
     except Interrupted:
         assert trainer is not None
         checkpoints.save(trainer)
@@ -156,7 +170,6 @@ def _start(
     recipe = Recipe.load(job.folder / "recipe.yaml")
     last = job.folder / "checkpoints" / LAST
     payload = load_checkpoint(last) if last.is_file() else None  # killed before one: start over
-    _trim_metrics(job.folder / METRICS, payload["state"]["epoch"] if payload else 0)
     if epochs is not None:
         recipe.epochs = epochs
         (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
@@ -181,16 +194,18 @@ def _callbacks(
     return callbacks
 
 
-def _trim_metrics(path: Path, epochs_kept: int) -> None:
-    """Drop log lines from after the checkpoint a run resumes from."""
+def _trim_metrics(path: Path, trainer: Trainer) -> None:
+    """Drop log lines written after the point the trainer starts from (a resumed run
+    writes them again); the steps of an epoch cut short before that point stay."""
     if not path.is_file():
         return
+    s = trainer.state
+    done = s.epoch + s.position / len(trainer.loader)
     kept = []
     for line in path.read_text().splitlines():
         record = json.loads(line)
-        if record["epoch"] < epochs_kept or (
-            record["kind"] == "epoch" and record["epoch"] == epochs_kept
-        ):
+        last = s.epoch if record["kind"] == "epoch" else done
+        if record["epoch"] <= last:
             kept.append(line + "\n")
     path.write_text("".join(kept))
 

@@ -131,6 +131,9 @@ class Trainer:
             else None
         )
         self.optimizer = _optimizer(recipe, self.model)
+        # The loader's threads count against the run's share of the cores.
+        self.threads = torch.get_num_threads()
+        self.loader_threads = min(recipe.workers, self.threads)
         self.scaler = torch.amp.GradScaler(
             self.arithmetic.device.type, enabled=self.arithmetic.needs_scaler
         )
@@ -139,14 +142,17 @@ class Trainer:
             recipe.batch_size,
             shuffle=True,
             drop_last=False,
-            workers=recipe.workers,
+            workers=self.loader_threads,
             seed=recipe.seed,
             pin_memory=self.arithmetic.device.type == "cuda",
             sample_weights=self._sample_weights(),
             targets=TARGETS[self.task],
         )
         self.val_loader = BatchLoader(
-            self.val_split, recipe.batch_size, workers=recipe.workers, targets=TARGETS[self.task]
+            self.val_split,
+            recipe.batch_size,
+            workers=self.loader_threads,
+            targets=TARGETS[self.task],
         )
         self.steps_per_epoch = math.ceil(len(self.loader) / recipe.accumulate)
         self.schedule = Schedule(recipe, self.steps_per_epoch)
@@ -499,6 +505,7 @@ class Trainer:
             "state": self.state.as_dict(),
             "rng": torch.get_rng_state(),
             "augment_rng": self.generator.get_state(),
+            "threads": self.threads,  # the order of float sums follows it: resumed with it
             "recipe": self.recipe.model_dump(mode="json"),
         }
 
