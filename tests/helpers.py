@@ -290,6 +290,18 @@ def square_boxes(folder: Path, count: int = 96, size: int = 64) -> Path:
     return path
 
 
+def workbench_client(workspace: object, **settings: object):
+    """A test client of the workbench as its own pages talk to it: on a loopback address,
+    with the header its scripts send (lumos.web.guard)."""
+    from fastapi.testclient import TestClient
+
+    from lumos.web.app import create_app
+    from lumos.web.settings import WebSettings
+
+    app = create_app(WebSettings(workspace, **settings))  # type: ignore[arg-type]
+    return TestClient(app, base_url="http://127.0.0.1:5000", headers={"X-Lumos-Request": "1"})
+
+
 @contextlib.contextmanager
 def running_server(app: object, **config: object) -> Iterator[tuple[str, object]]:
     """``app`` served by Uvicorn on a free loopback port in a thread; yields (url, server).

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import PYTHON_NETWORK, colour_folders, run_cli, trained_lenet
+from helpers import PYTHON_NETWORK, colour_folders, run_cli, trained_lenet, workbench_client
 from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError
 from lumos.deploy.export import ExportError, export_bundle, onnx_bytes, read_metadata
@@ -295,13 +295,9 @@ def test_predict_reads_image_bytes(home: Workspace):
 
 
 def test_optimisation_as_a_queued_job_from_the_web(home: Workspace, tmp_path: Path):
-    from fastapi.testclient import TestClient
-
-    from lumos.web.app import create_app
-    from lumos.web.settings import WebSettings
     from lumos.worker import run_job
 
-    client = TestClient(create_app(WebSettings(home, roots=[tmp_path], run_jobs=False)))
+    client = workbench_client(home, roots=[tmp_path], run_jobs=False)
     queued = client.post("/api/optimize", json={"model": "lenet", "precision": "int8-dynamic"})
     assert queued.status_code == 202 and queued.json()["title"] == "optimise lenet to int8-dynamic"
     assert run_job(home, queued.json()["id"]) == 0  # what the runner's worker process does

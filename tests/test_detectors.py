@@ -329,7 +329,7 @@ def test_detection_bundle_bad_input(
     found = Bundle.load("untrained", shapes_home).predict([np.zeros((64, 64, 3), np.uint8)])
     assert len(found) == 1 and found[0].boxes.shape[1] == 4
     code, _, err = run_cli(monkeypatch, capsys, "eval", "untrained", "--data", "digits")
-    assert code == 2 and "dataset 'digits' has other classes than model 'untrained'" in err
+    assert code == 2 and "model 'untrained' is a detection model and dataset 'digits' a " in err
     code, _, err = run_cli(
         monkeypatch, capsys, "detect", "untrained", str(good), "--tile", "64", "--overlap", "1.5"
     )

@@ -12,15 +12,19 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from helpers import coco_with_negatives_and_crowds, colour_folders, import_squares, run_cli
+from helpers import (
+    coco_with_negatives_and_crowds,
+    colour_folders,
+    import_squares,
+    run_cli,
+    workbench_client,
+)
 from lumos.access import ServerError, check_exposure
 from lumos.data import import_dataset
 from lumos.deploy.from_job import bundle_from_job
 from lumos.jobs import open_job
 from lumos.train import Recipe
 from lumos.train.run import queue_training
-from lumos.web.app import create_app
-from lumos.web.settings import WebSettings
 from lumos.worker import run_job
 from lumos.workspace import Workspace
 
@@ -29,7 +33,7 @@ TOKEN = "s3cret-token-of-32-characters-xx"
 
 def _client(workspace: Workspace, tmp_path: Path, **settings) -> TestClient:
     options = {"roots": [tmp_path], "run_jobs": False, **settings}
-    return TestClient(create_app(WebSettings(workspace, **options)))
+    return workbench_client(workspace, **options)
 
 
 @pytest.fixture
@@ -288,9 +292,39 @@ def test_train_bad_input(client: TestClient, tmp_path: Path, colours: str) -> No
     assert "outside the folders" in _error(
         train({"recipe": {"dataset": colours, "network": "/etc/net.yaml"}}), 400
     )
-    assert "layers" in _error(
-        train({"recipe": {"dataset": colours}, "network_yaml": "nope: 1"}), 400
+    layers_error = _error(train({"recipe": {"dataset": colours}, "network_yaml": "nope: 1"}), 400)
+    assert layers_error == "network_yaml: a network file needs a 'layers:' list"  # no temp path
+    bad_layers = (
+        "layers:\n  - conv: {out: 4, kernel: 99}\n  - flatten\n  - linear: {out: classes}\n"
     )
+    assert "/tmp" not in _error(
+        train({"recipe": {"dataset": colours}, "network_yaml": bad_layers}), 400
+    )
+    # Refused at the submit, not in the worker: nothing is queued.
+    assert "unknown network '/etc/passwd'" in _error(
+        train({"recipe": {"dataset": colours, "batch_size": 4, "network": "/etc/passwd"}}), 400
+    )
+    assert "input_size.0: Input should be greater than or equal to 1" in _error(
+        train({"recipe": {"dataset": colours, "batch_size": 4, "input_size": [0, -3]}}), 400
+    )
+    assert "lenet5 needs inputs of at least 12x12" in _error(
+        train(
+            {
+                "recipe": {
+                    "dataset": colours,
+                    "batch_size": 4,
+                    "network": "lenet5",
+                    "input_size": [8, 8],
+                }
+            }
+        ),
+        400,
+    )
+    assert "fcos_resnet18_fpn detects objects, but dataset 'colours' has no boxes" in _error(
+        train({"recipe": {"dataset": colours, "batch_size": 4, "network": "fcos_resnet18_fpn"}}),
+        400,
+    )
+    assert [job["kind"] for job in client.get("/api/jobs").json()] == ["import"]
     assert "invalid init model name" in _error(
         train({"recipe": {"dataset": colours, "init": "../../x"}}), 400
     )

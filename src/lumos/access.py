@@ -33,8 +33,8 @@ def check_exposure(host: str, token: str | None) -> str | None:
             f"--host {host} lets other machines in: give --token (or set LUMOS_TOKEN) "
             "so that every request must carry it"
         )
-    if token is not None and len(token) < MIN_TOKEN:
-        raise ServerError(f"the token must be at least {MIN_TOKEN} characters long")
+    if token is not None and (len(token) < MIN_TOKEN or any(c.isspace() for c in token)):
+        raise ServerError(f"the token must be at least {MIN_TOKEN} characters long, without spaces")
     return token
 
 

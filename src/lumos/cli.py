@@ -686,6 +686,10 @@ def ui_command(
         typer.Option(help="A folder forms may import from (repeatable; default: this folder)."),
     ] = None,
     max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted.", min=1)] = 1024,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(help="A host name browsers may reach this server by (repeatable)."),
+    ] = None,
     training_jobs: Annotated[
         int, typer.Option(help="Training jobs run at the same time.", min=1)
     ] = 1,
@@ -699,6 +703,8 @@ def ui_command(
     settings = WebSettings(
         Workspace(),
         token=check_exposure(host, token),
+        host=host,
+        allowed_hosts=list(allowed_host or []),
         roots=list(allow or []),
         max_upload_bytes=max_upload_mb << 20,
         max_training_jobs=training_jobs,

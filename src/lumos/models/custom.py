@@ -69,11 +69,20 @@ LAYERS: dict[str, tuple[str, LayerFactory]] = {
 def load_layers(path: Path) -> list[Any]:
     """The ``layers`` list of a YAML network file."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise ModelError(f"{path}: cannot read network: {e}".replace("\n", " ")) from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelError(f"{path}: cannot read network: {e}") from None
+    return parse_layers(text, str(path))
+
+
+def parse_layers(text: str, source: str) -> list[Any]:
+    """The ``layers`` list of a YAML network's text; errors name ``source``."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ModelError(f"{source}: cannot read network: {e}".replace("\n", " ")) from None
     if not isinstance(document, dict) or not isinstance(document.get("layers"), list):
-        raise ModelError(f"{path}: a network file needs a 'layers:' list")
+        raise ModelError(f"{source}: a network file needs a 'layers:' list")
     return document["layers"]
 
 

@@ -8,13 +8,14 @@ through YAML; an unknown key or a wrong type is refused with the key named.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lumos.errors import LumosError
 
+Side = Annotated[int, Field(ge=1, le=8192)]
 Optimizer = Literal["sgd", "adam", "adamw", "rmsprop"]
 LRPolicy = Literal[
     "fixed", "step", "multistep", "exponential", "polynomial", "cosine", "onecycle", "plateau"
@@ -38,7 +39,7 @@ class Recipe(BaseModel):
 
     dataset: str
     network: str = "resnet18"
-    input_size: tuple[int, int] | None = Field(
+    input_size: tuple[Side, Side] | None = Field(
         None, description="(height, width); default: the dataset's"
     )
     init: str | None = Field(

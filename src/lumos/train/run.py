@@ -16,10 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from lumos.data import Dataset
 from lumos.errors import LumosError
 from lumos.fileio import write_json_atomic
 from lumos.jobs import Job, create_job, open_job, set_state
+from lumos.models import NetworkSpec, build_network
 from lumos.models.zoo import model_task
 from lumos.threads import choose as choose_threads
 from lumos.threads import computing_with
@@ -37,7 +40,7 @@ from lumos.train.callbacks import (
 )
 from lumos.train.checkpoints import load_checkpoint
 from lumos.train.recipe import Recipe, RecipeError
-from lumos.train.trainer import DEFAULT_METRIC, Trainer, TrainError
+from lumos.train.trainer import DEFAULT_METRIC, Trainer, TrainError, check_fit
 from lumos.workspace import Workspace
 
 
@@ -150,12 +153,24 @@ def train(
 
 
 def queue_training(recipe: Recipe, workspace: Workspace | None = None) -> Job:
-    """A queued training job for ``recipe``, for a runner to start (``train(resume=id)``)."""
+    """A queued training job for ``recipe``, for a runner to start (``train(resume=id)``);
+    refused before a job exists if the recipe could not train (:func:`check_recipe`)."""
     workspace = (workspace or Workspace()).ensure()
-    Dataset.open(recipe.dataset, workspace)  # fail before a job exists if the dataset does not
+    check_recipe(recipe, Dataset.open(recipe.dataset, workspace))
     job = create_job(workspace, "train", recipe.model_dump(mode="json"))
     (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
     return job
+
+
+def check_recipe(recipe: Recipe, dataset: Dataset) -> None:
+    """What can be known of a run before it starts: the network exists and builds for the
+    dataset's images (on the meta device: no memory, no time), and it fits the data."""
+    check_fit(recipe, dataset)
+    outputs = len(dataset.classes) + (model_task(recipe.network) != "classification")
+    size = recipe.input_size or dataset.size
+    spec = NetworkSpec.resolve(recipe.network, outputs, dataset.channels, size)
+    with torch.device("meta"):
+        build_network(spec)
 
 
 def _start(

@@ -185,33 +185,8 @@ class Trainer:
     # -- set-up -------------------------------------------------------------------------
 
     def _splits(self) -> tuple[Dataset, Dataset]:
-        train, val = self.dataset.split("train"), self.dataset.split("val")
-        name = self.dataset.name
-        if not len(train):
-            raise TrainError(f"dataset {name!r} has no training records")
-        if not len(val):
-            raise TrainError(
-                f"dataset {name!r} has no validation records: re-import it with --val 15"
-            )
-        if self.recipe.batch_size > len(train):
-            raise TrainError(
-                f"batch_size {self.recipe.batch_size} is larger than the {len(train)} training "
-                f"records of {name!r}: use at most {len(train)}"
-            )
-        if self.segmentation and not self.dataset.manifest["has_masks"]:
-            raise TrainError(
-                f"{self.recipe.network} segments images, but dataset {name!r} has no masks"
-            )
-        if self.detection and not self.dataset.manifest.get("has_boxes"):
-            raise TrainError(
-                f"{self.recipe.network} detects objects, but dataset {name!r} has no boxes"
-            )
-        if self.task == "classification" and self.dataset.task != "classification":
-            raise TrainError(
-                f"dataset {name!r} is a {self.dataset.task} dataset; train a detector "
-                "(e.g. network=fcos_resnet18_fpn) or a segmenter (network=unet) on it"
-            )
-        return train, val
+        check_fit(self.recipe, self.dataset)
+        return self.dataset.split("train"), self.dataset.split("val")
 
     def _initialise(self, workspace: Workspace | None) -> int:
         """Start from a saved model's weights where names and shapes match."""
@@ -519,6 +494,31 @@ class Trainer:
         self.state = TrainState(**payload["state"])
         torch.set_rng_state(payload["rng"])
         self.generator.set_state(payload["augment_rng"])
+
+
+def check_fit(recipe: Recipe, dataset: Dataset) -> None:
+    """Refuse a recipe its dataset cannot train: no training or validation records, a batch
+    larger than the training split, or a network of another task than the data's."""
+    train, val = dataset.split("train"), dataset.split("val")
+    name, task = dataset.name, model_task(recipe.network)
+    if not len(train):
+        raise TrainError(f"dataset {name!r} has no training records")
+    if not len(val):
+        raise TrainError(f"dataset {name!r} has no validation records: re-import it with --val 15")
+    if recipe.batch_size > len(train):
+        raise TrainError(
+            f"batch_size {recipe.batch_size} is larger than the {len(train)} training "
+            f"records of {name!r}: use at most {len(train)}"
+        )
+    if task == "segmentation" and not dataset.manifest["has_masks"]:
+        raise TrainError(f"{recipe.network} segments images, but dataset {name!r} has no masks")
+    if task == "detection" and not dataset.manifest.get("has_boxes"):
+        raise TrainError(f"{recipe.network} detects objects, but dataset {name!r} has no boxes")
+    if task == "classification" and dataset.task != "classification":
+        raise TrainError(
+            f"dataset {name!r} is a {dataset.task} dataset; train a detector "
+            "(e.g. network=fcos_resnet18_fpn) or a segmenter (network=unet) on it"
+        )
 
 
 def _has_conv(model: nn.Module) -> bool:

@@ -22,6 +22,7 @@ from lumos.access import TokenMiddleware
 from lumos.errors import LumosError, NotFoundError
 from lumos.runner import JobRunner
 from lumos.web import api, pages
+from lumos.web.guard import RequestGuard
 from lumos.web.security import UploadTooLargeError
 from lumos.web.settings import WebSettings
 from lumos.web.state import ServerState
@@ -56,6 +57,10 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.runner = runner
     if settings.token:
         app.add_middleware(TokenMiddleware, token=settings.token)
+    # Added last, so outermost: a request from another site or host is refused first.
+    app.add_middleware(
+        RequestGuard, hosts=settings.accepted_hosts, max_body=settings.max_request_bytes
+    )
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

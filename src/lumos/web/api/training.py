@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +10,8 @@ from pydantic import BaseModel
 from lumos.data import Dataset
 from lumos.errors import NotFoundError
 from lumos.models import NetworkSpec, build_network, summarize
+from lumos.models.custom import parse_layers
+from lumos.models.network import CUSTOM
 from lumos.models.zoo import list_models, model_task
 from lumos.train.preview import augmentation_grid
 from lumos.train.recipe import Recipe, RecipeError
@@ -53,10 +53,13 @@ def train_job(request: Request, body: TrainRequest) -> dict[str, Any]:
 
 def _check_layers(text: str, dataset: Dataset) -> None:
     """Build a custom layer list once for the dataset's images: bad layers fail here."""
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "network.yaml"
-        path.write_text(text, encoding="utf-8")
-        spec = NetworkSpec.resolve(str(path), len(dataset.classes), dataset.channels, dataset.size)
+    spec = NetworkSpec(
+        name=CUSTOM,
+        layers=parse_layers(text, "network_yaml"),
+        num_classes=len(dataset.classes),
+        in_channels=dataset.channels,
+        input_size=dataset.size,
+    )
     build_network(spec, trust_code=False)
 
 

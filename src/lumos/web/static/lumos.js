@@ -20,10 +20,11 @@ function fmt(value, digits = 4) {
 }
 
 async function api(path, options = {}) {
-  const init = { ...options };
+  // The marker tells the server this came from its own page (cross-site forms cannot set it).
+  const init = { ...options, headers: { "X-Lumos-Request": "1", ...options.headers } };
   if (init.json !== undefined) {
     init.body = JSON.stringify(init.json);
-    init.headers = { "Content-Type": "application/json" };
+    init.headers["Content-Type"] = "application/json";
     delete init.json;
   }
   const response = await fetch(path, init);
