@@ -10,10 +10,10 @@ gives mean, standard deviation and range per network and arithmetic. The test sp
 images, so one image is about 0.03 of a test score.
 
     python benchmarks/goals.py [--only detector|segmenter] [--seeds 0,1,2]
-                               [--precision fp32,bf16] [--threads N] [--epochs N]
+                               [--precision fp32,bf16] [--threads N] [--set epochs=8 ...]
 
-bf16 on a CPU without native bf16 (AVX2 only) is emulated and slow: use ``--epochs`` for the
-smallest run that shows a difference there.
+bf16 on a CPU without native bf16 (AVX2 only) is emulated and slow: use ``--set epochs=N``
+for the smallest run that shows a difference there.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 from lumos.data import import_dataset
 from lumos.demo import DETECTION_RECIPE
@@ -44,12 +45,10 @@ GOALS = {
 }
 
 
-def measure(name: str, workspace: Workspace, seed: int, precision: str, epochs: int | None):
+def measure(name: str, workspace: Workspace, seed: int, precision: str, changes: dict):
     """One training of goal ``name``: (seconds, best val score, test scores)."""
     recipe, metric, test_metrics, goal = GOALS[name]
-    update = {"dataset": "shapes", "seed": seed, "precision": precision}
-    if epochs:
-        update["epochs"] = epochs
+    update = {"dataset": "shapes", "seed": seed, "precision": precision, **changes}
     start = time.perf_counter()
     job = train(recipe.model_copy(update=update), workspace=workspace, progress=False)
     seconds = time.perf_counter() - start
@@ -65,7 +64,7 @@ def measure(name: str, workspace: Workspace, seed: int, precision: str, epochs: 
     verdict = "met" if best >= goal else "NOT met"
     tested = ", ".join(f"{m} {v:.3f}" for m, v in scores.items())
     print(
-        f"{name} {precision} seed {seed}: {recipe.network}, {epochs or recipe.epochs} epochs in "
+        f"{name} {precision} seed {seed}: {recipe.network}, {changes or 'as is'} in "
         f"{seconds:.0f} s: best {metric} {best:.3f} (goal >= {goal}: {verdict}); test {tested}",
         flush=True,
     )
@@ -86,11 +85,16 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--precision", default="fp32", help="comma-separated: fp32,bf16")
     parser.add_argument("--threads", type=int, help="intra-op threads (default: torch's)")
-    parser.add_argument("--epochs", type=int, help="shorter runs than the goal's recipe")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="change the recipe"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
+    changes = {
+        k: v for item in args.set for k, v in yaml.safe_load(item.replace("=", ": ", 1)).items()
+    }
     print(f"torch threads: {torch.get_num_threads()}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         workspace = Workspace(Path(scratch)).ensure()
@@ -99,14 +103,12 @@ def main() -> None:
             if args.only not in (None, name):
                 continue
             for precision in args.precision.split(","):
-                runs = [measure(name, workspace, s, precision, args.epochs) for s in seeds]
+                runs = [measure(name, workspace, s, precision, changes) for s in seeds]
                 metric = GOALS[name][1]
                 print(
                     f"== {name} {precision}, seeds {args.seeds}: "
                     f"{metric} {spread([r[1] for r in runs])}; "
-                    + "; ".join(
-                        f"test {m} {spread([r[2][m] for r in runs])}" for m in runs[0][2]
-                    )
+                    + "; ".join(f"test {m} {spread([r[2][m] for r in runs])}" for m in runs[0][2])
                     + f"; seconds {statistics.median(r[0] for r in runs):.0f} (median)",
                     flush=True,
                 )

@@ -113,6 +113,12 @@ def test_create_dataset_from_a_folder(page, site) -> None:
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/jobs/import-"))
     _wait_for_state(page, "done")
+    # An import's page: what it made, with a link; no training charts, nothing to save.
+    playwright_api.expect(page.locator("#result-list a", has_text="colours")).to_have_attribute(
+        "href", "/datasets/colours"
+    )
+    playwright_api.expect(page.locator("#train-charts")).to_be_hidden()
+    playwright_api.expect(page.locator("#save-model")).to_be_hidden()
     _shot(page, "job-import")
     page.click("#clone-job")
     page.wait_for_url(re.compile(r"/datasets/new\?clone=import-"))
@@ -202,6 +208,13 @@ def test_save_model_classify_an_upload_and_download(page, site) -> None:
     page.click("#optimize-form button[type=submit]")
     page.wait_for_url(re.compile(r"/jobs/"))
     playwright_api.expect(page.locator("#job-state")).to_have_text("done")
+    # An optimisation's page: its result links the model and the artefact; no clone, no save.
+    playwright_api.expect(page.locator("#result-list a", has_text="int8")).to_have_attribute(
+        "href", "/api/models/colour-net/artefacts/int8"
+    )
+    for button in ("#save-model", "#clone-job"):
+        playwright_api.expect(page.locator(button)).to_be_hidden()
+    _shot(page, "job-optimize")
     page.goto("/models/colour-net")
     row = page.locator("#artefact-table tr", has_text="int8")
     playwright_api.expect(row).to_contain_text("top-1 accuracy")
@@ -209,6 +222,54 @@ def test_save_model_classify_an_upload_and_download(page, site) -> None:
     with page.expect_download() as artefact:
         row.locator("a", has_text="download").click()
     assert artefact.value.suggested_filename == "colour-net-int8.onnx"
+    page.set_input_files(
+        "#many-form input[name=images]",
+        [_png_file(f"{c}.png", np.full((16, 16, 3), v, np.uint8)) for c, v in
+         (("red", (230, 40, 30)), ("blue", (30, 40, 230)))],
+    )  # fmt: skip
+    page.click("#many-form button[type=submit]")
+    playwright_api.expect(page.locator("#many-result")).to_contain_text("2 images")
+    assert "null" not in page.locator("#many-result").inner_text()
     page.goto("/")
     playwright_api.expect(page.locator("#models a", has_text="colour-net")).to_have_count(1)
+    optimised = page.locator("#jobs tr", has_text="optimise colour-net")
+    assert optimised.locator(".progress div").get_attribute("style") == "width: 100%;"
     _shot(page, "home")
+
+
+def test_a_sample_imports_from_the_new_dataset_page(page) -> None:
+    page.goto("/datasets/new")
+    page.select_option("#sample", "sample:digits")
+    playwright_api.expect(page.locator("input[name=name]")).to_have_value("digits")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/jobs/import-"))
+    _wait_for_state(page, "done")
+    page.locator("#result-list a", has_text="digits").click()
+    playwright_api.expect(page.locator("#dataset-summary")).to_contain_text("classification")
+
+
+def test_the_new_model_form_suggests_a_network_for_the_data(page) -> None:
+    page.goto("/models/new?dataset=digits")
+    playwright_api.expect(page.locator("#network-select")).to_have_value("lenet5")
+    page.select_option("#dataset-select", "colours")
+    playwright_api.expect(page.locator("#network-select")).to_have_value("resnet18")
+
+
+def test_pages_ask_nothing_of_the_network_and_miss_nothing(page, site) -> None:
+    """Every request of every page (the API docs too) goes to this server and is answered;
+    no page logs an error (a bad input pattern, a missing favicon)."""
+    requests, failures, errors = [], [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("response", lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto("/datasets/new")
+    page.fill("input[name=name]", "a-b_c.d")
+    assert page.evaluate("() => document.querySelector('input[name=name]').checkValidity()")
+    page.fill("input[name=name]", "-bad")
+    assert not page.evaluate("() => document.querySelector('input[name=name]').checkValidity()")
+    page.goto("/docs")
+    playwright_api.expect(page.locator(".swagger-ui .title").first).to_contain_text("lumos")
+    page.goto("/")
+    playwright_api.expect(page.locator("#models a", has_text="colour-net")).to_have_count(1)
+    assert requests and [u for u in requests if not u.startswith((site[0], "data:"))] == []
+    assert failures == [] and errors == []

@@ -25,6 +25,7 @@ from lumos.workspace import Workspace, validate_name
 
 State = Literal["queued", "running", "done", "failed", "aborted"]
 FINAL: tuple[State, ...] = ("done", "failed", "aborted")
+RESULT = "result.json"
 
 
 def _now() -> str:
@@ -62,10 +63,22 @@ class Job:
         write_json_atomic(self.progress_path, {"stage": stage, "done": done, "total": total})
 
     def read_progress(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.progress_path.read_text())
-        except (OSError, ValueError):
-            return None
+        return _read_json(self.progress_path)
+
+    def record_result(self, result: dict[str, Any]) -> None:
+        """What the job made, for front ends: names of what it made (``dataset``, ``model``,
+        ``artefact``) and its headline figures."""
+        write_json_atomic(self.folder / RESULT, result)
+
+    def read_result(self) -> dict[str, Any] | None:
+        return _read_json(self.folder / RESULT)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def create_job(workspace: Workspace, kind: str, params: dict[str, Any]) -> Job:
@@ -153,6 +166,9 @@ def set_state(workspace: Workspace, job: Job, state: State, error: str | None = 
         )
         if db.total_changes == 0:
             raise WorkspaceError(f"job {job.id} vanished from the store")
+    if state == "done":  # a job that reported no progress (or not its last step) is complete
+        progress = job.read_progress() or {"stage": job.kind, "total": 1}
+        job.report_progress(progress["stage"], progress["total"], progress["total"])
     job.state, job.error = state, error
     job.log(f"state {state}" + (f": {error}" if error else ""))
 

@@ -80,6 +80,9 @@ def import_dataset(
         record.log(
             f"imported {manifest['records']} records into {final}; problems: {manifest['problems']}"
         )
+        record.record_result(
+            {"dataset": name, "records": manifest["records"], "classes": len(manifest["classes"])}
+        )
     return final
 
 
@@ -292,7 +295,7 @@ def _describe(
 
 def _describe_source(source: str | Path) -> str:
     text = str(source)
-    return text if text.startswith(formats.SAMPLE_PREFIX) else str(Path(source).resolve())
+    return text if formats.is_sample(text) else str(Path(source).resolve())
 
 
 def _class_warnings(task: Task, classes: list[str], manifest: dict) -> list[Problem]:

@@ -104,3 +104,8 @@ def _apart(a: tuple[int, int, int, int], b: tuple[int, int, int, int], gap: int 
 
 
 SAMPLES = {"digits": digits, "shapes": shapes}
+
+
+def sample_descriptions() -> dict[str, str]:
+    """Each sample's name and the first line of its description."""
+    return {name: (make.__doc__ or "").strip().splitlines()[0] for name, make in SAMPLES.items()}

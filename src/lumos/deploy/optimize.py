@@ -381,4 +381,11 @@ def run_optimization(
             f"(fp32 {artefact.baseline:.4f}, {artefact.delta:+.4f}); layers "
             f"{artefact.layers.pytorch} -> {artefact.layers.onnx} -> {artefact.layers.fused}"
         )
+        job.record_result(
+            {
+                "model": bundle.name, "artefact": Path(artefact.file).stem,
+                artefact.metric: artefact.score, "fp32": artefact.baseline,
+                "size_bytes": artefact.size_bytes,
+            }
+        )  # fmt: skip
     return artefact

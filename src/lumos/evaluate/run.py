@@ -42,6 +42,7 @@ def run_evaluation(
             else:
                 report = evaluate(bundle, data, split, trust_code=trust_code)
             write_report(report, data, folder)
+        job.record_result({**params, **report.metrics})
     return report, folder
 
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from lumos import __version__
@@ -28,6 +29,7 @@ from lumos.web.settings import WebSettings
 from lumos.web.state import ServerState
 
 STATIC = Path(__file__).parent / "static"
+FAVICON_URL = "/static/favicon.svg"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 log = logging.getLogger("lumos.web")
 
@@ -47,8 +49,13 @@ def create_app(settings: WebSettings) -> FastAPI:
         if runner is not None:
             runner.stop()
 
-    app = FastAPI(
+    # The API docs (/docs) with their scripts served from an installed package: the CDN that
+    # FastAPI loads them from by default is not there offline. No /redoc: its viewer fetches
+    # a logo from its CDN whatever it is told.
+    app = FastAPIOffline(
         title="lumos",
+        favicon_url=FAVICON_URL,
+        redoc_url=None,
         version=__version__,
         description="The lumos workbench API: datasets, training jobs, models.",
         lifespan=lifespan,
@@ -68,6 +75,10 @@ def create_app(settings: WebSettings) -> FastAPI:
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:
         return FileResponse(PLOTLY_JS, headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     _add_error_handlers(app)
     return app

@@ -37,8 +37,8 @@ _POLICY = (
     "script-src 'self'{scripts}; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# FastAPI's API documentation pages start their viewers with an inline script.
-_DOCS_PATHS = ("/docs", "/redoc")
+# FastAPI's API documentation page starts its viewer with an inline script.
+_DOCS_PATHS = ("/docs",)
 SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),

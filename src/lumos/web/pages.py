@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from lumos import __version__
 from lumos.data.geometry import RESIZE_MODES
+from lumos.data.samples import sample_descriptions
 from lumos.errors import LumosError
 from lumos.jobs import open_job
 from lumos.train.recipe import Recipe
@@ -35,7 +36,8 @@ RECIPE_GROUPS: dict[str, list[str]] = {
     ],
     "Run": [
         "input_size", "init", "freeze_backbone", "seed", "precision", "channels_last", "ema",
-        "val_every", "checkpoint_every", "early_stopping", "metric", "workers",
+        "val_every", "checkpoint_every", "checkpoint_steps", "checkpoint_minutes",
+        "early_stopping", "metric", "workers", "threads",
     ],
 }  # fmt: skip
 
@@ -103,7 +105,9 @@ def home(request: Request) -> HTMLResponse:
 
 @router.get("/datasets/new", response_class=HTMLResponse)
 def dataset_new(request: Request) -> HTMLResponse:
-    return _page(request, "dataset_new.html", resize_modes=RESIZE_MODES)
+    return _page(
+        request, "dataset_new.html", resize_modes=RESIZE_MODES, samples=sample_descriptions()
+    )
 
 
 @router.get("/datasets/{name}", response_class=HTMLResponse)

@@ -43,6 +43,11 @@ FORMATS: dict[str, ModuleType] = {m.NAME: m for m in _MODULES}
 SAMPLE_PREFIX = "sample:"
 
 
+def is_sample(source: str | Path | None) -> bool:
+    """Whether ``source`` names a built-in sample (``sample:NAME``), not a path."""
+    return isinstance(source, str) and source.startswith(SAMPLE_PREFIX)
+
+
 @dataclass(frozen=True)
 class Reader:
     """A reader that is not a module (the samples); same attribute names as the modules."""
@@ -60,7 +65,7 @@ def _module(format_name: str) -> ModuleType:
 def resolve(source: str | Path, format_name: str | None) -> tuple[Reader | ModuleType, Path]:
     """The reader for ``source`` and the path it reads."""
     text = str(source)
-    if text.startswith(SAMPLE_PREFIX):
+    if is_sample(text):
         from lumos.data.samples import SAMPLES
 
         name = text[len(SAMPLE_PREFIX) :]

@@ -12,12 +12,14 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from lumos.data.dataset import list_datasets, remove_dataset
+from lumos.data.formats import is_sample
 from lumos.data.images import open_image
 from lumos.data.options import ImportOptions
 from lumos.data.show import browse, resize_previews, tile
 from lumos.deploy.predict import expand
 from lumos.errors import DataError
 from lumos.jobs import create_job
+from lumos.models.zoo import suggested_network
 from lumos.train.recipe import describe_error
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
 from lumos.web.api.jobs import job_row
@@ -39,7 +41,9 @@ def datasets(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/datasets/{name}")
 def dataset_info(request: Request, name: str) -> dict[str, Any]:
-    return state_of(request).datasets.get(name).info()
+    dataset = state_of(request).datasets.get(name)
+    network = suggested_network(dataset.task, dataset.size, dataset.channels)
+    return dataset.info() | {"suggested_network": network}
 
 
 @router.delete("/datasets/{name}")
@@ -90,7 +94,7 @@ async def dataset_import(
         raise DataError(None, "give either a source folder or a zip archive, not both")
     upload = None
     if archive is None:
-        location = confined(source or "", settings)
+        location = source if is_sample(source) else confined(source or "", settings)
     else:
         if not (archive.filename or "").lower().endswith(".zip"):
             raise DataError(archive.filename, "uploads must be .zip archives")

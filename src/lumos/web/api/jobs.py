@@ -42,6 +42,7 @@ def describe_job(state: ServerState, row: dict[str, Any]) -> dict[str, Any]:
     job = Job(row["id"], row["kind"], row["state"], params, folder)
     described = {k: v for k, v in row.items() if k != "pid"} | {"params": params}
     described["progress"] = job.read_progress()
+    described["result"] = job.read_result()
     described["title"] = TITLES.get(row["kind"], row["kind"]).format_map(defaultdict(str, params))
     if row["kind"] == "train":
         described["summary"] = state.summary(job)

@@ -120,6 +120,10 @@ async function datasetNewPage() {
     form.overwrite.checked = true;
     flash(`Form filled from job ${clone}: change what you like and create.`, true);
   }
+  $("#sample").addEventListener("change", (event) => {
+    form.source.value = event.target.value;
+    if (event.target.value && !form.name.value) form.name.value = event.target.value.slice("sample:".length);
+  });
   form.addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
     const data = new FormData();
@@ -231,11 +235,15 @@ async function modelNewPage() {
   datasetSelect.replaceChildren(...datasets.map((d) => el("option", { value: d.name, "data-task": d.task }, `${d.name} (${d.task})`)));
   if (params.get("dataset")) datasetSelect.value = params.get("dataset");
   const networkSelect = $("#network-select");
-  const listNetworks = () => {
+  // The network list follows the dataset's task; a new dataset choice selects the network
+  // that suits its images (a clone keeps its own).
+  const listNetworks = async ({ suggest = true } = {}) => {
     const task = datasetSelect.selectedOptions[0]?.dataset.task || "classification";
     const keep = networkSelect.value;
     networkSelect.replaceChildren(...networks.filter((n) => n.task === task).map((n) => el("option", { value: n.name }, `${n.name} — ${n.family}`)));
-    if ([...networkSelect.options].some((o) => o.value === keep)) networkSelect.value = keep;
+    if (suggest && datasetSelect.value) {
+      networkSelect.value = (await api(`/api/datasets/${encodeURIComponent(datasetSelect.value)}`)).suggested_network;
+    } else if ([...networkSelect.options].some((o) => o.value === keep)) networkSelect.value = keep;
   };
   const describe = guarded(async () => {
     const network = networks.find((n) => n.name === networkSelect.value);
@@ -259,7 +267,7 @@ async function modelNewPage() {
     const preview = await api("/api/augment-preview", { method: "POST", json: recipeFromFields(form) });
     Object.assign($("#augment-preview"), { src: preview.picture, hidden: false });
   }));
-  datasetSelect.addEventListener("change", () => { listNetworks(); describe(); });
+  datasetSelect.addEventListener("change", guarded(async () => { await listNetworks(); describe(); }));
   networkSelect.addEventListener("change", describe);
   for (const name of ["lr_policy", "lr", "epochs", "warmup_epochs", "step_size", "milestones", "gamma", "power", "min_lr"]) {
     form.elements[name].addEventListener("change", plotSchedule);
@@ -271,12 +279,12 @@ async function modelNewPage() {
   if (params.get("clone")) {
     const clone = await api(`/api/jobs/${encodeURIComponent(params.get("clone"))}/clone`);
     datasetSelect.value = clone.params.dataset;
-    listNetworks();
+    await listNetworks({ suggest: false });
     fillFields(form, clone.params);
     $("#recipe-yaml").value = clone.yaml;
     flash(`Form filled from job ${params.get("clone")}: change what you like and train.`, true);
   } else {
-    listNetworks();
+    await listNetworks();
   }
   describe();
   plotSchedule();
@@ -347,6 +355,7 @@ async function jobPage() {
     $("#job-error").textContent = error || "";
     if (state === "done" && job.kind === "evaluate") showReport(jobId);
     if (state === "done" && job.kind === "import") flash(`Dataset ${job.params.name} is ready.`, true);
+    if (state === "done") api(`/api/jobs/${encodeURIComponent(jobId)}`).then((j) => showResult(j.result));
   };
   const setProgress = (progress) => {
     if (!progress) return;
@@ -390,6 +399,23 @@ async function jobPage() {
     if (!name) return;
     await api("/api/models", { method: "POST", json: { job: jobId, name } });
     location.href = `/models/${name}`;
+  }));
+}
+
+// What a finished job made (its result.json): names link to the pages of what they name.
+const RESULT_LINKS = {
+  dataset: (r) => `/datasets/${encodeURIComponent(r.dataset)}`,
+  model: (r) => `/models/${encodeURIComponent(r.model)}`,
+  artefact: (r) => `/api/models/${encodeURIComponent(r.model)}/artefacts/${encodeURIComponent(r.artefact)}`,
+};
+
+function showResult(result) {
+  if (!result) return;
+  $("#job-result").hidden = false;
+  $("#result-list").replaceChildren(...Object.entries(result).flatMap(([key, value]) => {
+    const link = RESULT_LINKS[key];
+    const shown = typeof value === "number" ? fmt(value) : String(value);
+    return [el("dt", {}, key.replaceAll("_", " ")), el("dd", {}, link ? el("a", { href: link(result) }, shown) : shown)];
   }));
 }
 
@@ -486,8 +512,9 @@ async function modelPage() {
     const perClass = Object.entries(result.per_class);
     $("#many-result").replaceChildren(
       el("p", {}, result.accuracy === null ? `${result.images.length} images` : `${result.images.length} images, accuracy ${(100 * result.accuracy).toFixed(1)}%`),
-      perClass.length ? el("table", { id: "per-class" }, el("thead", {}, el("tr", {}, ...["class", "images", "correct", "accuracy"].map((h) => el("th", {}, h)))),
-        el("tbody", {}, ...perClass.map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v.images), el("td", {}, v.correct), el("td", {}, `${(100 * v.accuracy).toFixed(1)}%`))))) : null,
+      // replaceChildren shows a null as the text "null": leave the table out instead.
+      ...(perClass.length ? [el("table", { id: "per-class" }, el("thead", {}, el("tr", {}, ...["class", "images", "correct", "accuracy"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, ...perClass.map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v.images), el("td", {}, v.correct), el("td", {}, `${(100 * v.accuracy).toFixed(1)}%`)))))] : []),
       el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {}, ...["image", "true", "top-1", "probability"].map((h) => el("th", {}, h)))),
         el("tbody", {}, ...result.images.map((r) => el("tr", {}, el("td", {}, r.file), el("td", {}, r.truth ?? ""),
           el("td", {}, r.error ? `error: ${r.error}` : r.top[0].label), el("td", {}, r.error ? "" : `${(100 * r.top[0].probability).toFixed(1)}%`)))))));
