@@ -162,9 +162,11 @@ def test_fcos_learns_squares_and_the_bundle_detects_them(
 ) -> None:
     """A detector learns (mAP50 >= 0.8) and its bundle evaluates, predicts and searches tiles.
 
+    fp32 is pinned: the test is about the bundle's pipeline (the fp32 ONNX export finds every
+    box), and its margins were set for that arithmetic; the bf16 path has its own tests.
     The goal on the shapes sample (mAP50 >= 0.8 in minutes) is `benchmarks/goals.py`.
     """
-    recipe = _fcos_recipe("squares", epochs=10, input_size=(64, 64))
+    recipe = _fcos_recipe("squares", epochs=10, input_size=(64, 64), precision="fp32")
     job = train(recipe, workspace=shapes_home, progress=False)
     lines = (job.folder / "metrics.jsonl").read_text().splitlines()
     best = max(r.get("val_map_50", 0.0) for r in map(json.loads, lines))

@@ -91,8 +91,8 @@ class Trainer:
         self.recipe = recipe
         self.dataset = dataset
         self.callbacks = callbacks
-        self.arithmetic: Arithmetic = choose(recipe.precision, device)
         self.task = model_task(recipe.network)
+        self.arithmetic: Arithmetic = choose(recipe.precision, device, self.task)
         self.segmentation = self.task == "segmentation"
         self.detection = self.task == "detection"
         self.train_split, self.val_split = self._splits()
