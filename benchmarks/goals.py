@@ -56,7 +56,7 @@ def measure(name: str, workspace: Workspace, seed: int, precision: str, changes:
         r.get(metric, 0.0) for r in read_metrics(job.folder / METRICS) if r["kind"] == "epoch"
     )
     model = f"{name}-{precision}-{seed}"
-    bundle_from_job(job.id, model, workspace=workspace)
+    bundle_from_job(job.id, model, workspace=workspace, overwrite=True)
     report, _ = run_evaluation(
         model, "shapes", "test", workspace=workspace, out=workspace.root / "eval" / model
     )
@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--precision", default="fp32", help="comma-separated: fp32,bf16")
     parser.add_argument("--threads", type=int, help="intra-op threads (default: torch's)")
+    parser.add_argument("--workspace", type=Path, help="keep the jobs and models here")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="change the recipe"
     )
@@ -97,8 +98,8 @@ def main() -> None:
     }
     print(f"torch threads: {torch.get_num_threads()}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
-        workspace = Workspace(Path(scratch)).ensure()
-        import_dataset("sample:shapes", "shapes", workspace=workspace)
+        workspace = Workspace(args.workspace or Path(scratch)).ensure()
+        import_dataset("sample:shapes", "shapes", workspace=workspace, overwrite=True)
         for name in GOALS:
             if args.only not in (None, name):
                 continue

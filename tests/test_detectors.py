@@ -179,6 +179,10 @@ def test_fcos_learns_squares_and_the_bundle_detects_them(
     assert code == 0, err
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert metrics["map_50"] >= 0.7 and "map_50" in out
+    # The operating point: the score threshold tuned on val, with precision and recall at it.
+    threshold = Bundle.load("fcos", shapes_home).score_threshold
+    assert 0.05 <= threshold <= 0.95 and metrics["score_threshold"] == threshold
+    assert metrics["precision"] >= 0.7 and metrics["recall"] >= 0.7
     for name in ("pr_curves.png", "confusion.png", "per_class.csv", "detections.json"):
         assert (tmp_path / "ev" / name).is_file()
 

@@ -469,7 +469,9 @@ def detect_command(
         int, typer.Option(help="Window step in pixels (sliding-window).", min=1)
     ] = 16,
     scales: Annotated[str, typer.Option(help="Comma-separated image scales, e.g. 1,0.5.")] = "1",
-    threshold: Annotated[float, typer.Option(help="Lowest score kept.")] = 0.5,
+    threshold: Annotated[
+        float | None, typer.Option(help="Lowest score kept (default: the model's, tuned).")
+    ] = None,
     tile: Annotated[
         int | None, typer.Option(help="Search large images in tiles of this size.", min=8)
     ] = None,

@@ -100,11 +100,15 @@ def _detection(
     metrics, folder = _train_and_evaluate(
         DETECTION_RECIPE, DETECTOR, out_dir, say, training_progress
     )
-    say(f"test mAP50 {metrics['map_50']:.3f}, mAP {metrics['map']:.3f}; report in {folder}")
+    say(
+        f"test mAP50 {metrics['map_50']:.3f}, mAP {metrics['map']:.3f}; at its operating point "
+        f"(score >= {metrics['score_threshold']:.2f}) precision {metrics['precision']:.3f}, "
+        f"recall {metrics['recall']:.3f}; report in {folder}"
+    )
     detector = Detector(Bundle.load(DETECTOR))
     test = Dataset.open("shapes").split("test")
     for i in range(4):
         found = detector.detect(test[i].image)
         picture = draw_detections(test[i].image, found, out_dir / f"shapes-test-{i}-boxes.png")
         say(f"  {test[i].source}: {len(found.labels)} found, {len(test[i].boxes)} true: {picture}")
-    return {"map_50": metrics["map_50"], "map": metrics["map"]}
+    return {key: metrics[key] for key in ("map_50", "map", "precision", "recall")}

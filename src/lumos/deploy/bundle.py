@@ -46,6 +46,9 @@ SUFFIX = ".lumos"
 _MAX_MEMBER = 4 << 30  # refuse zip members that claim more than 4 GiB
 
 
+DEFAULT_SCORE_THRESHOLD = 0.5  # a detector's operating point when none was tuned
+
+
 class BundleError(LumosError):
     """A bundle that is missing, damaged, or of an unknown version."""
 
@@ -65,6 +68,11 @@ class Bundle:
     @property
     def task(self) -> str:
         return self.meta.get("task", "classification")
+
+    @property
+    def score_threshold(self) -> float:
+        """A detector's operating point: the lowest score kept (tuned on validation)."""
+        return float(self.meta.get("score_threshold", DEFAULT_SCORE_THRESHOLD))
 
     @property
     def labels(self) -> list[str]:

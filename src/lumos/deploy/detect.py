@@ -128,7 +128,7 @@ class Detector:
         method: str | None = None,
         stride: int = 16,
         scales: tuple[float, ...] = (1.0,),
-        threshold: float = 0.5,
+        threshold: float | None = None,
         iou: float = 0.3,
         tile: int | None = None,
         overlap: float = 0.2,
@@ -138,8 +138,9 @@ class Detector:
         ``method`` defaults to ``model`` for a detection bundle and ``sliding-window`` for a
         classifier. With ``tile``, the image is cut into ``tile``-pixel squares overlapping
         by ``overlap``, each searched on its own, and the boxes merged: a large image never
-        enters the network whole.
+        enters the network whole. ``threshold`` defaults to the bundle's operating point.
         """
+        threshold = self.bundle.score_threshold if threshold is None else threshold
         method = method or ("model" if self.end_to_end else "sliding-window")
         if method not in METHODS:
             raise BundleError(f"unknown detection method {method!r}: {', '.join(METHODS)}")

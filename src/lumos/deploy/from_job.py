@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from lumos.data import Dataset
-from lumos.deploy.bundle import BundleError, save_bundle
+from lumos.deploy.bundle import Bundle, BundleError, save_bundle
 from lumos.errors import LumosError
 from lumos.fileio import load_json
 from lumos.jobs import open_job
@@ -65,10 +65,16 @@ def bundle_from_job(
             "job": job.id,
         },
     }
-    if multi_label:
-        validation = _same_dataset(data, workspace)
-        if validation is not None:  # without it the thresholds stay at 0.5
-            meta["thresholds"] = _tuned_thresholds(spec, weights, validation)
+    # Thresholds are tuned on the validation split, when the dataset is still there (else
+    # they stay at 0.5): per class for multi-label, the detector's operating point.
+    validation = _same_dataset(data, workspace) if multi_label or task == "detection" else None
+    if validation is not None and multi_label:
+        meta["thresholds"] = _tuned_thresholds(spec, weights, validation)
+    if validation is not None and task == "detection":
+        from lumos.evaluate.boxes import tuned_score_threshold
+
+        unsaved = Bundle({**meta, "name": name}, weights, f"job {job.id}")
+        meta["score_threshold"] = tuned_score_threshold(unsaved, validation)
     return save_bundle(name, meta=meta, weights=weights, workspace=workspace, overwrite=overwrite)
 
 

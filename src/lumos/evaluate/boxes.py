@@ -14,7 +14,11 @@ from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
 from lumos.deploy.bundle import Bundle
 from lumos.evaluate.classification import ClassificationReport
-from lumos.evaluate.detection import coco_documents, detection_report
+from lumos.evaluate.detection import (
+    best_threshold,
+    coco_documents,
+    detection_report,
+)
 from lumos.evaluate.masks import checked_split
 
 
@@ -44,6 +48,19 @@ def detect_split(
     return truths, found
 
 
+def tuned_score_threshold(bundle: Bundle, dataset: Dataset) -> float:
+    """The score threshold with the best F1 on ``dataset``'s validation split."""
+    return best_threshold(*_coco_split(bundle, checked_split(bundle, dataset, "val"), False))
+
+
+def _coco_split(bundle: Bundle, part: Dataset, trust_code: bool) -> tuple[dict, list]:
+    """The COCO ground truth of a split and the bundle's detections on it."""
+    model = bundle.model(trust_code=trust_code)
+    input_size = tuple(bundle.preprocessing["input_size"])
+    truths, found = detect_split(model, BatchLoader(part, 16, targets="boxes"), input_size)
+    return coco_documents(truths, found, part.classes)
+
+
 def evaluate_detection(
     bundle: Bundle, dataset: Dataset, split: str, out: Path, *, trust_code: bool = False
 ) -> ClassificationReport:
@@ -51,12 +68,8 @@ def evaluate_detection(
     metrics.json, per_class.csv, pr_curves.png, confusion.csv/png (with a background row
     and column), and the COCO ground truth and detections as JSON."""
     part = checked_split(bundle, dataset, split)
-    model = bundle.model(trust_code=trust_code)
-    truths, found = detect_split(
-        model, BatchLoader(part, 16, targets="boxes"), tuple(bundle.preprocessing["input_size"])
-    )
-    truth, results = coco_documents(truths, found, dataset.classes)
-    metrics = detection_report(truth, results, out)
+    truth, results = _coco_split(bundle, part, trust_code)
+    metrics = detection_report(truth, results, out, score_threshold=bundle.score_threshold)
     out.joinpath("coco_ground_truth.json").write_text(json.dumps(truth))
     out.joinpath("detections.json").write_text(json.dumps(results))
     per_class = [

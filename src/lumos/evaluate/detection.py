@@ -182,9 +182,13 @@ def _evaluate(
 def detection_report(
     gt: str | Path | dict, results: str | Path | list, out: Path, *, score_threshold: float = 0.5
 ) -> dict[str, Any]:
-    """COCO metrics, plus per-class AP, precision-recall curves and a confusion matrix with
-    a background row and column, written to ``out``; returns the metrics."""
+    """COCO metrics, precision and recall at ``score_threshold``, per-class AP,
+    precision-recall curves and a confusion matrix with a background row and column (at
+    ``score_threshold``), written to ``out``; returns the metrics."""
     metrics, evaluator, truth, detections = _evaluate(gt, results)
+    # The operating point: what predict and detect give at the threshold they use.
+    metrics |= operating_point(truth, detections, score_threshold)
+    metrics["score_threshold"] = score_threshold
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     with (out / "per_class.csv").open("w", newline="") as f:
@@ -245,6 +249,25 @@ def box_confusion(
             if m not in matched:
                 matrix[index[a["category_id"]], background] += 1
     return matrix
+
+
+def operating_point(truth: dict, detections: list, threshold: float) -> dict[str, float]:
+    """Precision, recall and F1 of the detections scoring at least ``threshold``: a
+    detection is right when it overlaps an object of its class (IoU >= 0.5, greedy)."""
+    matrix = box_confusion(truth, detections, score_threshold=threshold)
+    classes = len(matrix) - 1  # the last row and column are the background
+    right = float(np.trace(matrix[:classes, :classes]))
+    found, objects = matrix[:, :classes].sum(), matrix[:classes, :].sum()
+    precision = right / found if found else 1.0
+    recall = right / objects if objects else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def best_threshold(truth: dict, detections: list) -> float:
+    """The score threshold (0.05 to 0.95 in steps of 0.05) with the best F1."""
+    candidates = [round(t, 2) for t in np.arange(0.05, 0.951, 0.05)]
+    return max(candidates, key=lambda t: operating_point(truth, detections, t)["f1"])
 
 
 def _xyxy(boxes: list[list[float]]):
