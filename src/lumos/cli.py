@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -939,6 +940,10 @@ def _fail(message: str, code: int = 2) -> None:
 
 def main() -> None:
     """Entry point: library errors become one line on stderr and exit code 2."""
+    # Before torch loads OpenMP: its waiting threads sleep instead of spinning, so a training
+    # beside another busy process keeps 0.54x of its speed instead of 0.21x, for ~4% when
+    # alone (docs/BENCHMARKS.md). OMP_WAIT_POLICY=ACTIVE in the environment keeps spinning.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
     except LumosError as e:
