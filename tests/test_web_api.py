@@ -114,10 +114,11 @@ def test_import_from_folder_then_browse(
     assert client.get("/api/datasets").json() == []
 
 
-def test_import_from_uploaded_zip(client: TestClient, workspace: Workspace) -> None:
+@pytest.mark.parametrize("top", ["", "colours/"])  # zipping a folder puts it on top
+def test_import_from_uploaded_zip(client: TestClient, workspace: Workspace, top: str) -> None:
     archive = _zip(
         {
-            f"{c}/{i}.png": _png(rgb)
+            f"{top}{c}/{i}.png": _png(rgb)
             for c, rgb in (("a", (255, 0, 0)), ("b", (0, 0, 255)))
             for i in range(4)
         }
@@ -129,7 +130,8 @@ def test_import_from_uploaded_zip(client: TestClient, workspace: Workspace) -> N
     )
     assert response.status_code == 202, response.text
     assert run_job(workspace, response.json()["id"]) == 0
-    assert client.get("/api/datasets/zipped").json()["records"] == 8
+    info = client.get("/api/datasets/zipped").json()
+    assert info["records"] == 8 and info["classes"] == ["a", "b"]
     assert list((workspace.root / "uploads").iterdir()) == []  # the unpacked copy is gone
 
 

@@ -78,7 +78,8 @@ def image_upload_suffix(upload: UploadFile) -> str:
 
 
 def unpack_zip(archive: Path, settings: WebSettings) -> Path:
-    """Unpack ``archive`` beside itself after checking every member; returns the folder."""
+    """Unpack ``archive`` beside itself after checking every member; returns the folder, or
+    the one folder it holds (zipping a folder puts it on top of everything)."""
     try:
         with zipfile.ZipFile(archive) as z:
             members = z.infolist()
@@ -94,7 +95,8 @@ def unpack_zip(archive: Path, settings: WebSettings) -> Path:
                     _copy_capped(source, out, member.file_size, archive)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
         raise DataError(archive.name, f"not a readable zip archive ({e})") from None
-    return folder
+    entries = [entry for entry in folder.iterdir() if not entry.name.startswith(("__MACOSX", "."))]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
 
 
 def _check_members(archive: Path, members: list[zipfile.ZipInfo], settings: WebSettings) -> None:
