@@ -340,3 +340,24 @@ def test_detection_bundle_bad_input(
         monkeypatch, capsys, "detect", "untrained", str(good), "--tile", "64", "--overlap", "1.5"
     )
     assert code == 2 and "--overlap must be at least 0 and below 1" in err
+
+
+def test_shapes_serves_detectors_and_segmenters(shapes_home: Workspace, tmp_path: Path) -> None:
+    """The shapes sample is a detection set with masks: a segmenter is scored on it too."""
+    from lumos.deploy import save_bundle
+    from lumos.evaluate import run_evaluation
+    from lumos.models import NetworkSpec
+
+    shapes = Dataset.open("shapes", shapes_home)
+    assert shapes.task == "detection" and shapes.serves("segmentation")
+    assert not shapes.serves("classification")
+    spec = NetworkSpec(name="fpn_resnet18", num_classes=4, in_channels=3, input_size=(64, 64))
+    model = normalized_model(build_model(spec.name, 4, 3, (64, 64)), identity(3))
+    meta = {
+        "task": "segmentation", "network": spec.model_dump(mode="json"),
+        "labels": ["background", *shapes.classes], "provenance": {},
+        "preprocessing": {"size": [128, 128], "input_size": [64, 64], "channels": 3},
+    }  # fmt: skip
+    save_bundle("seg", meta=meta, weights=model.state_dict(), workspace=shapes_home)
+    report, _ = run_evaluation("seg", "shapes", workspace=shapes_home, out=tmp_path / "ev")
+    assert 0.0 <= report.metrics["miou"] <= 1.0

@@ -119,6 +119,15 @@ class Dataset(Sequence[Sample]):
     def task(self) -> str:
         return self.manifest["task"]
 
+    def serves(self, task: str) -> bool:
+        """Whether a network of ``task`` can learn from (and be scored on) this dataset: a
+        classifier needs labels, a segmenter masks, a detector boxes (``shapes`` has both)."""
+        if task == "segmentation":
+            return bool(self.manifest.get("has_masks"))
+        if task == "detection":
+            return bool(self.manifest.get("has_boxes"))
+        return self.task == "classification"
+
     @property
     def classes(self) -> list[str]:
         return list(self.manifest["classes"])

@@ -68,10 +68,14 @@ def _checked(
 
 
 def check_fit(bundle: Bundle, dataset: Dataset, workspace: Workspace) -> None:
-    """Refuse a dataset of another task than the model's, naming the datasets that fit."""
-    if dataset.task == bundle.task:
+    """Refuse a dataset that a model of its task cannot be scored on, naming those that fit."""
+    if dataset.serves(bundle.task):
         return
-    fitting = [row["name"] for row in list_datasets(workspace) if row["task"] == bundle.task]
+    fitting = [
+        row["name"]
+        for row in list_datasets(workspace)
+        if Dataset.open(row["name"], workspace).serves(bundle.task)
+    ]
     hint = (
         f"datasets that fit: {', '.join(fitting)}"
         if fitting

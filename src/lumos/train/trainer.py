@@ -510,15 +510,16 @@ def check_fit(recipe: Recipe, dataset: Dataset) -> None:
             f"batch_size {recipe.batch_size} is larger than the {len(train)} training "
             f"records of {name!r}: use at most {len(train)}"
         )
-    if task == "segmentation" and not dataset.manifest["has_masks"]:
+    if dataset.serves(task):
+        return
+    if task == "segmentation":
         raise TrainError(f"{recipe.network} segments images, but dataset {name!r} has no masks")
-    if task == "detection" and not dataset.manifest.get("has_boxes"):
+    if task == "detection":
         raise TrainError(f"{recipe.network} detects objects, but dataset {name!r} has no boxes")
-    if task == "classification" and dataset.task != "classification":
-        raise TrainError(
-            f"dataset {name!r} is a {dataset.task} dataset; train a detector "
-            "(e.g. network=fcos_resnet18_fpn) or a segmenter (network=unet) on it"
-        )
+    raise TrainError(
+        f"dataset {name!r} is a {dataset.task} dataset; train a detector "
+        "(e.g. network=fcos_resnet18_fpn) or a segmenter (network=unet) on it"
+    )
 
 
 def _has_conv(model: nn.Module) -> bool:
