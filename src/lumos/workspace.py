@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,20 @@ from lumos.fileio import remove_stale_staging
 DEFAULT_HOME = "lumos-workspace"
 _FULL_DISK_BYTES = 1 << 20  # below this much free space a failing store is taken as full
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _use_wal(db: sqlite3.Connection, seconds: float = 30.0) -> None:
+    """Put the store in WAL mode (it stays so). The switch needs an exclusive lock that
+    SQLite does not wait for, so two processes opening a new store together retry it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -117,7 +132,7 @@ class Workspace:
             raise WorkspaceError(f"{self.db_path}: cannot open store: {e}") from e
         db.row_factory = sqlite3.Row
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             db.execute("PRAGMA busy_timeout=30000")
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("BEGIN")
