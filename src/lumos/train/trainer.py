@@ -95,7 +95,7 @@ class Trainer:
         self.arithmetic: Arithmetic = choose(recipe.precision, device, self.task)
         self.segmentation = self.task == "segmentation"
         self.detection = self.task == "detection"
-        self.train_split, self.val_split = self._splits()
+        self.train_split, self.val_split = check_fit(recipe, dataset)
         self.multi_label = dataset.multi_label and self.task == "classification"
         self.input_size = recipe.input_size or dataset.size
         self.metric = recipe.metric or DEFAULT_METRIC[self.task]
@@ -183,10 +183,6 @@ class Trainer:
         self.generator = torch.Generator()
 
     # -- set-up -------------------------------------------------------------------------
-
-    def _splits(self) -> tuple[Dataset, Dataset]:
-        check_fit(self.recipe, self.dataset)
-        return self.dataset.split("train"), self.dataset.split("val")
 
     def _initialise(self, workspace: Workspace | None) -> int:
         """Start from a saved model's weights where names and shapes match."""
@@ -496,9 +492,10 @@ class Trainer:
         self.generator.set_state(payload["augment_rng"])
 
 
-def check_fit(recipe: Recipe, dataset: Dataset) -> None:
-    """Refuse a recipe its dataset cannot train: no training or validation records, a batch
-    larger than the training split, or a network of another task than the data's."""
+def check_fit(recipe: Recipe, dataset: Dataset) -> tuple[Dataset, Dataset]:
+    """The training and validation splits of ``dataset``; refused if the recipe cannot train
+    on them: no training or validation records, a batch larger than the training split, or a
+    network of another task than the data's."""
     train, val = dataset.split("train"), dataset.split("val")
     name, task = dataset.name, model_task(recipe.network)
     if not len(train):
@@ -511,7 +508,7 @@ def check_fit(recipe: Recipe, dataset: Dataset) -> None:
             f"records of {name!r}: use at most {len(train)}"
         )
     if dataset.serves(task):
-        return
+        return train, val
     if task == "segmentation":
         raise TrainError(f"{recipe.network} segments images, but dataset {name!r} has no masks")
     if task == "detection":

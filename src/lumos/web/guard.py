@@ -140,10 +140,16 @@ def _cross_site(headers: Headers, scheme: str, host: str) -> str | None:
     return None
 
 
+def _headers(scripts: str) -> list[tuple[bytes, bytes]]:
+    policy = _POLICY.format(scripts=scripts).encode()
+    return [*SECURITY_HEADERS, (b"content-security-policy", policy)]
+
+
+_PAGE_HEADERS, _DOCS_HEADERS = _headers(""), _headers(" 'unsafe-inline'")
+
+
 def _headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
-    docs = scope.get("path", "").startswith(_DOCS_PATHS)
-    policy = _POLICY.format(scripts=" 'unsafe-inline'" if docs else "")
-    return [*SECURITY_HEADERS, (b"content-security-policy", policy.encode())]
+    return _DOCS_HEADERS if scope.get("path", "").startswith(_DOCS_PATHS) else _PAGE_HEADERS
 
 
 async def _answer(send: Send, status: int, message: str) -> None:
