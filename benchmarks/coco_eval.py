@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lumos.evaluate import coco_metrics
-from lumos.evaluate.detection import STAT_KEYS
+from lumos.tasks.detection.coco import STAT_KEYS
 
 
 def documents(images: int, seed: int = 0) -> tuple[dict, list]:

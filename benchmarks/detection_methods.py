@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from lumos.deploy import Bundle, save_bundle
-from lumos.deploy.detect import Detections, Detector
 from lumos.models import NetworkSpec, build_network
 from lumos.models.normalization import identity, normalized_model
+from lumos.tasks.detection.search import Detections, Detector
 from lumos.workspace import Workspace
 
 LAYERS = [

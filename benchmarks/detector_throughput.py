@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
+from lumos.arithmetic import cpu_has_native_bf16
 from lumos.data import Dataset, import_dataset
 from lumos.demo import DETECTION_RECIPE
-from lumos.train.precision import cpu_has_native_bf16
 from lumos.train.trainer import Trainer
 from lumos.workspace import Workspace
 

@@ -147,7 +147,7 @@ def main() -> None:
             "(c) lumos, default settings": lumos_run(dataset, default, Path(tmp), extras=True),
             "(d) lumos, fp32, no log/progress": lumos_run(dataset, fp32, Path(tmp), extras=False),
         }
-    from lumos.train.precision import choose
+    from lumos.arithmetic import choose
 
     print(
         f"ResNet-18, 32x32, {args.train} train / {args.val} val images, {args.epochs} epochs, "

@@ -146,7 +146,7 @@ def test_cli_eval_on_a_dataset_of_another_task_says_what_fits(
     code, _, err = run_cli(monkeypatch, capsys, "eval", "lenet", "--data", "boxes")
     assert code == 2 and "Traceback" not in err
     assert (
-        "model 'lenet' is a classification model and dataset 'boxes' a detection dataset; "
+        "model 'lenet' is a classifier and dataset 'boxes' has no class labels; "
         "datasets that fit: digits" in err
     )
 

@@ -18,7 +18,8 @@ from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError
 from lumos.deploy.export import ExportError, export_bundle, onnx_bytes, read_metadata
 from lumos.deploy.optimize import fine_tune, layer_counts, optimize_bundle, prune_model
-from lumos.deploy.runtime import BackendError, Predictor, onnx_session, predictor_for
+from lumos.deploy.runtime import Predictor, predictor_for
+from lumos.deploy.sessions import BackendError, onnx_session
 from lumos.errors import DataError
 from lumos.models import NetworkSpec
 from lumos.workspace import Workspace
@@ -154,7 +155,7 @@ def test_detection_bundles_are_refused_by_name(home: Workspace):
     bundle.meta["task"] = "detection"
     with pytest.raises(ExportError, match="lenet5 cannot be exported with its post-processing"):
         onnx_bytes(bundle)
-    with pytest.raises(BundleError, match="use `lumos predict` for a detection bundle"):
+    with pytest.raises(BundleError, match="use `lumos predict` for a detector"):
         Predictor(bundle)
 
 
@@ -282,7 +283,7 @@ def test_backends_agree_and_unknown_ones_are_refused(home: Workspace):
 
 
 def test_predict_reads_image_bytes(home: Workspace):
-    from lumos.deploy.predict import preprocess
+    from lumos.tasks.inputs import preprocess
 
     bundle = Bundle.load("lenet", home)
     buffer = io.BytesIO()

@@ -10,10 +10,10 @@ from PIL import Image
 
 from helpers import run_cli
 from lumos.deploy import Bundle, BundleError, save_bundle
-from lumos.deploy.detect import compare_methods, detect, heatmap_scores, window_scores
 from lumos.models import ModelError, NetworkSpec, build_model, build_network
 from lumos.models.fcn import convert_to_fcn
 from lumos.models.normalization import identity, normalized_model
+from lumos.tasks.detection.search import compare_methods, detect, heatmap_scores, window_scores
 from lumos.workspace import Workspace
 
 UNPADDED = [
@@ -140,7 +140,7 @@ def test_models_without_background_or_chain_are_refused(
 def test_tiled_search_never_feeds_the_whole_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lumos.deploy import detect as detect_module
+    from lumos.tasks.detection import search as detect_module
 
     bundle = classifier_bundle(Workspace(tmp_path), "tiles", UNPADDED)
     image = np.random.default_rng(0).integers(0, 256, (130, 250, 1), dtype=np.uint8)

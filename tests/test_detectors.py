@@ -14,11 +14,12 @@ from lumos.data.loader import BatchLoader
 from lumos.data.paired import PairedAugment
 from lumos.demo import DETECTION_RECIPE
 from lumos.deploy import Bundle, BundleError
-from lumos.deploy.detect import Detector
-from lumos.deploy.runtime import onnx_session
+from lumos.deploy.sessions import onnx_session
 from lumos.models import build_model, list_models
 from lumos.models.detection import DEFAULT_ANCHORS, anchors_from_stats
 from lumos.models.normalization import identity, normalized_model
+from lumos.tasks import CLASSIFICATION, DETECTION, SEGMENTATION
+from lumos.tasks.detection.search import Detector
 from lumos.train import Recipe, TrainError, train
 from lumos.train.trainer import Trainer
 from lumos.workspace import Workspace
@@ -140,7 +141,10 @@ def shapes_home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     ("values", "message"),
     [
         ({"dataset": "digits"}, "fcos_resnet18_fpn detects objects, but dataset 'digits' has no"),
-        ({"network": "lenet5"}, "dataset 'shapes' is a detection dataset; train a detector"),
+        (
+            {"network": "lenet5"},
+            "dataset 'shapes' has no class labels; train a detector",
+        ),
         ({"scale_jitter": 0.2, "network": "lenet5", "dataset": "digits"}, "scale_jitter is for"),
     ],
 )
@@ -335,7 +339,7 @@ def test_detection_bundle_bad_input(
     found = Bundle.load("untrained", shapes_home).predict([np.zeros((64, 64, 3), np.uint8)])
     assert len(found) == 1 and found[0].boxes.shape[1] == 4
     code, _, err = run_cli(monkeypatch, capsys, "eval", "untrained", "--data", "digits")
-    assert code == 2 and "model 'untrained' is a detection model and dataset 'digits' a " in err
+    assert code == 2 and "model 'untrained' is a detector and dataset 'digits' has no boxes" in err
     code, _, err = run_cli(
         monkeypatch, capsys, "detect", "untrained", str(good), "--tile", "64", "--overlap", "1.5"
     )
@@ -349,8 +353,8 @@ def test_shapes_serves_detectors_and_segmenters(shapes_home: Workspace, tmp_path
     from lumos.models import NetworkSpec
 
     shapes = Dataset.open("shapes", shapes_home)
-    assert shapes.task == "detection" and shapes.serves("segmentation")
-    assert not shapes.serves("classification")
+    assert SEGMENTATION.fits(shapes) and DETECTION.fits(shapes)
+    assert not CLASSIFICATION.fits(shapes)
     spec = NetworkSpec(name="fpn_resnet18", num_classes=4, in_channels=3, input_size=(64, 64))
     model = normalized_model(build_model(spec.name, 4, 3, (64, 64)), identity(3))
     meta = {

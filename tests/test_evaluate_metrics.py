@@ -11,7 +11,7 @@ from pycocotools.cocoeval import COCOeval
 from helpers import run_cli
 from lumos.errors import DataError
 from lumos.evaluate import coco_metrics, mask_confusion, segmentation_metrics
-from lumos.evaluate.detection import STAT_KEYS
+from lumos.tasks.detection.coco import STAT_KEYS
 
 
 def ground_truth() -> dict:
@@ -180,7 +180,7 @@ def test_segmentation_metrics() -> None:
 
 
 def test_detection_report_with_background_confusion(tmp_path: Path) -> None:
-    from lumos.evaluate.detection import box_confusion, detection_report
+    from lumos.tasks.detection.coco import box_confusion, detection_report
 
     gt = ground_truth()
     results = noisy_detections(gt)

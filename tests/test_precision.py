@@ -14,11 +14,12 @@ import pytest
 import torch
 
 from helpers import colour_folders
+from lumos.arithmetic import NATIVE_BF16_VARIABLE, choose
 from lumos.data import import_dataset
 from lumos.models import build_model
 from lumos.models.normalization import identity, normalized_model
+from lumos.tasks import task_named
 from lumos.train import Recipe, train
-from lumos.train.precision import NATIVE_BF16_VARIABLE, choose
 from lumos.workspace import Workspace
 
 
@@ -36,9 +37,10 @@ def test_auto_follows_the_cpu_and_the_task(
     monkeypatch: pytest.MonkeyPatch, native: str, task: str, expected: str
 ) -> None:
     monkeypatch.setenv(NATIVE_BF16_VARIABLE, native)
-    assert choose("auto", "cpu", task).describe() == expected
-    assert choose("fp32", "cpu", task).describe() == "cpu fp32"
-    assert choose("bf16", "cpu", task).describe() == "cpu bf16 autocast"
+    allowed = task_named(task).cpu_autocast
+    assert choose("auto", "cpu", cpu_autocast=allowed).describe() == expected
+    assert choose("fp32", "cpu", cpu_autocast=allowed).describe() == "cpu fp32"
+    assert choose("bf16", "cpu", cpu_autocast=allowed).describe() == "cpu bf16 autocast"
 
 
 @pytest.mark.parametrize(("native", "arithmetic"), [("1", "bf16 autocast"), ("0", "fp32")])

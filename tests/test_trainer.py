@@ -223,7 +223,10 @@ def test_checkpoints_inside_an_epoch_by_steps_and_by_time(
             {"batch_size": 5000},
             "batch_size 5000 is larger than the 450 training records of 'digits': use at most 450",
         ),
-        ({"dataset": "shapes"}, "dataset 'shapes' is a detection dataset; train a detector"),
+        (
+            {"dataset": "shapes"},
+            "dataset 'shapes' has no class labels; train a detector",
+        ),
         ({"dataset": "nothing"}, "no dataset named 'nothing'"),
         ({"network": "resnet9000"}, "unknown network 'resnet9000'"),
     ],
@@ -371,5 +374,5 @@ def test_unet_learns_to_segment(tmp_path: Path) -> None:
 def test_segmentation_mistakes(home: Workspace, tmp_path: Path) -> None:
     with pytest.raises(TrainError, match="unet segments images, but dataset 'digits' has no masks"):
         train(lenet(network="unet"), workspace=home, progress=False)
-    with pytest.raises(TrainError, match=r"or a segmenter \(network=unet\)"):
+    with pytest.raises(TrainError, match=r"or a segmenter \(e.g. network=unet\)"):
         train(lenet(dataset="shapes"), workspace=home, progress=False)

@@ -567,7 +567,7 @@ def test_detector_and_segmenter_answers_are_drawn(
     }
     masks = client.post("/api/models/masks/predict", files=square).json()
     assert masks["task"] == "segmentation" and sum(masks["shares"].values()) == pytest.approx(1)
-    assert "detection model: classify many needs a classifier" in _error(
+    assert "is a detector: classify many needs a classifier" in _error(
         client.post(
             "/api/models/boxes/classify-many", files=[("images", ("a.png", _png(), "image/png"))]
         ),

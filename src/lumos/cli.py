@@ -441,7 +441,7 @@ def models_convert_fcn(
 ) -> None:
     """Rewrite a classifier's fully connected layers as convolutions and check the result."""
     from lumos.deploy import Bundle
-    from lumos.deploy.detect import Detector
+    from lumos.tasks.detection.search import Detector
 
     detector = Detector(Bundle.load(model), trust_code=trust_code)
     for line in detector.conversion.replaced:
@@ -508,17 +508,17 @@ def _detect_files(
     bundle: Bundle, inputs: list[Path], out_dir: Path, trust_code: bool, **options: Any
 ) -> None:
     """Detect in every image: a picture with boxes each, and one COCO results file."""
-    from lumos.deploy.detect import detect_files
-    from lumos.deploy.predict import expand
+    from lumos.tasks.detection.search import detect_files
+    from lumos.tasks.inputs import expand
 
-    outcomes = detect_files(bundle, expand(inputs), out_dir, trust_code=trust_code, **options)
-    for path, found in outcomes:
-        if isinstance(found, LumosError):
-            print(f"{path}: {found}", file=sys.stderr)
+    results = detect_files(bundle, expand(inputs), out_dir, trust_code=trust_code, **options)
+    for found in results:
+        if found.error:
+            print(f"{found.source}: {found.error}", file=sys.stderr)
         else:
-            out.print(f"{path}: {len(found.labels)} objects", highlight=False)
+            out.print(found.describe(), highlight=False)
     out.print(f"wrote {out_dir / 'detections.json'}")
-    if outcomes and all(isinstance(found, LumosError) for _, found in outcomes):
+    if results and all(found.error for found in results):
         raise typer.Exit(2)
 
 
@@ -537,54 +537,28 @@ def predict_command(
     """Classify images (`lumos predict digits-lenet photo.png` -> `8  99.69%`); a segmenter
     writes masks and overlays, a detector pictures with boxes and COCO results."""
     from lumos.deploy import Bundle
-    from lumos.deploy.predict import expand, predict
+    from lumos.tasks.inputs import expand
 
     if output not in ("table", "json", "csv"):
         raise typer.BadParameter("choose table, json or csv", param_hint="--format")
     bundle = Bundle.load(model)
-    if bundle.meta.get("task") == "segmentation":
-        _predict_masks(bundle, expand(inputs), out_dir, trust_code)
-        return
-    if bundle.meta.get("task") == "detection":
-        _detect_files(bundle, inputs, out_dir, trust_code)
-        return
-    results = predict(bundle, expand(inputs), top=top, trust_code=trust_code)
+    results = bundle.predict(expand(inputs), top=top, trust_code=trust_code)
+    written = bundle.task.write_results(bundle, results, out_dir)
     if output == "json":
         print(json.dumps([r.as_dict() for r in results], indent=2))
     elif output == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["source", "rank", "label", "probability", "error"])
-        for r in results:
-            for rank, (label, p) in enumerate(r.top, 1):
-                writer.writerow([r.source, rank, label, f"{p:.6f}", ""])
-            if r.error:
-                writer.writerow([r.source, "", "", "", r.error])
+        rows = [row for r in results for row in r.rows()]
+        writer = csv.DictWriter(sys.stdout, [*dict.fromkeys(k for row in rows for k in row)])
+        writer.writeheader()
+        writer.writerows(rows)
     else:
         for r in results:
             if r.error:
                 print(f"{r.source}: {r.error}", file=sys.stderr)
-                continue
-            out.print(r.source, style="bold", highlight=False)
-            if len(r.labels) > 1 or (r.labels and r.labels[0] != r.top[0][0]):
-                out.print(f"  labels: {', '.join(r.labels)}", highlight=False)
-            for label, p in r.top:
-                out.print(f"  {label}  {p:.2%}", highlight=False)
-    if results and all(r.error for r in results):
-        raise typer.Exit(2)
-
-
-def _predict_masks(bundle: Bundle, paths: list[Path], out_dir: Path, trust_code: bool) -> None:
-    from lumos.deploy.segment import save_mask_outputs, segment
-
-    results = segment(bundle, paths, trust_code=trust_code)
-    for path, result in zip(paths, results, strict=True):
-        if result.error:
-            print(f"{result.source}: {result.error}", file=sys.stderr)
-            continue
-        save_mask_outputs(result, bundle.labels, out_dir, path.stem)
-        shares = ", ".join(f"{k} {v:.1%}" for k, v in result.shares(bundle.labels).items())
-        out.print(f"{result.source}: {shares}", highlight=False)
-    out.print(f"masks and overlays in {out_dir}")
+            else:
+                out.print(r.describe(), highlight=False)
+    if written:
+        out.print(f"wrote {len(written)} files to {out_dir}", highlight=False)
     if results and all(r.error for r in results):
         raise typer.Exit(2)
 
@@ -628,7 +602,7 @@ def eval_command(
 
 def _eval_coco(gt: Path | None, results: Path | None, out_dir: Path | None) -> None:
     from lumos.evaluate import coco_metrics
-    from lumos.evaluate.detection import detection_report
+    from lumos.tasks.detection.coco import detection_report
 
     if gt is None or results is None:
         raise typer.BadParameter("--coco-gt and --coco-results go together")

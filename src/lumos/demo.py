@@ -14,7 +14,6 @@ from pathlib import Path
 from lumos.data import Dataset, import_dataset, sample_grid
 from lumos.data.importer import ProgressFn
 from lumos.deploy import Bundle
-from lumos.deploy.detect import Detector, draw_detections
 from lumos.deploy.export import export_bundle
 from lumos.deploy.from_job import bundle_from_job
 from lumos.deploy.optimize import run_optimization
@@ -105,10 +104,9 @@ def _detection(
         f"(score >= {metrics['score_threshold']:.2f}) precision {metrics['precision']:.3f}, "
         f"recall {metrics['recall']:.3f}; report in {folder}"
     )
-    detector = Detector(Bundle.load(DETECTOR))
     test = Dataset.open("shapes").split("test")
-    for i in range(4):
-        found = detector.detect(test[i].image)
-        picture = draw_detections(test[i].image, found, out_dir / f"shapes-test-{i}-boxes.png")
+    images = [test[i].image for i in range(4)]
+    for i, found in enumerate(Bundle.load(DETECTOR).predict(images)):
+        picture = found.draw(images[i], out_dir / f"shapes-test-{i}-boxes.png")
         say(f"  {test[i].source}: {len(found.labels)} found, {len(test[i].boxes)} true: {picture}")
     return {key: metrics[key] for key in ("map_50", "map", "precision", "recall")}

@@ -24,3 +24,7 @@ class WorkspaceError(LumosError):
 
 class NotFoundError(WorkspaceError):
     """A named entry (dataset, job, model) does not exist."""
+
+
+class BundleError(LumosError):
+    """A bundle that is missing, damaged, or of an unknown version."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lumos.data.records import SPLITS
+from lumos.data.records import CLASSIFICATION, SPLITS
 from lumos.data.store import MANIFEST, StoreReader, read_manifest
 from lumos.errors import DataError, NotFoundError, WorkspaceError
 from lumos.jobs import active_jobs_using
@@ -119,14 +119,18 @@ class Dataset(Sequence[Sample]):
     def task(self) -> str:
         return self.manifest["task"]
 
-    def serves(self, task: str) -> bool:
-        """Whether a network of ``task`` can learn from (and be scored on) this dataset: a
-        classifier needs labels, a segmenter masks, a detector boxes (``shapes`` has both)."""
-        if task == "segmentation":
-            return bool(self.manifest.get("has_masks"))
-        if task == "detection":
-            return bool(self.manifest.get("has_boxes"))
-        return self.task == "classification"
+    @property
+    def has_class_labels(self) -> bool:
+        """Whether records carry image-level classes (rather than boxes or masks)."""
+        return self.task == CLASSIFICATION
+
+    @property
+    def has_boxes(self) -> bool:
+        return bool(self.manifest.get("has_boxes"))
+
+    @property
+    def has_masks(self) -> bool:
+        return bool(self.manifest.get("has_masks"))
 
     @property
     def classes(self) -> list[str]:

@@ -26,7 +26,7 @@ from lumos.data import formats
 from lumos.data.decode import Decoded, DecodePlan, decode_item
 from lumos.data.formats.clues import one_class_clue
 from lumos.data.options import ImportOptions
-from lumos.data.records import IGNORE_INDEX, SPLITS, Problem, Scan, SourceItem, Task
+from lumos.data.records import CLASSIFICATION, IGNORE_INDEX, SPLITS, Problem, Scan, SourceItem, Task
 from lumos.data.selection import all_grayscale, common_size, nothing_usable, select_items
 from lumos.data.splits import split_codes
 from lumos.data.stats import StatsAccumulator, box_stats, class_counts
@@ -98,7 +98,7 @@ def _import(
     scan = reader.scan(location)
     task = options.task or scan.task
     classes, items, splits = select_items(scan, task, options, source)
-    if task == "classification" and len(classes) == 1 and not options.allow_one_class:
+    if task == CLASSIFICATION and len(classes) == 1 and not options.allow_one_class:
         clue = one_class_clue(location, classes[0])
         raise DataError(source, f"{clue}; --allow-one-class imports it anyway")
     height, width = options.size or common_size(items)
@@ -300,7 +300,7 @@ def _describe_source(source: str | Path) -> str:
 
 def _class_warnings(task: Task, classes: list[str], manifest: dict) -> list[Problem]:
     warnings = []
-    if task == "classification" and len(classes) == 1:
+    if task == CLASSIFICATION and len(classes) == 1:
         warnings.append(
             Problem(
                 manifest["source"],

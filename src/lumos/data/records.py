@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-Task = Literal["classification", "detection", "segmentation"]
+Task = Literal["classification", "detection", "segmentation"]  # what a source is labelled for
+CLASSIFICATION: Task = "classification"  # a class (or classes) per image, no boxes or masks
 TASKS: tuple[Task, ...] = ("classification", "detection", "segmentation")
 SPLITS = ("train", "val", "test")
 IGNORE_INDEX = 255

@@ -14,7 +14,7 @@ import numpy as np
 
 from lumos.data.images import is_grayscale, read_size
 from lumos.data.options import DEFAULT_LONGEST_SIDE, FALLBACK_SIZE, ImportOptions
-from lumos.data.records import SPLITS, Problem, Scan, Shapes, SourceItem, Task
+from lumos.data.records import CLASSIFICATION, SPLITS, Problem, Scan, Shapes, SourceItem, Task
 from lumos.data.splits import assign_splits
 from lumos.errors import DataError
 
@@ -25,7 +25,7 @@ def select_items(
     """The class list, the items to import and their splits, ordered train, val, test."""
     classes = _final_classes(scan, options)
     items = _keep_known_classes(scan, classes)
-    if task == "classification":
+    if task == CLASSIFICATION:
         items = _limit_per_class(scan, items, classes, options)
     if not items:
         raise DataError(source, nothing_usable(scan.problems))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lumos.deploy.bundle import Bundle
+from lumos.bundle import Bundle
 from lumos.deploy.export import example_input
 from lumos.deploy.runtime import predictor_for
 from lumos.errors import LumosError

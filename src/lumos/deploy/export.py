@@ -26,13 +26,14 @@ import numpy as np
 import torch
 
 from lumos import __version__
+from lumos.bundle import META, Bundle
 from lumos.data import Dataset
 from lumos.deploy import detection_graph
-from lumos.deploy.bundle import META, Bundle
 from lumos.deploy.detection_graph import compare_boxes
-from lumos.deploy.predict import network_input
+from lumos.deploy.sessions import onnx_session
 from lumos.errors import DataError, LumosError, WorkspaceError
 from lumos.fileio import write_bytes_atomic
+from lumos.tasks.inputs import network_input
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -207,7 +208,7 @@ def export_bundle(
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r} (choose {' or '.join(FORMATS)})")
     out = out or bundle.artefact_folder / f"{bundle.name}{SUFFIXES[format]}"
-    detector = bundle.meta.get("task") == "detection"
+    detector = bundle.task.finds_boxes
     if detector and format != "onnx":
         raise ExportError(f"{bundle.origin}: detection bundles export to ONNX only")
     model = bundle.model(trust_code=trust_code)
@@ -215,8 +216,6 @@ def export_bundle(
     with torch.inference_mode():
         reference = model(torch.from_numpy(batch))
     if format == "onnx":
-        from lumos.deploy.runtime import onnx_session
-
         data = onnx_bytes(bundle, opset=opset, dynamic_batch=dynamic_batch, model=model)
         session = onnx_session(data)
         step = len(batch) if dynamic_batch else 1
@@ -260,7 +259,7 @@ def current_onnx(bundle: Bundle) -> Path:
 def exportable(bundle: Bundle, model: torch.nn.Module) -> tuple[torch.nn.Module, list[str], dict]:
     """The module to export for ``bundle``'s network, its output names and any custom
     operator translations."""
-    if bundle.meta.get("task") != "detection":
+    if not bundle.task.finds_boxes:
         return model, ["logits"], {}
     if not detection_graph.supported(model):
         raise ExportError(

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
+from lumos.bundle import Bundle
 from lumos.data import Dataset
-from lumos.deploy.bundle import Bundle
 from lumos.deploy.export import check_images, compatible_split, example_input, onnx_bytes
 from lumos.deploy.runtime import Predictor
 from lumos.errors import DataError
@@ -232,7 +232,7 @@ def convert_precision(
 
 def split_score(predictor: Predictor, part: Dataset) -> float:
     """Top-1 accuracy (mean average precision for multi-label data) of ``predictor``."""
-    from lumos.evaluate.scores import model_scores
+    from lumos.tasks.classification.scores import model_scores
 
     probabilities, truth = model_scores(
         lambda images: torch.from_numpy(predictor.logits(images.numpy())),
@@ -249,10 +249,9 @@ def split_score(predictor: Predictor, part: Dataset) -> float:
 
 def check_request(bundle: Bundle, precision: str, pruning: str = "unstructured") -> None:
     """Refuse what :func:`optimize_bundle` cannot do, before any work (or queueing) starts."""
-    task = bundle.meta.get("task", "classification")
-    if task != "classification":
+    if not bundle.task.scores_images:
         raise DataError(
-            None, f"model {bundle.name!r} is a {task} model: optimise covers classifiers"
+            None, f"model {bundle.name!r} is a {bundle.task.noun}: optimise covers classifiers"
         )
     _require(precision, PRECISIONS, "precision")
     _require(pruning, PRUNING, "pruning")

@@ -37,10 +37,10 @@ from prometheus_client import (
 )
 
 from lumos.access import TokenMiddleware
-from lumos.deploy.bundle import serving
-from lumos.deploy.predict import preprocess
+from lumos.bundle import serving
 from lumos.deploy.runtime import Predictor
 from lumos.errors import DataError
+from lumos.tasks.inputs import preprocess
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

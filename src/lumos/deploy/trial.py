@@ -10,14 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lumos.data.images import open_image
-from lumos.deploy.bundle import Bundle
-from lumos.deploy.detect import Detector, draw_detections
-from lumos.deploy.predict import network_input, preprocess
+from lumos.bundle import Bundle
 from lumos.deploy.runtime import Predictor
-from lumos.deploy.segment import save_mask_outputs, segment
 from lumos.errors import DataError
 from lumos.models.inspect import LayerView, layer_views
+from lumos.tasks.inputs import network_input, preprocess
 
 
 def try_image(
@@ -31,32 +28,15 @@ def try_image(
 ) -> dict[str, Any]:
     """Run ``bundle`` on ``image``; returns the answer and the path of a picture of it.
     A classifier runs on ``predictor`` when given (a server keeps one per model)."""
-    task = bundle.meta.get("task", "classification")
     out_dir.mkdir(parents=True, exist_ok=True)
-    picture = out_dir / f"{image.stem}-answer.png"
-    if task == "detection":
-        found = Detector(bundle, trust_code=trust_code).detect(image)
-        draw_detections(image, found, picture)
-        objects = [
-            {"label": label, "score": float(score), "box": [round(c, 1) for c in box]}
-            for box, score, label in zip(
-                found.boxes.tolist(), found.scores.tolist(), found.labels, strict=True
-            )
-        ]
-        return {"task": task, "objects": objects, "picture": picture}
-    if task == "segmentation":
-        result = segment(bundle, [image], trust_code=trust_code)[0]
-        if result.error:
-            raise DataError(image.name, result.error)
-        overlay = save_mask_outputs(result, bundle.labels, out_dir, image.stem)[1]
-        overlay.replace(picture)
-        return {"task": task, "shares": result.shares(bundle.labels), "picture": picture}
-    predictor = predictor or Predictor(bundle, trust_code=trust_code)
-    result = predictor.predict([image], top=top)[0]
+    if predictor is not None:
+        result = predictor.predict([image], top=top)[0]
+    else:
+        result = bundle.predict([image], top=top, trust_code=trust_code)[0]
     if result.error:
         raise DataError(image.name, result.error)
-    open_image(image, channels=3)[0].save(picture)
-    return {"task": task, **result.as_dict(), "picture": picture}
+    picture = result.draw(image, out_dir / f"{image.stem}-answer.png")
+    return {"task": bundle.task.name, **result.as_dict(), "picture": picture}
 
 
 def inspect_layers(bundle: Bundle, image: Path, *, trust_code: bool = False) -> list[LayerView]:
@@ -75,10 +55,9 @@ def classify_many(
 ) -> dict[str, Any]:
     """Classify images; where an image's folder (under ``root``) is named after a label, that
     is its true class, and the answer includes per-class and overall accuracy."""
-    if bundle.meta.get("task", "classification") != "classification":
-        task = bundle.meta["task"]
+    if not bundle.task.scores_images:
         raise DataError(
-            None, f"{bundle.name!r} is a {task} model: classify many needs a classifier"
+            None, f"{bundle.name!r} is a {bundle.task.noun}: classify many needs a classifier"
         )
     labels = set(bundle.labels)
     rows, tally = [], {}

@@ -1,19 +1,19 @@
-"""Evaluation: metrics of a bundle on a dataset split, reports as CSV, JSON and PNG.
+"""Evaluation: a bundle scored on a dataset split as a job, its report as CSV, JSON and PNG.
 
 The package is callable: ``lumos.evaluate(model, dataset, split)`` runs
-:func:`lumos.evaluate.run.run_evaluation`.
+:func:`lumos.evaluate.run.run_evaluation`; each task scores its own kind of model
+(:meth:`lumos.tasks.base.Task.evaluate`).
 """
 
 from lumos.callable_module import make_callable
-from lumos.evaluate.classification import ClassificationReport, evaluate
-from lumos.evaluate.detection import coco_metrics
 from lumos.evaluate.run import run_evaluation
-from lumos.evaluate.segmentation import mask_confusion, segmentation_metrics
+from lumos.tasks.detection.coco import coco_metrics
+from lumos.tasks.report import Report
+from lumos.tasks.segmentation.metrics import mask_confusion, segmentation_metrics
 
 __all__ = [
-    "ClassificationReport",
+    "Report",
     "coco_metrics",
-    "evaluate",
     "mask_confusion",
     "run_evaluation",
     "segmentation_metrics",

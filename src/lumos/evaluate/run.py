@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lumos.bundle import Bundle
 from lumos.data import Dataset, list_datasets
 from lumos.data.records import SPLITS
-from lumos.deploy.bundle import Bundle
 from lumos.errors import DataError
-from lumos.evaluate.boxes import evaluate_detection
-from lumos.evaluate.classification import ClassificationReport, evaluate
-from lumos.evaluate.masks import evaluate_segmentation
-from lumos.evaluate.report import write_report
 from lumos.jobs import Job, create_job, running_job
+from lumos.tasks.report import Report
 from lumos.workspace import Workspace, validate_name
 
 
@@ -25,25 +22,16 @@ def run_evaluation(
     workspace: Workspace | None = None,
     trust_code: bool = False,
     job_id: str | None = None,
-) -> tuple[ClassificationReport, Path]:
+) -> tuple[Report, Path]:
     """Evaluate bundle ``model`` on ``split`` of ``dataset``; the report goes to ``out`` or the
     job's folder. ``job_id`` names a queued evaluation job to run; by default it is a new job."""
     workspace = (workspace or Workspace()).ensure()
     bundle, data = _checked(model, dataset, split, workspace)
     params = {"model": str(model), "dataset": dataset, "split": split}
     with running_job(workspace, "evaluate", params, job_id) as job:
-        folder = out or job.folder
-        task = bundle.task
-        if task == "detection":  # its report has files of its own: PR curves, COCO JSON
-            report = evaluate_detection(bundle, data, split, folder, trust_code=trust_code)
-        else:
-            if task == "segmentation":
-                report = evaluate_segmentation(bundle, data, split, trust_code=trust_code)
-            else:
-                report = evaluate(bundle, data, split, trust_code=trust_code)
-            write_report(report, data, folder)
+        report = bundle.task.evaluate(bundle, data, split, out or job.folder, trust_code=trust_code)
         job.record_result({**params, **report.metrics})
-    return report, folder
+    return report, out or job.folder
 
 
 def queue_evaluation(
@@ -69,20 +57,21 @@ def _checked(
 
 def check_fit(bundle: Bundle, dataset: Dataset, workspace: Workspace) -> None:
     """Refuse a dataset that a model of its task cannot be scored on, naming those that fit."""
-    if dataset.serves(bundle.task):
+    task = bundle.task
+    if task.fits(dataset):
         return
     fitting = [
         row["name"]
         for row in list_datasets(workspace)
-        if Dataset.open(row["name"], workspace).serves(bundle.task)
+        if task.fits(Dataset.open(row["name"], workspace))
     ]
     hint = (
         f"datasets that fit: {', '.join(fitting)}"
         if fitting
-        else f"import a {bundle.task} dataset first"
+        else f"import a dataset with {task.needs}"
     )
     raise DataError(
         None,
-        f"model {bundle.name!r} is a {bundle.task} model and dataset {dataset.name!r} a "
-        f"{dataset.task} dataset; {hint}",
+        f"model {bundle.name!r} is a {task.noun} and dataset {dataset.name!r} has no "
+        f"{task.needs}; {hint}",
     )

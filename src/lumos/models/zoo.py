@@ -75,17 +75,6 @@ def model_task(name: str) -> str:
     return entry.task if entry else "classification"
 
 
-def suggested_network(task: str, size: tuple[int, int], channels: int) -> str:
-    """A network that suits a dataset: LeNet-5 for small grayscale images (digits, MNIST),
-    a ResNet-18 (with its small-input stem below 64 pixels) for other images, and the light
-    ResNet-18 FCOS and semantic FPN for detection and segmentation."""
-    if task == "detection":
-        return "fcos_resnet18_fpn"
-    if task == "segmentation":
-        return "fpn_resnet18"
-    return "lenet5" if channels == 1 and max(size) <= 32 else "resnet18"
-
-
 def build_model(
     name: str,
     num_classes: int,

@@ -4,7 +4,7 @@ The package itself is callable: ``lumos.train(recipe)`` runs :func:`lumos.train.
 """
 
 from lumos.callable_module import make_callable
-from lumos.train.recipe import Recipe, RecipeError
+from lumos.recipe import Recipe, RecipeError
 from lumos.train.run import train
 from lumos.train.trainer import Trainer, TrainError
 

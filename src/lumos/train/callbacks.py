@@ -217,7 +217,7 @@ class TensorBoard(Callback):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            from lumos.train.recipe import RecipeError
+            from lumos.recipe import RecipeError
 
             raise RecipeError(
                 "tensorboard: true needs the tensorboard package (pip install tensorboard)"

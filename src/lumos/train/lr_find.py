@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from lumos.data import Dataset
-from lumos.train.recipe import Recipe
+from lumos.recipe import Recipe
 from lumos.train.trainer import Trainer, TrainError
 from lumos.workspace import Workspace
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from lumos.data import Dataset
-from lumos.train.recipe import Recipe
+from lumos.recipe import Recipe
 from lumos.train.trainer import Trainer
 
 CELL = 96

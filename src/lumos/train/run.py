@@ -23,7 +23,8 @@ from lumos.errors import LumosError
 from lumos.fileio import write_json_atomic
 from lumos.jobs import Job, create_job, open_job, set_state
 from lumos.models import NetworkSpec, build_network
-from lumos.models.zoo import model_task
+from lumos.recipe import Recipe, RecipeError
+from lumos.tasks import task_of
 from lumos.threads import choose as choose_threads
 from lumos.threads import computing_with
 from lumos.train.callbacks import (
@@ -39,8 +40,7 @@ from lumos.train.callbacks import (
     read_metrics,
 )
 from lumos.train.checkpoints import load_checkpoint
-from lumos.train.recipe import Recipe, RecipeError
-from lumos.train.trainer import DEFAULT_METRIC, Trainer, TrainError, check_fit
+from lumos.train.trainer import Trainer, TrainError, check_fit
 from lumos.workspace import Workspace
 
 
@@ -166,7 +166,7 @@ def check_recipe(recipe: Recipe, dataset: Dataset) -> None:
     """What can be known of a run before it starts: the network exists and builds for the
     dataset's images (on the meta device: no memory, no time), and it fits the data."""
     check_fit(recipe, dataset)
-    outputs = len(dataset.classes) + (model_task(recipe.network) != "classification")
+    outputs = len(task_of(recipe.network).outputs(dataset.classes))
     size = recipe.input_size or dataset.size
     spec = NetworkSpec.resolve(recipe.network, outputs, dataset.channels, size)
     with torch.device("meta"):
@@ -229,7 +229,7 @@ def training_summary(job: Job) -> dict[str, Any]:
     """Epochs done and planned, and the metric the run optimises with its best value so far."""
     epochs = [r for r in read_metrics(job.folder / METRICS) if r["kind"] == "epoch"]
     best = [r for r in epochs if r.get("best")]
-    metric = job.params.get("metric") or DEFAULT_METRIC[model_task(job.params["network"])]
+    metric = job.params.get("metric") or task_of(job.params["network"]).default_metric
     return {
         "epochs_done": int(epochs[-1]["epoch"]) if epochs else 0,
         "epochs": job.params.get("epochs"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from lumos.train.recipe import Recipe
+from lumos.recipe import Recipe
 
 
 @dataclass

@@ -18,33 +18,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from lumos.arithmetic import Arithmetic, choose
+from lumos.bundle import Bundle
 from lumos.data import Dataset
-from lumos.data.augment import Augment
 from lumos.data.loader import BatchLoader
-from lumos.data.paired import PairedAugment
-from lumos.data.records import IGNORE_INDEX
-from lumos.deploy.bundle import Bundle
 from lumos.errors import LumosError
-from lumos.evaluate.boxes import detect_split
-from lumos.evaluate.detection import coco_documents, coco_metrics
-from lumos.evaluate.segmentation import mask_confusion, segmentation_metrics
 from lumos.models import NetworkSpec, build_network
-from lumos.models.detection import anchors_from_stats
 from lumos.models.normalization import identity, mean_image, normalized_model, per_channel
 from lumos.models.surgery import freeze_backbone, load_matching
-from lumos.models.zoo import model_task
+from lumos.recipe import Recipe
+from lumos.tasks import Setup, misfit, task_of
 from lumos.train.callbacks import Callback
-from lumos.train.precision import Arithmetic, choose
-from lumos.train.recipe import Recipe
 from lumos.train.schedules import Schedule
 from lumos.workspace import Workspace
-
-TARGETS = {"classification": "labels", "segmentation": "masks", "detection": "boxes"}
-DEFAULT_METRIC = {
-    "classification": "val_accuracy",
-    "segmentation": "val_miou",
-    "detection": "val_map_50",
-}
 
 
 class TrainError(LumosError):
@@ -91,22 +77,20 @@ class Trainer:
         self.recipe = recipe
         self.dataset = dataset
         self.callbacks = callbacks
-        self.task = model_task(recipe.network)
-        self.arithmetic: Arithmetic = choose(recipe.precision, device, self.task)
-        self.segmentation = self.task == "segmentation"
-        self.detection = self.task == "detection"
+        self.task = task_of(recipe.network)
+        self.arithmetic: Arithmetic = choose(
+            recipe.precision, device, cpu_autocast=self.task.cpu_autocast
+        )
         self.train_split, self.val_split = check_fit(recipe, dataset)
-        self.multi_label = dataset.multi_label and self.task == "classification"
         self.input_size = recipe.input_size or dataset.size
-        self.metric = recipe.metric or DEFAULT_METRIC[self.task]
-        # Segmenters and detectors also score the background: class k is output k + 1.
-        self.num_outputs = len(dataset.classes) + (0 if self.task == "classification" else 1)
+        self.metric = recipe.metric or self.task.default_metric
+        self.num_outputs = len(self.task.outputs(dataset.classes))
         self.spec = NetworkSpec.resolve(
             recipe.network,
             self.num_outputs,
             dataset.channels,
             self.input_size,
-            **({"anchors": self._anchors()} if self.detection else {}),
+            **self.task.network_options(dataset, self.input_size),
         )
         torch.manual_seed(recipe.seed)
         # ``model``: a network to go on training (a pruned one) instead of a new one.
@@ -118,7 +102,7 @@ class Trainer:
         self.initialised = self._initialise(workspace) if recipe.init else 0
         self.frozen = freeze_backbone(self.model) if recipe.freeze_backbone else None
         self.model = self.model.to(self.arithmetic.device)
-        self.channels_last = not self.detection and (
+        self.channels_last = self.task.channels_last and (
             recipe.channels_last if recipe.channels_last is not None else _has_conv(self.model)
         )
         if self.channels_last:
@@ -137,6 +121,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(
             self.arithmetic.device.type, enabled=self.arithmetic.needs_scaler
         )
+        self.objective = self.task.objective(
+            Setup(recipe, dataset, self.train_split, self.input_size, self.arithmetic)
+        )
         self.loader = BatchLoader(
             self.train_split,
             recipe.batch_size,
@@ -145,40 +132,17 @@ class Trainer:
             workers=self.loader_threads,
             seed=recipe.seed,
             pin_memory=self.arithmetic.device.type == "cuda",
-            sample_weights=self._sample_weights(),
-            targets=TARGETS[self.task],
+            sample_weights=self.objective.sample_weights(),
+            targets=self.task.targets,
         )
         self.val_loader = BatchLoader(
             self.val_split,
             recipe.batch_size,
             workers=self.loader_threads,
-            targets=TARGETS[self.task],
+            targets=self.task.targets,
         )
         self.steps_per_epoch = math.ceil(len(self.loader) / recipe.accumulate)
         self.schedule = Schedule(recipe, self.steps_per_epoch)
-        classifying = self.task == "classification"
-        # Segmenters and detectors warp images together with their masks or boxes.
-        self.paired = PairedAugment(
-            tuple(self.input_size),
-            recipe.hflip,
-            recipe.vflip,
-            recipe.crop_scale,
-            recipe.scale_jitter,
-            recipe.rotation,
-        )
-        if classifying and recipe.scale_jitter > 0:
-            raise TrainError("scale_jitter is for detectors and segmenters; use crop_scale")
-        self.augment = Augment(
-            recipe.hflip and classifying,
-            recipe.vflip and classifying,
-            recipe.crop_scale if classifying else 1.0,
-            recipe.rotation if classifying else 0.0,
-            recipe.color_jitter,
-            recipe.invert,
-            recipe.noise,
-        )
-        self.mix = None if self.multi_label or not classifying else _mixer(recipe, self.num_outputs)
-        self.class_weights = self._class_weights()
         self.state = TrainState()
         self.generator = torch.Generator()
 
@@ -192,15 +156,6 @@ class Trainer:
             raise TrainError(f"model {name!r} has no weights that fit {self.recipe.network}")
         return copied
 
-    def _anchors(self) -> dict[str, Any]:
-        """Anchor sizes from the training boxes, scaled from stored to input pixels."""
-        anchors = anchors_from_stats(self.dataset.manifest.get("boxes"))
-        scale = math.sqrt(
-            self.input_size[0] * self.input_size[1] / (self.dataset.size[0] * self.dataset.size[1])
-        )
-        anchors["sizes"] = [round(size * scale, 1) for size in anchors["sizes"]]
-        return anchors
-
     def _normalize(self) -> nn.Module:
         channels = self.dataset.channels
         if self.recipe.normalize == "none":
@@ -211,25 +166,6 @@ class Trainer:
         return mean_image(
             F.interpolate(image, size=self.input_size, mode="bilinear", antialias=True)[0]
         )
-
-    def _class_counts(self) -> np.ndarray:
-        labels = self.train_split.labels()
-        if self.multi_label:
-            return labels.sum(axis=0).astype(np.float64)
-        return np.bincount(labels, minlength=len(self.dataset.classes)).astype(np.float64)
-
-    def _class_weights(self) -> torch.Tensor | None:
-        if self.recipe.balance != "weights" or self.task != "classification":
-            return None
-        counts = self._class_counts()
-        weights = counts.sum() / (len(counts) * np.maximum(counts, 1))
-        return torch.tensor(weights, dtype=torch.float32, device=self.arithmetic.device)
-
-    def _sample_weights(self) -> np.ndarray | None:
-        if self.recipe.balance != "sampler" or self.multi_label or self.task != "classification":
-            return None
-        counts = self._class_counts()
-        return 1.0 / np.maximum(counts[self.train_split.labels()], 1)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -311,154 +247,43 @@ class Trainer:
         n = len(labels)
         s.sums["loss"] += loss.item() * n
         s.sums["seen"] += n
-        if logits is not None:
-            correct, counted = self._hits(logits.detach(), labels, targets)
-            s.sums["correct"] += correct
-            s.sums["counted"] += counted
-
-    def _hits(
-        self, logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor
-    ) -> tuple[float, float]:
-        """(right, counted): images, or labelled pixels for a segmenter."""
-        if self.segmentation:
-            valid = targets != IGNORE_INDEX
-            return float(((logits.argmax(1) == targets) & valid).sum()), float(valid.sum())
-        if self.multi_label:
-            return float(((logits.cpu() > 0) == labels.bool()).all(1).sum()), float(len(labels))
-        return float((logits.argmax(1).cpu() == labels).sum()), float(len(labels))
+        correct, counted = self.objective.hits(
+            None if logits is None else logits.detach(), labels, targets
+        )
+        s.sums["correct"] += correct
+        s.sums["counted"] += counted
 
     def prepare(
         self, images: torch.Tensor, labels: Any, *, train: bool
     ) -> tuple[torch.Tensor, Any]:
         """A batch on the device at the input size, augmented for training."""
-        device = self.arithmetic.device
-        images = images.to(device, non_blocking=True)
+        images = images.to(self.arithmetic.device, non_blocking=True)
         stored = tuple(images.shape[2:])
         if stored != tuple(self.input_size):
             images = F.interpolate(images, size=self.input_size, mode="bilinear", antialias=True)
-        if self.detection:
-            targets = [self._box_target(t, stored, train=train) for t in labels]
-        else:
-            targets = labels.to(device, non_blocking=True)
-        if self.multi_label:
-            targets = targets.float()
-        if self.segmentation and tuple(targets.shape[1:]) != tuple(self.input_size):
-            targets = F.interpolate(targets[:, None].float(), size=self.input_size, mode="nearest")[
-                :, 0
-            ].long()
+        targets = self.objective.targets(labels, stored, train=train)
         if train:
-            if self.paired.active and self.task != "classification":
-                seed = epoch_seed(self.recipe.seed, self.state.epoch) + self.state.position
-                warp = self.paired.boxes if self.detection else self.paired.masks
-                images, targets = warp(images, targets, seed)
-            images = self.augment(images, self.generator)
-            if self.mix is not None:
-                images, targets = self.mix(images, targets)
+            seed = epoch_seed(self.recipe.seed, self.state.epoch) + self.state.position
+            images, targets = self.objective.augmented(images, targets, seed, self.generator)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return images, targets
-
-    def _box_target(
-        self, target: dict[str, torch.Tensor], stored: tuple[int, ...], *, train: bool
-    ) -> dict[str, torch.Tensor]:
-        """A detector's target: input-size boxes, labels from 1; crowds left out in training."""
-        keep = ~target["crowd"] if train else torch.ones_like(target["crowd"])
-        scale = torch.tensor([self.input_size[1] / stored[1], self.input_size[0] / stored[0]] * 2)
-        device = self.arithmetic.device
-        return {
-            "boxes": (target["boxes"][keep] * scale).to(device),
-            "labels": (target["labels"][keep] + 1).to(device),
-        }
 
     def forward(
         self, images: torch.Tensor, targets: Any
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """The training model's outputs (None for a detector) and loss on a prepared batch."""
         with self.arithmetic.context():
-            if self.detection:  # the detector computes its own losses
-                return None, sum(self.model(images, targets).values())
-            logits = self.model(images)
-            return logits, self.loss(logits, targets)
-
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits = logits.float()
-        if self.segmentation:
-            return F.cross_entropy(
-                logits,
-                targets,
-                ignore_index=IGNORE_INDEX,
-                label_smoothing=self.recipe.label_smoothing,
-            )
-        if self.multi_label:
-            return F.binary_cross_entropy_with_logits(
-                logits, targets, pos_weight=self.class_weights
-            )
-        return F.cross_entropy(
-            logits, targets, weight=self.class_weights, label_smoothing=self.recipe.label_smoothing
-        )
+            return self.objective.forward(self.model, images, targets)
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Loss and accuracy (top-1, top-5; for multi-label: exact match and micro F1) on val."""
+        """The task's validation metrics of the weights to ship."""
         model = self.eval_model()
         model.eval()
-        if self.segmentation:
-            return self._validate_masks(model)
-        if self.detection:
-            return self._validate_boxes(model)
-        total, loss_sum, top1, top5 = 0, 0.0, 0.0, 0.0
-        tp = fp = fn = 0.0
-        for images, labels in self.val_loader:
-            images, targets = self.prepare(images, labels, train=False)
-            with self.arithmetic.context():
-                logits = model(images).float()
-            loss_sum += self.loss(logits, targets).item() * len(labels)
-            total += len(labels)
-            logits = logits.cpu()
-            if self.multi_label:
-                predicted, truth = logits > 0, labels.bool()
-                top1 += (predicted == truth).all(1).sum().item()
-                tp += (predicted & truth).sum().item()
-                fp += (predicted & ~truth).sum().item()
-                fn += (~predicted & truth).sum().item()
-            else:
-                ranked = logits.topk(min(5, logits.shape[1]), dim=1).indices
-                top1 += (ranked[:, 0] == labels).sum().item()
-                top5 += (ranked == labels[:, None]).any(1).sum().item()
-        metrics = {"val_loss": loss_sum / total, "val_accuracy": top1 / total}
-        if self.multi_label:
-            metrics["val_f1"] = 2 * tp / max(2 * tp + fp + fn, 1)
-        else:
-            metrics["val_top5"] = top5 / total
-        return metrics
-
-    def _validate_masks(self, model: nn.Module) -> dict[str, float]:
-        """Loss, pixel accuracy and mIoU of a segmenter on val."""
-        confusion = np.zeros((self.num_outputs, self.num_outputs), dtype=np.int64)
-        loss_sum, total = 0.0, 0
-        for images, masks in self.val_loader:
-            images, targets = self.prepare(images, masks, train=False)
-            with self.arithmetic.context():
-                logits = model(images).float()
-            loss_sum += self.loss(logits, targets).item() * len(masks)
-            total += len(masks)
-            predicted = logits.argmax(1).cpu().numpy().astype(np.uint8)
-            confusion += mask_confusion(
-                predicted, targets.cpu().numpy().astype(np.uint8), self.num_outputs
-            )
-        scores = segmentation_metrics(confusion, ["background", *self.dataset.classes])
-        return {
-            "val_loss": loss_sum / total,
-            "val_accuracy": float(scores["pixel_accuracy"]),
-            "val_miou": float(scores["miou"]),
-        }
-
-    def _validate_boxes(self, model: nn.Module) -> dict[str, float]:
-        """COCO mAP@[.5:.95] and mAP50 of a detector on val (crowds are "ignore" regions)."""
-        with self.arithmetic.context():
-            truths, found = detect_split(model, self.val_loader, self.input_size)
-        scores = coco_metrics(*coco_documents(truths, found, self.dataset.classes))
-        return {"val_map": scores["map"], "val_map_50": scores["map_50"]}
+        return self.objective.validate(
+            model, self.val_loader, lambda images, labels: self.prepare(images, labels, train=False)
+        )
 
     def eval_model(self) -> nn.Module:
         """The weights to evaluate and ship: the EMA if there is one."""
@@ -497,7 +322,7 @@ def check_fit(recipe: Recipe, dataset: Dataset) -> tuple[Dataset, Dataset]:
     on them: no training or validation records, a batch larger than the training split, or a
     network of another task than the data's."""
     train, val = dataset.split("train"), dataset.split("val")
-    name, task = dataset.name, model_task(recipe.network)
+    name, task = dataset.name, task_of(recipe.network)
     if not len(train):
         raise TrainError(f"dataset {name!r} has no training records")
     if not len(val):
@@ -507,16 +332,12 @@ def check_fit(recipe: Recipe, dataset: Dataset) -> tuple[Dataset, Dataset]:
             f"batch_size {recipe.batch_size} is larger than the {len(train)} training "
             f"records of {name!r}: use at most {len(train)}"
         )
-    if dataset.serves(task):
-        return train, val
-    if task == "segmentation":
-        raise TrainError(f"{recipe.network} segments images, but dataset {name!r} has no masks")
-    if task == "detection":
-        raise TrainError(f"{recipe.network} detects objects, but dataset {name!r} has no boxes")
-    raise TrainError(
-        f"dataset {name!r} is a {dataset.task} dataset; train a detector "
-        "(e.g. network=fcos_resnet18_fpn) or a segmenter (network=unet) on it"
-    )
+    if not task.fits(dataset):
+        raise TrainError(misfit(task, recipe.network, dataset))
+    problem = task.recipe_problem(recipe)
+    if problem:
+        raise TrainError(problem)
+    return train, val
 
 
 def _has_conv(model: nn.Module) -> bool:
@@ -545,16 +366,3 @@ def _optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
     if recipe.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=recipe.lr)
     return torch.optim.RMSprop(groups, lr=recipe.lr, momentum=recipe.momentum)
-
-
-def _mixer(recipe: Recipe, num_classes: int):
-    from torchvision.transforms import v2
-
-    choices = []
-    if recipe.mixup > 0:
-        choices.append(v2.MixUp(alpha=recipe.mixup, num_classes=num_classes))
-    if recipe.cutmix > 0:
-        choices.append(v2.CutMix(alpha=recipe.cutmix, num_classes=num_classes))
-    if not choices:
-        return None
-    return choices[0] if len(choices) == 1 else v2.RandomChoice(choices)

@@ -15,7 +15,7 @@ from lumos.data.geometry import RESIZE_MODES
 from lumos.data.samples import sample_descriptions
 from lumos.errors import LumosError
 from lumos.jobs import open_job
-from lumos.train.recipe import Recipe
+from lumos.recipe import Recipe
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

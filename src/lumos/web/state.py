@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from lumos.bundle import META, Bundle
 from lumos.data import Dataset
 from lumos.data.store import MANIFEST
-from lumos.deploy.bundle import META, Bundle
 from lumos.deploy.runtime import Predictor
 from lumos.jobs import Job
 from lumos.train.callbacks import METRICS
@@ -84,7 +84,7 @@ class ServerState:
     def predictor(self, name: str) -> Predictor | None:
         """Model ``name`` ready to classify, built once per saved version; None for a
         detector or segmenter."""
-        if self.bundles.get(name).meta.get("task", "classification") != "classification":
+        if not self.bundles.get(name).task.scores_images:
             return None
         return self.predictors.get(name)
 

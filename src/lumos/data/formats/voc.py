@@ -26,7 +26,7 @@ from lumos.data.formats.common import (
     save_image,
     split_named,
 )
-from lumos.data.records import Box, Scan, SourceItem
+from lumos.data.records import CLASSIFICATION, Box, Scan, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def _read_xml(path: Path) -> tuple[str | None, tuple[Box, ...]]:
 
 def write(dataset: Dataset, out: Path) -> None:
     """VOC layout with PNG images; masks in ``SegmentationClass/``, classes in ``classes.txt``."""
-    if dataset.task == "classification":
+    if dataset.task == CLASSIFICATION:
         raise DataError(out, "the VOC format holds detection and segmentation only")
     splits: dict[str, list[str]] = {}
     (out / "Annotations").mkdir(parents=True, exist_ok=True)

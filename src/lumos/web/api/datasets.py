@@ -16,11 +16,11 @@ from lumos.data.formats import is_sample
 from lumos.data.images import open_image
 from lumos.data.options import ImportOptions
 from lumos.data.show import browse, resize_previews, tile
-from lumos.deploy.predict import expand
 from lumos.errors import DataError
 from lumos.jobs import create_job
-from lumos.models.zoo import suggested_network
-from lumos.train.recipe import describe_error
+from lumos.recipe import describe_error
+from lumos.tasks import task_named
+from lumos.tasks.inputs import expand
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
 from lumos.web.api.jobs import job_row
 from lumos.web.security import (
@@ -42,7 +42,7 @@ def datasets(request: Request) -> list[dict[str, Any]]:
 @router.get("/datasets/{name}")
 def dataset_info(request: Request, name: str) -> dict[str, Any]:
     dataset = state_of(request).datasets.get(name)
-    network = suggested_network(dataset.task, dataset.size, dataset.channels)
+    network = task_named(dataset.task).suggested_network(dataset.size, dataset.channels)
     return dataset.info() | {"suggested_network": network}
 
 

@@ -12,16 +12,16 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from lumos.deploy.bundle import Bundle, list_bundles, remove_bundle
+from lumos.bundle import Bundle, list_bundles, remove_bundle
 from lumos.deploy.export import current_onnx
 from lumos.deploy.from_job import bundle_from_job
 from lumos.deploy.optimize import check_request
-from lumos.deploy.predict import expand
 from lumos.deploy.trial import classify_many, inspect_layers, try_image
 from lumos.errors import DataError
 from lumos.evaluate.run import queue_evaluation
 from lumos.jobs import create_job, list_jobs
 from lumos.models.inspect import TensorView
+from lumos.tasks.inputs import expand
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
 from lumos.web.api.jobs import describe_job, job_row, report_files
 from lumos.web.security import confined, image_upload_suffix, save_upload

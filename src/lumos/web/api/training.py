@@ -12,9 +12,10 @@ from lumos.errors import NotFoundError
 from lumos.models import NetworkSpec, build_network, summarize
 from lumos.models.custom import parse_layers
 from lumos.models.network import CUSTOM
-from lumos.models.zoo import list_models, model_task
+from lumos.models.zoo import list_models
+from lumos.recipe import Recipe, RecipeError
+from lumos.tasks import task_of
 from lumos.train.preview import augmentation_grid
-from lumos.train.recipe import Recipe, RecipeError
 from lumos.train.run import queue_training
 from lumos.train.schedules import lr_curve
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of
@@ -105,7 +106,7 @@ def network_summary(
     if dataset:
         data = state_of(request).datasets.get(dataset)
         channels, (height, width) = data.channels, data.size
-        classes = len(data.classes) + (model_task(network) != "classification")
+        classes = len(task_of(network).outputs(data.classes))
     spec = NetworkSpec.resolve(network, classes, channels, (height, width))
     model = build_network(spec).eval()
     return {"network": network, **summarize(model, (channels, height, width)).as_dict()}

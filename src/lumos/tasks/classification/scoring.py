@@ -8,7 +8,6 @@ for multi-label data, mAP and micro/macro F1 at the bundle's thresholds.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import (
@@ -18,46 +17,22 @@ from sklearn.metrics import (
 )
 
 from lumos.data import Dataset
-from lumos.deploy.bundle import Bundle
-from lumos.errors import DataError
-from lumos.evaluate.scores import model_scores
+from lumos.tasks.base import TrainedModel
+from lumos.tasks.classification.scores import model_scores
+from lumos.tasks.report import Report
 
 ECE_BINS = 15
 
 
-@dataclass
-class ClassificationReport:
-    dataset: str
-    split: str
-    classes: list[str]
-    metrics: dict[str, float]
-    per_class: list[dict[str, float | str]]
-    confusion: np.ndarray | None = None
-    confused_pairs: list[tuple[str, str, int]] = field(default_factory=list)
-    top_losses: list[tuple[int, float, str]] = field(
-        default_factory=list
-    )  # (record, loss, predicted)
-    calibration: list[tuple[float, float, int]] = field(
-        default_factory=list
-    )  # (confidence, accuracy, count)
-
-
 def evaluate(
-    bundle: Bundle,
-    dataset: Dataset,
-    split: str = "test",
+    bundle: TrainedModel,
+    part: Dataset,
+    split: str,
     *,
     top_losses: int = 16,
     trust_code: bool = False,
-) -> ClassificationReport:
-    """Score ``bundle`` on ``split`` of ``dataset``."""
-    part = dataset.split(split)
-    if not len(part):
-        raise DataError(None, f"dataset {dataset.name!r} has no {split} records")
-    if dataset.classes != bundle.labels:
-        raise DataError(
-            None, f"dataset {dataset.name!r} has other classes than model {bundle.name!r}"
-        )
+) -> Report:
+    """Score ``bundle`` on ``part``, the ``split`` of a dataset."""
     probabilities, labels = model_scores(
         bundle.model(trust_code=trust_code),
         part,
@@ -66,19 +41,19 @@ def evaluate(
     )
     if bundle.multi_label:
         thresholds = np.asarray(bundle.meta.get("thresholds") or [0.5] * len(bundle.labels))
-        return _multi_label(bundle, dataset.name, split, probabilities, labels, thresholds)
-    return _single_label(bundle, part, dataset.name, split, probabilities, labels, top_losses)
+        return _multi_label(bundle, part.name, split, probabilities, labels, thresholds)
+    return _single_label(bundle, part, part.name, split, probabilities, labels, top_losses)
 
 
 def _single_label(
-    bundle: Bundle,
+    bundle: TrainedModel,
     part: Dataset,
     name: str,
     split: str,
     probabilities: np.ndarray,
     labels: np.ndarray,
     k: int,
-) -> ClassificationReport:
+) -> Report:
     classes = bundle.labels
     predicted = probabilities.argmax(1)
     ranked = np.argsort(-probabilities, axis=1)[:, :5]
@@ -108,7 +83,7 @@ def _single_label(
         {"class": c, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
     ]
-    return ClassificationReport(
+    return Report(
         name,
         split,
         classes,
@@ -122,13 +97,13 @@ def _single_label(
 
 
 def _multi_label(
-    bundle: Bundle,
+    bundle: TrainedModel,
     name: str,
     split: str,
     probabilities: np.ndarray,
     labels: np.ndarray,
     thresholds: np.ndarray,
-) -> ClassificationReport:
+) -> Report:
     classes = bundle.labels
     predicted = probabilities >= thresholds
     truth = labels > 0
@@ -164,7 +139,7 @@ def _multi_label(
             classes, precision, recall, f1, average_precision, thresholds, support, strict=True
         )
     ]
-    return ClassificationReport(name, split, classes, metrics, per_class)
+    return Report(name, split, classes, metrics, per_class)
 
 
 def _calibration(
@@ -180,3 +155,21 @@ def _calibration(
             bins.append((mean_conf, accuracy, int(inside.sum())))
             ece += inside.mean() * abs(mean_conf - accuracy)
     return bins, float(ece)
+
+
+def tuned_thresholds(bundle: TrainedModel, validation: Dataset) -> list[float]:
+    """Per class, the probability threshold with the best F1 on ``validation``."""
+    input_size = tuple(bundle.preprocessing["input_size"])
+    probabilities, truth = model_scores(bundle.model(), validation, input_size, multi_label=True)
+    candidates = np.linspace(0.05, 0.95, 19)
+    thresholds = []
+    for c in range(truth.shape[1]):
+        f1 = [_f1(probabilities[:, c] >= t, truth[:, c] > 0) for t in candidates]
+        thresholds.append(float(candidates[int(np.argmax(f1))]))
+    return thresholds
+
+
+def _f1(predicted: np.ndarray, actual: np.ndarray) -> float:
+    tp = float((predicted & actual).sum())
+    wrong = float((predicted & ~actual).sum()) + float((~predicted & actual).sum())
+    return 2 * tp / max(2 * tp + wrong, 1)

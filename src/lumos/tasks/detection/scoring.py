@@ -12,14 +12,13 @@ from torch import nn
 
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
-from lumos.deploy.bundle import Bundle
-from lumos.evaluate.classification import ClassificationReport
-from lumos.evaluate.detection import (
+from lumos.tasks.base import TrainedModel
+from lumos.tasks.detection.coco import (
     best_threshold,
     coco_documents,
     detection_report,
 )
-from lumos.evaluate.masks import checked_split
+from lumos.tasks.report import Report
 
 
 @torch.no_grad()
@@ -48,12 +47,12 @@ def detect_split(
     return truths, found
 
 
-def tuned_score_threshold(bundle: Bundle, dataset: Dataset) -> float:
-    """The score threshold with the best F1 on ``dataset``'s validation split."""
-    return best_threshold(*_coco_split(bundle, checked_split(bundle, dataset, "val"), False))
+def tuned_score_threshold(bundle: TrainedModel, part: Dataset) -> float:
+    """The score threshold with the best F1 on ``part`` (a validation split)."""
+    return best_threshold(*_coco_split(bundle, part, False))
 
 
-def _coco_split(bundle: Bundle, part: Dataset, trust_code: bool) -> tuple[dict, list]:
+def _coco_split(bundle: TrainedModel, part: Dataset, trust_code: bool) -> tuple[dict, list]:
     """The COCO ground truth of a split and the bundle's detections on it."""
     model = bundle.model(trust_code=trust_code)
     input_size = tuple(bundle.preprocessing["input_size"])
@@ -62,12 +61,11 @@ def _coco_split(bundle: Bundle, part: Dataset, trust_code: bool) -> tuple[dict, 
 
 
 def evaluate_detection(
-    bundle: Bundle, dataset: Dataset, split: str, out: Path, *, trust_code: bool = False
-) -> ClassificationReport:
+    bundle: TrainedModel, part: Dataset, split: str, out: Path, *, trust_code: bool = False
+) -> Report:
     """COCO metrics of a detection bundle on ``split``, with the report written to ``out``:
     metrics.json, per_class.csv, pr_curves.png, confusion.csv/png (with a background row
     and column), and the COCO ground truth and detections as JSON."""
-    part = checked_split(bundle, dataset, split)
     truth, results = _coco_split(bundle, part, trust_code)
     metrics = detection_report(truth, results, out, score_threshold=bundle.score_threshold)
     out.joinpath("coco_ground_truth.json").write_text(json.dumps(truth))
@@ -77,6 +75,4 @@ def evaluate_detection(
         for name, ap in zip(metrics["classes"], metrics["map_per_class"], strict=True)
     ]
     summary = {k: v for k, v in metrics.items() if isinstance(v, float)}
-    return ClassificationReport(
-        dataset.name, split, bundle.labels, summary | {"records": len(part)}, per_class
-    )
+    return Report(part.name, split, bundle.labels, summary | {"records": len(part)}, per_class)

@@ -6,28 +6,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
-from lumos.errors import DataError
-from lumos.evaluate.classification import ClassificationReport
-from lumos.evaluate.segmentation import mask_confusion, segmentation_metrics
+from lumos.tasks.base import TrainedModel
+from lumos.tasks.report import Report
+from lumos.tasks.segmentation.metrics import mask_confusion, segmentation_metrics
 
 
-def checked_split(bundle, dataset, split: str):
-    """The records of ``split`` for a bundle whose outputs are the background and then the
-    dataset's classes (a segmenter or detector); refused if empty or of other classes."""
-    part = dataset.split(split)
-    if not len(part):
-        raise DataError(None, f"dataset {dataset.name!r} has no {split} records")
-    if ["background", *dataset.classes] != bundle.labels:
-        raise DataError(
-            None, f"dataset {dataset.name!r} has other classes than model {bundle.name!r}"
-        )
-    return part
-
-
-def evaluate_segmentation(bundle, dataset, split: str = "test", *, trust_code: bool = False):
-    """mIoU, Dice and pixel accuracy of a segmentation bundle on ``split`` (a report)."""
-    part = checked_split(bundle, dataset, split)
+def evaluate_segmentation(
+    bundle: TrainedModel, part: Dataset, split: str, *, trust_code: bool = False
+) -> Report:
+    """mIoU, Dice and pixel accuracy of a segmentation bundle on ``part`` (a report)."""
     model = bundle.model(trust_code=trust_code)
     input_size = tuple(bundle.preprocessing["input_size"])
     confusion = np.zeros((len(bundle.labels),) * 2, dtype=np.int64)
@@ -50,4 +39,4 @@ def evaluate_segmentation(bundle, dataset, split: str = "test", *, trust_code: b
         {"class": name, "iou": iou, "dice": scores["dice_per_class"][name]}
         for name, iou in scores["iou_per_class"].items()
     ]
-    return ClassificationReport(dataset.name, split, bundle.labels, metrics, per_class)
+    return Report(part.name, split, bundle.labels, metrics, per_class)

@@ -26,40 +26,13 @@ import torch.nn.functional as F
 from torchvision.ops import batched_nms
 
 from lumos.data.images import open_image
-from lumos.deploy.bundle import Bundle, BundleError
-from lumos.errors import DataError
-from lumos.fileio import write_json_atomic
+from lumos.errors import BundleError, DataError
 from lumos.models.fcn import Conversion, convert_to_fcn
+from lumos.tasks.base import TrainedModel
+from lumos.tasks.detection.result import Detections, write_detections
 
 BACKGROUND = "background"
 METHODS = ("sliding-window", "heatmap", "model")
-READABLE_SIDE = 384  # pictures of boxes on smaller images are enlarged to about this
-
-
-@dataclass
-class Detections:
-    """Boxes (N, 4) x1y1x2y2 in image pixels, scores (N,), labels (N,) as class names."""
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    labels: list[str]
-
-    def as_records(self, file_name: str, image_id: int, labels: list[str]) -> list[dict]:
-        """COCO results, one per box (``image_id``, ``category_id`` the index in ``labels``,
-        ``bbox`` [x, y, width, height], ``score``), with the file and label names added."""
-        return [
-            {
-                "image_id": image_id,
-                "category_id": labels.index(label),
-                "bbox": [x1, y1, x2 - x1, y2 - y1],
-                "score": score,
-                "file_name": file_name,
-                "label": label,
-            }
-            for (x1, y1, x2, y2), score, label in zip(
-                self.boxes.tolist(), self.scores.tolist(), self.labels, strict=True
-            )
-        ]
 
 
 def _image_tensor(source: Path | np.ndarray, channels: int) -> torch.Tensor:
@@ -76,13 +49,13 @@ class Detector:
     """A bundle ready to detect: the network is built once (and a classifier converted to
     its fully convolutional twin once), however many images, tiles and scales follow."""
 
-    def __init__(self, bundle: Bundle, *, trust_code: bool = False) -> None:
+    def __init__(self, bundle: TrainedModel, *, trust_code: bool = False) -> None:
         if BACKGROUND not in bundle.labels:
             raise BundleError(
                 f"{bundle.origin}: detection needs a model with a '{BACKGROUND}' class"
             )
         self.bundle = bundle
-        self.end_to_end = bundle.meta.get("task") == "detection"
+        self.end_to_end = bundle.task.finds_boxes
         self.background = bundle.labels.index(BACKGROUND)
         self.window: tuple[int, int] = tuple(bundle.preprocessing["input_size"])  # type: ignore[assignment]
         self.model = bundle.model(trust_code=trust_code)
@@ -162,8 +135,18 @@ class Detector:
         kept = batched_nms(boxes, scores, labels, iou)
         names = self.bundle.labels
         return Detections(
-            boxes[kept].numpy(), scores[kept].numpy(), [names[i] for i in labels[kept].tolist()]
+            boxes[kept].numpy(),
+            scores[kept].numpy(),
+            [names[i] for i in labels[kept].tolist()],
+            "array" if isinstance(source, np.ndarray) else str(source),
         )
+
+    def found_in(self, source: Path | np.ndarray, **options: Any) -> Detections:
+        """:meth:`detect`, with an unreadable file's error in the result, not raised."""
+        try:
+            return self.detect(source, **options)
+        except DataError as e:
+            return Detections.failed(str(source), e.reason)
 
     def compare_methods(self, image: torch.Tensor) -> tuple[float, int]:
         """Largest difference between heat-map and sliding-window scores where both exist.
@@ -187,25 +170,25 @@ class Detector:
 
 
 def window_scores(
-    bundle: Bundle, image: torch.Tensor, stride: int, *, trust_code: bool = False
+    bundle: TrainedModel, image: torch.Tensor, stride: int, *, trust_code: bool = False
 ) -> torch.Tensor:
     return Detector(bundle, trust_code=trust_code).window_scores(image, stride)
 
 
 def heatmap_scores(
-    bundle: Bundle, image: torch.Tensor, *, trust_code: bool = False
+    bundle: TrainedModel, image: torch.Tensor, *, trust_code: bool = False
 ) -> tuple[torch.Tensor, int]:
     return Detector(bundle, trust_code=trust_code).heatmap_scores(image)
 
 
 def compare_methods(
-    bundle: Bundle, image: torch.Tensor, *, trust_code: bool = False
+    bundle: TrainedModel, image: torch.Tensor, *, trust_code: bool = False
 ) -> tuple[float, int]:
     return Detector(bundle, trust_code=trust_code).compare_methods(image)
 
 
 def detect(
-    bundle: Bundle, source: Path | np.ndarray, *, trust_code: bool = False, **options: object
+    bundle: TrainedModel, source: Path | np.ndarray, *, trust_code: bool = False, **options: object
 ) -> Detections:
     """One image searched by a fresh :class:`Detector`; see :meth:`Detector.detect`."""
     return Detector(bundle, trust_code=trust_code).detect(source, **options)  # type: ignore[arg-type]
@@ -288,60 +271,17 @@ def _search(
     return _Found(corners * factors, best[rows, cols], classes[rows, cols])
 
 
-def draw_detections(source: Path | np.ndarray, found: Detections, out: Path) -> Path:
-    """The image (a file or an (H, W, C) array) with its boxes, labels and scores drawn, as PNG."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    from lumos.data.show import palette
-
-    if isinstance(source, np.ndarray):
-        canvas = Image.fromarray(source.squeeze()).convert("RGB")
-    else:
-        canvas, _ = open_image(source, channels=3)
-    # Small images are enlarged (nearest neighbour) so that the labels stay readable.
-    zoom = max(1, READABLE_SIDE // max(canvas.size))
-    if zoom > 1:
-        canvas = canvas.resize(
-            (canvas.width * zoom, canvas.height * zoom), Image.Resampling.NEAREST
-        )
-    draw = ImageDraw.Draw(canvas)
-    names = sorted(set(found.labels))
-    colours = dict(zip(names, palette(len(names)), strict=True))
-    font = ImageFont.load_default(size=12)
-    for box, score, label in zip(
-        (found.boxes * zoom).tolist(), found.scores.tolist(), found.labels, strict=True
-    ):
-        draw.rectangle(box, outline=colours[label], width=2)
-        caption = f"{label} {score:.2f}"
-        corner = (box[0], max(0, box[1] - 14))
-        draw.rectangle(draw.textbbox(corner, caption, font=font), fill=colours[label])
-        draw.text(corner, caption, fill="black", font=font)
-    canvas.save(out)
-    return out
-
-
 def detect_files(
-    bundle: Bundle,
+    bundle: TrainedModel,
     paths: list[Path],
     out_dir: Path,
     *,
     trust_code: bool = False,
     **options: Any,
-) -> list[tuple[Path, Detections | DataError]]:
+) -> list[Detections]:
     """Detect in every image file: ``<stem>-detections.png`` for each, and one COCO results
-    file ``detections.json`` for all; returns each file's detections or its error."""
+    file ``detections.json`` for all; a file that cannot be read carries its error."""
     detector = Detector(bundle, trust_code=trust_code)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    outcomes: list[tuple[Path, Detections | DataError]] = []
-    records: list[dict] = []
-    for image_id, path in enumerate(paths, 1):
-        try:
-            found = detector.detect(path, **options)
-        except DataError as e:
-            outcomes.append((path, e))
-            continue
-        draw_detections(path, found, out_dir / f"{path.stem}-detections.png")
-        records.extend(found.as_records(path.name, image_id, bundle.labels))
-        outcomes.append((path, found))
-    write_json_atomic(out_dir / "detections.json", records)
-    return outcomes
+    results = [detector.found_in(path, **options) for path in paths]
+    write_detections(results, bundle.labels, out_dir)
+    return results

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lumos.train.recipe import Precision
+from lumos.recipe import Precision
 
 NATIVE_BF16_VARIABLE = "LUMOS_NATIVE_BF16"
 
@@ -60,18 +60,11 @@ class Arithmetic:
         return f"{self.device.type} {name}"
 
 
-# bf16 autocast against fp32 on the shapes sample, 3 seeds each (benchmarks/goals.py, see
-# docs/BENCHMARKS.md): the semantic FPN lost mIoU (val 0.585 +- 0.137 against 0.674 +- 0.056)
-# while FCOS did not lose mAP50 (0.850 +- 0.073 against 0.721 +- 0.009). So on a CPU, auto
-# keeps fp32 for segmenters even where bf16 is native.
-CPU_FP32_TASKS = frozenset({"segmentation"})
-
-
 def choose(
-    precision: Precision, device: str | None = None, task: str = "classification"
+    precision: Precision, device: str | None = None, *, cpu_autocast: bool = True
 ) -> Arithmetic:
-    """The device (CUDA if present unless ``device`` says otherwise) and its arithmetic for
-    a network of ``task``."""
+    """The device (CUDA if present unless ``device`` says otherwise) and its arithmetic;
+    ``cpu_autocast=False`` keeps ``auto`` at fp32 on a CPU (a task that bf16 costs accuracy)."""
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if precision == "fp32":
         return Arithmetic(target, torch.float32)
@@ -83,5 +76,5 @@ def choose(
         return Arithmetic(
             target, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         )
-    native = cpu_has_native_bf16() and task not in CPU_FP32_TASKS
+    native = cpu_autocast and cpu_has_native_bf16()
     return Arithmetic(target, torch.bfloat16 if native else torch.float32)

@@ -28,7 +28,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from lumos import __version__
-from lumos.errors import LumosError, NotFoundError, WorkspaceError
+from lumos.errors import BundleError, NotFoundError, WorkspaceError
 from lumos.fileio import (
     process_alive,
     staged_directory,
@@ -37,6 +37,9 @@ from lumos.fileio import (
 )
 from lumos.models import NetworkSpec, build_network
 from lumos.models.normalization import identity, normalized_model
+from lumos.tasks import CLASSIFICATION, Task, task_named
+from lumos.tasks.base import Result
+from lumos.tasks.inputs import expand
 from lumos.workspace import Workspace, validate_name
 
 BUNDLE_VERSION = 1
@@ -47,10 +50,6 @@ _MAX_MEMBER = 4 << 30  # refuse zip members that claim more than 4 GiB
 
 
 DEFAULT_SCORE_THRESHOLD = 0.5  # a detector's operating point when none was tuned
-
-
-class BundleError(LumosError):
-    """A bundle that is missing, damaged, or of an unknown version."""
 
 
 @dataclass
@@ -66,8 +65,8 @@ class Bundle:
         return self.meta["name"]
 
     @property
-    def task(self) -> str:
-        return self.meta.get("task", "classification")
+    def task(self) -> Task:
+        return task_named(self.meta.get("task", CLASSIFICATION.name))
 
     @property
     def score_threshold(self) -> float:
@@ -149,7 +148,7 @@ class Bundle:
         meta = {
             "lumos_bundle": BUNDLE_VERSION,
             "name": spec.name,
-            "task": "classification",
+            "task": CLASSIFICATION.name,
             "network": spec.model_dump(mode="json"),
             "labels": [str(i) for i in range(spec.num_classes)],
             "preprocessing": {
@@ -225,27 +224,13 @@ class Bundle:
         top: int = 5,
         device: str = "cpu",
         trust_code: bool = False,
-    ) -> list[Any]:
-        """Predict image files, the images in folders, or arrays, by the bundle's task.
-
-        A classifier gives a :class:`~lumos.deploy.predict.Prediction` per input, a
-        segmenter a :class:`~lumos.deploy.segment.MaskPrediction`, a detector the
-        :class:`~lumos.deploy.detect.Detections` of each image (an unreadable file raises
-        a ``DataError`` naming it).
-        """
-        from lumos.deploy.predict import expand, predict
-
-        task = self.meta.get("task")
-        if task == "detection":
-            from lumos.deploy.detect import Detector
-
-            detector = Detector(self, trust_code=trust_code)
-            return [detector.detect(item) for item in expand(inputs)]
-        if task == "segmentation":
-            from lumos.deploy.segment import segment
-
-            return segment(self, expand(inputs), trust_code=trust_code)
-        return predict(self, expand(inputs), top=top, device=device, trust_code=trust_code)
+    ) -> list[Result]:
+        """One result per image file, image in a folder, or array, in order: a classifier's
+        top classes, a detector's boxes, a segmenter's mask. An unreadable file's result
+        carries its error; a folder without images raises a ``DataError``."""
+        return self.task.predict(
+            self, expand(inputs), top=top, device=device, trust_code=trust_code
+        )
 
     def save(self, path: Path) -> Path:
         """Write the bundle as one portable ``.lumos`` file."""
@@ -303,7 +288,7 @@ def list_bundles(workspace: Workspace | None = None) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "name": folder.name,
-                    "task": meta.get("task"),
+                    "task": meta.get("task", CLASSIFICATION.name),
                     "network": meta["network"]["name"],
                     "dataset": meta.get("provenance", {}).get("dataset"),
                     "metrics": meta.get("metrics", {}),

@@ -1,14 +1,12 @@
-"""Prediction: images in, labels with scores out, preprocessed exactly as in training.
+"""What a model sees of an input: images preprocessed exactly as in training.
 
 Files are decoded like an import (EXIF rotation, 16-bit, palette, alpha), resized to the
-dataset's size by its resize mode, then to the network's input size. A file that cannot be
-read gets its own error and the rest are still predicted.
+dataset's size by its resize mode, then to the network's input size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,26 +15,8 @@ import torch.nn.functional as F
 
 from lumos.data.geometry import place_image, placement
 from lumos.data.images import from_array, is_image_name, open_image
-from lumos.deploy.bundle import Bundle
 from lumos.errors import DataError
-
-
-@dataclass
-class Prediction:
-    """For one input: the top classes with probabilities, the labels chosen, or the error."""
-
-    source: str
-    top: list[tuple[str, float]] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    def as_dict(self) -> dict:
-        return {
-            "source": self.source,
-            "top": [{"label": k, "probability": p} for k, p in self.top],
-            "labels": self.labels,
-            "error": self.error,
-        }
+from lumos.tasks.base import TrainedModel
 
 
 def expand(inputs: Sequence[str | Path | np.ndarray]) -> list[Path | np.ndarray]:
@@ -57,7 +37,7 @@ def expand(inputs: Sequence[str | Path | np.ndarray]) -> list[Path | np.ndarray]
 
 
 def preprocess(
-    source: Path | np.ndarray | bytes, bundle: Bundle, name: str | None = None
+    source: Path | np.ndarray | bytes, bundle: TrainedModel, name: str | None = None
 ) -> np.ndarray:
     """One input (a file, an array, or an image file's bytes called ``name``) as the
     (H, W, C) uint8 array training saw."""
@@ -76,26 +56,10 @@ def preprocess(
     return pixels if pixels.ndim == 3 else pixels[:, :, None]
 
 
-def network_input(arrays: Sequence[np.ndarray], bundle: Bundle) -> torch.Tensor:
+def network_input(arrays: Sequence[np.ndarray], bundle: TrainedModel) -> torch.Tensor:
     """Preprocessed (H, W, C) uint8 images as the network's float batch at its input size."""
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255)
     input_size = tuple(bundle.preprocessing["input_size"])
     if tuple(images.shape[2:]) != input_size:
         images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
     return images
-
-
-def predict(
-    bundle: Bundle,
-    inputs: Sequence[str | Path | np.ndarray],
-    *,
-    top: int = 5,
-    batch_size: int = 64,
-    device: str = "cpu",
-    trust_code: bool = False,
-) -> list[Prediction]:
-    """Predict every input with PyTorch; unreadable ones carry an error instead of scores."""
-    from lumos.deploy.runtime import Predictor
-
-    predictor = Predictor(bundle, device=device, trust_code=trust_code)
-    return predictor.predict(inputs, top=top, batch_size=batch_size)

@@ -1,10 +1,11 @@
-"""Writing an evaluation out: metrics.json, per-class and confusion CSVs, and pictures
-(confusion matrix, highest-loss records, reliability diagram)."""
+"""An evaluation's report, and writing it out: metrics.json, per-class and confusion CSVs,
+and pictures (confusion matrix, highest-loss records, reliability diagram)."""
 
 from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -16,10 +17,28 @@ from PIL import Image, ImageDraw, ImageFont
 
 from lumos.data import Dataset
 from lumos.data.show import CELL, palette, render
-from lumos.evaluate.classification import ClassificationReport
 
 
-def write_report(report: ClassificationReport, dataset: Dataset, folder: Path) -> list[Path]:
+@dataclass
+class Report:
+    """Scores of a model on a dataset split, with what the pictures are drawn from."""
+
+    dataset: str
+    split: str
+    classes: list[str]
+    metrics: dict[str, float]
+    per_class: list[dict[str, float | str]]
+    confusion: np.ndarray | None = None
+    confused_pairs: list[tuple[str, str, int]] = field(default_factory=list)
+    top_losses: list[tuple[int, float, str]] = field(
+        default_factory=list
+    )  # (record, loss, predicted)
+    calibration: list[tuple[float, float, int]] = field(
+        default_factory=list
+    )  # (confidence, accuracy, count)
+
+
+def write_report(report: Report, dataset: Dataset, folder: Path) -> list[Path]:
     """Write every file of the report into ``folder``; returns them."""
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "metrics.json", folder / "per_class.csv"]
@@ -45,7 +64,7 @@ def write_report(report: ClassificationReport, dataset: Dataset, folder: Path) -
     return written
 
 
-def _confusion(report: ClassificationReport, folder: Path) -> list[Path]:
+def _confusion(report: Report, folder: Path) -> list[Path]:
     matrix, classes = report.confusion, report.classes
     assert matrix is not None
     with (folder / "confusion.csv").open("w", newline="") as f:
@@ -81,7 +100,7 @@ def _confusion(report: ClassificationReport, folder: Path) -> list[Path]:
     return [folder / "confusion.csv", folder / "confusion.png"]
 
 
-def _top_losses(report: ClassificationReport, dataset: Dataset, path: Path) -> Path:
+def _top_losses(report: Report, dataset: Dataset, path: Path) -> Path:
     columns = min(4, len(report.top_losses))
     rows = -(-len(report.top_losses) // columns)
     sheet = Image.new("RGB", (columns * CELL, rows * (CELL + 28)), (24, 24, 24))
@@ -104,7 +123,7 @@ def _top_losses(report: ClassificationReport, dataset: Dataset, path: Path) -> P
     return path
 
 
-def _calibration(report: ClassificationReport, path: Path) -> Path:
+def _calibration(report: Report, path: Path) -> Path:
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     confidence, accuracy, _ = zip(*report.calibration, strict=True)
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")

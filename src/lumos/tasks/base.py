@@ -1,0 +1,235 @@
+"""The shape of a task: what a trainer, an evaluator and a predictor ask of it.
+
+A :class:`Task` is one object per kind of output (class scores, boxes, a mask). Everything
+that differs between kinds lives behind it, so the training loop, the evaluation job and
+the prediction entry point never ask which task they run. A training run asks its task for
+an :class:`Objective`: the batch targets, the augmentation, the loss, the running
+accuracy and the validation metrics of that run.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from lumos.arithmetic import Arithmetic
+from lumos.data import Dataset
+from lumos.data.augment import Augment
+from lumos.data.loader import BatchLoader, Targets
+from lumos.data.paired import PairedAugment
+from lumos.errors import DataError
+from lumos.models import NetworkSpec
+from lumos.recipe import Recipe
+from lumos.tasks.report import Report
+
+Prepare = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]  # a val batch on the device
+
+
+class TrainedModel(Protocol):
+    """What a task needs of a bundle to evaluate or use it (``lumos.bundle.Bundle``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def labels(self) -> list[str]: ...
+    @property
+    def multi_label(self) -> bool: ...
+    @property
+    def preprocessing(self) -> dict[str, Any]: ...
+    @property
+    def score_threshold(self) -> float: ...
+    @property
+    def meta(self) -> dict[str, Any]: ...
+    @property
+    def origin(self) -> str: ...
+    @property
+    def spec(self) -> NetworkSpec: ...
+    @property
+    def task(self) -> Task: ...
+    def model(
+        self, device: str | torch.device = "cpu", *, trust_code: bool = False
+    ) -> nn.Module: ...
+
+
+class Result(Protocol):
+    """One input's answer, which serialises and draws itself."""
+
+    source: str
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]: ...
+    def describe(self) -> str: ...
+    def rows(self) -> list[dict[str, Any]]: ...
+    def draw(self, image: Path | np.ndarray, out: Path) -> Path: ...
+
+
+@dataclass
+class Setup:
+    """What a training run tells its task about itself."""
+
+    recipe: Recipe
+    dataset: Dataset
+    train_split: Dataset
+    input_size: tuple[int, int]
+    arithmetic: Arithmetic
+
+    @property
+    def device(self) -> torch.device:
+        return self.arithmetic.device
+
+
+class Objective(ABC):
+    """What one training run of a task computes: targets, loss, accuracy, validation."""
+
+    def __init__(self, setup: Setup, num_outputs: int) -> None:
+        self.setup = setup
+        self.num_outputs = num_outputs
+        self.augment = Augment(False, False, 1.0, 0.0, *_colour(setup.recipe))
+
+    @abstractmethod
+    def targets(self, labels: Any, stored: tuple[int, ...], *, train: bool) -> Any:
+        """The loader's labels of a batch as the network's targets at the input size."""
+
+    def augmented(
+        self, images: torch.Tensor, targets: Any, seed: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, Any]:
+        """A training batch augmented: geometry (with its targets where they have one),
+        then colour and noise."""
+        return self.augment(images, generator), targets
+
+    def sample_weights(self) -> np.ndarray | None:
+        """A weight per training record for a balanced sampler, or None to shuffle."""
+        return None
+
+    @abstractmethod
+    def forward(
+        self, model: nn.Module, images: torch.Tensor, targets: Any
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The model's outputs (None where the model computes its own loss) and the loss."""
+
+    def hits(self, logits: torch.Tensor | None, labels: Any, targets: Any) -> tuple[float, float]:
+        """(right, counted) of a training batch, for the running accuracy; (0, 0) if none."""
+        return 0.0, 0.0
+
+    @abstractmethod
+    def validate(self, model: nn.Module, loader: BatchLoader, prepare: Prepare) -> dict[str, float]:
+        """The validation metrics of ``model`` (in eval mode) on ``loader``."""
+
+
+class Task(ABC):
+    """One kind of output; ``name`` is what bundles, recipes and the web say."""
+
+    name: ClassVar[str]
+    noun: ClassVar[str]  # what a network of the task is called: "classifier", ...
+    does: ClassVar[str]  # what such a network does: "classifies images", ...
+    targets: ClassVar[Targets]  # what the loader yields for it
+    default_metric: ClassVar[str]
+    needs: ClassVar[str]  # what a dataset must hold, for messages: "labels", "boxes", ...
+    example_network: ClassVar[str]  # named in messages
+    background: ClassVar[bool] = False  # outputs are the background, then the classes
+    finds_boxes: ClassVar[bool] = False  # the network itself returns boxes
+    multi_label: ClassVar[bool] = False  # may give several labels where the data has them
+    scores_images: ClassVar[bool] = False  # gives one score per class for a whole image
+    channels_last: ClassVar[bool] = True  # whether channels-last memory may help
+    cpu_autocast: ClassVar[bool] = True  # whether ``precision: auto`` may pick bf16 on a CPU
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def outputs(self, classes: Sequence[str]) -> list[str]:
+        """The network's output labels for a dataset's classes."""
+        return ["background", *classes] if self.background else list(classes)
+
+    def classes(self, labels: Sequence[str]) -> list[str]:
+        """A dataset's classes from the network's output labels (the inverse of outputs)."""
+        return list(labels[1:]) if self.background else list(labels)
+
+    @abstractmethod
+    def fits(self, dataset: Dataset) -> bool:
+        """Whether a network of this task can learn from and be scored on ``dataset``."""
+
+    @abstractmethod
+    def suggested_network(self, size: tuple[int, int], channels: int) -> str:
+        """A network of this task that suits images of ``size`` and ``channels``."""
+
+    def recipe_problem(self, recipe: Recipe) -> str | None:
+        """Why ``recipe`` cannot train a network of this task, or None."""
+        return None
+
+    def network_options(self, dataset: Dataset, input_size: tuple[int, int]) -> dict[str, Any]:
+        """Options the network's builder takes from the data (a detector's anchors)."""
+        return {}
+
+    def tuned_settings(self, bundle: TrainedModel, validation: Dataset) -> dict[str, Any]:
+        """Settings a saved model takes from its validation split (thresholds)."""
+        return {}
+
+    @abstractmethod
+    def objective(self, setup: Setup) -> Objective:
+        """What a training run on ``setup`` computes."""
+
+    def evaluate(
+        self,
+        bundle: TrainedModel,
+        dataset: Dataset,
+        split: str,
+        folder: Path,
+        *,
+        trust_code: bool = False,
+    ) -> Report:
+        """The scores of ``bundle`` on ``split`` of ``dataset``; the report's files are
+        written to ``folder``. Refused if the split is empty or of other classes."""
+        part = dataset.split(split)
+        if not len(part):
+            raise DataError(None, f"dataset {dataset.name!r} has no {split} records")
+        if self.outputs(dataset.classes) != bundle.labels:
+            raise DataError(
+                None, f"dataset {dataset.name!r} has other classes than model {bundle.name!r}"
+            )
+        return self.score(bundle, part, split, folder, trust_code=trust_code)
+
+    @abstractmethod
+    def score(
+        self, bundle: TrainedModel, part: Dataset, split: str, folder: Path, *, trust_code: bool
+    ) -> Report:
+        """The report of ``bundle`` on ``part`` (checked to fit), written to ``folder``."""
+
+    def write_results(
+        self, bundle: TrainedModel, results: Sequence[Result], folder: Path
+    ) -> list[Path]:
+        """Files of predictions people look at (masks, pictures with boxes); none by default."""
+        return []
+
+    @abstractmethod
+    def predict(
+        self,
+        bundle: TrainedModel,
+        inputs: Sequence[Path | np.ndarray],
+        *,
+        top: int = 5,
+        device: str = "cpu",
+        trust_code: bool = False,
+    ) -> list[Result]:
+        """One result per input, in order; an unreadable input carries its error."""
+
+
+def paired_augment(setup: Setup) -> PairedAugment:
+    """The geometric augmentation of a task whose labels move with the image."""
+    r = setup.recipe
+    size = tuple(setup.input_size)
+    return PairedAugment(size, r.hflip, r.vflip, r.crop_scale, r.scale_jitter, r.rotation)  # type: ignore[arg-type]
+
+
+def _colour(recipe: Recipe) -> tuple[float, bool, float]:
+    """The augmentations that change pixels but not geometry: any task may use them."""
+    return recipe.color_jitter, recipe.invert, recipe.noise

@@ -1,0 +1,81 @@
+"""Detection: boxes with a class and a score for every object in an image."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lumos.data import Dataset
+from lumos.models.detection import anchors_from_stats
+from lumos.tasks.base import Objective, Setup, Task, TrainedModel
+from lumos.tasks.detection.objective import BoxObjective
+from lumos.tasks.detection.result import Detections, write_detections
+from lumos.tasks.detection.scoring import evaluate_detection, tuned_score_threshold
+from lumos.tasks.detection.search import Detector
+from lumos.tasks.report import Report
+
+
+class Detection(Task):
+    name = "detection"
+    does = "detects objects"
+    noun = "detector"
+    targets = "boxes"
+    default_metric = "val_map_50"
+    needs = "boxes"
+    example_network = "fcos_resnet18_fpn"
+    background = True
+    finds_boxes = True
+    channels_last = False  # torchvision's detectors gain nothing from it
+
+    def fits(self, dataset: Dataset) -> bool:
+        return dataset.has_boxes
+
+    def suggested_network(self, size: tuple[int, int], channels: int) -> str:
+        """The light ResNet-18 FCOS."""
+        return "fcos_resnet18_fpn"
+
+    def network_options(self, dataset: Dataset, input_size: tuple[int, int]) -> dict[str, Any]:
+        """Anchor sizes from the training boxes, scaled from stored to input pixels."""
+        anchors = anchors_from_stats(dataset.manifest.get("boxes"))
+        stored = dataset.size
+        scale = math.sqrt(input_size[0] * input_size[1] / (stored[0] * stored[1]))
+        anchors["sizes"] = [round(size * scale, 1) for size in anchors["sizes"]]
+        return {"anchors": anchors}
+
+    def tuned_settings(self, bundle: TrainedModel, validation: Dataset) -> dict[str, Any]:
+        """The operating point: the score threshold with the best F1 on validation."""
+        return {"score_threshold": tuned_score_threshold(bundle, validation)}
+
+    def objective(self, setup: Setup) -> Objective:
+        return BoxObjective(setup, len(self.outputs(setup.dataset.classes)))
+
+    def score(
+        self, bundle: TrainedModel, part: Dataset, split: str, folder: Path, *, trust_code: bool
+    ) -> Report:
+        return evaluate_detection(bundle, part, split, folder, trust_code=trust_code)
+
+    def write_results(
+        self, bundle: TrainedModel, results: Sequence[Detections], folder: Path
+    ) -> list[Path]:
+        """``<stem>-detections.png`` of every image and one COCO results file for all."""
+        return write_detections(results, bundle.labels, folder)
+
+    def predict(
+        self,
+        bundle: TrainedModel,
+        inputs: Sequence[Path | np.ndarray],
+        *,
+        top: int = 5,
+        device: str = "cpu",
+        trust_code: bool = False,
+    ) -> list[Detections]:
+        """The boxes at the bundle's operating point in each image."""
+        detector = Detector(bundle, trust_code=trust_code)
+        return [detector.found_in(item) for item in inputs]
+
+
+DETECTION = Detection()
