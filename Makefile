@@ -31,6 +31,7 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from lumos.data import Dataset, import_dataset
 from lumos.models import build_model
 from lumos.train import Recipe
-from lumos.train.callbacks import Callback, MetricsLog, ProgressBar
-from lumos.train.trainer import Trainer
+from lumos.train.callbacks import MetricsLog, ProgressBar
+from lumos.train.trainer import Callback, Trainer
 from lumos.workspace import Workspace
 
 

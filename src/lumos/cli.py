@@ -122,7 +122,7 @@ def data_import(
 ) -> None:
     """Import SOURCE as a new dataset: checked, resized and stored for fast reading."""
     from lumos.data import ImportOptions, import_dataset
-    from lumos.data.download import download_into
+    from lumos.data.formats import download_into
     from lumos.progress import terminal_progress
 
     values = {

@@ -27,7 +27,9 @@ MODEL = "digits-lenet"
 DETECTION_RECIPE = Recipe(
     dataset="shapes",
     network="fcos_resnet18_fpn",
-    input_size=(96, 96),
+    # The images' own size: at 96x96, one seed of three stopped at recall 0.855 on test
+    # (precision and recall >= 0.97 on every seed at 128x128; BENCHMARKS.md).
+    input_size=(128, 128),
     epochs=40,  # 24 left the operating point's recall at 0.65 (BENCHMARKS.md)
     batch_size=8,
     optimizer="adamw",

@@ -31,16 +31,3 @@ def extract_tar(archive: Path, folder: Path) -> None:
     except (tarfile.TarError, OSError) as e:
         shutil.rmtree(folder, ignore_errors=True)
         raise DataError(archive, f"cannot unpack: {e}") from None
-
-
-def download_into(folder: Path, format_name: str | None) -> Path:
-    """Fetch MNIST (``--format mnist``) or CIFAR-10 (``--format cifar``) into ``folder``."""
-    from lumos.data.formats import cifar, mnist
-
-    folder.mkdir(parents=True, exist_ok=True)
-    if format_name == "mnist":
-        mnist.download(folder)
-        return folder
-    if format_name == "cifar":
-        return cifar.download(folder)
-    raise DataError(folder, "--download needs --format mnist or --format cifar")

@@ -37,8 +37,7 @@ from lumos.errors import DataError
 from lumos.fileio import write_bytes_atomic
 from lumos.jobs import running_job
 from lumos.train import Recipe
-from lumos.train.callbacks import Callback
-from lumos.train.trainer import Trainer
+from lumos.train.trainer import Callback, Trainer
 from lumos.workspace import Workspace
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")

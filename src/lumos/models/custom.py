@@ -25,7 +25,7 @@ import torch
 import yaml
 from torch import nn
 
-from lumos.models.zoo import ModelError
+from lumos.models.registry import ModelError
 
 LayerFactory = Callable[[tuple[int, ...], dict[str, Any]], nn.Module]
 

@@ -31,8 +31,8 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool, LastLevelP6P7
 
 from lumos.models.backbones import resnet_fpn
+from lumos.models.registry import register
 from lumos.models.surgery import replace_conv
-from lumos.models.zoo import register
 
 LEVELS = 5  # feature maps a detector here predicts from (strides 8-128, or 4-64 for R-CNN)
 DEFAULT_ANCHORS: dict[str, Any] = {

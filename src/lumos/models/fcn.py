@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lumos.models.zoo import ModelError
+from lumos.models.registry import ModelError
 
 _ELEMENTWISE = (
     nn.ReLU,

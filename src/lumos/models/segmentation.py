@@ -10,8 +10,8 @@ import torchvision.models.segmentation as tvs
 from torch import nn
 
 from lumos.models.backbones import resnet_fpn
+from lumos.models.registry import register
 from lumos.models.surgery import replace_conv
-from lumos.models.zoo import register
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from lumos.models.zoo import ModelError
+from lumos.models.registry import ModelError
 
 
 @dataclass(frozen=True)

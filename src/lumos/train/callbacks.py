@@ -8,30 +8,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lumos.train.checkpoints import save_checkpoint, save_weights
-
-if TYPE_CHECKING:
-    from lumos.train.trainer import Trainer
+from lumos.train.trainer import Callback, Trainer
 
 LAST, BEST = "last.pt", "best.safetensors"
 METRICS = "metrics.jsonl"
 TRAINED_ON = "dataset.json"  # the manifest of the dataset a job trained on
-
-
-class Callback:
-    """Override the events you need; each gets the trainer."""
-
-    def before_fit(self, trainer: Trainer) -> None: ...
-    def before_epoch(self, trainer: Trainer) -> None: ...
-    def after_batch(self, trainer: Trainer) -> None: ...
-    def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None: ...
-    def after_fit(self, trainer: Trainer) -> None: ...
-    def on_message(self, trainer: Trainer, message: str) -> None: ...
 
 
 class MetricsLog(Callback):

@@ -28,9 +28,19 @@ from lumos.models.normalization import identity, mean_image, normalized_model, p
 from lumos.models.surgery import freeze_backbone, load_matching
 from lumos.recipe import Recipe
 from lumos.tasks import Setup, misfit, task_of
-from lumos.train.callbacks import Callback
 from lumos.train.schedules import Schedule
 from lumos.workspace import Workspace
+
+
+class Callback:
+    """Override the events you need; each gets the trainer."""
+
+    def before_fit(self, trainer: Trainer) -> None: ...
+    def before_epoch(self, trainer: Trainer) -> None: ...
+    def after_batch(self, trainer: Trainer) -> None: ...
+    def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None: ...
+    def after_fit(self, trainer: Trainer) -> None: ...
+    def on_message(self, trainer: Trainer, message: str) -> None: ...
 
 
 class TrainError(LumosError):

@@ -90,3 +90,14 @@ def resolve(source: str | Path, format_name: str | None) -> tuple[Reader | Modul
 def writer(format_name: str) -> Callable:
     """The ``write(dataset, folder)`` function of a format."""
     return _module(format_name).write
+
+
+def download_into(folder: Path, format_name: str | None) -> Path:
+    """Fetch MNIST (``--format mnist``) or CIFAR-10 (``--format cifar``) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if format_name == "mnist":
+        mnist.download(folder)
+        return folder
+    if format_name == "cifar":
+        return cifar.download(folder)
+    raise DataError(folder, "--download needs --format mnist or --format cifar")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lumos.data.download import extract_tar, fetch
 from lumos.data.records import CLASSIFICATION, Scan, SourceItem
 from lumos.errors import DataError
 
@@ -156,8 +157,6 @@ def write(dataset: Dataset, out: Path) -> None:
 
 def download(folder: Path, variant: str = "cifar10") -> Path:
     """Fetch and unpack CIFAR-10 or CIFAR-100 into ``folder``; returns the batches folder."""
-    from lumos.data.download import extract_tar, fetch
-
     archive = fetch(URLS[variant], folder / URLS[variant].rsplit("/", 1)[1])
     inner = folder / ("cifar-10-batches-py" if variant == "cifar10" else "cifar-100-python")
     if not inner.is_dir():

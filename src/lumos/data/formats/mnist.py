@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lumos.data.download import fetch
 from lumos.data.formats.common import split_named
 from lumos.data.records import CLASSIFICATION, Scan, SourceItem
 from lumos.errors import DataError
@@ -123,7 +124,5 @@ def write(dataset: Dataset, out: Path) -> None:
 
 def download(folder: Path) -> None:
     """Fetch the four MNIST files into ``folder`` unless already there."""
-    from lumos.data.download import fetch
-
     for name in FILES:
         fetch(MIRROR + name, folder / name)

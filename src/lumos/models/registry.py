@@ -1,0 +1,87 @@
+"""The registry of networks and the factory that builds them.
+
+A module that defines networks registers each with :func:`register` (as timm's
+``register_model`` does); :mod:`lumos.models.zoo` imports every such module, so importing
+``lumos.models`` registers them all. ``timm:NAME`` builds any timm model.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from lumos.errors import LumosError
+
+TIMM_PREFIX = "timm:"
+Builder = Callable[..., nn.Module]  # (num_classes, in_channels, input_size, **options)
+
+
+class ModelError(LumosError):
+    """A network that cannot be built as asked."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    family: str
+    description: str
+    build: Builder
+    # "segmentation": the output is a (N, K, H, W) score map; "detection": boxes per image
+    task: str = "classification"
+
+
+REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register(
+    name: str, family: str, description: str, task: str = "classification"
+) -> Callable[[Builder], Builder]:
+    def add(build: Builder) -> Builder:
+        REGISTRY[name] = ModelEntry(name, family, description, build, task)
+        return build
+
+    return add
+
+
+def list_models(pattern: str = "*") -> list[ModelEntry]:
+    """Registered networks whose name matches ``pattern`` (shell-style); timm's are not listed."""
+    return [e for name, e in sorted(REGISTRY.items()) if fnmatch.fnmatch(name, pattern)]
+
+
+def model_task(name: str) -> str:
+    """What a network outputs: "classification" scores, a "segmentation" map or
+    "detection" boxes."""
+    entry = REGISTRY.get(name)
+    return entry.task if entry else "classification"
+
+
+def build_model(
+    name: str,
+    num_classes: int,
+    in_channels: int = 3,
+    input_size: tuple[int, int] = (224, 224),
+    **options: Any,
+) -> nn.Module:
+    """Build network ``name`` for ``in_channels`` x ``input_size`` inputs and ``num_classes``.
+
+    ``options`` go to the network's builder (a detector's ``anchors``).
+    """
+    if num_classes < 1 or in_channels < 1 or min(input_size) < 1:
+        raise ModelError(f"cannot build {name}: classes, channels and input size must be positive")
+    if name.startswith(TIMM_PREFIX):
+        return _timm(name[len(TIMM_PREFIX) :], num_classes, in_channels)
+    if name not in REGISTRY:
+        raise ModelError(f"unknown network {name!r}: see `lumos models list`, or use timm:NAME")
+    return REGISTRY[name].build(num_classes, in_channels, input_size, **options)
+
+
+def _timm(name: str, num_classes: int, in_channels: int) -> nn.Module:
+    import timm
+
+    if not timm.list_models(name):
+        raise ModelError(f"timm has no model named {name!r}")
+    return timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_channels)
