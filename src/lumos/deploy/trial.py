@@ -36,7 +36,8 @@ def try_image(
     if result.error:
         raise DataError(image.name, result.error)
     picture = result.draw(image, out_dir / f"{image.stem}-answer.png")
-    return {"task": bundle.task.name, **result.as_dict(), "picture": picture}
+    shown = result.display()
+    return {"task": bundle.task.name, **result.as_dict(), "display": shown, "picture": picture}
 
 
 def inspect_layers(bundle: Bundle, image: Path, *, trust_code: bool = False) -> list[LayerView]:

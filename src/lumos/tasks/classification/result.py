@@ -50,6 +50,10 @@ class Prediction:
         lines += [f"  {label}  {p:.2%}" for label, p in self.top]
         return "\n".join(lines)
 
+    def display(self) -> list[dict[str, Any]]:
+        """What a page shows: each class shown with its probability."""
+        return [{"label": label, "value": p} for label, p in self.top]
+
     def rows(self) -> list[dict[str, Any]]:
         """CSV rows: one per class shown, then one for an error."""
         rows: list[dict[str, Any]] = [

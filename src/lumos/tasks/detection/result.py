@@ -66,6 +66,13 @@ class Detections:
             return f"{self.source}: error: {self.error}"
         return f"{self.source}: {len(self.labels)} objects"
 
+    def display(self) -> list[dict[str, Any]]:
+        """What a page shows: each box's class and score, and where it is."""
+        return [
+            {"label": o["label"], "value": o["score"], "note": ", ".join(map(str, o["box"]))}
+            for o in self.as_dict()["objects"]
+        ]
+
     def rows(self) -> list[dict[str, Any]]:
         """CSV rows: one per box, or the error."""
         if self.error:

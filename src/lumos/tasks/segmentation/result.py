@@ -52,6 +52,10 @@ class MaskPrediction:
             return f"{self.source}: error: {self.error}"
         return f"{self.source}: " + ", ".join(f"{k} {v:.1%}" for k, v in self.shares().items())
 
+    def display(self) -> list[dict[str, Any]]:
+        """What a page shows: each class with its share of the pixels."""
+        return [{"label": label, "value": share} for label, share in self.shares().items()]
+
     def rows(self) -> list[dict[str, Any]]:
         """CSV rows: the share of each class, or the error."""
         if self.error:

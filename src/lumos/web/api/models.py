@@ -48,7 +48,11 @@ def model_detail(request: Request, name: str) -> dict[str, Any]:
     ]
     for evaluation in evaluations:
         evaluation["files"] = report_files(settings.workspace.jobs_dir / evaluation["id"])
-    return {"meta": bundle.meta, "evaluations": evaluations}
+    return {
+        "meta": bundle.meta,
+        "evaluations": evaluations,
+        "optimizable": bundle.task.scores_images,  # the Deploy card: classifiers for now
+    }
 
 
 class SaveModel(BaseModel):

@@ -429,19 +429,15 @@ async function showReport(jobId) {
 
 // ---- model ---------------------------------------------------------------------------
 
+// Every task's answer carries `display`: a label and a value in 0-1 per row, and a note
+// (a box's corners) where it has one.
 function answerView(answer) {
-  if (answer.task === "detection") {
-    return answer.objects.length
-      ? el("table", {}, el("tbody", {}, ...answer.objects.map((o) => el("tr", {}, el("td", {}, o.label), el("td", {}, fmt(o.score, 3)), el("td", {}, o.box.join(", "))))))
-      : el("p", { class: "muted" }, "no objects found");
-  }
-  const rows = answer.task === "segmentation"
-    ? Object.entries(answer.shares).map(([label, share]) => ({ label, probability: share }))
-    : answer.top;
-  return el("div", { class: "top" }, ...rows.map((r) => {
+  if (!answer.display.length) return el("p", { class: "muted" }, "nothing found");
+  return el("div", { class: "top" }, ...answer.display.map((r) => {
     const bar = el("div", { class: "bar" });
-    bar.style.width = `${(100 * r.probability).toFixed(1)}%`;
-    return el("div", { class: "bar-row" }, el("span", {}, r.label), el("div", {}, bar), el("span", {}, `${(100 * r.probability).toFixed(1)}%`));
+    bar.style.width = `${(100 * r.value).toFixed(1)}%`;
+    return el("div", { class: "bar-row" }, el("span", {}, r.label), el("div", {}, bar),
+      el("span", {}, `${(100 * r.value).toFixed(1)}%`), r.note ? el("span", { class: "muted" }, r.note) : null);
   }));
 }
 
@@ -482,7 +478,7 @@ async function modelPage() {
         el("td", {}, `${a.metric} ${fmt(a.score)}`), el("td", {}, `${a.delta >= 0 ? "+" : ""}${(100 * a.delta).toFixed(2)} points`),
         el("td", {}, el("a", { href: `/api/models/${encodeURIComponent(name)}/artefacts/${encodeURIComponent(key)}` }, "download"))))))
     : el("p", { class: "muted" }, "no optimised files yet"));
-  $("#deploy-card").hidden = meta.task !== "classification";
+  $("#deploy-card").hidden = !detail.optimizable;
   $("#optimize-form").addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
     const form = event.target;
