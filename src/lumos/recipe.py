@@ -150,6 +150,19 @@ class Recipe(BaseModel):
         return cls.from_yaml(text, str(path))
 
     @classmethod
+    def from_settings(cls, settings: list[str]) -> Recipe:
+        """A recipe from YAML files and ``KEY=VALUE`` settings (values read as YAML), later
+        ones winning: what ``lumos train`` takes."""
+        values: dict = {}
+        for item in settings:
+            key, sep, value = item.partition("=")
+            if sep:
+                values[key.strip()] = yaml.safe_load(value)
+            else:
+                values.update(cls.load(Path(item)).model_dump(exclude_unset=True))
+        return cls.parse(values, "command line")
+
+    @classmethod
     def parse(cls, values: dict, source: str = "recipe") -> Recipe:
         """Validate ``values``; a :class:`RecipeError` names the first bad key."""
         try:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -168,7 +168,6 @@ def create_server(predictor: Predictor, settings: ServeSettings | None = None) -
     settings = settings or ServeSettings()
     metrics = _Metrics()
     batcher = Batcher(predictor, settings, metrics)
-    bundle = predictor.bundle
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -176,7 +175,7 @@ def create_server(predictor: Predictor, settings: ServeSettings | None = None) -
         yield
         batcher.stop()
 
-    app = FastAPI(title=f"lumos serve: {bundle.name}", lifespan=lifespan)
+    app = FastAPI(title=f"lumos serve: {predictor.bundle.name}", lifespan=lifespan)
 
     @app.exception_handler(Exception)
     async def failure(_: Request, error: Exception) -> JSONResponse:
@@ -187,21 +186,31 @@ def create_server(predictor: Predictor, settings: ServeSettings | None = None) -
     if settings.token:
         app.add_middleware(TokenMiddleware, token=settings.token)
     app.state.batcher = batcher
+    app.include_router(_status_routes(predictor, settings, batcher, metrics))
+    app.include_router(_predict_route(predictor, settings, batcher, metrics))
+    return app
 
-    @app.get("/health")
+
+def _status_routes(
+    predictor: Predictor, settings: ServeSettings, batcher: Batcher, metrics: _Metrics
+) -> APIRouter:
+    """Health, readiness, Prometheus metrics and the model's description."""
+    router, bundle = APIRouter(), predictor.bundle
+
+    @router.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready")
+    @router.get("/ready")
     def ready() -> JSONResponse:
         body = {"ready": batcher.running, "model": bundle.name, "backend": predictor.backend}
         return JSONResponse(body, status_code=200 if batcher.running else 503)
 
-    @app.get("/metrics")
+    @router.get("/metrics")
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/model")
+    @router.get("/v1/model")
     def model() -> dict[str, Any]:
         return {
             "name": bundle.name,
@@ -211,23 +220,36 @@ def create_server(predictor: Predictor, settings: ServeSettings | None = None) -
             "max_batch": settings.max_batch,
         }
 
-    @app.post("/v1/predict")
+    return router
+
+
+def _predict_route(
+    predictor: Predictor, settings: ServeSettings, batcher: Batcher, metrics: _Metrics
+) -> APIRouter:
+    """``POST /v1/predict``: images in (multipart or base64 JSON), top classes out, through
+    the batcher; every answer counted and timed."""
+    router, bundle = APIRouter(), predictor.bundle
+
+    async def answers(request: Request, top: int | None) -> JSONResponse:
+        if top is not None and top < 1:
+            raise RequestError(422, "top must be at least 1")
+        named = await _images_of(request, settings)
+        arrays = await asyncio.to_thread(
+            lambda: [preprocess(data, bundle, name) for name, data in named]
+        )
+        probabilities = await batcher.submit(arrays)
+        k = min(top or settings.top, len(bundle.labels))
+        found = [
+            predictor.answer(name, row, k).as_dict()
+            for (name, _), row in zip(named, probabilities, strict=True)
+        ]
+        return JSONResponse({"predictions": found})
+
+    @router.post("/v1/predict")
     async def predict(request: Request, top: int | None = None) -> JSONResponse:
         started = time.perf_counter()
         try:
-            if top is not None and top < 1:
-                raise RequestError(422, "top must be at least 1")
-            named = await _images_of(request, settings)
-            arrays = await asyncio.to_thread(
-                lambda: [preprocess(data, bundle, name) for name, data in named]
-            )
-            probabilities = await batcher.submit(arrays)
-            k = min(top or settings.top, len(bundle.labels))
-            answers = [
-                predictor.answer(name, row, k).as_dict()
-                for (name, _), row in zip(named, probabilities, strict=True)
-            ]
-            response = JSONResponse({"predictions": answers})
+            response = await answers(request, top)
         except RequestError as e:
             response = JSONResponse({"error": e.message}, status_code=e.status)
         except DataError as e:
@@ -242,7 +264,7 @@ def create_server(predictor: Predictor, settings: ServeSettings | None = None) -
         metrics.latency.observe(time.perf_counter() - started)
         return response
 
-    return app
+    return router
 
 
 class RequestError(Exception):

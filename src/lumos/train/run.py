@@ -122,18 +122,7 @@ def train(
                 device=device,
                 workspace=workspace,
             )
-            if payload is not None:
-                trainer.restore(payload)
-            else:
-                (job.folder / "network.json").write_text(trainer.spec.model_dump_json(indent=2))
-                # What a bundle needs of the data, so a finished run saves without its dataset.
-                write_json_atomic(job.folder / TRAINED_ON, dataset.manifest)
-            _trim_metrics(job.folder / METRICS, trainer)
-            job.log(
-                f"training {recipe.network} on {recipe.dataset} ({trainer.arithmetic.describe()})"
-            )
-            if trainer.initialised:
-                job.log(f"{trainer.initialised} weight tensors taken from model {recipe.init!r}")
+            _prepare(trainer, job, payload)
             with _graceful_interrupt(stopper):
                 trainer.fit()
     except Interrupted:
@@ -150,6 +139,21 @@ def train(
         raise
     set_state(workspace, job, "done")
     return job
+
+
+def _prepare(trainer: Trainer, job: Job, payload: dict | None) -> None:
+    """A new run writes what a bundle needs (network, the data's manifest, so a finished
+    run saves without its dataset); a resumed one restores its checkpoint."""
+    recipe = trainer.recipe
+    if payload is not None:
+        trainer.restore(payload)
+    else:
+        (job.folder / "network.json").write_text(trainer.spec.model_dump_json(indent=2))
+        write_json_atomic(job.folder / TRAINED_ON, trainer.dataset.manifest)
+    _trim_metrics(job.folder / METRICS, trainer)
+    job.log(f"training {recipe.network} on {recipe.dataset} ({trainer.arithmetic.describe()})")
+    if trainer.initialised:
+        job.log(f"{trainer.initialised} weight tensors taken from model {recipe.init!r}")
 
 
 def queue_training(recipe: Recipe, workspace: Workspace | None = None) -> Job:

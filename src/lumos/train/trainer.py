@@ -102,8 +102,30 @@ class Trainer:
             self.input_size,
             **self.task.network_options(dataset, self.input_size),
         )
+        self._build_model(model, workspace)
+        self.optimizer = _optimizer(recipe, self.model)
+        # The loader's threads count against the run's share of the cores.
+        self.threads = torch.get_num_threads()
+        self.loader_threads = min(recipe.workers, self.threads)
+        self.scaler = torch.amp.GradScaler(
+            self.arithmetic.device.type, enabled=self.arithmetic.needs_scaler
+        )
+        self.objective = self.task.objective(
+            Setup(recipe, dataset, self.train_split, self.input_size, self.arithmetic)
+        )
+        self.loader, self.val_loader = self._loaders()
+        self.steps_per_epoch = math.ceil(len(self.loader) / recipe.accumulate)
+        self.schedule = Schedule(recipe, self.steps_per_epoch)
+        self.state = TrainState()
+        self.generator = torch.Generator()
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _build_model(self, model: nn.Module | None, workspace: Workspace | None) -> None:
+        """The network (``model``: one to go on training, e.g. pruned, instead of a new one)
+        initialised, frozen and laid out as the recipe says, and its EMA."""
+        recipe = self.recipe
         torch.manual_seed(recipe.seed)
-        # ``model``: a network to go on training (a pruned one) instead of a new one.
         self.model = (
             model
             if model is not None
@@ -124,39 +146,28 @@ class Trainer:
             if recipe.ema > 0
             else None
         )
-        self.optimizer = _optimizer(recipe, self.model)
-        # The loader's threads count against the run's share of the cores.
-        self.threads = torch.get_num_threads()
-        self.loader_threads = min(recipe.workers, self.threads)
-        self.scaler = torch.amp.GradScaler(
-            self.arithmetic.device.type, enabled=self.arithmetic.needs_scaler
-        )
-        self.objective = self.task.objective(
-            Setup(recipe, dataset, self.train_split, self.input_size, self.arithmetic)
-        )
-        self.loader = BatchLoader(
+
+    def _loaders(self) -> tuple[BatchLoader, BatchLoader]:
+        """The shuffled training batches (balanced if the objective weighs records) and the
+        validation batches, read by the run's loader threads."""
+        train = BatchLoader(
             self.train_split,
-            recipe.batch_size,
+            self.recipe.batch_size,
             shuffle=True,
             drop_last=False,
             workers=self.loader_threads,
-            seed=recipe.seed,
+            seed=self.recipe.seed,
             pin_memory=self.arithmetic.device.type == "cuda",
             sample_weights=self.objective.sample_weights(),
             targets=self.task.targets,
         )
-        self.val_loader = BatchLoader(
+        val = BatchLoader(
             self.val_split,
-            recipe.batch_size,
+            self.recipe.batch_size,
             workers=self.loader_threads,
             targets=self.task.targets,
         )
-        self.steps_per_epoch = math.ceil(len(self.loader) / recipe.accumulate)
-        self.schedule = Schedule(recipe, self.steps_per_epoch)
-        self.state = TrainState()
-        self.generator = torch.Generator()
-
-    # -- set-up -------------------------------------------------------------------------
+        return train, val
 
     def _initialise(self, workspace: Workspace | None) -> int:
         """Start from a saved model's weights where names and shapes match."""

@@ -1,0 +1,82 @@
+"""Training from the command line: `lumos train`, `lumos jobs`, `lumos lr-find`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lumos.cli.common import out
+from lumos.recipe import Recipe
+
+app = typer.Typer()
+
+
+@app.command("train")
+def train_command(
+    settings: Annotated[
+        list[str] | None,
+        typer.Argument(help="A recipe YAML and/or KEY=VALUE settings that override it."),
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue this job from its checkpoint.")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="With --resume: train to this many epochs.", min=1)
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu or cuda (default: cuda if present).")
+    ] = None,
+) -> None:
+    """Train a network: `lumos train dataset=digits network=lenet5 epochs=10`, or a recipe YAML."""
+    from lumos.train import train
+
+    recipe = None if resume is not None else Recipe.from_settings(settings or [])
+    job = train(recipe, resume=resume, epochs=epochs, device=device)
+    out.print(f"job {job.id}: {job.state}; checkpoints in {job.folder / 'checkpoints'}")
+
+
+@app.command("jobs")
+def jobs_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List jobs (imports, training, evaluations), newest first."""
+    from lumos.jobs import list_jobs
+    from lumos.workspace import Workspace
+
+    rows = list_jobs(Workspace().ensure())
+    if json_output:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("job", "kind", "state", "created", "finished", "error")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["kind"],
+            row["state"],
+            row["created"],
+            row["finished"] or "",
+            row["error"] or "",
+        )
+    out.print(table)
+
+
+@app.command("lr-find")
+def lr_find_command(
+    settings: Annotated[list[str], typer.Argument(help="A recipe YAML and/or KEY=VALUE settings.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the plot and CSV go.")] = Path(
+        "lr-find"
+    ),
+    start: Annotated[float, typer.Option(help="First learning rate.")] = 1e-7,
+    end: Annotated[float, typer.Option(help="Last learning rate.")] = 10.0,
+    steps: Annotated[int, typer.Option(help="At most this many steps.", min=5)] = 100,
+) -> None:
+    """The learning-rate range test: loss against a growing rate, with a suggestion and a plot."""
+    from lumos.train.lr_find import lr_find
+
+    finding = lr_find(Recipe.from_settings(settings), out_dir, start=start, end=end, steps=steps)
+    out.print(f"suggested lr {finding.suggestion:.2e} ({len(finding.rates)} steps)")
+    out.print("wrote " + ", ".join(str(p) for p in finding.files))

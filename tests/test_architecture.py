@@ -1,0 +1,43 @@
+"""The house rules that keep the code readable, checked on every run (docs/architecture.md;
+the import arrows are checked by import-linter in `make test`)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import lumos
+
+SOURCE = Path(lumos.__file__).parent
+MAX_FILE_LINES, MAX_FUNCTION_LINES = 400, 60
+TASK_TEST = re.compile(r"""(==|!=)=?\s*["'](classification|detection|segmentation)["']""")
+
+
+def _sources(*suffixes: str) -> list[Path]:
+    return sorted(p for p in SOURCE.rglob("*") if p.suffix in suffixes)
+
+
+def test_no_file_or_function_is_too_long() -> None:
+    long = []
+    for path in _sources(".py"):
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > MAX_FILE_LINES:
+            long.append(f"{path.relative_to(SOURCE)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                size = node.end_lineno - node.lineno + 1  # type: ignore[operator]
+                if size > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(SOURCE)}: {node.name} has {size} lines")
+    assert not long, long
+
+
+def test_only_the_tasks_ask_which_task_they_run() -> None:
+    asking = [
+        f"{path.relative_to(SOURCE)}:{number}: {line.strip()}"
+        for path in _sources(".py", ".js")
+        if SOURCE / "tasks" not in path.parents
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if TASK_TEST.search(line)
+    ]
+    assert not asking, asking
