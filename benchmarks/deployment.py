@@ -107,7 +107,7 @@ def trained_resnet18(workspace: Workspace, epochs: int) -> Bundle:
 
 def int8(bundle: Bundle, dataset: Dataset) -> None:
     print("(b) ResNet-18 224x224, ONNX Runtime INT8 against PyTorch eager fp32:")
-    artefact = bundle.meta["artefacts"]["int8"]
+    artefact = bundle.meta.artefacts["int8"]
     predictors = Predictor(bundle, "torch"), predictor_for(bundle, "onnxruntime:int8")
     rounds = [[median_ms(p, 1, 1.0) for p in predictors] for _ in range(5)]  # interleaved
     eager, quantised = np.median(rounds, axis=0)
@@ -283,7 +283,7 @@ def serve(home: Path, configurations: list[tuple[str, str, int]]) -> None:
     image = home / "request.png"
     for model, target, requests in configurations:
         bundle = Bundle.load(home / "models" / model)
-        height, width = bundle.preprocessing["size"]
+        height, width = bundle.preprocessing.size
         pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(image)
         backend, _, artefact = target.partition(":")

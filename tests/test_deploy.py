@@ -37,10 +37,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 def test_bundle_carries_everything_needed(home: Workspace, tmp_path: Path) -> None:
     bundle = Bundle.load("lenet", home)
     assert bundle.labels == [str(d) for d in range(10)]
-    assert bundle.preprocessing["size"] == [28, 28] and bundle.preprocessing["channels"] == 1
-    provenance = bundle.meta["provenance"]
+    assert bundle.preprocessing.size == (28, 28) and bundle.preprocessing.channels == 1
+    provenance = bundle.meta.provenance
     assert provenance["dataset"] == "digits" and len(provenance["fingerprint"]) == 64
-    assert bundle.meta["metrics"]["val_accuracy"] > 0.85
+    assert bundle.meta.metrics["val_accuracy"] > 0.85
     portable = bundle.save(tmp_path / "lenet")
     assert portable.suffix == ".lumos"
     again = Bundle.load(portable)
@@ -212,7 +212,7 @@ def test_bad_bundles(home: Workspace, tmp_path: Path) -> None:
 
 
 def test_save_twice_and_remove(home: Workspace) -> None:
-    job_id = Bundle.load("lenet", home).meta["provenance"]["job"]
+    job_id = Bundle.load("lenet", home).meta.provenance["job"]
     with pytest.raises(BundleError, match="model 'lenet' already exists"):
         bundle_from_job(job_id, "lenet", workspace=home)
     bundle_from_job(job_id, "copy", workspace=home)
@@ -228,7 +228,7 @@ def test_multi_label_bundle_thresholds_and_metrics(tmp_path: Path) -> None:
     job = train(recipe, workspace=workspace, progress=False)
     bundle_from_job(job.id, "colours", workspace=workspace)
     bundle = Bundle.load("colours", workspace)
-    assert len(bundle.meta["thresholds"]) == 2
+    assert len(bundle.meta.thresholds) == 2
     magenta = np.full((16, 16, 3), (255, 0, 255), np.uint8)
     assert sorted(bundle.predict([magenta])[0].labels) == ["blue", "red"]
     report, _ = run_evaluation(
@@ -259,7 +259,7 @@ def test_segmentation_bundle_predicts_masks_and_evaluates(
     job = train(recipe, workspace=workspace, progress=False)
     bundle_from_job(job.id, "squares-unet", workspace=workspace)
     bundle = Bundle.load("squares-unet", workspace)
-    assert bundle.meta["task"] == "segmentation" and bundle.labels == ["background", "square"]
+    assert bundle.meta.task == "segmentation" and bundle.labels == ["background", "square"]
     report, folder = run_evaluation(
         "squares-unet", "squares", "test", out=tmp_path / "eval", workspace=workspace
     )

@@ -152,7 +152,7 @@ def test_bad_bundles_and_options_get_one_line(cli, home: Workspace, tmp_path: Pa
 
 def test_detection_bundles_are_refused_by_name(home: Workspace):
     bundle = Bundle.load("lenet", home)
-    bundle.meta["task"] = "detection"
+    bundle.meta.task = "detection"
     with pytest.raises(ExportError, match="lenet5 cannot be exported with its post-processing"):
         onnx_bytes(bundle)
     with pytest.raises(BundleError, match="use `lumos predict` for a detector"):
@@ -164,7 +164,7 @@ def test_int8_optimisation_is_scored_recorded_and_benchmarked(cli, home: Workspa
     assert code == 0, err
     assert "in PyTorch ->" in out and "int8.onnx: top-1 accuracy" in out
     bundle = Bundle.load("lenet", home)
-    recorded = bundle.meta["artefacts"]["int8"]
+    recorded = bundle.meta.artefacts["int8"]
     assert recorded["baseline"] > 0.85 and abs(recorded["delta"]) <= 0.03
     assert recorded["layers"]["fused"] < recorded["layers"]["pytorch"]
     fp32_size = len(onnx_bytes(bundle))
@@ -254,7 +254,7 @@ def test_calibration_sets_are_checked(cli, home: Workspace, tmp_path: Path):
         code == 2
         and "calibration set 'few' has 10 images; INT8 calibration needs at least 16" in err
     )
-    assert "int8-dynamic" not in Bundle.load("lenet", home).meta.get("artefacts", {})
+    assert "int8-dynamic" not in Bundle.load("lenet", home).meta.artefacts
 
 
 def test_layer_counts_fall_with_fusion():

@@ -118,7 +118,7 @@ def test_models_without_background_or_chain_are_refused(
 ) -> None:
     workspace = Workspace(tmp_path / "ws")
     bundle = classifier_bundle(workspace, "nobg", UNPADDED)
-    bundle.meta["labels"] = ["cat", "dog"]
+    bundle.meta.labels = ["cat", "dog"]
     with pytest.raises(BundleError, match="detection needs a model with a 'background' class"):
         detect(bundle, np.zeros((40, 40, 1), np.uint8))
     classifier_bundle(workspace, "res", network="resnet18")

@@ -186,5 +186,5 @@ def test_a_dataset_in_use_is_kept_and_a_finished_run_saves_without_it(
     remove_dataset("colours", workspace)
     bundle = Bundle.load(bundle_from_job(job.id, "colours-lenet", workspace=workspace))
     assert bundle.labels == ["blue", "green", "red"]
-    assert bundle.meta["provenance"]["dataset"] == "colours"
+    assert bundle.meta.provenance["dataset"] == "colours"
     assert len(bundle.predict([np.zeros((12, 12, 3), np.uint8)])) == 1

@@ -13,7 +13,8 @@ import secrets
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +25,12 @@ from lumos.fileio import process_alive, write_json_atomic
 from lumos.workspace import Workspace, validate_name
 
 State = Literal["queued", "running", "done", "failed", "aborted"]
+TITLES = {  # how pages and lists name a job, from its parameters
+    "train": "{network} on {dataset}",
+    "import": "import {name}",
+    "evaluate": "evaluate {model} on {dataset}",
+    "optimize": "optimise {model} to {precision}",
+}
 FINAL: tuple[State, ...] = ("done", "failed", "aborted")
 RESULT = "result.json"
 
@@ -41,6 +48,10 @@ class Job:
     folder: Path
     error: str | None = None
     _progress_written: float = field(default=0.0, repr=False, compare=False)
+
+    @property
+    def title(self) -> str:
+        return job_title(self.kind, self.params)
 
     @property
     def log_path(self) -> Path:
@@ -74,6 +85,11 @@ class Job:
         return _read_json(self.folder / RESULT)
 
 
+def job_title(kind: str, params: dict[str, Any]) -> str:
+    """How pages and lists name a job: "lenet5 on digits", "evaluate lenet on digits", ..."""
+    return TITLES.get(kind, kind).format_map(defaultdict(str, params))
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
@@ -81,12 +97,21 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def create_job(workspace: Workspace, kind: str, params: dict[str, Any]) -> Job:
-    """A new queued job with an empty folder; a runner (or the caller) runs it."""
+def create_job(
+    workspace: Workspace,
+    kind: str,
+    params: dict[str, Any],
+    prepare: Callable[[Path], dict[str, Any]] | None = None,
+) -> Job:
+    """A new queued job; a runner (or the caller) runs it. ``prepare`` writes the job's
+    files into its folder and returns its parameters before the job is in the store, so a
+    runner never starts a job whose files are not all there yet."""
     workspace.ensure()
     job_id = f"{kind}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     folder = workspace.jobs_dir / job_id
     folder.mkdir(parents=True)
+    if prepare is not None:
+        params = prepare(folder)
     with workspace.db() as db:
         db.execute(
             "INSERT INTO jobs (id, kind, state, params, created) VALUES (?, ?, 'queued', ?, ?)",
@@ -178,6 +203,27 @@ def list_jobs(workspace: Workspace) -> list[dict[str, Any]]:
     with workspace.db() as db:
         rows = db.execute("SELECT * FROM jobs ORDER BY created DESC, rowid DESC").fetchall()
     return [dict(row) for row in rows]
+
+
+def job_record(workspace: Workspace, job_id: str) -> dict[str, Any]:
+    """A job's row in the store (a job whose process died is marked failed first)."""
+    open_job(workspace, job_id)
+    with workspace.db() as db:
+        return dict(db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
+
+
+def find_jobs(
+    workspace: Workspace, kind: str, *, state: State | None = None, **params: Any
+) -> list[dict[str, Any]]:
+    """The rows of jobs of ``kind`` (in ``state``) whose parameters include ``params``,
+    newest first: e.g. the finished evaluations of a model."""
+    return [
+        row
+        for row in list_jobs(workspace)
+        if row["kind"] == kind
+        and (state is None or row["state"] == state)
+        and all(json.loads(row["params"]).get(k) == v for k, v in params.items())
+    ]
 
 
 @contextlib.contextmanager

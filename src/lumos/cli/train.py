@@ -44,18 +44,18 @@ def jobs_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List jobs (imports, training, evaluations), newest first."""
-    from lumos.jobs import list_jobs
+    from lumos.jobs import job_title, list_jobs
     from lumos.workspace import Workspace
 
     rows = list_jobs(Workspace().ensure())
     if json_output:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("job", "kind", "state", "created", "finished", "error")
+    table = Table("job", "what", "state", "created", "finished", "error")
     for row in rows:
         table.add_row(
             row["id"],
-            row["kind"],
+            job_title(row["kind"], json.loads(row["params"])),
             row["state"],
             row["created"],
             row["finished"] or "",

@@ -69,7 +69,7 @@ def targets(bundle: Bundle, names: Sequence[str] | None = None) -> list[str]:
     Runtime (``onnxruntime:int8``); by default PyTorch, the fp32 export and every artefact."""
     if names:
         return list(names)
-    return ["torch", "onnxruntime"] + [f"onnxruntime:{a}" for a in bundle.meta.get("artefacts", {})]
+    return ["torch", "onnxruntime"] + [f"onnxruntime:{a}" for a in bundle.meta.artefacts]
 
 
 def time_batches(

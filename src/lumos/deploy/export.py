@@ -76,18 +76,18 @@ def metadata(bundle: Bundle) -> dict[str, Any]:
     """What an exported graph carries about its bundle: enough to feed it and read it."""
     return {
         "name": bundle.name,
-        "task": bundle.meta.get("task", "classification"),
+        "task": bundle.task.name,
         "labels": bundle.labels,
         "multi_label": bundle.multi_label,
-        "thresholds": bundle.meta.get("thresholds"),
-        "preprocessing": bundle.preprocessing,
+        "thresholds": bundle.meta.thresholds,
+        "preprocessing": bundle.preprocessing.model_dump(mode="json"),
         "input": "float32 (N, C, H, W) in 0-1 at preprocessing.input_size; normalised inside",
         "lumos_version": __version__,
     }
 
 
 def example_input(bundle: Bundle, batch: int = 2) -> torch.Tensor:
-    return torch.rand(batch, bundle.spec.in_channels, *bundle.preprocessing["input_size"])
+    return torch.rand(batch, bundle.spec.in_channels, *bundle.preprocessing.input_size)
 
 
 def onnx_bytes(
@@ -162,8 +162,8 @@ def check_images(
     dataset = dataset or _training_dataset(bundle)
     if dataset is None:
         rng = np.random.default_rng(0)
-        height, width = bundle.preprocessing["size"]
-        images = rng.integers(0, 256, (count, height, width, bundle.preprocessing["channels"]))
+        height, width = bundle.preprocessing.size
+        images = rng.integers(0, 256, (count, height, width, bundle.preprocessing.channels))
         return network_input(list(images.astype(np.uint8)), bundle).numpy(), "random images"
     part = compatible_split(bundle, dataset, split)
     n = min(count, len(part))
@@ -175,7 +175,7 @@ def check_images(
 def compatible_split(bundle: Bundle, dataset: Dataset, split: str) -> Dataset:
     """``split`` of ``dataset`` (or all of it when that split is empty), if its images can
     feed ``bundle``; otherwise a DataError that says why."""
-    wanted = bundle.preprocessing["channels"]
+    wanted = bundle.preprocessing.channels
     if dataset.channels != wanted:
         raise DataError(
             None,
@@ -266,7 +266,7 @@ def exportable(bundle: Bundle, model: torch.nn.Module) -> tuple[torch.nn.Module,
             f"{bundle.origin}: {bundle.spec.name} cannot be exported with its post-processing "
             "(FCOS and RetinaNet detectors can)"
         )
-    graph = detection_graph.DetectionGraph(model, tuple(bundle.preprocessing["input_size"]))
+    graph = detection_graph.DetectionGraph(model, bundle.preprocessing.input_size)
     return graph.eval(), detection_graph.OUTPUTS, detection_graph.translations()
 
 
@@ -296,14 +296,14 @@ def _torchscript(
 
 
 def _training_dataset(bundle: Bundle) -> Dataset | None:
-    name = bundle.meta.get("provenance", {}).get("dataset")
+    name = bundle.meta.provenance.get("dataset")
     if not name:
         return None
     try:
         dataset = Dataset.open(name)
     except (WorkspaceError, DataError):
         return None
-    return dataset if dataset.channels == bundle.preprocessing["channels"] else None
+    return dataset if dataset.channels == bundle.preprocessing.channels else None
 
 
 def _reason(error: Exception) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lumos.bundle import Bundle, BundleError, save_bundle
+from lumos.bundle import Bundle, BundleError, BundleMeta, save_bundle
 from lumos.data import Dataset
 from lumos.errors import LumosError
 from lumos.fileio import load_json
@@ -64,7 +64,8 @@ def bundle_from_job(
     # they keep their defaults).
     validation = _same_dataset(data, workspace)
     if validation is not None:
-        unsaved = Bundle({**meta, "name": name}, weights, f"job {job.id}")
+        described = BundleMeta.model_validate({**meta, "name": name})
+        unsaved = Bundle(described, weights, f"job {job.id}")
         meta |= task.tuned_settings(unsaved, validation.split("val"))
     return save_bundle(name, meta=meta, weights=weights, workspace=workspace, overwrite=overwrite)
 

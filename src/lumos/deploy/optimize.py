@@ -157,11 +157,11 @@ def fine_tune(model: nn.Module, bundle: Bundle, dataset: Dataset, epochs: int) -
 
     Not a tenth of the rate, as for a gentle fine-tune: with half of ResNet-18's channels
     removed, one epoch at lr/10 left 19% test accuracy, one at the full rate 89%."""
-    if "recipe" not in bundle.meta:
+    if bundle.meta.recipe is None:
         raise DataError(None, f"model {bundle.name!r} has no recipe to fine-tune with")
     recipe = Recipe.model_validate(
         {
-            **bundle.meta["recipe"],
+            **bundle.meta.recipe,
             "dataset": dataset.name,
             "epochs": epochs,
             "warmup_epochs": 0,
@@ -236,7 +236,7 @@ def split_score(predictor: Predictor, part: Dataset) -> float:
     probabilities, truth = model_scores(
         lambda images: torch.from_numpy(predictor.logits(images.numpy())),
         part,
-        tuple(predictor.bundle.preprocessing["input_size"]),
+        predictor.bundle.preprocessing.input_size,
         multi_label=predictor.bundle.multi_label,
     )
     if predictor.bundle.multi_label:
@@ -264,7 +264,7 @@ def _require(value: str, allowed: tuple[str, ...], what: str) -> None:
 def _recorded_baseline(bundle: Bundle, dataset: Dataset, split: str) -> float | None:
     """The fp32 score an earlier artefact recorded on the same data, if any: the bundle's
     weights are the same, so scoring them again would only repeat the work."""
-    for entry in bundle.meta.get("artefacts", {}).values():
+    for entry in bundle.meta.artefacts.values():
         if (entry.get("dataset"), entry.get("split")) == (dataset.name, split):
             return entry["baseline"]
     return None
@@ -358,7 +358,7 @@ def run_optimization(
     model and datasets given by name; the dataset defaults to the one the model learnt."""
     workspace = (workspace or Workspace()).ensure()
     bundle = Bundle.load(model, workspace)
-    dataset = dataset or bundle.meta.get("provenance", {}).get("dataset")
+    dataset = dataset or bundle.meta.provenance.get("dataset")
     if not dataset:
         raise DataError(None, f"model {bundle.name!r} does not name its dataset: give one")
     params = {

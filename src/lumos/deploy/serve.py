@@ -215,7 +215,7 @@ def _status_routes(
         return {
             "name": bundle.name,
             "labels": bundle.labels,
-            "preprocessing": bundle.preprocessing,
+            "preprocessing": bundle.preprocessing.model_dump(mode="json"),
             "backend": predictor.backend,
             "max_batch": settings.max_batch,
         }

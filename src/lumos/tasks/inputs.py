@@ -42,24 +42,24 @@ def preprocess(
     """One input (a file, an array, or an image file's bytes called ``name``) as the
     (H, W, C) uint8 array training saw."""
     pre = bundle.preprocessing
-    height, width = pre["size"]
+    height, width = pre.size
     if isinstance(source, np.ndarray):
-        image = from_array(source, pre["channels"])
+        image = from_array(source, pre.channels)
         full = image.size
     else:
         if isinstance(source, Path) and not source.is_file():
             raise DataError(source, "no such file")
         image, full = open_image(
-            source, channels=pre["channels"], draft_size=(width, height), name=name
+            source, channels=pre.channels, draft_size=(width, height), name=name
         )
-    pixels = place_image(image, placement(full, (width, height), pre["resize_mode"]), (0, 0))
+    pixels = place_image(image, placement(full, (width, height), pre.resize_mode), (0, 0))
     return pixels if pixels.ndim == 3 else pixels[:, :, None]
 
 
 def network_input(arrays: Sequence[np.ndarray], bundle: TrainedModel) -> torch.Tensor:
     """Preprocessed (H, W, C) uint8 images as the network's float batch at its input size."""
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255)
-    input_size = tuple(bundle.preprocessing["input_size"])
+    input_size = bundle.preprocessing.input_size
     if tuple(images.shape[2:]) != input_size:
         images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
     return images

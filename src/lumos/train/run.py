@@ -156,14 +156,23 @@ def _prepare(trainer: Trainer, job: Job, payload: dict | None) -> None:
         job.log(f"{trainer.initialised} weight tensors taken from model {recipe.init!r}")
 
 
-def queue_training(recipe: Recipe, workspace: Workspace | None = None) -> Job:
+def queue_training(
+    recipe: Recipe, workspace: Workspace | None = None, *, layers: str | None = None
+) -> Job:
     """A queued training job for ``recipe``, for a runner to start (``train(resume=id)``);
-    refused before a job exists if the recipe could not train (:func:`check_recipe`)."""
+    refused before a job exists if the recipe could not train (:func:`check_recipe`).
+    ``layers``: a custom network's layer list (YAML), kept in the job as its network."""
     workspace = (workspace or Workspace()).ensure()
     check_recipe(recipe, Dataset.open(recipe.dataset, workspace))
-    job = create_job(workspace, "train", recipe.model_dump(mode="json"))
-    (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
-    return job
+
+    def prepare(folder: Path) -> dict[str, Any]:
+        if layers is not None:
+            (folder / "network.yaml").write_text(layers, encoding="utf-8")
+            recipe.network = str(folder / "network.yaml")
+        (folder / "recipe.yaml").write_text(recipe.to_yaml())
+        return recipe.model_dump(mode="json")
+
+    return create_job(workspace, "train", {}, prepare)
 
 
 def check_recipe(recipe: Recipe, dataset: Dataset) -> None:

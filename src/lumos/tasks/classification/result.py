@@ -85,7 +85,7 @@ def answer(bundle: TrainedModel, source: str, scores: np.ndarray, top: int = 5) 
     order = np.argsort(-scores, kind="stable")[: min(top, len(labels))]
     prediction = Prediction(source, top=[(labels[i], float(scores[i])) for i in order])
     if bundle.multi_label:
-        thresholds = np.asarray(bundle.meta.get("thresholds") or [0.5] * len(labels))
+        thresholds = np.asarray(bundle.thresholds)
         prediction.labels = [labels[i] for i in np.flatnonzero(scores >= thresholds)]
     else:
         prediction.labels = [labels[int(order[0])]]

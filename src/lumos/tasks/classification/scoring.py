@@ -36,11 +36,11 @@ def evaluate(
     probabilities, labels = model_scores(
         bundle.model(trust_code=trust_code),
         part,
-        tuple(bundle.preprocessing["input_size"]),
+        bundle.preprocessing.input_size,
         multi_label=bundle.multi_label,
     )
     if bundle.multi_label:
-        thresholds = np.asarray(bundle.meta.get("thresholds") or [0.5] * len(bundle.labels))
+        thresholds = np.asarray(bundle.thresholds)
         return _multi_label(bundle, part.name, split, probabilities, labels, thresholds)
     return _single_label(bundle, part, part.name, split, probabilities, labels, top_losses)
 
@@ -159,7 +159,7 @@ def _calibration(
 
 def tuned_thresholds(bundle: TrainedModel, validation: Dataset) -> list[float]:
     """Per class, the probability threshold with the best F1 on ``validation``."""
-    input_size = tuple(bundle.preprocessing["input_size"])
+    input_size = bundle.preprocessing.input_size
     probabilities, truth = model_scores(bundle.model(), validation, input_size, multi_label=True)
     candidates = np.linspace(0.05, 0.95, 19)
     thresholds = []

@@ -55,7 +55,7 @@ def tuned_score_threshold(bundle: TrainedModel, part: Dataset) -> float:
 def _coco_split(bundle: TrainedModel, part: Dataset, trust_code: bool) -> tuple[dict, list]:
     """The COCO ground truth of a split and the bundle's detections on it."""
     model = bundle.model(trust_code=trust_code)
-    input_size = tuple(bundle.preprocessing["input_size"])
+    input_size = bundle.preprocessing.input_size
     truths, found = detect_split(model, BatchLoader(part, 16, targets="boxes"), input_size)
     return coco_documents(truths, found, part.classes)
 

@@ -57,7 +57,7 @@ class Detector:
         self.bundle = bundle
         self.end_to_end = bundle.task.finds_boxes
         self.background = bundle.labels.index(BACKGROUND)
-        self.window: tuple[int, int] = tuple(bundle.preprocessing["input_size"])  # type: ignore[assignment]
+        self.window = bundle.preprocessing.input_size
         self.model = bundle.model(trust_code=trust_code)
         self._conversion: Conversion | None = None
 

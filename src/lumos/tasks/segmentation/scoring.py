@@ -18,7 +18,7 @@ def evaluate_segmentation(
 ) -> Report:
     """mIoU, Dice and pixel accuracy of a segmentation bundle on ``part`` (a report)."""
     model = bundle.model(trust_code=trust_code)
-    input_size = tuple(bundle.preprocessing["input_size"])
+    input_size = bundle.preprocessing.input_size
     confusion = np.zeros((len(bundle.labels),) * 2, dtype=np.int64)
     with torch.no_grad():
         for images, masks in BatchLoader(part, 32, targets="masks"):

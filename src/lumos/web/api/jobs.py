@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 
 from lumos.errors import NotFoundError
-from lumos.jobs import Job, abort_job, delete_job, list_jobs, open_job
+from lumos.jobs import Job, abort_job, delete_job, job_record, list_jobs, open_job
 from lumos.train.callbacks import METRICS, read_metrics
 from lumos.web.api.common import settings_of, state_of
 from lumos.web.events import job_events
@@ -20,19 +19,10 @@ from lumos.workspace import validate_name
 
 router = APIRouter()
 REPORT_TYPES = (".png", ".csv", ".json")
-TITLES = {
-    "train": "{network} on {dataset}",
-    "import": "import {name}",
-    "evaluate": "evaluate {model} on {dataset}",
-    "optimize": "optimise {model} to {precision}",
-}
 
 
 def job_row(state: ServerState, job_id: str) -> dict[str, Any]:
-    open_job(state.settings.workspace, job_id)  # checks the id, marks a dead job failed
-    with state.settings.workspace.db() as db:
-        row = dict(db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
-    return describe_job(state, row)
+    return describe_job(state, job_record(state.settings.workspace, job_id))
 
 
 def describe_job(state: ServerState, row: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +33,7 @@ def describe_job(state: ServerState, row: dict[str, Any]) -> dict[str, Any]:
     described = {k: v for k, v in row.items() if k != "pid"} | {"params": params}
     described["progress"] = job.read_progress()
     described["result"] = job.read_result()
-    described["title"] = TITLES.get(row["kind"], row["kind"]).format_map(defaultdict(str, params))
+    described["title"] = job.title
     if row["kind"] == "train":
         described["summary"] = state.summary(job)
     return described

@@ -3,7 +3,6 @@ remove."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +18,7 @@ from lumos.deploy.optimize import check_request
 from lumos.deploy.trial import classify_many, inspect_layers, try_image
 from lumos.errors import DataError
 from lumos.evaluate.run import queue_evaluation
-from lumos.jobs import create_job, list_jobs
+from lumos.jobs import create_job, find_jobs
 from lumos.models.inspect import TensorView
 from lumos.tasks.inputs import expand
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
@@ -41,15 +40,12 @@ def model_detail(request: Request, name: str) -> dict[str, Any]:
     bundle = Bundle.load(validate_name(name, "model name"), settings.workspace)
     evaluations = [
         describe_job(state_of(request), row)
-        for row in list_jobs(settings.workspace)
-        if row["kind"] == "evaluate"
-        and row["state"] == "done"
-        and json.loads(row["params"]).get("model") == name
+        for row in find_jobs(settings.workspace, "evaluate", state="done", model=name)
     ]
     for evaluation in evaluations:
         evaluation["files"] = report_files(settings.workspace.jobs_dir / evaluation["id"])
     return {
-        "meta": bundle.meta,
+        "meta": bundle.meta.as_json(),
         "evaluations": evaluations,
         "optimizable": bundle.task.scores_images,  # the Deploy card: classifiers for now
     }

@@ -43,12 +43,7 @@ def train_job(request: Request, body: TrainRequest) -> dict[str, Any]:
         _check_network(recipe, settings)
     else:
         _check_layers(body.network_yaml, state_of(request).datasets.get(recipe.dataset))
-    job = queue_training(recipe, settings.workspace)
-    if body.network_yaml is not None:
-        layers = job.folder / "network.yaml"
-        layers.write_text(body.network_yaml, encoding="utf-8")
-        recipe.network = str(layers)
-        (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
+    job = queue_training(recipe, settings.workspace, layers=body.network_yaml)
     return job_row(state_of(request), job.id)
 
 

@@ -1,4 +1,4 @@
-"""Bundles: a trained model with everything needed to use it, and nothing executable.
+"""A bundle: a trained model with everything needed to use it, and nothing executable.
 
 ``models/<name>/`` holds ``bundle.json`` (network spec, preprocessing, labels, thresholds,
 recipe, metrics, provenance) and ``weights.safetensors``. A portable ``.lumos`` file is the
@@ -7,16 +7,11 @@ same two files in a zip. Loading parses JSON and safetensors only: nothing is un
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import os
-import shutil
-import subprocess
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,63 +22,63 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from lumos import __version__
-from lumos.errors import BundleError, NotFoundError, WorkspaceError
+from lumos.bundle.meta import BundleMeta
+from lumos.errors import BundleError, NotFoundError
 from lumos.fileio import (
-    process_alive,
-    staged_directory,
     write_bytes_atomic,
     write_json_atomic,
 )
 from lumos.models import NetworkSpec, build_network
 from lumos.models.normalization import identity, normalized_model
-from lumos.tasks import CLASSIFICATION, Task, task_named
+from lumos.tasks import Task, task_named
 from lumos.tasks.base import Result
 from lumos.tasks.inputs import expand
+from lumos.tasks.preprocessing import Preprocessing
 from lumos.workspace import Workspace, validate_name
 
-BUNDLE_VERSION = 1
 META, WEIGHTS = "bundle.json", "weights.safetensors"
 ARTEFACTS = "artefacts"  # exported and optimised files, beside a folder bundle's weights
 SUFFIX = ".lumos"
 _MAX_MEMBER = 4 << 30  # refuse zip members that claim more than 4 GiB
 
 
-DEFAULT_SCORE_THRESHOLD = 0.5  # a detector's operating point when none was tuned
-
-
 @dataclass
 class Bundle:
     """A loaded bundle: its description and its weights."""
 
-    meta: dict[str, Any]
+    meta: BundleMeta
     weights: dict[str, torch.Tensor]
     origin: str
 
     @property
     def name(self) -> str:
-        return self.meta["name"]
+        return self.meta.name
 
     @property
     def task(self) -> Task:
-        return task_named(self.meta.get("task", CLASSIFICATION.name))
+        return task_named(self.meta.task)
 
     @property
     def score_threshold(self) -> float:
         """A detector's operating point: the lowest score kept (tuned on validation)."""
-        return float(self.meta.get("score_threshold", DEFAULT_SCORE_THRESHOLD))
+        return self.meta.score_threshold
+
+    @property
+    def thresholds(self) -> list[float]:
+        """A multi-label model's probability threshold per class (0.5 where not tuned)."""
+        return self.meta.thresholds or [0.5] * len(self.labels)
 
     @property
     def labels(self) -> list[str]:
-        return list(self.meta["labels"])
+        return list(self.meta.labels)
 
     @property
     def multi_label(self) -> bool:
-        return bool(self.meta.get("multi_label"))
+        return self.meta.multi_label
 
     @property
-    def preprocessing(self) -> dict[str, Any]:
-        return self.meta["preprocessing"]
+    def preprocessing(self) -> Preprocessing:
+        return self.meta.preprocessing
 
     @property
     def folder(self) -> Path | None:
@@ -101,7 +96,7 @@ class Bundle:
 
     def artefact(self, name: str) -> Path:
         """The optimised file recorded as ``name`` (``int8``, ``fp16``, ...)."""
-        known = self.meta.get("artefacts", {})
+        known = self.meta.artefacts
         if name not in known:
             have = ", ".join(known) or "none; make one with `lumos optimize`"
             raise NotFoundError(f"model {self.name!r} has no {name!r} artefact (it has: {have})")
@@ -114,12 +109,12 @@ class Bundle:
         """Note an artefact in ``bundle.json`` (folder bundles only)."""
         if self.folder is None:
             return
-        self.meta.setdefault("artefacts", {})[name] = entry
-        write_json_atomic(self.folder / META, self.meta)
+        self.meta.artefacts = {**self.meta.artefacts, name: entry}
+        write_json_atomic(self.folder / META, self.meta.as_json())
 
     @property
     def spec(self) -> NetworkSpec:
-        return NetworkSpec.model_validate(self.meta["network"])
+        return self.meta.network
 
     def model(self, device: str | torch.device = "cpu", *, trust_code: bool = False) -> nn.Module:
         """The network with its weights, in eval mode.
@@ -145,19 +140,14 @@ class Bundle:
         net = normalized_model(
             build_network(spec, trust_code=trust_code), identity(spec.in_channels)
         )
-        meta = {
-            "lumos_bundle": BUNDLE_VERSION,
-            "name": spec.name,
-            "task": CLASSIFICATION.name,
-            "network": spec.model_dump(mode="json"),
-            "labels": [str(i) for i in range(spec.num_classes)],
-            "preprocessing": {
-                "size": list(spec.input_size),
-                "input_size": list(spec.input_size),
-                "channels": spec.in_channels,
-                "resize_mode": "squash",
-            },
-        }
+        meta = BundleMeta(
+            name=spec.name,
+            network=spec,
+            labels=[str(i) for i in range(spec.num_classes)],
+            preprocessing=Preprocessing(
+                size=spec.input_size, input_size=spec.input_size, channels=spec.in_channels
+            ),
+        )
         return cls(meta, net.state_dict(), f"untrained {spec.name}")
 
     @classmethod
@@ -201,16 +191,10 @@ class Bundle:
     @classmethod
     def _parse(cls, meta_text: bytes, weights: bytes, origin: str) -> Bundle:
         try:
-            meta = json.loads(meta_text)
+            values = json.loads(meta_text)
         except (ValueError, UnicodeDecodeError):
             raise BundleError(f"{origin}: {META} is not valid JSON") from None
-        if not isinstance(meta, dict) or "lumos_bundle" not in meta:
-            raise BundleError(f"{origin}: {META} does not describe a lumos bundle")
-        if meta["lumos_bundle"] != BUNDLE_VERSION:
-            raise BundleError(
-                f"{origin}: bundle version {meta['lumos_bundle']} is not supported by "
-                f"lumos {__version__} (reads version {BUNDLE_VERSION})"
-            )
+        meta = BundleMeta.parse(values, origin)
         try:
             tensors = load_safetensors(weights)
         except (SafetensorError, ValueError, RuntimeError) as e:
@@ -237,115 +221,7 @@ class Bundle:
         path = path if path.suffix == SUFFIX else path.with_suffix(SUFFIX)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-            archive.writestr(META, json.dumps(self.meta, indent=2))
+            archive.writestr(META, json.dumps(self.meta.as_json(), indent=2))
             archive.writestr(WEIGHTS, save_safetensors(self.weights))
         write_bytes_atomic(path, buffer.getvalue())
         return path
-
-
-def save_bundle(
-    name: str,
-    *,
-    meta: dict[str, Any],
-    weights: dict[str, torch.Tensor],
-    workspace: Workspace | None = None,
-    overwrite: bool = False,
-) -> Path:
-    """Store a bundle as ``models/<name>/`` (atomically); returns the folder."""
-    workspace = (workspace or Workspace()).ensure()
-    folder = workspace.models_dir / validate_name(name, "model name")
-    if folder.exists() and not overwrite:
-        raise BundleError(f"model {name!r} already exists: use --overwrite to replace it")
-    meta = {
-        "lumos_bundle": BUNDLE_VERSION,
-        **meta,
-        "name": name,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    meta.setdefault("provenance", {}).update(
-        {"lumos_version": __version__, "git_hash": _git_hash()}
-    )
-    try:
-        with staged_directory(folder, overwrite=overwrite) as staging:
-            write_json_atomic(staging / META, meta)
-            write_bytes_atomic(
-                staging / WEIGHTS, save_safetensors({k: v.contiguous() for k, v in weights.items()})
-            )
-    except FileExistsError:
-        raise BundleError(f"model {name!r} already exists: use --overwrite to replace it") from None
-    return folder
-
-
-def list_bundles(workspace: Workspace | None = None) -> list[dict[str, Any]]:
-    workspace = (workspace or Workspace()).ensure()
-    rows = []
-    for folder in sorted(workspace.models_dir.iterdir()):
-        if (folder / META).is_file():
-            try:
-                meta = json.loads((folder / META).read_text())
-            except ValueError:
-                continue
-            rows.append(
-                {
-                    "name": folder.name,
-                    "task": meta.get("task", CLASSIFICATION.name),
-                    "network": meta["network"]["name"],
-                    "dataset": meta.get("provenance", {}).get("dataset"),
-                    "metrics": meta.get("metrics", {}),
-                    "created": meta.get("created"),
-                }
-            )
-    return rows
-
-
-_SERVED_BY = ".served-by-"  # + pid: a marker file while a server holds the bundle
-
-
-@contextlib.contextmanager
-def serving(bundle: Bundle) -> Iterator[None]:
-    """Mark ``bundle``'s folder as served by this process while the block runs, so that
-    :func:`remove_bundle` refuses to pull it from under a running server."""
-    if bundle.folder is None:  # a .lumos file: nothing in the workspace to protect
-        yield
-        return
-    marker = bundle.folder / f"{_SERVED_BY}{os.getpid()}"
-    marker.touch()
-    try:
-        yield
-    finally:
-        marker.unlink(missing_ok=True)
-
-
-def _servers(folder: Path) -> list[int]:
-    pids = [int(path.name[len(_SERVED_BY) :]) for path in folder.glob(f"{_SERVED_BY}*")]
-    return [pid for pid in pids if process_alive(pid)]
-
-
-def remove_bundle(name: str, workspace: Workspace | None = None) -> None:
-    workspace = (workspace or Workspace()).ensure()
-    folder = workspace.models_dir / validate_name(name, "model name")
-    if not (folder / META).is_file():
-        raise NotFoundError(f"no model named {name!r} (see `lumos models list`)")
-    servers = _servers(folder)
-    if servers:
-        raise WorkspaceError(
-            f"model {name!r} is being served (lumos serve, pid {', '.join(map(str, servers))}): "
-            "stop the server before removing the model"
-        )
-    shutil.rmtree(folder)
-
-
-def _git_hash() -> str | None:
-    """The commit of the lumos source, when it runs from a git checkout."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout.strip() or None
