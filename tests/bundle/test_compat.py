@@ -13,7 +13,7 @@ from lumos.bundle import Bundle, BundleError
 from lumos.workspace import Workspace
 
 # Saved by lumos 0.1 at commit 7263e93 (before issue 12): an untrained LeNet-5, three classes.
-OLD_BUNDLE = Path(__file__).parent / "data" / "written-by-lumos-0.1.lumos"
+OLD_BUNDLE = Path(__file__).parents[1] / "fixtures" / "written-by-lumos-0.1.lumos"
 OLD_TOP = [("circle", 0.359624058), ("square", 0.348873615), ("triangle", 0.291502267)]
 
 

@@ -22,7 +22,7 @@ from lumos.web.settings import WebSettings
 from lumos.workspace import Workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
