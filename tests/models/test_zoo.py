@@ -137,6 +137,11 @@ def test_cli_models_list_and_show(
     assert code == 0 and "resnet152" in out and "vgg16" not in out
     code, out, _ = run_cli(monkeypatch, capsys, "models", "show", "lenet5", "--input", "1x32x32")
     assert code == 0 and "156" in out and "61,706 parameters" in out
+    code, out, _ = run_cli(monkeypatch, capsys, "models", "show", "lenet5")  # its own input
+    assert code == 0 and "lenet5 on 1x32x32" in out and "61,706 parameters" in out
+    code, out, _ = run_cli(monkeypatch, capsys, "models", "list", "--json")
+    inputs = {n["name"]: n["input"] for n in json.loads(out)["networks"]}
+    assert inputs["lenet5"] == [1, 32, 32] and inputs["ssdlite_mobilenet_v3_large"] == [3, 320, 320]
     code, out, _ = run_cli(
         monkeypatch, capsys, "models", "show", "lenet5", "--input", "1x28x28", "--json"
     )

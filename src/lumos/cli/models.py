@@ -31,14 +31,21 @@ def models_list(
     saved = list_bundles()
     if json_output:
         networks = [
-            {"name": e.name, "task": e.task, "family": e.family, "description": e.description}
+            {
+                "name": e.name,
+                "task": e.task,
+                "family": e.family,
+                "description": e.description,
+                "input": list(e.default_input),
+            }
             for e in zoo
         ]
         print(json.dumps({"networks": networks, "saved": saved}, indent=2))
         return
-    table = Table("network", "task", "family", "description", title="model zoo")
+    table = Table("network", "task", "input", "family", "description", title="model zoo")
     for entry in zoo:
-        table.add_row(entry.name, entry.task, entry.family, entry.description)
+        shape = "x".join(map(str, entry.default_input))
+        table.add_row(entry.name, entry.task, shape, entry.family, entry.description)
     out.print(table)
     out.print("and any timm model as timm:NAME (e.g. timm:resnet18d)")
     if saved:
@@ -107,21 +114,29 @@ def models_convert_fcn(
 def models_show(
     network: Annotated[str, typer.Argument(help="Zoo name, timm:NAME, or a YAML layer file.")],
     input_shape: Annotated[
-        str, typer.Option("--input", help="CHANNELSxHEIGHTxWIDTH.")
-    ] = "3x224x224",
+        str | None,
+        typer.Option("--input", help="CHANNELSxHEIGHTxWIDTH (default: what the network expects)."),
+    ] = None,
     classes: Annotated[int, typer.Option(help="Number of classes.", min=1)] = 10,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Per-layer output shape, parameters and FLOPs of a network, with totals."""
-    from lumos.models import NetworkSpec, build_network, summarize
+    from lumos.models import NetworkSpec, build_network, default_input, summarize
 
-    channels, height, width = parse_shape(input_shape)
+    channels, height, width = parse_shape(input_shape) if input_shape else default_input(network)
     spec = NetworkSpec.resolve(network, classes, channels, (height, width))
     summary = summarize(build_network(spec), (channels, height, width))
     if json_output:
         print(json.dumps(summary.as_dict(), indent=2))
         return
-    table = Table("layer", "type", "output", "params", "FLOPs", title=f"{network} on {input_shape}")
+    table = Table(
+        "layer",
+        "type",
+        "output",
+        "params",
+        "FLOPs",
+        title=f"{network} on {channels}x{height}x{width}",
+    )
     for row in summary.rows:
         shape = "x".join(str(d) for d in row.output_shape)
         table.add_row(row.name, row.kind, shape, f"{row.params:,}", f"{row.flops:,}")

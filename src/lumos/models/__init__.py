@@ -2,7 +2,7 @@
 
 from lumos.models.network import NetworkSpec, build_network
 from lumos.models.summary import ModelSummary, summarize
-from lumos.models.zoo import ModelError, build_model, list_models
+from lumos.models.zoo import ModelError, build_model, default_input, list_models
 
 __all__ = [
     "ModelError",
@@ -10,6 +10,7 @@ __all__ = [
     "NetworkSpec",
     "build_model",
     "build_network",
+    "default_input",
     "list_models",
     "summarize",
 ]

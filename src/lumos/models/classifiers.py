@@ -24,7 +24,12 @@ def _small(input_size: tuple[int, int]) -> bool:
     return min(input_size) < SMALL_INPUT
 
 
-@register("lenet5", "LeNet", "LeNet-5 (LeCun 1998): tanh, average pooling, 61k parameters on 32x32")
+@register(
+    "lenet5",
+    "LeNet",
+    "LeNet-5 (LeCun 1998): tanh, average pooling, 61k parameters on 32x32",
+    default_input=(1, 32, 32),
+)
 def _lenet5(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> nn.Module:
     if min(input_size) < 12:
         raise ModelError(

@@ -172,28 +172,33 @@ for _depth in (18, 50):
         "Faster R-CNN",
         f"Faster R-CNN (Ren 2015), ResNet-{_depth} FPN",
         task="detection",
+        default_input=(3, 512, 512),
     )(_faster_rcnn(_depth))
     register(
         f"retinanet_resnet{_depth}_fpn",
         "RetinaNet",
         f"RetinaNet (Lin 2017), ResNet-{_depth} FPN",
         task="detection",
+        default_input=(3, 512, 512),
     )(_retinanet(_depth))
     register(
         f"fcos_resnet{_depth}_fpn",
         "FCOS",
         f"FCOS (Tian 2019), ResNet-{_depth} FPN",
         task="detection",
+        default_input=(3, 512, 512),
     )(_fcos(_depth))
 register(
     "fasterrcnn_mobilenet_v3_large_fpn",
     "Faster R-CNN",
     "Faster R-CNN, MobileNetV3-Large FPN",
     task="detection",
+    default_input=(3, 512, 512),
 )(_faster_rcnn_mobilenet)
 register(
     "ssdlite_mobilenet_v3_large",
     "SSD",
     "SSDlite (Sandler 2018), MobileNetV3-Large",
     task="detection",
+    default_input=(3, 320, 320),
 )(_ssdlite)

@@ -32,16 +32,25 @@ class ModelEntry:
     build: Builder
     # "segmentation": the output is a (N, K, H, W) score map; "detection": boxes per image
     task: str = "classification"
+    # The input it was designed for, (channels, height, width), as timm's pretrained_cfg
+    # says: the shape `lumos models show` measures unless told another.
+    default_input: tuple[int, int, int] = (3, 224, 224)
 
 
 REGISTRY: dict[str, ModelEntry] = {}
 
 
 def register(
-    name: str, family: str, description: str, task: str = "classification"
+    name: str,
+    family: str,
+    description: str,
+    task: str = "classification",
+    default_input: tuple[int, int, int] = (3, 224, 224),
 ) -> Callable[[Builder], Builder]:
+    """Add the decorated builder to the zoo as ``name``."""
+
     def add(build: Builder) -> Builder:
-        REGISTRY[name] = ModelEntry(name, family, description, build, task)
+        REGISTRY[name] = ModelEntry(name, family, description, build, task, default_input)
         return build
 
     return add
@@ -50,6 +59,13 @@ def register(
 def list_models(pattern: str = "*") -> list[ModelEntry]:
     """Registered networks whose name matches ``pattern`` (shell-style); timm's are not listed."""
     return [e for name, e in sorted(REGISTRY.items()) if fnmatch.fnmatch(name, pattern)]
+
+
+def default_input(name: str) -> tuple[int, int, int]:
+    """The (channels, height, width) network ``name`` was designed for; 3x224x224 for timm's
+    and layer files."""
+    entry = REGISTRY.get(name)
+    return entry.default_input if entry else (3, 224, 224)
 
 
 def model_task(name: str) -> str:

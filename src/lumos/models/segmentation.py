@@ -100,7 +100,13 @@ class ScoreMap(nn.Module):
         return self.model(x)["out"]
 
 
-@register("unet", "U-Net", "small U-Net (16-128 channels, 3 levels)", task="segmentation")
+@register(
+    "unet",
+    "U-Net",
+    "small U-Net (16-128 channels, 3 levels)",
+    task="segmentation",
+    default_input=(3, 128, 128),
+)
 def _unet(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> nn.Module:
     return UNet(num_classes, in_channels)
 
@@ -110,6 +116,7 @@ def _unet(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> nn
     "Semantic FPN",
     "semantic FPN (Kirillov 2019) on ResNet-18, 64 channels",
     task="segmentation",
+    default_input=(3, 128, 128),
 )
 def _fpn_resnet18(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> nn.Module:
     return SemanticFPN(num_classes, in_channels)

@@ -80,7 +80,13 @@ def _check_network(recipe: Recipe, settings: WebSettings) -> None:
 @router.get("/networks")
 def networks() -> list[dict[str, str]]:
     return [
-        {"name": e.name, "family": e.family, "description": e.description, "task": e.task}
+        {
+            "name": e.name,
+            "family": e.family,
+            "description": e.description,
+            "task": e.task,
+            "input": list(e.default_input),
+        }
         for e in list_models()
     ]
 
