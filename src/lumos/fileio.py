@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lumos.errors import DataError
+
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see either the old file or the new one."""
@@ -30,8 +32,6 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 def load_json(path: Path, what: str = "") -> Any:
     """Parse a JSON file; :class:`DataError` naming the file, with line and column if malformed."""
-    from lumos.errors import DataError
-
     label = f"{what} JSON" if what else "JSON"
     try:
         return json.loads(path.read_text(encoding="utf-8"))

@@ -36,6 +36,7 @@ from lumos.deploy.runtime import Predictor
 from lumos.errors import DataError
 from lumos.fileio import write_bytes_atomic
 from lumos.jobs import running_job
+from lumos.tasks.classification.scores import model_scores
 from lumos.train import Recipe
 from lumos.train.trainer import Callback, Trainer
 from lumos.workspace import Workspace
@@ -231,8 +232,6 @@ def convert_precision(
 
 def split_score(predictor: Predictor, part: Dataset) -> float:
     """Top-1 accuracy (mean average precision for multi-label data) of ``predictor``."""
-    from lumos.tasks.classification.scores import model_scores
-
     probabilities, truth = model_scores(
         lambda images: torch.from_numpy(predictor.logits(images.numpy())),
         part,

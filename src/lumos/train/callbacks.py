@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lumos.train.checkpoints import save_checkpoint, save_weights
-from lumos.train.trainer import Callback, Trainer
+from lumos.train.trainer import Callback, StopTraining, Trainer
 
 LAST, BEST = "last.pt", "best.safetensors"
 METRICS = "metrics.jsonl"
@@ -118,8 +118,6 @@ class EarlyStopping(Callback):
         self.patience = patience
 
     def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        from lumos.train.trainer import StopTraining
-
         s = trainer.state
         if self.patience and s.best_epoch is not None and s.epoch - s.best_epoch >= self.patience:
             trainer.emit(

@@ -24,6 +24,7 @@ from lumos.data.formats import (
     yolo,
 )
 from lumos.data.records import Scan
+from lumos.data.samples import SAMPLES
 from lumos.errors import DataError
 
 # Most specific first: a plain folder of sub-folders would match many of them.
@@ -66,8 +67,6 @@ def resolve(source: str | Path, format_name: str | None) -> tuple[Reader | Modul
     """The reader for ``source`` and the path it reads."""
     text = str(source)
     if is_sample(text):
-        from lumos.data.samples import SAMPLES
-
         name = text[len(SAMPLE_PREFIX) :]
         if name not in SAMPLES:
             raise DataError(text, f"no such sample: choose from {', '.join(sorted(SAMPLES))}")
