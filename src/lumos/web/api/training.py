@@ -78,7 +78,7 @@ def _check_network(recipe: Recipe, settings: WebSettings) -> None:
 
 
 @router.get("/networks")
-def networks() -> list[dict[str, str]]:
+def networks() -> list[dict[str, Any]]:
     return [
         {
             "name": e.name,
