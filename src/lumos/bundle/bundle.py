@@ -31,7 +31,7 @@ from lumos.fileio import (
 from lumos.models import NetworkSpec, build_network
 from lumos.models.normalization import identity, normalized_model
 from lumos.tasks import Task, task_named
-from lumos.tasks.base import Result
+from lumos.tasks.base import PredictOptions, Result
 from lumos.tasks.inputs import expand
 from lumos.tasks.preprocessing import Preprocessing
 from lumos.workspace import Workspace, validate_name
@@ -212,9 +212,8 @@ class Bundle:
         """One result per image file, image in a folder, or array, in order: a classifier's
         top classes, a detector's boxes, a segmenter's mask. An unreadable file's result
         carries its error; a folder without images raises a ``DataError``."""
-        return self.task.predict(
-            self, expand(inputs), top=top, device=device, trust_code=trust_code
-        )
+        options = PredictOptions(top=top, device=device, trust_code=trust_code)
+        return self.task.predict(self, expand(inputs), options)
 
     def save(self, path: Path) -> Path:
         """Write the bundle as one portable ``.lumos`` file."""

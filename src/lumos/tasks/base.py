@@ -10,7 +10,7 @@ accuracy and the validation metrics of that run.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -72,6 +72,16 @@ class Result(Protocol):
     def draw(self, image: Path | np.ndarray, out: Path) -> Path: ...
 
 
+@dataclass(frozen=True)
+class PredictOptions:
+    """How to predict: the classes shown per input, the device, and whether a network
+    written as Python code may run."""
+
+    top: int = 5
+    device: str = "cpu"
+    trust_code: bool = False
+
+
 @dataclass
 class Setup:
     """What a training run tells its task about itself."""
@@ -110,11 +120,27 @@ class Objective(ABC):
         """A weight per training record for a balanced sampler, or None to shuffle."""
         return None
 
-    @abstractmethod
     def forward(
         self, model: nn.Module, images: torch.Tensor, targets: Any
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """The model's outputs (None where the model computes its own loss) and the loss."""
+        logits = model(images)
+        return logits, self.loss(logits, targets)
+
+    def loss(self, logits: torch.Tensor, targets: Any) -> torch.Tensor:
+        """The loss of a batch's outputs; a model that computes its own has no need of it."""
+        raise NotImplementedError(f"{type(self).__name__} computes no loss from outputs")
+
+    def scored_batches(
+        self, model: nn.Module, loader: BatchLoader, prepare: Prepare
+    ) -> Iterator[tuple[torch.Tensor, Any, Any, float]]:
+        """Each validation batch's outputs (float32), the loader's labels, the targets, and
+        the batch's summed loss."""
+        for images, labels in loader:
+            images, targets = prepare(images, labels)
+            with self.setup.arithmetic.context():
+                logits = model(images).float()
+            yield logits, labels, targets, self.loss(logits, targets).item() * len(labels)
 
     def hits(self, logits: torch.Tensor | None, labels: Any, targets: Any) -> tuple[float, float]:
         """(right, counted) of a training batch, for the running accuracy; (0, 0) if none."""
@@ -214,13 +240,7 @@ class Task(ABC):
 
     @abstractmethod
     def predict(
-        self,
-        bundle: TrainedModel,
-        inputs: Sequence[Path | np.ndarray],
-        *,
-        top: int = 5,
-        device: str = "cpu",
-        trust_code: bool = False,
+        self, bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], options: PredictOptions
     ) -> list[Result]:
         """One result per input, in order; an unreadable input carries its error."""
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from lumos.data import Dataset
 from lumos.recipe import Recipe
-from lumos.tasks.base import Objective, Setup, Task, TrainedModel
+from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
 from lumos.tasks.classification.objective import MultiLabel, SingleLabel
 from lumos.tasks.classification.result import Prediction, predict_batches, torch_logits
 from lumos.tasks.classification.scoring import evaluate, tuned_thresholds
@@ -59,16 +59,10 @@ class Classification(Task):
         return report
 
     def predict(
-        self,
-        bundle: TrainedModel,
-        inputs: Sequence[Path | np.ndarray],
-        *,
-        top: int = 5,
-        device: str = "cpu",
-        trust_code: bool = False,
+        self, bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], options: PredictOptions
     ) -> list[Prediction]:
-        logits = torch_logits(bundle.model(device, trust_code=trust_code), device)
-        return predict_batches(bundle, logits, inputs, top=top)
+        model = bundle.model(options.device, trust_code=options.trust_code)
+        return predict_batches(bundle, torch_logits(model, options.device), inputs, top=options.top)
 
 
 CLASSIFICATION = Classification()

@@ -58,12 +58,6 @@ class SingleLabel(Objective):
         images = self.augment(images, generator)
         return self.mix(images, targets) if self.mix is not None else (images, targets)
 
-    def forward(
-        self, model: nn.Module, images: torch.Tensor, targets: Any
-    ) -> tuple[torch.Tensor | None, torch.Tensor]:
-        logits = model(images)
-        return logits, self.loss(logits, targets)
-
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(
             logits.float(),
@@ -78,11 +72,8 @@ class SingleLabel(Objective):
 
     def validate(self, model: nn.Module, loader: BatchLoader, prepare: Prepare) -> dict[str, float]:
         total, loss_sum, top1, top5 = 0, 0.0, 0.0, 0.0
-        for images, labels in loader:
-            images, targets = prepare(images, labels)
-            with self.setup.arithmetic.context():
-                logits = model(images).float()
-            loss_sum += self.loss(logits, targets).item() * len(labels)
+        for logits, labels, _, loss in self.scored_batches(model, loader, prepare):
+            loss_sum += loss
             total += len(labels)
             ranked = logits.cpu().topk(min(5, logits.shape[1]), dim=1).indices
             top1 += (ranked[:, 0] == labels).sum().item()
@@ -119,11 +110,8 @@ class MultiLabel(SingleLabel):
     def validate(self, model: nn.Module, loader: BatchLoader, prepare: Prepare) -> dict[str, float]:
         total, loss_sum, exact = 0, 0.0, 0.0
         tp = fp = fn = 0.0
-        for images, labels in loader:
-            images, targets = prepare(images, labels)
-            with self.setup.arithmetic.context():
-                logits = model(images).float()
-            loss_sum += self.loss(logits, targets).item() * len(labels)
+        for logits, labels, _, loss in self.scored_batches(model, loader, prepare):
+            loss_sum += loss
             total += len(labels)
             predicted, truth = logits.cpu() > 0, labels.bool()
             exact += (predicted == truth).all(1).sum().item()

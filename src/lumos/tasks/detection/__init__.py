@@ -11,7 +11,7 @@ import numpy as np
 
 from lumos.data import Dataset
 from lumos.models.detection import anchors_from_stats
-from lumos.tasks.base import Objective, Setup, Task, TrainedModel
+from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
 from lumos.tasks.detection.objective import BoxObjective
 from lumos.tasks.detection.result import Detections, write_detections
 from lumos.tasks.detection.scoring import evaluate_detection, tuned_score_threshold
@@ -65,16 +65,10 @@ class Detection(Task):
         return write_detections(results, bundle.labels, folder)
 
     def predict(
-        self,
-        bundle: TrainedModel,
-        inputs: Sequence[Path | np.ndarray],
-        *,
-        top: int = 5,
-        device: str = "cpu",
-        trust_code: bool = False,
+        self, bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], options: PredictOptions
     ) -> list[Detections]:
         """The boxes at the bundle's operating point in each image."""
-        detector = Detector(bundle, trust_code=trust_code)
+        detector = Detector(bundle, trust_code=options.trust_code)
         return [detector.found_in(item) for item in inputs]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from lumos.data import Dataset
-from lumos.tasks.base import Objective, Setup, Task, TrainedModel
+from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
 from lumos.tasks.report import Report, write_report
 from lumos.tasks.segmentation.objective import MaskObjective
 from lumos.tasks.segmentation.result import MaskPrediction, save_mask_outputs, segment
@@ -59,15 +59,9 @@ class Segmentation(Task):
         ]
 
     def predict(
-        self,
-        bundle: TrainedModel,
-        inputs: Sequence[Path | np.ndarray],
-        *,
-        top: int = 5,
-        device: str = "cpu",
-        trust_code: bool = False,
+        self, bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], options: PredictOptions
     ) -> list[MaskPrediction]:
-        return segment(bundle, inputs, trust_code=trust_code)
+        return segment(bundle, inputs, trust_code=options.trust_code)
 
 
 SEGMENTATION = Segmentation()

@@ -36,12 +36,6 @@ class MaskObjective(Objective):
             images, targets = self.paired.masks(images, targets, seed)
         return self.augment(images, generator), targets
 
-    def forward(
-        self, model: nn.Module, images: torch.Tensor, targets: Any
-    ) -> tuple[torch.Tensor | None, torch.Tensor]:
-        logits = model(images)
-        return logits, self.loss(logits, targets)
-
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(
             logits.float(),
@@ -59,11 +53,8 @@ class MaskObjective(Objective):
     def validate(self, model: nn.Module, loader: BatchLoader, prepare: Prepare) -> dict[str, float]:
         confusion = np.zeros((self.num_outputs, self.num_outputs), dtype=np.int64)
         loss_sum, total = 0.0, 0
-        for images, masks in loader:
-            images, targets = prepare(images, masks)
-            with self.setup.arithmetic.context():
-                logits = model(images).float()
-            loss_sum += self.loss(logits, targets).item() * len(masks)
+        for logits, masks, targets, loss in self.scored_batches(model, loader, prepare):
+            loss_sum += loss
             total += len(masks)
             predicted = logits.argmax(1).cpu().numpy().astype(np.uint8)
             confusion += mask_confusion(
