@@ -92,7 +92,9 @@ class Recipe(BaseModel):
     )
     mixup: float = Field(0.0, ge=0, description="MixUp alpha; 0 = off")
     cutmix: float = Field(0.0, ge=0, description="CutMix alpha; 0 = off")
-    normalize: Normalize = "per-channel"
+    normalize: Normalize | None = Field(
+        None, description="default: what the network declares (per-channel for the zoo's)"
+    )
 
     seed: int = 0
     precision: Precision = "auto"

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,12 @@ from helpers import (
 )
 from lumos.data import Dataset, import_dataset
 from lumos.jobs import list_jobs, open_job
+from lumos.models.registry import REGISTRY
 from lumos.train import Recipe, TrainError, train
 from lumos.train import checkpoints as checkpoint_module
 from lumos.train.callbacks import BEST, LAST
 from lumos.train.checkpoints import CheckpointError, load_checkpoint, load_weights
+from lumos.train.trainer import Trainer, normalization
 from lumos.workspace import Workspace
 
 
@@ -376,3 +379,16 @@ def test_segmentation_mistakes(home: Workspace, tmp_path: Path) -> None:
         train(lenet(network="unet"), workspace=home, progress=False)
     with pytest.raises(TrainError, match=r"or a segmenter \(e.g. network=unet\)"):
         train(lenet(dataset="shapes"), workspace=home, progress=False)
+
+
+def test_a_run_normalises_as_its_network_declares_unless_the_recipe_says(
+    home: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = replace(REGISTRY["lenet5"], name="raw-lenet", default_normalize="none")
+    monkeypatch.setitem(REGISTRY, "raw-lenet", raw)
+    digits = Dataset.open("digits", home)
+    declared = Trainer(lenet(network="raw-lenet"), digits, workspace=home).model.normalize
+    assert declared.mean.flatten().tolist() == [0.0] and declared.std.flatten().tolist() == [1.0]
+    chosen = Trainer(lenet(network="raw-lenet", normalize="per-channel"), digits).model.normalize
+    assert chosen.std.flatten().tolist() == pytest.approx(digits.std, rel=1e-6)
+    assert normalization(lenet()) == "per-channel" and lenet().normalize is None

@@ -37,6 +37,7 @@ def models_list(
                 "family": e.family,
                 "description": e.description,
                 "input": list(e.default_input),
+                "normalize": e.default_normalize,
             }
             for e in zoo
         ]

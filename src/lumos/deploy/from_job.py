@@ -14,6 +14,7 @@ from lumos.recipe import Recipe
 from lumos.tasks import task_of
 from lumos.train.callbacks import BEST, LAST, METRICS, TRAINED_ON, read_metrics
 from lumos.train.checkpoints import load_checkpoint, load_weights
+from lumos.train.trainer import normalization
 from lumos.workspace import Workspace
 
 
@@ -48,7 +49,7 @@ def bundle_from_job(
             "input_size": list(spec.input_size),
             "channels": data["channels"],
             "resize_mode": data["resize_mode"],
-            "normalize": recipe.normalize,
+            "normalize": normalization(recipe),
             "mean": data["mean"],
             "std": data["std"],
         },

@@ -2,7 +2,13 @@
 
 from lumos.models.network import NetworkSpec, build_network
 from lumos.models.summary import ModelSummary, summarize
-from lumos.models.zoo import ModelError, build_model, default_input, list_models
+from lumos.models.zoo import (
+    ModelError,
+    build_model,
+    default_input,
+    default_normalize,
+    list_models,
+)
 
 __all__ = [
     "ModelError",
@@ -11,6 +17,7 @@ __all__ = [
     "build_model",
     "build_network",
     "default_input",
+    "default_normalize",
     "list_models",
     "summarize",
 ]

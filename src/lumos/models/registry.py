@@ -35,6 +35,9 @@ class ModelEntry:
     # The input it was designed for, (channels, height, width), as timm's pretrained_cfg
     # says: the shape `lumos models show` measures unless told another.
     default_input: tuple[int, int, int] = (3, 224, 224)
+    # How its inputs are normalised unless a recipe says otherwise: "per-channel" (the
+    # data's mean and std), "mean-image" or "none". Weights trained elsewhere bring their own.
+    default_normalize: str = "per-channel"
 
 
 REGISTRY: dict[str, ModelEntry] = {}
@@ -46,11 +49,13 @@ def register(
     description: str,
     task: str = "classification",
     default_input: tuple[int, int, int] = (3, 224, 224),
+    default_normalize: str = "per-channel",
 ) -> Callable[[Builder], Builder]:
     """Add the decorated builder to the zoo as ``name``."""
 
     def add(build: Builder) -> Builder:
-        REGISTRY[name] = ModelEntry(name, family, description, build, task, default_input)
+        entry = ModelEntry(name, family, description, build, task, default_input, default_normalize)
+        REGISTRY[name] = entry
         return build
 
     return add
@@ -66,6 +71,13 @@ def default_input(name: str) -> tuple[int, int, int]:
     and layer files."""
     entry = REGISTRY.get(name)
     return entry.default_input if entry else (3, 224, 224)
+
+
+def default_normalize(name: str) -> str:
+    """How network ``name`` normalises its inputs unless told otherwise; per-channel for
+    timm's and layer files."""
+    entry = REGISTRY.get(name)
+    return entry.default_normalize if entry else "per-channel"
 
 
 def model_task(name: str) -> str:

@@ -23,7 +23,7 @@ from lumos.bundle import Bundle
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
 from lumos.errors import LumosError
-from lumos.models import NetworkSpec, build_network
+from lumos.models import NetworkSpec, build_network, default_normalize
 from lumos.models.normalization import identity, mean_image, normalized_model, per_channel
 from lumos.models.surgery import freeze_backbone, load_matching
 from lumos.recipe import Recipe
@@ -179,9 +179,10 @@ class Trainer:
 
     def _normalize(self) -> nn.Module:
         channels = self.dataset.channels
-        if self.recipe.normalize == "none":
+        normalize = normalization(self.recipe)
+        if normalize == "none":
             return identity(channels)
-        if self.recipe.normalize == "per-channel":
+        if normalize == "per-channel":
             return per_channel(self.dataset.mean, self.dataset.std)
         image = torch.from_numpy(self.dataset.mean_image).permute(2, 0, 1)[None] / 255
         return mean_image(
@@ -336,6 +337,11 @@ class Trainer:
         self.state = TrainState(**payload["state"])
         torch.set_rng_state(payload["rng"])
         self.generator.set_state(payload["augment_rng"])
+
+
+def normalization(recipe: Recipe) -> str:
+    """How a run normalises its inputs: the recipe's choice, else the network's default."""
+    return recipe.normalize or default_normalize(recipe.network)
 
 
 def check_fit(recipe: Recipe, dataset: Dataset) -> tuple[Dataset, Dataset]:

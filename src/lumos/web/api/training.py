@@ -86,6 +86,7 @@ def networks() -> list[dict[str, Any]]:
             "description": e.description,
             "task": e.task,
             "input": list(e.default_input),
+            "normalize": e.default_normalize,
         }
         for e in list_models()
     ]
