@@ -77,11 +77,20 @@ def list_bundles(workspace: Workspace | None = None) -> list[dict[str, Any]]:
                 "task": meta.task,
                 "network": meta.network.name,
                 "dataset": meta.provenance.get("dataset"),
+                "source": _source(meta.provenance),
+                "provenance": meta.provenance,
                 "metrics": meta.metrics,
                 "created": meta.created,
             }
         )
     return rows
+
+
+def _source(provenance: dict[str, Any]) -> str:
+    """Where a model came from, in a few words: its training job, or the file imported."""
+    if provenance.get("source") == "imported":
+        return f"imported {Path(provenance['file']).name}"
+    return f"job {provenance['job']}" if provenance.get("job") else ""
 
 
 _SERVED_BY = ".served-by-"  # + pid: a marker file while a server holds the bundle

@@ -50,14 +50,14 @@ def models_list(
     out.print(table)
     out.print("and any timm model as timm:NAME (e.g. timm:resnet18d)")
     if saved:
-        table = Table("model", "network", "dataset", "metrics", "created", title="saved models")
+        columns = ("model", "network", "trained on", "from", "metrics", "created")
+        table = Table(*columns, title="saved models")
         for row in saved:
             metrics = ", ".join(
                 f"{k} {v:.4f}" for k, v in row["metrics"].items() if k.startswith("val_")
             )
-            table.add_row(
-                row["name"], row["network"], row["dataset"] or "", metrics, row["created"] or ""
-            )
+            cells = (row["dataset"] or "", row["source"], metrics, row["created"] or "")
+            table.add_row(row["name"], row["network"], *cells)
         out.print(table)
 
 
@@ -78,6 +78,45 @@ def models_save(
     out.print(f"saved model {name} in {folder}")
     if file is not None:
         out.print(f"wrote {Bundle.load(folder).save(file)}")
+
+
+@app.command("import")
+def models_import(
+    file: Annotated[Path, typer.Argument(help="safetensors, or a PyTorch state dict (.pt/.pth).")],
+    network: Annotated[str, typer.Option(help="The zoo network (or timm:NAME) they fit.")],
+    labels: Annotated[
+        str | None, typer.Option(help="Class names, comma-separated (default: 0, 1, ...).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="Default: the file's stem.")
+    ] = None,
+    input_shape: Annotated[
+        str | None, typer.Option("--input", help="CHANNELSxHEIGHTxWIDTH it expects.")
+    ] = None,
+    normalize: Annotated[
+        str, typer.Option(help="none, or imagenet (torchvision's and timm's weights).")
+    ] = "none",
+    trained_on: Annotated[
+        str | None, typer.Option(help="The data it was trained on, for the record.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a model of the same name.")] = False,
+) -> None:
+    """Import weights you have on disk as a saved model: a source to fine-tune from.
+    Only tensors are read; nothing in the file is unpickled or run."""
+    from lumos.transfer import IMAGENET, ImportRequest, import_model
+
+    if normalize not in ("none", "imagenet"):
+        raise typer.BadParameter("choose none or imagenet", param_hint="--normalize")
+    request = ImportRequest(
+        file,
+        network,
+        labels=[c.strip() for c in labels.split(",")] if labels else None,
+        stats=IMAGENET if normalize == "imagenet" else None,
+        input_shape=parse_shape(input_shape) if input_shape else None,
+        trained_on=trained_on,
+    )
+    folder = import_model(request, name, overwrite=overwrite)
+    out.print(f"imported {file} as model {folder.name} in {folder}", highlight=False)
 
 
 @app.command("rm")
