@@ -12,14 +12,18 @@ import pytest
 import torch
 
 from helpers import (
+    colour_folders,
     colour_labels,
     colours_recipe,
     import_squares,
     run_cli,
     squares_recipe,
 )
+from lumos.bundle import save_bundle
 from lumos.data import Dataset, import_dataset
 from lumos.jobs import list_jobs, open_job
+from lumos.models import NetworkSpec, build_network
+from lumos.models.normalization import identity, normalized_model
 from lumos.models.registry import REGISTRY
 from lumos.train import Recipe, TrainError, train
 from lumos.train import checkpoints as checkpoint_module
@@ -392,3 +396,33 @@ def test_a_run_normalises_as_its_network_declares_unless_the_recipe_says(
     chosen = Trainer(lenet(network="raw-lenet", normalize="per-channel"), digits).model.normalize
     assert chosen.std.flatten().tolist() == pytest.approx(digits.std, rel=1e-6)
     assert normalization(lenet()) == "per-channel" and lenet().normalize is None
+
+
+def test_init_takes_the_heads_rows_by_class_name(tmp_path: Path) -> None:
+    """A source scoring red, green, yellow starting a blue/green/red run: its red and green
+    rows go to those classes (not to the rows of the same number), blue starts fresh."""
+    workspace = Workspace(tmp_path / "ws").ensure()
+    import_dataset(colour_folders(tmp_path / "colours"), "colours", workspace=workspace)
+    data = Dataset.open("colours", workspace)
+    assert data.classes == ["blue", "green", "red"]
+    spec = NetworkSpec.resolve("lenet5", 3, 3, data.size)
+    source = normalized_model(build_network(spec), identity(3))
+    head = [m for m in source.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        head.weight.copy_(torch.arange(1.0, 4.0)[:, None].expand_as(head.weight))
+        head.bias.copy_(torch.arange(1.0, 4.0))
+    meta = {
+        "task": "classification",
+        "network": spec.model_dump(mode="json"),
+        "labels": ["red", "green", "yellow"],
+        "preprocessing": {"size": data.size, "input_size": data.size, "channels": 3},
+    }
+    save_bundle("source", meta=meta, weights=source.state_dict(), workspace=workspace)
+    recipe = Recipe(dataset="colours", network="lenet5", init="source", batch_size=4)
+    trainer = Trainer(recipe, data, workspace=workspace)
+    bias = [m for m in trainer.model.modules() if isinstance(m, torch.nn.Linear)][-1].bias
+    assert bias[2].item() == 1.0 and bias[1].item() == 2.0  # red, green: by name
+    assert bias[0].item() not in (1.0, 2.0, 3.0)  # blue: new, not yellow's row
+    taken = trainer.initialised
+    assert taken is not None and (taken.head_classes, taken.head_size) == (2, 3)
+    assert taken.copied >= 8  # the body: every convolution and hidden layer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -44,18 +45,52 @@ def freeze(module: nn.Module, *, except_names: tuple[str, ...] = ()) -> int:
     return frozen
 
 
+@dataclass(frozen=True)
+class Initialisation:
+    """What a model took from another's weights."""
+
+    copied: int  # tensors copied whole (name and shape matched)
+    head_classes: int = 0  # classes of the head whose rows were copied, matched by name
+    head_size: int = 0  # classes the head scores (0: no head found)
+
+
 def load_matching(
-    model: nn.Module, weights: dict[str, torch.Tensor], *, skip: tuple[str, ...] = ("normalize.",)
-) -> int:
-    """Copy tensors of ``weights`` into ``model`` where names and shapes match; returns how
-    many were copied.
+    model: nn.Module,
+    weights: dict[str, torch.Tensor],
+    *,
+    labels: tuple[list[str], list[str]] | None = None,
+    skip: tuple[str, ...] = ("normalize.",),
+) -> Initialisation:
+    """Copy tensors of ``weights`` into ``model`` where names and shapes match.
 
     Names may sit under another prefix in ``model`` (a classifier's ``net.layer1...`` is a
     detector's ``net.backbone.body.layer1...``): the prefix under which most tensors match
-    is used. Names starting with ``skip`` (the input normalisation) are left alone.
+    is used. Names starting with ``skip`` (the input normalisation) are left alone. With
+    ``labels`` (the source's outputs, the model's outputs), the head (the last layer scoring
+    the model's outputs) takes the source's row of each class by *name*: a class the source
+    did not have starts fresh, whatever the shapes say.
     """
     target = {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
     source = {k.removeprefix("net."): v for k, v in weights.items() if not k.startswith(skip)}
+    prefix = _shared_prefix(target, source)
+    if prefix is None:
+        return Initialisation(0)
+    head = _head(model, len(labels[1])) if labels else ()
+    state = model.state_dict()
+    copied = 0
+    for rest, value in source.items():
+        name = prefix + rest
+        if name in target and name not in head and target[name].shape == value.shape:
+            state[name] = value
+            copied += 1
+    matched = 0
+    if labels and head:
+        matched = _copy_rows(state, source, prefix, head, *labels)
+    model.load_state_dict(state)
+    return Initialisation(copied, matched, len(labels[1]) if labels and head else 0)
+
+
+def _shared_prefix(target: dict[str, torch.Tensor], source: dict[str, torch.Tensor]) -> str | None:
     prefixes: Counter[str] = Counter()
     for name, tensor in target.items():
         for rest, value in source.items():
@@ -63,18 +98,44 @@ def load_matching(
             whole = prefix == "" or prefix.endswith(".")  # "conv1.weight" is not "bnconv1.weight"
             if whole and name.endswith(rest) and tensor.shape == value.shape:
                 prefixes[prefix] += 1
-    if not prefixes:
+    return prefixes.most_common(1)[0][0] if prefixes else None
+
+
+def _head(model: nn.Module, outputs: int) -> tuple[str, ...]:
+    """The weight and bias names of the last layer with ``outputs`` output units."""
+    scoring = [
+        name
+        for name, module in model.named_modules()
+        if (isinstance(module, nn.Linear) and module.out_features == outputs)
+        or (isinstance(module, nn.Conv2d) and module.out_channels == outputs)
+    ]
+    if not scoring:
+        return ()
+    return tuple(
+        f"{scoring[-1]}.{p}" for p, _ in model.get_submodule(scoring[-1]).named_parameters()
+    )
+
+
+def _copy_rows(
+    state: dict[str, torch.Tensor],
+    source: dict[str, torch.Tensor],
+    prefix: str,
+    head: tuple[str, ...],
+    source_labels: list[str],
+    target_labels: list[str],
+) -> int:
+    """Copy the source head's row of every class both have, by name; returns how many."""
+    rows = [(t, source_labels.index(c)) for t, c in enumerate(target_labels) if c in source_labels]
+    given = [source.get(name.removeprefix(prefix)) for name in head]
+    if not rows or any(
+        g is None or g.shape[0] != len(source_labels) or g.shape[1:] != state[n].shape[1:]
+        for g, n in zip(given, head, strict=True)
+    ):
         return 0
-    prefix = prefixes.most_common(1)[0][0]
-    state = model.state_dict()
-    copied = 0
-    for rest, value in source.items():
-        name = prefix + rest
-        if name in target and target[name].shape == value.shape:
-            state[name] = value
-            copied += 1
-    model.load_state_dict(state)
-    return copied
+    for name, value in zip(head, given, strict=True):
+        for t, s in rows:
+            state[name][t] = value[s]
+    return len(rows)
 
 
 def freeze_backbone(model: nn.Module) -> nn.Module:

@@ -152,8 +152,15 @@ def _prepare(trainer: Trainer, job: Job, payload: dict | None) -> None:
         write_json_atomic(job.folder / TRAINED_ON, trainer.dataset.manifest)
     _trim_metrics(job.folder / METRICS, trainer)
     job.log(f"training {recipe.network} on {recipe.dataset} ({trainer.arithmetic.describe()})")
-    if trainer.initialised:
-        job.log(f"{trainer.initialised} weight tensors taken from model {recipe.init!r}")
+    taken = trainer.initialised
+    if taken is not None:
+        head = (
+            f"; its head shares {taken.head_classes} of {taken.head_size} classes by name "
+            "(the others start fresh)"
+            if taken.head_size
+            else ""
+        )
+        job.log(f"{taken.copied} weight tensors taken from model {recipe.init!r}{head}")
 
 
 def queue_training(

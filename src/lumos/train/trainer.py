@@ -25,7 +25,7 @@ from lumos.data.loader import BatchLoader
 from lumos.errors import LumosError
 from lumos.models import NetworkSpec, build_network, default_normalize
 from lumos.models.normalization import identity, mean_image, normalized_model, per_channel
-from lumos.models.surgery import freeze_backbone, load_matching
+from lumos.models.surgery import Initialisation, freeze_backbone, load_matching
 from lumos.recipe import Recipe
 from lumos.tasks import Setup, misfit, task_of
 from lumos.train.schedules import Schedule
@@ -131,7 +131,7 @@ class Trainer:
             if model is not None
             else normalized_model(build_network(self.spec), self._normalize())
         )
-        self.initialised = self._initialise(workspace) if recipe.init else 0
+        self.initialised = self._initialise(workspace) if recipe.init else None
         self.frozen = freeze_backbone(self.model) if recipe.freeze_backbone else None
         self.model = self.model.to(self.arithmetic.device)
         self.channels_last = self.task.channels_last and (
@@ -169,13 +169,16 @@ class Trainer:
         )
         return train, val
 
-    def _initialise(self, workspace: Workspace | None) -> int:
-        """Start from a saved model's weights where names and shapes match."""
+    def _initialise(self, workspace: Workspace | None) -> Initialisation:
+        """Start from a saved model's weights where names and shapes match; its head only
+        for the classes both score, matched by name."""
         name = self.recipe.init
-        copied = load_matching(self.model, Bundle.load(name, workspace).weights)  # type: ignore[arg-type]
-        if not copied:
+        source = Bundle.load(name, workspace)  # type: ignore[arg-type]
+        outputs = self.task.outputs(self.dataset.classes)
+        taken = load_matching(self.model, source.weights, labels=(source.labels, outputs))
+        if not taken.copied:
             raise TrainError(f"model {name!r} has no weights that fit {self.recipe.network}")
-        return copied
+        return taken
 
     def _normalize(self) -> nn.Module:
         channels = self.dataset.channels
