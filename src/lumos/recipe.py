@@ -23,6 +23,7 @@ LRPolicy = Literal[
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Normalize = Literal["none", "per-channel", "mean-image"]
 Balance = Literal["none", "weights", "sampler"]
+BatchNorm = Literal["train", "frozen", "reestimate"]
 Metric = Literal[
     "val_accuracy", "val_loss", "val_top5", "val_f1", "val_miou", "val_map", "val_map_50"
 ]
@@ -46,6 +47,16 @@ class Recipe(BaseModel):
         None, description="saved model whose weights start the run where names and shapes match"
     )
     freeze_backbone: bool = Field(False, description="train only the head (detector: its FPN too)")
+    freeze_stages: int = Field(
+        0, ge=0, description="freeze the network's first N stages (stem, blocks; docs/transfer.md)"
+    )
+    body_lr: float | None = Field(
+        None, gt=0, description="the first stage's rate; stages up to the head at lr, geometrically"
+    )
+    batchnorm: BatchNorm = Field(
+        "train",
+        description="train, frozen (keep the statistics), or reestimate them on the data first",
+    )
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
     accumulate: int = Field(1, ge=1, description="batches per optimiser step")

@@ -54,7 +54,7 @@ def lr_find(
     for step, (images, labels) in zip(range(steps), batches, strict=False):
         rate = start * factor**step
         for group in optimizer.param_groups:
-            group["lr"] = rate
+            group["lr"] = rate * group["lr_scale"]
         _, loss = trainer.forward(*trainer.prepare(images, labels, train=True))
         if not math.isfinite(loss.item()):
             break

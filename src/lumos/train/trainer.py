@@ -22,12 +22,13 @@ from lumos.arithmetic import Arithmetic, choose
 from lumos.bundle import Bundle
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
-from lumos.errors import LumosError
 from lumos.models import NetworkSpec, build_network, default_normalize
 from lumos.models.normalization import identity, mean_image, normalized_model, per_channel
-from lumos.models.surgery import Initialisation, freeze_backbone, load_matching
+from lumos.models.surgery import Initialisation, load_matching
 from lumos.recipe import Recipe
 from lumos.tasks import Setup, misfit, task_of
+from lumos.train import finetune
+from lumos.train.errors import TrainError
 from lumos.train.schedules import Schedule
 from lumos.workspace import Workspace
 
@@ -41,10 +42,6 @@ class Callback:
     def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None: ...
     def after_fit(self, trainer: Trainer) -> None: ...
     def on_message(self, trainer: Trainer, message: str) -> None: ...
-
-
-class TrainError(LumosError):
-    """Training cannot start or cannot go on; the message says why."""
 
 
 class StopTraining(Exception):  # noqa: N818 - a signal, not an error
@@ -103,7 +100,7 @@ class Trainer:
             **self.task.network_options(dataset, self.input_size),
         )
         self._build_model(model, workspace)
-        self.optimizer = _optimizer(recipe, self.model)
+        self.optimizer = finetune.optimizer(recipe, self.model)
         # The loader's threads count against the run's share of the cores.
         self.threads = torch.get_num_threads()
         self.loader_threads = min(recipe.workers, self.threads)
@@ -132,7 +129,10 @@ class Trainer:
             else normalized_model(build_network(self.spec), self._normalize())
         )
         self.initialised = self._initialise(workspace) if recipe.init else None
-        self.frozen = freeze_backbone(self.model) if recipe.freeze_backbone else None
+        try:
+            self.frozen = finetune.freeze(self.model, recipe)
+        except ValueError as e:
+            raise TrainError(str(e)) from None
         self.model = self.model.to(self.arithmetic.device)
         self.channels_last = self.task.channels_last and (
             recipe.channels_last if recipe.channels_last is not None else _has_conv(self.model)
@@ -199,6 +199,13 @@ class Trainer:
             getattr(callback, event)(self, *args)
 
     def fit(self) -> TrainState:
+        if (
+            self.recipe.batchnorm == "reestimate"
+            and self.state.step == 0
+            and not self.state.position
+        ):
+            batches = (self.prepare(i, t, train=False)[0] for i, t in self.loader.iterate())
+            finetune.reestimate_batchnorm(self.model, batches)
         self.emit("before_fit")
         try:
             while self.state.epoch < self.recipe.epochs:
@@ -218,8 +225,8 @@ class Trainer:
             s.sums = {"loss": 0.0, "correct": 0.0, "seen": 0.0, "counted": 0.0}
         self.loader.set_epoch(s.epoch)
         self.model.train()
-        if self.frozen is not None:
-            self.frozen.eval()  # a frozen backbone keeps its batch-norm statistics too
+        for module in self.frozen:
+            module.eval()  # frozen layers keep their batch-norm statistics too
         self.emit("before_epoch")
         for images, labels in self.loader.iterate(start=s.position):
             self._step(images, labels)
@@ -259,7 +266,7 @@ class Trainer:
         last_batch = s.position + 1 == len(self.loader)
         if (s.position + 1) % r.accumulate == 0 or last_batch:
             for group in self.optimizer.param_groups:
-                group["lr"] = self.schedule.rate(s.step)
+                group["lr"] = self.schedule.rate(s.step) * group["lr_scale"]
             if r.clip_grad > 0:
                 self.scaler.unscale_(self.optimizer)
                 nn.utils.clip_grad_norm_(self.model.parameters(), r.clip_grad)
@@ -372,27 +379,3 @@ def check_fit(recipe: Recipe, dataset: Dataset) -> tuple[Dataset, Dataset]:
 
 def _has_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
-
-
-def _optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
-    # No weight decay on biases and normalisation parameters, as in the torchvision references.
-    decay, no_decay = [], []
-    for parameter in model.parameters():
-        if parameter.requires_grad:
-            (no_decay if parameter.ndim <= 1 else decay).append(parameter)
-    groups = [
-        {"params": decay, "weight_decay": recipe.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(
-            groups,
-            lr=recipe.lr,
-            momentum=recipe.momentum,
-            nesterov=recipe.nesterov and recipe.momentum > 0,
-        )
-    if recipe.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=recipe.lr)
-    if recipe.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=recipe.lr)
-    return torch.optim.RMSprop(groups, lr=recipe.lr, momentum=recipe.momentum)

@@ -11,6 +11,7 @@ import numpy as np
 
 from lumos.data import Dataset
 from lumos.models.detection import anchors_from_stats
+from lumos.recipe import Recipe
 from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
 from lumos.tasks.detection.objective import BoxObjective
 from lumos.tasks.detection.result import Detections, write_detections
@@ -37,6 +38,11 @@ class Detection(Task):
     def suggested_network(self, size: tuple[int, int], channels: int) -> str:
         """The light ResNet-18 FCOS."""
         return "fcos_resnet18_fpn"
+
+    def recipe_problem(self, recipe: Recipe) -> str | None:
+        if recipe.batchnorm == "reestimate":
+            return "batchnorm: reestimate is for classifiers and segmenters"
+        return None
 
     def network_options(self, dataset: Dataset, input_size: tuple[int, int]) -> dict[str, Any]:
         """Anchor sizes from the training boxes, scaled from stored to input pixels."""
