@@ -24,6 +24,7 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Normalize = Literal["none", "per-channel", "mean-image"]
 Balance = Literal["none", "weights", "sampler"]
 BatchNorm = Literal["train", "frozen", "reestimate"]
+Finetune = Literal["full", "linear-probe", "lp-ft"]
 Metric = Literal[
     "val_accuracy", "val_loss", "val_top5", "val_f1", "val_miou", "val_map", "val_map_50"
 ]
@@ -47,6 +48,10 @@ class Recipe(BaseModel):
         None, description="saved model whose weights start the run where names and shapes match"
     )
     freeze_backbone: bool = Field(False, description="train only the head (detector: its FPN too)")
+    finetune: Finetune = Field(
+        "full", description="linear-probe: fit the head on features; lp-ft: probe, then full"
+    )
+    probe_epochs: int = Field(100, ge=1, description="passes over the features a probe takes")
     freeze_stages: int = Field(
         0, ge=0, description="freeze the network's first N stages (stem, blocks; docs/transfer.md)"
     )

@@ -10,7 +10,7 @@ from lumos.data import Dataset, import_dataset
 from lumos.models import NetworkSpec, build_network
 from lumos.models.normalization import identity, normalized_model
 from lumos.recipe import Recipe, RecipeError
-from lumos.tasks import DETECTION
+from lumos.tasks import DETECTION, SEGMENTATION
 from lumos.train.errors import TrainError
 from lumos.train.finetune import stages
 from lumos.train.trainer import Trainer
@@ -88,7 +88,26 @@ def test_strategies_a_network_cannot_take_are_refused() -> None:
     assert DETECTION.recipe_problem(detector) == (
         "batchnorm: reestimate is for classifiers and segmenters"
     )
+    probed = Recipe(dataset="d", network="fpn_resnet18", finetune="linear-probe")
+    assert SEGMENTATION.recipe_problem(probed) == (
+        "finetune: linear-probe is for classifiers (segmenters: freeze_backbone)"
+    )
     with pytest.raises(RecipeError, match="body_lr"):
         Recipe.parse({"dataset": "d", "network": "resnet18", "body_lr": 0})
     with pytest.raises(RecipeError, match="batchnorm"):
         Recipe.parse({"dataset": "d", "network": "resnet18", "batchnorm": "sometimes"})
+
+
+def test_a_linear_probe_fits_the_head_on_features_and_leaves_the_body(colours: Dataset) -> None:
+    trainer = Trainer(_recipe(finetune="linear-probe", epochs=5, probe_epochs=60), colours)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    state = trainer.fit()
+    after = trainer.model.state_dict()
+    assert [record["epoch"] for record in state.history] == [1]  # one pass, not 5 epochs
+    assert state.history[0]["probe"] == 1.0 and state.history[0]["val_accuracy"] >= 0.6
+    assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith("net.fc"))
+    assert not torch.equal(before["net.fc.weight"], after["net.fc.weight"])
+    tuned = Trainer(_recipe(finetune="lp-ft", epochs=2, probe_epochs=60), colours)
+    history = tuned.fit().history
+    assert [r.get("probe") for r in history] == [1.0, None]  # the probe, then full tuning
+    assert not torch.equal(before["net.conv1.weight"], tuned.model.state_dict()["net.conv1.weight"])

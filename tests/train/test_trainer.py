@@ -29,7 +29,8 @@ from lumos.train import Recipe, TrainError, train
 from lumos.train import checkpoints as checkpoint_module
 from lumos.train.callbacks import BEST, LAST
 from lumos.train.checkpoints import CheckpointError, load_checkpoint, load_weights
-from lumos.train.trainer import Trainer, normalization
+from lumos.train.setup import normalization
+from lumos.train.trainer import Trainer
 from lumos.workspace import Workspace
 
 

@@ -14,7 +14,7 @@ from lumos.recipe import Recipe
 from lumos.tasks import task_of
 from lumos.train.callbacks import BEST, LAST, METRICS, TRAINED_ON, read_metrics
 from lumos.train.checkpoints import load_checkpoint, load_weights
-from lumos.train.trainer import normalization
+from lumos.train.setup import normalization
 from lumos.workspace import Workspace
 
 

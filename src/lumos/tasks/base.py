@@ -192,6 +192,8 @@ class Task(ABC):
 
     def recipe_problem(self, recipe: Recipe) -> str | None:
         """Why ``recipe`` cannot train a network of this task, or None."""
+        if recipe.finetune != "full" and not self.scores_images:
+            return f"finetune: {recipe.finetune} is for classifiers ({self.noun}s: freeze_backbone)"
         return None
 
     def network_options(self, dataset: Dataset, input_size: tuple[int, int]) -> dict[str, Any]:

@@ -40,7 +40,8 @@ from lumos.train.callbacks import (
     read_metrics,
 )
 from lumos.train.checkpoints import load_checkpoint
-from lumos.train.trainer import Trainer, TrainError, check_fit
+from lumos.train.setup import check_fit
+from lumos.train.trainer import Trainer, TrainError
 from lumos.workspace import Workspace
 
 

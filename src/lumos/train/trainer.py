@@ -22,14 +22,15 @@ from lumos.arithmetic import Arithmetic, choose
 from lumos.bundle import Bundle
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
-from lumos.models import NetworkSpec, build_network, default_normalize
+from lumos.models import NetworkSpec, build_network
 from lumos.models.normalization import identity, mean_image, normalized_model, per_channel
 from lumos.models.surgery import Initialisation, load_matching
 from lumos.recipe import Recipe
-from lumos.tasks import Setup, misfit, task_of
-from lumos.train import finetune
+from lumos.tasks import Setup, task_of
+from lumos.train import finetune, probe
 from lumos.train.errors import TrainError
 from lumos.train.schedules import Schedule
+from lumos.train.setup import check_fit, normalization
 from lumos.workspace import Workspace
 
 
@@ -199,16 +200,17 @@ class Trainer:
             getattr(callback, event)(self, *args)
 
     def fit(self) -> TrainState:
-        if (
-            self.recipe.batchnorm == "reestimate"
-            and self.state.step == 0
-            and not self.state.position
-        ):
+        r, s = self.recipe, self.state
+        fresh = s.step == 0 and s.epoch == 0 and not s.position
+        if r.batchnorm == "reestimate" and fresh:
             batches = (self.prepare(i, t, train=False)[0] for i, t in self.loader.iterate())
             finetune.reestimate_batchnorm(self.model, batches)
         self.emit("before_fit")
         try:
-            while self.state.epoch < self.recipe.epochs:
+            if r.finetune != "full" and fresh:
+                self._probe()
+            last = 1 if r.finetune == "linear-probe" else r.epochs
+            while self.state.epoch < last:
                 self._epoch()
         except StopTraining:
             pass
@@ -239,7 +241,34 @@ class Trainer:
         }
         if s.sums["counted"]:
             metrics["train_accuracy"] = s.sums["correct"] / s.sums["counted"]
-        if (s.epoch + 1) % r.val_every == 0 or s.epoch + 1 == r.epochs:
+        self._close_epoch(metrics, (s.epoch + 1) % r.val_every == 0 or s.epoch + 1 == r.epochs)
+
+    def _probe(self) -> None:
+        """The run's first epoch as a linear probe: the head fitted on the body's features,
+        computed once from the unaugmented training images."""
+        r = self.recipe
+        head = probe.head_of(self.model)
+        batches = (self.prepare(i, t, train=False) for i, t in self.loader.iterate())
+        with self.arithmetic.context():
+            inputs, targets = probe.features(self.model, head, batches)
+        loss = probe.fit_head(
+            head,
+            inputs,
+            targets,
+            self.objective.loss,
+            epochs=r.probe_epochs,
+            lr=r.lr,
+            batch_size=r.batch_size,
+            seed=r.seed,
+        )
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        self._close_epoch({"epoch": 1, "train_loss": loss, "lr": r.lr, "probe": 1.0}, True)
+
+    def _close_epoch(self, metrics: dict[str, float], validate: bool) -> None:
+        """Validate (when due), keep the best, and tell the callbacks the epoch is over."""
+        s = self.state
+        if validate:
             metrics.update(self.validate())
             value = metrics.get(self.metric)
             if value is not None:
@@ -347,34 +376,6 @@ class Trainer:
         self.state = TrainState(**payload["state"])
         torch.set_rng_state(payload["rng"])
         self.generator.set_state(payload["augment_rng"])
-
-
-def normalization(recipe: Recipe) -> str:
-    """How a run normalises its inputs: the recipe's choice, else the network's default."""
-    return recipe.normalize or default_normalize(recipe.network)
-
-
-def check_fit(recipe: Recipe, dataset: Dataset) -> tuple[Dataset, Dataset]:
-    """The training and validation splits of ``dataset``; refused if the recipe cannot train
-    on them: no training or validation records, a batch larger than the training split, or a
-    network of another task than the data's."""
-    train, val = dataset.split("train"), dataset.split("val")
-    name, task = dataset.name, task_of(recipe.network)
-    if not len(train):
-        raise TrainError(f"dataset {name!r} has no training records")
-    if not len(val):
-        raise TrainError(f"dataset {name!r} has no validation records: re-import it with --val 15")
-    if recipe.batch_size > len(train):
-        raise TrainError(
-            f"batch_size {recipe.batch_size} is larger than the {len(train)} training "
-            f"records of {name!r}: use at most {len(train)}"
-        )
-    if not task.fits(dataset):
-        raise TrainError(misfit(task, recipe.network, dataset))
-    problem = task.recipe_problem(recipe)
-    if problem:
-        raise TrainError(problem)
-    return train, val
 
 
 def _has_conv(model: nn.Module) -> bool:

@@ -41,7 +41,7 @@ class Classification(Task):
     def recipe_problem(self, recipe: Recipe) -> str | None:
         if recipe.scale_jitter > 0:
             return "scale_jitter is for detectors and segmenters; use crop_scale"
-        return None
+        return super().recipe_problem(recipe)
 
     def tuned_settings(self, bundle: TrainedModel, validation: Dataset) -> dict[str, Any]:
         """A multi-label model's threshold per class, tuned for F1 on validation."""

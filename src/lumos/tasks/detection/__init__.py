@@ -42,7 +42,7 @@ class Detection(Task):
     def recipe_problem(self, recipe: Recipe) -> str | None:
         if recipe.batchnorm == "reestimate":
             return "batchnorm: reestimate is for classifiers and segmenters"
-        return None
+        return super().recipe_problem(recipe)
 
     def network_options(self, dataset: Dataset, input_size: tuple[int, int]) -> dict[str, Any]:
         """Anchor sizes from the training boxes, scaled from stored to input pixels."""
