@@ -52,6 +52,9 @@ class Recipe(BaseModel):
         "full", description="linear-probe: fit the head on features; lp-ft: probe, then full"
     )
     probe_epochs: int = Field(100, ge=1, description="passes over the features a probe takes")
+    unfreeze_every: int = Field(
+        0, ge=0, description="gradual unfreezing: one more stage learns every N epochs; 0 = off"
+    )
     freeze_stages: int = Field(
         0, ge=0, description="freeze the network's first N stages (stem, blocks; docs/transfer.md)"
     )

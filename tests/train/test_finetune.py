@@ -111,3 +111,18 @@ def test_a_linear_probe_fits_the_head_on_features_and_leaves_the_body(colours: D
     history = tuned.fit().history
     assert [r.get("probe") for r in history] == [1.0, None]  # the probe, then full tuning
     assert not torch.equal(before["net.conv1.weight"], tuned.model.state_dict()["net.conv1.weight"])
+
+
+def test_gradual_unfreezing_adds_a_stage_an_epoch_from_the_top(colours: Dataset) -> None:
+    trainer = Trainer(_recipe(unfreeze_every=1, epochs=2), colours)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    changed = {
+        layer: not torch.equal(before[f"net.{layer}"], after[f"net.{layer}"])
+        for layer in ("conv1.weight", "layer3.0.conv1.weight", "layer4.0.conv1.weight", "fc.weight")
+    }
+    assert changed == {"conv1.weight": False, "layer3.0.conv1.weight": False,
+                       "layer4.0.conv1.weight": True, "fc.weight": True}  # fmt: skip
+    with pytest.raises(TrainError, match="unfreeze_every decides what learns"):
+        Trainer(_recipe(unfreeze_every=1, freeze_stages=2), colours)

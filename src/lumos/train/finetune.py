@@ -69,6 +69,8 @@ def freeze(model: nn.Module, recipe: Recipe) -> list[nn.Module]:
     training (frozen layers keep their batch-norm statistics, as do all batch norms when
     ``batchnorm: frozen``)."""
     kept: list[nn.Module] = []
+    if recipe.unfreeze_every and (recipe.freeze_backbone or recipe.freeze_stages):
+        raise ValueError("unfreeze_every decides what learns: drop freeze_backbone/freeze_stages")
     if recipe.freeze_backbone:
         kept.append(freeze_backbone(model))
     if recipe.freeze_stages:
@@ -87,18 +89,34 @@ def freeze(model: nn.Module, recipe: Recipe) -> list[nn.Module]:
     return kept
 
 
+def gradually(model: nn.Module, recipe: Recipe, epoch: int) -> list[nn.Module]:
+    """Gradual unfreezing (ULMFiT): in ``epoch`` (from 0) the head and the
+    ``epoch // unfreeze_every`` stages below it learn, the others do not; returns the
+    modules that do not (kept in eval mode)."""
+    parts = stages(model)
+    learning = 1 + epoch // recipe.unfreeze_every
+    still = parts[: max(len(parts) - learning, 0)]
+    for stage in parts:
+        for module in stage.modules:
+            module.requires_grad_(stage not in still)
+    return [module for stage in still for module in stage.modules]
+
+
 def optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
     """The recipe's optimiser over the parameters that learn: no weight decay on biases and
     normalisation parameters (as in the torchvision references); with ``body_lr``, a group
     per stage whose ``lr_scale`` the schedule's rate is multiplied by (the head's first)."""
+    # Gradual unfreezing adds stages as it goes: every parameter is in the optimiser, and
+    # those without gradients are skipped by it until they learn.
+    learns = (lambda p: True) if recipe.unfreeze_every else (lambda p: p.requires_grad)
     if recipe.body_lr is None:
-        scaled = [(1.0, [p for p in model.parameters() if p.requires_grad])]
+        scaled = [(1.0, [p for p in model.parameters() if learns(p)])]
     else:
         parts = stages(model)
         last = max(len(parts) - 1, 1)
         ratio = recipe.body_lr / recipe.lr
         scaled = [
-            (ratio ** (1 - i / last), [p for p in stage.parameters() if p.requires_grad])
+            (ratio ** (1 - i / last), [p for p in stage.parameters() if learns(p)])
             for i, stage in reversed(list(enumerate(parts)))
         ]
     groups = [group for scale, params in scaled for group in _decay_groups(recipe, scale, params)]

@@ -227,7 +227,8 @@ class Trainer:
             s.sums = {"loss": 0.0, "correct": 0.0, "seen": 0.0, "counted": 0.0}
         self.loader.set_epoch(s.epoch)
         self.model.train()
-        for module in self.frozen:
+        waiting = finetune.gradually(self.model, r, s.epoch) if r.unfreeze_every else []
+        for module in [*self.frozen, *waiting]:
             module.eval()  # frozen layers keep their batch-norm statistics too
         self.emit("before_epoch")
         for images, labels in self.loader.iterate(start=s.position):

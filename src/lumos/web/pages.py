@@ -36,7 +36,7 @@ RECIPE_GROUPS: dict[str, list[str]] = {
     ],
     "Run": [
         "input_size", "init", "finetune", "probe_epochs", "freeze_backbone", "freeze_stages",
-        "body_lr", "batchnorm", "seed",
+        "unfreeze_every", "body_lr", "batchnorm", "seed",
         "precision", "channels_last", "ema",
         "val_every", "checkpoint_every", "checkpoint_steps", "checkpoint_minutes",
         "early_stopping", "metric", "workers", "threads",
