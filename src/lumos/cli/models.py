@@ -12,7 +12,7 @@ from rich.table import Table
 from lumos.cli.common import ModelArgument, TrustCode, out, parse_shape
 
 app = typer.Typer(
-    help="The model zoo and saved models: list, save, show, remove.", no_args_is_help=True
+    help="The model zoo and saved models: list, save, import, show, remove.", no_args_is_help=True
 )
 
 
