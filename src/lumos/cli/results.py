@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +16,7 @@ from lumos.cli.common import ModelArgument, TrustCode, out
 
 if TYPE_CHECKING:
     from lumos.deploy import Bundle
+    from lumos.tasks.base import Result
 
 app = typer.Typer()
 
@@ -75,13 +77,22 @@ def _detect_files(
     from lumos.tasks.inputs import expand
 
     results = detect_files(bundle, expand(inputs), out_dir, trust_code=trust_code, **options)
-    for found in results:
-        if found.error:
-            print(f"{found.source}: {found.error}", file=sys.stderr)
-        else:
-            out.print(found.describe(), highlight=False)
+    _show(results)
     out.print(f"wrote {out_dir / 'detections.json'}")
-    if results and all(found.error for found in results):
+    _exit_if_none_read(results)
+
+
+def _show(results: Sequence[Result]) -> None:
+    """Each result on the terminal; an input that could not be read on stderr, one line."""
+    for r in results:
+        if r.error:
+            print(f"{r.source}: {r.error}", file=sys.stderr)
+        else:
+            out.print(r.describe(), highlight=False)
+
+
+def _exit_if_none_read(results: Sequence[Result]) -> None:
+    if results and all(r.error for r in results):
         raise typer.Exit(2)
 
 
@@ -115,15 +126,10 @@ def predict_command(
         writer.writeheader()
         writer.writerows(rows)
     else:
-        for r in results:
-            if r.error:
-                print(f"{r.source}: {r.error}", file=sys.stderr)
-            else:
-                out.print(r.describe(), highlight=False)
+        _show(results)
     if written:
         out.print(f"wrote {len(written)} files to {out_dir}", highlight=False)
-    if results and all(r.error for r in results):
-        raise typer.Exit(2)
+    _exit_if_none_read(results)
 
 
 @app.command("eval")

@@ -178,10 +178,6 @@ class Task(ABC):
         """The network's output labels for a dataset's classes."""
         return ["background", *classes] if self.background else list(classes)
 
-    def classes(self, labels: Sequence[str]) -> list[str]:
-        """A dataset's classes from the network's output labels (the inverse of outputs)."""
-        return list(labels[1:]) if self.background else list(labels)
-
     @abstractmethod
     def fits(self, dataset: Dataset) -> bool:
         """Whether a network of this task can learn from and be scored on ``dataset``."""

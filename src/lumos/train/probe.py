@@ -27,20 +27,20 @@ def head_of(model: nn.Module) -> nn.Linear:
 @torch.no_grad()
 def features(
     model: nn.Module, head: nn.Linear, batches: Iterable[tuple[torch.Tensor, Any]]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """What ``head`` receives for every batch (float32, on the batches' device), and the
-    batches' targets; the network runs once, in eval mode."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What ``head`` receives for every batch (float32, on the batches' device), the
+    network's outputs, and the batches' targets; the network runs once, in eval mode."""
     seen: list[torch.Tensor] = []
     hook = head.register_forward_pre_hook(lambda _, args: seen.append(args[0].float()))
     model.eval()
-    targets = []
+    outputs, targets = [], []
     try:
         for images, target in batches:
-            model(images)
+            outputs.append(model(images).float())
             targets.append(target)
     finally:
         hook.remove()
-    return torch.cat(seen), torch.cat(targets)
+    return torch.cat(seen), torch.cat(outputs), torch.cat(targets)
 
 
 def fit_head(

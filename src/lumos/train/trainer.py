@@ -251,7 +251,7 @@ class Trainer:
         head = probe.head_of(self.model)
         batches = (self.prepare(i, t, train=False) for i, t in self.loader.iterate())
         with self.arithmetic.context():
-            inputs, targets = probe.features(self.model, head, batches)
+            inputs, _, targets = probe.features(self.model, head, batches)
         loss = probe.fit_head(
             head,
             inputs,

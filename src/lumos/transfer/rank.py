@@ -21,7 +21,7 @@ from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
 from lumos.errors import DataError, NotFoundError
 from lumos.tasks import task_named
-from lumos.train.probe import head_of
+from lumos.train.probe import features, head_of
 from lumos.transfer import estimators
 from lumos.workspace import Workspace
 
@@ -102,20 +102,15 @@ def source_features(bundle: Bundle, part: Dataset) -> tuple[np.ndarray, np.ndarr
             f"model {bundle.name!r} takes {wanted}-channel images and dataset "
             f"{part.name!r} has {part.channels}: import the data with --channels {wanted}",
         )
-    model = bundle.model()
-    head = head_of(model)
-    seen: list[torch.Tensor] = []
-    hook = head.register_forward_pre_hook(lambda _, args: seen.append(args[0].float()))
-    outputs = []
-    size = bundle.preprocessing.input_size
-    try:
-        for images, _ in BatchLoader(part, 64):
-            if tuple(images.shape[2:]) != size:
-                images = F.interpolate(images, size=size, mode="bilinear", antialias=True)
-            outputs.append(torch.softmax(model(images).float(), 1))
-    finally:
-        hook.remove()
-    return torch.cat(seen).numpy(), torch.cat(outputs).numpy()
+    model, size = bundle.model(), bundle.preprocessing.input_size
+    batches = (
+        (F.interpolate(images, size=size, mode="bilinear", antialias=True), labels)
+        if tuple(images.shape[2:]) != size
+        else (images, labels)
+        for images, labels in BatchLoader(part, 64)
+    )
+    inputs, outputs, _ = features(model, head_of(model), batches)
+    return inputs.numpy(), torch.softmax(outputs, 1).numpy()
 
 
 def _mean_ranks(scored: list[SourceScore]) -> list[float]:

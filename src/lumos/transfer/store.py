@@ -56,8 +56,9 @@ def import_model(
     task = task_of(request.network)
     if not task.scores_images:
         raise DataError(path, f"{request.network} is a {task.noun}: import takes classifiers")
-    channels, height, width = request.input_shape or _input_of(tensors, request.network)
-    outputs = _outputs(tensors, request.network, (height, width), path)
+    first, last = _ends(request.network, default_input(request.network)[1:])
+    channels, height, width = request.input_shape or _input_of(tensors, request.network, first)
+    outputs = _outputs(tensors, request.network, last, path)
     labels = list(request.labels or [str(i) for i in range(outputs)])
     if len(labels) != outputs:
         raise DataError(path, f"the weights score {outputs} classes; {len(labels)} labels given")
@@ -93,19 +94,16 @@ def import_model(
     )
 
 
-def _input_of(tensors: dict[str, torch.Tensor], network: str) -> tuple[int, int, int]:
-    """The network's declared input, with the channels its first convolution takes here."""
+def _input_of(tensors: dict[str, torch.Tensor], network: str, first: str) -> tuple[int, int, int]:
+    """The network's declared input, with the channels its first convolution (``first``)
+    takes in these weights."""
     channels, height, width = default_input(network)
-    first, _ = _ends(network, (height, width))
     weight = tensors.get(f"{first}.weight")
     return (weight.shape[1] if weight is not None else channels), height, width
 
 
-def _outputs(
-    tensors: dict[str, torch.Tensor], network: str, size: tuple[int, int], path: Path
-) -> int:
-    """How many classes the weights score: the rows of the network's last layer in them."""
-    _, last = _ends(network, size)
+def _outputs(tensors: dict[str, torch.Tensor], network: str, last: str, path: Path) -> int:
+    """How many classes the weights score: the rows of the network's last layer (``last``)."""
     weight = tensors.get(f"{last}.weight")
     if weight is None:
         raise DataError(path, f"no {last}.weight, the head of {network}: give --labels")

@@ -10,8 +10,6 @@ import torch.nn.functional as F
 
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
-from lumos.models import NetworkSpec, build_network
-from lumos.models.normalization import identity, normalized_model
 
 
 @torch.no_grad()
@@ -36,11 +34,3 @@ def model_scores(
         logits = model(images).float()
         outputs.append(torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=1))
     return torch.cat(outputs).numpy(), np.asarray(dataset.labels())
-
-
-def split_scores(
-    spec: NetworkSpec, weights: dict[str, torch.Tensor], dataset: Dataset
-) -> tuple[np.ndarray, np.ndarray]:
-    model = normalized_model(build_network(spec), identity(spec.in_channels))
-    model.load_state_dict(weights)
-    return model_scores(model, dataset, spec.input_size, multi_label=dataset.multi_label)
