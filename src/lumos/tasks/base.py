@@ -10,7 +10,7 @@ accuracy and the validation metrics of that run.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -22,7 +22,7 @@ from torch import nn
 from lumos.arithmetic import Arithmetic
 from lumos.data import Dataset
 from lumos.data.augment import Augment
-from lumos.data.loader import BatchLoader, Targets
+from lumos.data.loader import Targets
 from lumos.data.paired import PairedAugment
 from lumos.errors import DataError
 from lumos.models import NetworkSpec
@@ -30,6 +30,7 @@ from lumos.recipe import Recipe
 from lumos.tasks.preprocessing import Preprocessing
 from lumos.tasks.report import Report
 
+Batches = Iterable[tuple[torch.Tensor, Any]]  # (images, labels) as a loader yields them
 Prepare = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]  # a val batch on the device
 
 
@@ -132,7 +133,7 @@ class Objective(ABC):
         raise NotImplementedError(f"{type(self).__name__} computes no loss from outputs")
 
     def scored_batches(
-        self, model: nn.Module, loader: BatchLoader, prepare: Prepare
+        self, model: nn.Module, loader: Batches, prepare: Prepare
     ) -> Iterator[tuple[torch.Tensor, Any, Any, float]]:
         """Each validation batch's outputs (float32), the loader's labels, the targets, and
         the batch's summed loss."""
@@ -147,7 +148,7 @@ class Objective(ABC):
         return 0.0, 0.0
 
     @abstractmethod
-    def validate(self, model: nn.Module, loader: BatchLoader, prepare: Prepare) -> dict[str, float]:
+    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
         """The validation metrics of ``model`` (in eval mode) on ``loader``."""
 
 

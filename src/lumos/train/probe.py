@@ -1,16 +1,16 @@
 """Linear probe: the body frozen, its features computed once, the head fitted on them.
 
 ``finetune: linear-probe`` trains only the head, in seconds: one pass of the (unaugmented)
-training images through the network records what the head sees, and the head is fitted on
-those features for ``probe_epochs`` passes, without the body ever running again.
+training images through the network records what the head sees (kept with the dataset,
+:mod:`lumos.train.feature_cache`), and the head is fitted on those features for
+``probe_epochs`` passes, without the body ever running again.
 ``finetune: lp-ft`` then goes on to full fine-tuning from the probed head (Kumar et al.
 2022: a fitted head keeps fine-tuning from distorting the body's features).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -22,25 +22,6 @@ def head_of(model: nn.Module) -> nn.Linear:
     if not linears:
         raise ValueError("a linear probe needs a network whose head is a linear layer")
     return linears[-1]
-
-
-@torch.no_grad()
-def features(
-    model: nn.Module, head: nn.Linear, batches: Iterable[tuple[torch.Tensor, Any]]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """What ``head`` receives for every batch (float32, on the batches' device), the
-    network's outputs, and the batches' targets; the network runs once, in eval mode."""
-    seen: list[torch.Tensor] = []
-    hook = head.register_forward_pre_hook(lambda _, args: seen.append(args[0].float()))
-    model.eval()
-    outputs, targets = [], []
-    try:
-        for images, target in batches:
-            outputs.append(model(images).float())
-            targets.append(target)
-    finally:
-        hook.remove()
-    return torch.cat(seen), torch.cat(outputs), torch.cat(targets)
 
 
 def fit_head(

@@ -3,8 +3,13 @@ recipe) and how it normalises its inputs."""
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
+from torch import nn
+
 from lumos.data import Dataset
 from lumos.models import default_normalize
+from lumos.models.normalization import identity, mean_image, per_channel
 from lumos.recipe import Recipe
 from lumos.tasks import misfit, task_of
 from lumos.train.errors import TrainError
@@ -13,6 +18,17 @@ from lumos.train.errors import TrainError
 def normalization(recipe: Recipe) -> str:
     """How a run normalises its inputs: the recipe's choice, else the network's default."""
     return recipe.normalize or default_normalize(recipe.network)
+
+
+def normalizer(recipe: Recipe, dataset: Dataset, input_size: tuple[int, int]) -> nn.Module:
+    """The layer that normalises a run's inputs (at ``input_size``) as the recipe says."""
+    normalize = normalization(recipe)
+    if normalize == "none":
+        return identity(dataset.channels)
+    if normalize == "per-channel":
+        return per_channel(dataset.mean, dataset.std)
+    image = torch.from_numpy(dataset.mean_image).permute(2, 0, 1)[None] / 255
+    return mean_image(F.interpolate(image, size=input_size, mode="bilinear", antialias=True)[0])
 
 
 def check_fit(recipe: Recipe, dataset: Dataset) -> tuple[Dataset, Dataset]:

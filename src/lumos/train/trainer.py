@@ -9,10 +9,9 @@ was never stopped.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,14 +22,16 @@ from lumos.bundle import Bundle
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
 from lumos.models import NetworkSpec, build_network
-from lumos.models.normalization import identity, mean_image, normalized_model, per_channel
+from lumos.models.normalization import normalized_model
 from lumos.models.surgery import Initialisation, load_matching
 from lumos.recipe import Recipe
 from lumos.tasks import Setup, task_of
 from lumos.train import finetune, probe
 from lumos.train.errors import TrainError
+from lumos.train.feature_cache import cached_features
 from lumos.train.schedules import Schedule
-from lumos.train.setup import check_fit, normalization
+from lumos.train.setup import check_fit, normalizer
+from lumos.train.state import TrainState, epoch_seed
 from lumos.workspace import Workspace
 
 
@@ -47,26 +48,6 @@ class Callback:
 
 class StopTraining(Exception):  # noqa: N818 - a signal, not an error
     """Raised by a callback to end training after the current epoch."""
-
-
-@dataclass
-class TrainState:
-    """Where a run is; saved in every checkpoint."""
-
-    epoch: int = 0  # epochs completed
-    step: int = 0  # optimiser steps taken
-    position: int = 0  # batches done in the current epoch
-    best: float | None = None
-    best_epoch: int | None = None
-    history: list[dict[str, float]] = field(default_factory=list)
-    sums: dict[str, float] = field(default_factory=dict)  # running train totals of the epoch
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
 class Trainer:
@@ -127,7 +108,9 @@ class Trainer:
         self.model = (
             model
             if model is not None
-            else normalized_model(build_network(self.spec), self._normalize())
+            else normalized_model(
+                build_network(self.spec), normalizer(recipe, self.dataset, self.input_size)
+            )
         )
         self.initialised = self._initialise(workspace) if recipe.init else None
         try:
@@ -181,18 +164,6 @@ class Trainer:
             raise TrainError(f"model {name!r} has no weights that fit {self.recipe.network}")
         return taken
 
-    def _normalize(self) -> nn.Module:
-        channels = self.dataset.channels
-        normalize = normalization(self.recipe)
-        if normalize == "none":
-            return identity(channels)
-        if normalize == "per-channel":
-            return per_channel(self.dataset.mean, self.dataset.std)
-        image = torch.from_numpy(self.dataset.mean_image).permute(2, 0, 1)[None] / 255
-        return mean_image(
-            F.interpolate(image, size=self.input_size, mode="bilinear", antialias=True)[0]
-        )
-
     # -- the loop -----------------------------------------------------------------------
 
     def emit(self, event: str, *args: Any) -> None:
@@ -242,20 +213,20 @@ class Trainer:
         }
         if s.sums["counted"]:
             metrics["train_accuracy"] = s.sums["correct"] / s.sums["counted"]
-        self._close_epoch(metrics, (s.epoch + 1) % r.val_every == 0 or s.epoch + 1 == r.epochs)
+        due = (s.epoch + 1) % r.val_every == 0 or s.epoch + 1 == r.epochs
+        self._close_epoch(metrics, self.validate() if due else None)
 
     def _probe(self) -> None:
-        """The run's first epoch as a linear probe: the head fitted on the body's features,
-        computed once from the unaugmented training images."""
+        """The run's first epoch as a linear probe: the head fitted on the body's features
+        of the unaugmented training images and validated on those of the validation images,
+        both cached with the dataset (a second probe from the same body runs no network)."""
         r = self.recipe
         head = probe.head_of(self.model)
-        batches = (self.prepare(i, t, train=False) for i, t in self.loader.iterate())
-        with self.arithmetic.context():
-            inputs, _, targets = probe.features(self.model, head, batches)
+        inputs, labels = self._features(head, self.train_split)
         loss = probe.fit_head(
             head,
             inputs,
-            targets,
+            self._targets(labels),
             self.objective.loss,
             epochs=r.probe_epochs,
             lr=r.lr,
@@ -264,13 +235,45 @@ class Trainer:
         )
         if self.ema is not None:
             self.ema.update_parameters(self.model)
-        self._close_epoch({"epoch": 1, "train_loss": loss, "lr": r.lr, "probe": 1.0}, True)
+        inputs, labels = self._features(head, self.val_split)
+        batches = zip(inputs.split(r.batch_size), labels.split(r.batch_size), strict=True)
+        with torch.no_grad():
+            validation = self.objective.validate(
+                head, batches, lambda x, y: (x, self._targets(y.to(x.device)))
+            )
+        metrics = {"epoch": 1, "train_loss": loss, "lr": r.lr, "probe": 1.0}
+        self._close_epoch(metrics, validation)
 
-    def _close_epoch(self, metrics: dict[str, float], validate: bool) -> None:
-        """Validate (when due), keep the best, and tell the callbacks the epoch is over."""
+    def _features(self, head: nn.Module, split: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+        """What ``head`` receives for ``split``'s unaugmented images, and their labels, on
+        the device."""
+        loader = BatchLoader(
+            split, self.recipe.batch_size, workers=self.loader_threads, targets=self.task.targets
+        )
+
+        def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            return ((self.prepare(i, t, train=False)[0], t) for i, t in loader)
+
+        with self.arithmetic.context():
+            inputs, labels = cached_features(
+                self.model,
+                head,
+                split,
+                batches,
+                size=self.input_size,
+                dtype=self.arithmetic.dtype,
+            )
+        return inputs.to(self.arithmetic.device), labels.to(self.arithmetic.device)
+
+    def _targets(self, labels: torch.Tensor) -> Any:
+        return self.objective.targets(labels, tuple(self.dataset.size), train=False)
+
+    def _close_epoch(self, metrics: dict[str, float], validation: dict[str, float] | None) -> None:
+        """Keep the epoch's validation (when it had one) and the best, and tell the
+        callbacks the epoch is over."""
         s = self.state
-        if validate:
-            metrics.update(self.validate())
+        if validation is not None:
+            metrics.update(validation)
             value = metrics.get(self.metric)
             if value is not None:
                 maximise = self.metric != "val_loss"

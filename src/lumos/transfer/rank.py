@@ -9,7 +9,7 @@ scale dominates). Best first.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +21,8 @@ from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
 from lumos.errors import DataError, NotFoundError
 from lumos.tasks import task_named
-from lumos.train.probe import features, head_of
+from lumos.train.feature_cache import cached_features
+from lumos.train.probe import head_of
 from lumos.transfer import estimators
 from lumos.workspace import Workspace
 
@@ -103,14 +104,16 @@ def source_features(bundle: Bundle, part: Dataset) -> tuple[np.ndarray, np.ndarr
             f"{part.name!r} has {part.channels}: import the data with --channels {wanted}",
         )
     model, size = bundle.model(), bundle.preprocessing.input_size
-    batches = (
-        (F.interpolate(images, size=size, mode="bilinear", antialias=True), labels)
-        if tuple(images.shape[2:]) != size
-        else (images, labels)
-        for images, labels in BatchLoader(part, 64)
-    )
-    inputs, outputs, _ = features(model, head_of(model), batches)
-    return inputs.numpy(), torch.softmax(outputs, 1).numpy()
+    head = head_of(model)
+
+    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for images, labels in BatchLoader(part, 64):
+            if tuple(images.shape[2:]) != size:
+                images = F.interpolate(images, size=size, mode="bilinear", antialias=True)
+            yield images, labels
+
+    inputs, _ = cached_features(model, head, part, batches, size=size, dtype=torch.float32)
+    return inputs.numpy(), torch.softmax(head(inputs), 1).numpy()
 
 
 def _mean_ranks(scored: list[SourceScore]) -> list[float]:

@@ -13,9 +13,8 @@ from torch import nn
 from torchvision.transforms import v2
 
 from lumos.data.augment import Augment
-from lumos.data.loader import BatchLoader
 from lumos.recipe import Recipe
-from lumos.tasks.base import Objective, Prepare, Setup
+from lumos.tasks.base import Batches, Objective, Prepare, Setup
 
 
 class SingleLabel(Objective):
@@ -70,7 +69,7 @@ class SingleLabel(Objective):
         assert logits is not None
         return float((logits.argmax(1).cpu() == labels).sum()), float(len(labels))
 
-    def validate(self, model: nn.Module, loader: BatchLoader, prepare: Prepare) -> dict[str, float]:
+    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
         total, loss_sum, top1, top5 = 0, 0.0, 0.0, 0.0
         for logits, labels, _, loss in self.scored_batches(model, loader, prepare):
             loss_sum += loss
@@ -107,7 +106,7 @@ class MultiLabel(SingleLabel):
         assert logits is not None
         return float(((logits.cpu() > 0) == labels.bool()).all(1).sum()), float(len(labels))
 
-    def validate(self, model: nn.Module, loader: BatchLoader, prepare: Prepare) -> dict[str, float]:
+    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
         total, loss_sum, exact = 0, 0.0, 0.0
         tp = fp = fn = 0.0
         for logits, labels, _, loss in self.scored_batches(model, loader, prepare):

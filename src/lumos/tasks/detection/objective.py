@@ -8,9 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from lumos.data.loader import BatchLoader
 from lumos.data.paired import PairedAugment
-from lumos.tasks.base import Objective, Prepare, Setup, paired_augment
+from lumos.tasks.base import Batches, Objective, Prepare, Setup, paired_augment
 from lumos.tasks.detection.coco import coco_documents, coco_metrics
 from lumos.tasks.detection.scoring import detect_split
 
@@ -48,7 +47,7 @@ class BoxObjective(Objective):
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         return None, sum(model(images, targets).values())
 
-    def validate(self, model: nn.Module, loader: BatchLoader, prepare: Prepare) -> dict[str, float]:
+    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
         """COCO mAP@[.5:.95] and mAP50 on val (crowds are "ignore" regions)."""
         with self.setup.arithmetic.context():
             truths, found = detect_split(model, loader, self.setup.input_size)

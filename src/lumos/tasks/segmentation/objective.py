@@ -10,10 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lumos.data.loader import BatchLoader
 from lumos.data.paired import PairedAugment
 from lumos.data.records import IGNORE_INDEX
-from lumos.tasks.base import Objective, Prepare, Setup, paired_augment
+from lumos.tasks.base import Batches, Objective, Prepare, Setup, paired_augment
 from lumos.tasks.segmentation.metrics import mask_confusion, segmentation_metrics
 
 
@@ -50,7 +49,7 @@ class MaskObjective(Objective):
         valid = targets != IGNORE_INDEX
         return float(((logits.argmax(1) == targets) & valid).sum()), float(valid.sum())
 
-    def validate(self, model: nn.Module, loader: BatchLoader, prepare: Prepare) -> dict[str, float]:
+    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
         confusion = np.zeros((self.num_outputs, self.num_outputs), dtype=np.int64)
         loss_sum, total = 0.0, 0
         for logits, masks, targets, loss in self.scored_batches(model, loader, prepare):
