@@ -51,7 +51,9 @@ class Recipe(BaseModel):
     finetune: Finetune = Field(
         "full", description="linear-probe: fit the head on features; lp-ft: probe, then full"
     )
-    probe_epochs: int = Field(100, ge=1, description="passes over the features a probe takes")
+    probe_epochs: int = Field(
+        100, ge=1, description="full-batch L-BFGS iterations a probe fits its head for"
+    )
     unfreeze_every: int = Field(
         0, ge=0, description="gradual unfreezing: one more stage learns every N epochs; 0 = off"
     )

@@ -13,7 +13,7 @@ import hashlib
 import io
 import os
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import torch
@@ -23,7 +23,7 @@ from lumos.data import Dataset
 from lumos.fileio import write_bytes_atomic
 
 KEEP = 32  # cached feature files a dataset keeps
-Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+Batches = Callable[[Dataset], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 
 
 def body_digest(model: nn.Module, head: nn.Module) -> str:
@@ -42,25 +42,28 @@ def body_digest(model: nn.Module, head: nn.Module) -> str:
 def cached_features(
     model: nn.Module,
     head: nn.Module,
-    part: Dataset,
+    parts: Sequence[Dataset],
     batches: Batches,
     *,
     size: tuple[int, int],
     dtype: torch.dtype,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """What ``head`` receives for every record of ``part`` and the records' labels, from
-    the cache or from one pass of ``batches()``: ``part``'s images at ``size``, computed in
-    ``dtype``, and their labels."""
-    path = _path(model, head, part, f"{tuple(size)}|{dtype}")
-    stored = _read(path)
-    if stored is not None:
-        return stored
-    inputs, labels = features(model, head, batches())
-    buffer = io.BytesIO()
-    torch.save({"features": inputs.cpu(), "labels": labels.cpu()}, buffer)
-    write_bytes_atomic(path, buffer.getvalue())
-    _trim(path.parent)
-    return inputs, labels
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """What ``head`` receives for every record of each of ``parts`` and the records'
+    labels, from the cache or from one pass of ``batches(part)``: the part's images at
+    ``size`` (computed in ``dtype``) and their labels."""
+    body = body_digest(model, head)
+    found = []
+    for part in parts:
+        path = _path(body, part, f"{tuple(size)}|{dtype}")
+        stored = _read(path)
+        if stored is None:
+            stored = features(model, head, batches(part))
+            buffer = io.BytesIO()
+            torch.save({"features": stored[0].cpu(), "labels": stored[1].cpu()}, buffer)
+            write_bytes_atomic(path, buffer.getvalue())
+            _trim(path.parent)
+        found.append(stored)
+    return found
 
 
 @torch.no_grad()
@@ -94,11 +97,11 @@ def _read(path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
         return None
 
 
-def _path(model: nn.Module, head: nn.Module, part: Dataset, preparation: str) -> Path:
+def _path(body: str, part: Dataset, preparation: str) -> Path:
     records = hashlib.blake2b(part.indices.tobytes(), digest_size=8).hexdigest()
     created = part.manifest.get("created", "")
     key = hashlib.blake2b(
-        f"{body_digest(model, head)}|{created}|{records}|{preparation}".encode(), digest_size=16
+        f"{body}|{created}|{records}|{preparation}".encode(), digest_size=16
     ).hexdigest()
     return part.folder / "features" / f"{key}.pt"
 

@@ -2,8 +2,9 @@
 
 ``finetune: linear-probe`` trains only the head, in seconds: one pass of the (unaugmented)
 training images through the network records what the head sees (kept with the dataset,
-:mod:`lumos.train.feature_cache`), and the head is fitted on those features for
-``probe_epochs`` passes, without the body ever running again.
+:mod:`lumos.train.feature_cache`), and the head is fitted on those features
+(a logistic regression, full-batch L-BFGS for at most ``probe_epochs`` iterations), without
+the body ever running again.
 ``finetune: lp-ft`` then goes on to full fine-tuning from the probed head (Kumar et al.
 2022: a fitted head keeps fine-tuning from distorting the body's features).
 """
@@ -30,25 +31,24 @@ def fit_head(
     targets: torch.Tensor,
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     *,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    seed: int,
+    iterations: int,
+    weight_decay: float,
 ) -> float:
-    """Fit ``head`` on cached features with AdamW, shuffled by ``seed``; returns the last
-    pass's mean loss."""
-    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-4)
-    generator = torch.Generator().manual_seed(seed)
-    mean = 0.0
-    for _ in range(epochs):
-        order = torch.randperm(len(inputs), generator=generator).to(inputs.device)
-        total = 0.0
-        for start in range(0, len(inputs), batch_size):
-            chosen = order[start : start + batch_size]
-            value = loss(head(inputs[chosen]), targets[chosen])
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            optimizer.step()
-            total += value.item() * len(chosen)
-        mean = total / len(inputs)
-    return mean
+    """Fit ``head`` on cached features as a regularised logistic regression: full-batch
+    L-BFGS with a strong-Wolfe line search for at most ``iterations`` steps, an L2 penalty
+    of ``weight_decay`` on the weights; returns the final loss without the penalty."""
+    optimizer = torch.optim.LBFGS(
+        head.parameters(), lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe"
+    )
+    fitted: list[float] = []
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        value = loss(head(inputs), targets)
+        fitted.append(value.item())
+        penalised = value + 0.5 * weight_decay * head.weight.square().sum()
+        penalised.backward()
+        return penalised
+
+    optimizer.step(closure)
+    return fitted[-1]

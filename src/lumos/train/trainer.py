@@ -222,48 +222,47 @@ class Trainer:
         both cached with the dataset (a second probe from the same body runs no network)."""
         r = self.recipe
         head = probe.head_of(self.model)
-        inputs, labels = self._features(head, self.train_split)
+        (inputs, labels), (val_inputs, val_labels) = self._features(head)
         loss = probe.fit_head(
             head,
             inputs,
             self._targets(labels),
             self.objective.loss,
-            epochs=r.probe_epochs,
-            lr=r.lr,
-            batch_size=r.batch_size,
-            seed=r.seed,
+            iterations=r.probe_epochs,
+            weight_decay=r.weight_decay,
         )
         if self.ema is not None:
             self.ema.update_parameters(self.model)
-        inputs, labels = self._features(head, self.val_split)
-        batches = zip(inputs.split(r.batch_size), labels.split(r.batch_size), strict=True)
+        batches = zip(val_inputs.split(r.batch_size), val_labels.split(r.batch_size), strict=True)
         with torch.no_grad():
-            validation = self.objective.validate(
-                head, batches, lambda x, y: (x, self._targets(y.to(x.device)))
-            )
+            validation = self.objective.validate(head, batches, lambda x, y: (x, self._targets(y)))
         metrics = {"epoch": 1, "train_loss": loss, "lr": r.lr, "probe": 1.0}
         self._close_epoch(metrics, validation)
 
-    def _features(self, head: nn.Module, split: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-        """What ``head`` receives for ``split``'s unaugmented images, and their labels, on
-        the device."""
-        loader = BatchLoader(
-            split, self.recipe.batch_size, workers=self.loader_threads, targets=self.task.targets
-        )
+    def _features(self, head: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """What ``head`` receives for the training and validation splits' unaugmented
+        images, and their labels, on the device."""
 
-        def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        def batches(split: Dataset) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            loader = BatchLoader(
+                split,
+                self.recipe.batch_size,
+                workers=self.loader_threads,
+                targets=self.task.targets,
+            )
             return ((self.prepare(i, t, train=False)[0], t) for i, t in loader)
 
         with self.arithmetic.context():
-            inputs, labels = cached_features(
+            found = cached_features(
                 self.model,
                 head,
-                split,
+                [self.train_split, self.val_split],
                 batches,
                 size=self.input_size,
                 dtype=self.arithmetic.dtype,
             )
-        return inputs.to(self.arithmetic.device), labels.to(self.arithmetic.device)
+        device = self.arithmetic.device
+        return [(inputs.to(device), labels.to(device)) for inputs, labels in found]
 
     def _targets(self, labels: torch.Tensor) -> Any:
         return self.objective.targets(labels, tuple(self.dataset.size), train=False)

@@ -106,13 +106,13 @@ def source_features(bundle: Bundle, part: Dataset) -> tuple[np.ndarray, np.ndarr
     model, size = bundle.model(), bundle.preprocessing.input_size
     head = head_of(model)
 
-    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(part: Dataset) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for images, labels in BatchLoader(part, 64):
             if tuple(images.shape[2:]) != size:
                 images = F.interpolate(images, size=size, mode="bilinear", antialias=True)
             yield images, labels
 
-    inputs, _ = cached_features(model, head, part, batches, size=size, dtype=torch.float32)
+    [(inputs, _)] = cached_features(model, head, [part], batches, size=size, dtype=torch.float32)
     return inputs.numpy(), torch.softmax(head(inputs), 1).numpy()
 
 
