@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+import torch
 
 from helpers import class_folders, colour_folders, run_cli
 from lumos.bundle import Bundle, save_bundle
-from lumos.data import ImportOptions, import_dataset
+from lumos.bundle.fingerprint import FeatureFingerprint, fingerprint
+from lumos.data import Dataset, ImportOptions, import_dataset
 from lumos.deploy.from_job import bundle_from_job
 from lumos.errors import DataError, NotFoundError
 from lumos.train import Recipe, train
+from lumos.transfer.estimators import domain_similarity
 from lumos.transfer.rank import ESTIMATORS, rank
 from lumos.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """Colours to rank for; a LeNet trained on them and the same network untrained."""
+    """Colours to rank for; a LeNet trained on them ("trained"), the same with its last
+    hidden layer zeroed so that every image looks alike to its head ("collapsed"), and
+    "trained" saved as by a lumos that kept no fingerprint of its data ("older")."""
     root = tmp_path_factory.mktemp("rank")
     workspace = Workspace(root / "ws").ensure()
     import_dataset(colour_folders(root / "colours", per_class=16), "colours", workspace=workspace)
@@ -28,20 +34,49 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         train(recipe, workspace=workspace, progress=False).id, "trained", workspace=workspace
     )
     trained = Bundle.load("trained", workspace)
-    untrained = Bundle.untrained(trained.spec)
-    meta = trained.meta.as_json() | {"provenance": {}, "metrics": {}}
-    save_bundle("untrained", meta=meta, weights=untrained.weights, workspace=workspace)
+    weights = {**trained.weights, "net.classifier.3.weight": torch.zeros(84, 120)}
+    meta = trained.meta.as_json()
+    save_bundle("collapsed", meta=meta, weights=weights, workspace=workspace)
+    older = {k: v for k, v in meta.items() if k != "feature_fingerprint"}
+    save_bundle("older", meta=older, weights=trained.weights, workspace=workspace)
     return workspace
 
 
-def test_sources_come_best_first_with_every_estimator(store: Workspace) -> None:
-    ranked = rank("colours", workspace=store)
-    assert {s.source for s in ranked} == {"trained", "untrained"}
-    assert [s.score for s in ranked] == sorted((s.score for s in ranked), reverse=True)
+def test_sources_come_best_first_with_every_estimator_and_a_control(store: Workspace) -> None:
+    ranked = rank("colours", ["trained", "collapsed"], workspace=store)
+    assert [s.source for s in ranked] == ["trained", "collapsed"]
     for entry in ranked:
-        assert set(entry.scores) == set(ESTIMATORS) and entry.seconds > 0
-    by_name = {s.source: s for s in ranked}
-    assert by_name["trained"].scores["knn"] >= by_name["untrained"].scores["knn"]
+        assert set(entry.scores) == {*ESTIMATORS, "p2l"} and entry.seconds > 0
+        assert entry.control is not None and entry.control.source == "lenet5 from scratch"
+    trained, collapsed = ranked
+    assert trained.control is collapsed.control  # one control an architecture
+    assert trained.scores["knn"] > collapsed.scores["knn"]
+    assert trained.scores["p2l"] == collapsed.scores["p2l"] > 0  # the same training data
+    assert not trained.hurts and collapsed.hurts  # worse than the network from scratch
+    assert trained.as_dict()["control"]["scores"]["p2l"] == 0.0  # it saw no data
+
+
+def test_p2l_fingerprints_are_kept_at_save_and_made_for_older_models(store: Workspace) -> None:
+    trained = Bundle.load("trained", store).meta.feature_fingerprint
+    assert trained is not None and trained.images == len(
+        Dataset.open("colours", store).split("train")
+    )
+    assert Bundle.load("older", store).meta.feature_fingerprint is None
+    ranked = {s.source: s for s in rank("colours", ["trained", "older"], workspace=store)}
+    assert ranked["older"].scores["p2l"] == pytest.approx(ranked["trained"].scores["p2l"])
+    assert Bundle.load("older", store).meta.feature_fingerprint == trained  # recorded now
+    self_similar = similarity_of(
+        trained, fingerprint(Dataset.open("colours", store).split("train"))
+    )
+    assert self_similar == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_second_ranking_reads_the_features_it_kept(store: Workspace) -> None:
+    first = rank("colours", ["trained"], workspace=store, control=False)
+    cached = sorted((store.dataset_dir("colours") / "features").glob("*.pt"))
+    again = rank("colours", ["trained"], workspace=store, control=False)
+    assert sorted((store.dataset_dir("colours") / "features").glob("*.pt")) == cached
+    assert again[0].scores == first[0].scores and first[0].control is None
 
 
 def test_rank_from_the_command_line_and_what_it_refuses(
@@ -50,7 +85,10 @@ def test_rank_from_the_command_line_and_what_it_refuses(
     monkeypatch.setenv("LUMOS_HOME", str(store.root))
     code, out, err = run_cli(monkeypatch, capsys, "transfer", "rank", "colours", "--json")
     assert code == 0, err
-    assert {row["source"] for row in json.loads(out)} == {"trained", "untrained"}
+    rows = {row["source"]: row for row in json.loads(out)}
+    assert set(rows) == {"trained", "collapsed", "older"} and rows["collapsed"]["hurts"]
+    code, out, _ = run_cli(monkeypatch, capsys, "transfer", "rank", "colours")
+    assert code == 0 and "collapsed scores no better than lenet5 from scratch" in out
     code, _, err = run_cli(monkeypatch, capsys, "transfer", "rank", "colours", "--sources", "nope")
     assert code == 2 and "no model named 'nope'" in err
     options = ImportOptions(channels=1)
@@ -70,3 +108,7 @@ def test_targets_that_cannot_be_ranked(store: Workspace) -> None:
         rank("few", workspace=store)
     with pytest.raises(NotFoundError, match="no model named 'ghost'"):
         rank("colours", ["ghost"], workspace=store)
+
+
+def similarity_of(a: FeatureFingerprint, b: FeatureFingerprint) -> float:
+    return domain_similarity(a.centroids(), np.array(a.counts), b.centroids(), np.array(b.counts))

@@ -22,6 +22,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+from lumos.bundle.fingerprint import FeatureFingerprint
 from lumos.bundle.meta import BundleMeta
 from lumos.errors import BundleError, NotFoundError
 from lumos.fileio import (
@@ -107,10 +108,17 @@ class Bundle:
 
     def record_artefact(self, name: str, entry: dict[str, Any]) -> None:
         """Note an artefact in ``bundle.json`` (folder bundles only)."""
-        if self.folder is None:
-            return
         self.meta.artefacts = {**self.meta.artefacts, name: entry}
-        write_json_atomic(self.folder / META, self.meta.as_json())
+        self._write_meta()
+
+    def record_fingerprint(self, fingerprint: FeatureFingerprint) -> None:
+        """Keep its training data's fingerprint in ``bundle.json`` (folder bundles only)."""
+        self.meta.feature_fingerprint = fingerprint
+        self._write_meta()
+
+    def _write_meta(self) -> None:
+        if self.folder is not None:
+            write_json_atomic(self.folder / META, self.meta.as_json())
 
     @property
     def spec(self) -> NetworkSpec:

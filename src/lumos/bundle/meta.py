@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lumos.bundle.fingerprint import FeatureFingerprint
 from lumos.errors import BundleError
 from lumos.models import NetworkSpec
 from lumos.tasks import CLASSIFICATION
@@ -34,6 +35,7 @@ class BundleMeta(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
     provenance: dict[str, Any] = Field(default_factory=dict)
     artefacts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    feature_fingerprint: FeatureFingerprint | None = None  # its training data, for P2L
     created: str | None = None
 
     @classmethod

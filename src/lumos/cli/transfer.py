@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated
 
 import typer
@@ -20,18 +21,32 @@ def transfer_rank(
         str, typer.Option(help="all, or saved model names, comma-separated.")
     ] = "all",
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    control: Annotated[
+        bool, typer.Option(help="Score each network from scratch too, to flag negative transfer.")
+    ] = True,
 ) -> None:
     """Rank saved classifiers as starting points for TARGET, best first, from one forward
-    pass each (LogME, LEEP, NLEEP, k-NN, GBC, linear probe; the default their mean rank)."""
+    pass each (LogME, LEEP, NLEEP, k-NN, GBC, linear probe, P2L; the default their mean
+    rank), and flag those that score no better than their network from scratch."""
     from lumos.transfer.rank import ESTIMATORS, rank
 
     names = None if sources == "all" else [s.strip() for s in sources.split(",") if s.strip()]
-    ranked = rank(target, names)
+    ranked = rank(target, names, control=control)
     if json_output:
-        print(json.dumps([vars(s) for s in ranked], indent=2))
+        print(json.dumps([s.as_dict() for s in ranked], indent=2))
         return
-    table = Table("source", "score", *ESTIMATORS, "seconds", title=f"sources for {target}")
+    keys = [*ESTIMATORS, "p2l"]
+    table = Table(
+        "source", "score", "from scratch", *keys, "seconds", title=f"sources for {target}"
+    )
     for s in ranked:
-        values = [f"{s.scores[key]:.3f}" for key in ESTIMATORS]
-        table.add_row(s.source, f"{s.score:.2f}", *values, f"{s.seconds:.1f}")
+        values = [f"{s.scores[key]:.3f}" if math.isfinite(s.scores[key]) else "-" for key in keys]
+        scratch = f"{s.control.score:.2f}" if s.control else "-"
+        table.add_row(s.source, f"{s.score:.2f}", scratch, *values, f"{s.seconds:.1f}")
     out.print(table)
+    for s in ranked:
+        if s.hurts and s.control:
+            out.print(
+                f"warning: {s.source} scores no better than {s.control.source}: "
+                "starting from it may be worse than starting from nothing"
+            )

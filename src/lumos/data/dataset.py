@@ -16,7 +16,7 @@ import numpy as np
 
 from lumos.data.records import CLASSIFICATION, SPLITS
 from lumos.data.store import MANIFEST, StoreReader, read_manifest
-from lumos.errors import DataError, NotFoundError, WorkspaceError
+from lumos.errors import DataError, LumosError, NotFoundError, WorkspaceError
 from lumos.jobs import active_jobs_using
 from lumos.workspace import Workspace
 
@@ -53,14 +53,27 @@ class Dataset(Sequence[Sample]):
             raise NotFoundError(f"no dataset named {name!r} (see `lumos data list`)")
         return cls(folder)
 
+    @classmethod
+    def unchanged(cls, name: str, fingerprint: str, workspace: Workspace) -> Dataset | None:
+        """Dataset ``name`` if the workspace still holds it with content ``fingerprint``."""
+        try:
+            dataset = cls.open(name, workspace)
+        except LumosError:
+            return None
+        return dataset if dataset.manifest["fingerprint"] == fingerprint else None
+
     def split(self, name: str) -> Dataset:
         """The records of one split, as a dataset of its own."""
         if name not in SPLITS:
             raise DataError(None, f"unknown split {name!r}: choose from {', '.join(SPLITS)}")
         code = SPLITS.index(name)
+        return self.subset(np.flatnonzero(self.store.splits[self.indices] == code))
+
+    def subset(self, positions: Sequence[int] | np.ndarray) -> Dataset:
+        """The records at ``positions`` (of this dataset or split), as a dataset of its own."""
         view = Dataset.__new__(Dataset)
         view.folder, view.manifest, view.store = self.folder, self.manifest, self.store
-        view.indices = self.indices[self.store.splits[self.indices] == code]
+        view.indices = self.indices[np.asarray(positions, dtype=np.int64)]
         return view
 
     def __len__(self) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from lumos.bundle import Bundle, BundleError, BundleMeta, save_bundle
+from lumos.bundle.fingerprint import fingerprint
 from lumos.data import Dataset
-from lumos.errors import LumosError
 from lumos.fileio import load_json
 from lumos.jobs import open_job
 from lumos.models import NetworkSpec
@@ -61,13 +61,14 @@ def bundle_from_job(
             "job": job.id,
         },
     }
-    # Thresholds are tuned on the validation split, when the dataset is still there (else
-    # they keep their defaults).
-    validation = _same_dataset(data, workspace)
-    if validation is not None:
+    # Thresholds are tuned on the validation split, and the training data fingerprinted for
+    # P2L, when the dataset is still there (else thresholds keep their defaults).
+    dataset = Dataset.unchanged(data["name"], data["fingerprint"], workspace)
+    if dataset is not None:
         described = BundleMeta.model_validate({**meta, "name": name})
         unsaved = Bundle(described, weights, f"job {job.id}")
-        meta |= task.tuned_settings(unsaved, validation.split("val"))
+        meta |= task.tuned_settings(unsaved, dataset.split("val"))
+        meta["feature_fingerprint"] = fingerprint(dataset.split("train")).model_dump()
     return save_bundle(name, meta=meta, weights=weights, workspace=workspace, overwrite=overwrite)
 
 
@@ -78,12 +79,3 @@ def _trained_on(folder: Path, dataset: str, workspace: Workspace) -> dict:
     if copy.is_file():
         return load_json(copy, "dataset manifest")
     return Dataset.open(dataset, workspace).manifest
-
-
-def _same_dataset(manifest: dict, workspace: Workspace) -> Dataset | None:
-    """The dataset a job trained on, if it is still there unchanged."""
-    try:
-        dataset = Dataset.open(manifest["name"], workspace)
-    except LumosError:
-        return None
-    return dataset if dataset.manifest["fingerprint"] == manifest["fingerprint"] else None

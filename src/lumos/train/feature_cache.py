@@ -21,6 +21,7 @@ from torch import nn
 
 from lumos.data import Dataset
 from lumos.fileio import write_bytes_atomic
+from lumos.models.features import features
 
 KEEP = 32  # cached feature files a dataset keeps
 Batches = Callable[[Dataset], Iterable[tuple[torch.Tensor, torch.Tensor]]]
@@ -64,25 +65,6 @@ def cached_features(
             _trim(path.parent)
         found.append(stored)
     return found
-
-
-@torch.no_grad()
-def features(
-    model: nn.Module, head: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """What ``head`` receives for every batch (float32, on the batches' device) and the
-    batches' labels; the network runs once, in eval mode."""
-    seen: list[torch.Tensor] = []
-    hook = head.register_forward_pre_hook(lambda _, args: seen.append(args[0].float()))
-    model.eval()
-    labels = []
-    try:
-        for images, label in batches:
-            model(images)
-            labels.append(label)
-    finally:
-        hook.remove()
-    return torch.cat(seen), torch.cat(labels)
 
 
 def _read(path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -17,14 +17,6 @@ import torch
 from torch import nn
 
 
-def head_of(model: nn.Module) -> nn.Linear:
-    """The classifier's last fully connected layer."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ValueError("a linear probe needs a network whose head is a linear layer")
-    return linears[-1]
-
-
 def fit_head(
     head: nn.Linear,
     inputs: torch.Tensor,

@@ -22,6 +22,7 @@ from lumos.bundle import Bundle
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
 from lumos.models import NetworkSpec, build_network
+from lumos.models.features import head_of
 from lumos.models.normalization import normalized_model
 from lumos.models.surgery import Initialisation, load_matching
 from lumos.recipe import Recipe
@@ -221,7 +222,7 @@ class Trainer:
         of the unaugmented training images and validated on those of the validation images,
         both cached with the dataset (a second probe from the same body runs no network)."""
         r = self.recipe
-        head = probe.head_of(self.model)
+        head = head_of(self.model)
         (inputs, labels), (val_inputs, val_labels) = self._features(head)
         loss = probe.fit_head(
             head,

@@ -2,13 +2,15 @@
 suit a target's labels, from one forward pass, before any fine-tuning.
 
 Each is a small function of the target's features ``(n, d)``, its labels ``(n,)`` and,
-for LEEP and NLEEP, the source model's class probabilities ``(n, k)``. Higher is better in
-every one, so they can be ranked and combined alike.
+for LEEP and NLEEP, the source model's class probabilities ``(n, k)``; P2L instead compares
+the target's data with the source's training data in one reference network's feature
+space. Higher is better in every one, so they can be ranked and combined alike.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linprog
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import GaussianMixture
@@ -85,8 +87,7 @@ def nleep(features: np.ndarray, labels: np.ndarray, components: int = 0, seed: i
 
 def knn_accuracy(features: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
     """Leave-one-out accuracy of a k-nearest-neighbour vote (cosine similarity)."""
-    f = np.asarray(features, dtype=np.float64)
-    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), EPSILON)
+    f = _unit(features)
     similarity = f @ f.T
     np.fill_diagonal(similarity, -np.inf)  # leave each sample out of its own vote
     k = min(k, len(f) - 1)
@@ -123,6 +124,44 @@ def linear_probe_accuracy(features: np.ndarray, labels: np.ndarray, folds: int =
     model = LogisticRegression(max_iter=500)
     splits = StratifiedKFold(folds, shuffle=True, random_state=0)
     return float(cross_val_score(model, features, labels, cv=splits).mean())
+
+
+def domain_similarity(
+    target: np.ndarray,
+    target_weights: np.ndarray,
+    source: np.ndarray,
+    source_weights: np.ndarray,
+    scale: float = 0.1,
+) -> float:
+    """How close two datasets lie in one feature space (Cui et al. 2018, as P2L uses it):
+    exp(-EMD / ``scale``), the earth mover's distance between their class means (rows,
+    weighted by their images) with cost 1 - cosine similarity. 1 for the same data."""
+    a, b = _unit(target), _unit(source)
+    cost = np.clip(1.0 - a @ b.T, 0.0, 2.0)
+    m, n = cost.shape
+    supply = np.asarray(target_weights, dtype=np.float64) / np.sum(target_weights)
+    demand = np.asarray(source_weights, dtype=np.float64) / np.sum(source_weights)
+    rows = np.kron(np.eye(m), np.ones((1, n)))  # flow out of each target mean
+    columns = np.kron(np.ones((1, m)), np.eye(n))  # flow into each source mean
+    flow = linprog(
+        cost.ravel(),
+        A_eq=np.vstack([rows, columns]),
+        b_eq=np.concatenate([supply, demand]),
+        bounds=(0, None),
+        method="highs",
+    )
+    return float(np.exp(-flow.fun / scale))
+
+
+def p2l(similarity: float, source_images: int) -> float:
+    """P2L (Bhattacharjee et al. 2019): the source data's similarity to the target's,
+    weighed by the source data's size: ``similarity * log10(1 + images)``."""
+    return similarity * float(np.log10(1 + source_images))
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    f = np.asarray(rows, dtype=np.float64)
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), EPSILON)
 
 
 def _reduced(features: np.ndarray, dimensions: int = 64) -> np.ndarray:

@@ -1,28 +1,39 @@
 """Ranking the store's models as starting points for a target dataset.
 
 One forward pass of the target's training split through each source gives what its head
-receives (the features) and its class probabilities; every estimator scores them, and the
-default score is the mean of the estimators' ranks (an ensemble of ranks: no estimator's
-scale dominates). Best first.
+receives (the features) and its class probabilities; every estimator scores them. P2L
+compares the target with each source's training data in the reference network's feature
+space (:mod:`lumos.bundle.fingerprint`). The default score is the mean of the estimators'
+ranks (an ensemble of ranks: no estimator's scale dominates). Each source's architecture,
+freshly initialised, is scored in the same pool: a source that does no better than it is
+flagged (negative transfer). Best first.
 """
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import rankdata
+from sklearn.exceptions import ConvergenceWarning
+from torch import nn
 
 from lumos.bundle import Bundle, list_bundles
+from lumos.bundle.fingerprint import FeatureFingerprint, fingerprint, reference
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
 from lumos.errors import DataError, NotFoundError
+from lumos.models import build_network
+from lumos.models.features import head_of
 from lumos.tasks import task_named
 from lumos.train.feature_cache import cached_features
-from lumos.train.probe import head_of
 from lumos.transfer import estimators
 from lumos.workspace import Workspace
 
@@ -35,39 +46,121 @@ ESTIMATORS: dict[str, Estimator] = {
     "gbc": lambda f, y, p: estimators.gbc(f, y),
     "linear_probe": lambda f, y, p: estimators.linear_probe_accuracy(f, y),
 }
+# Every estimator's value is shown; the default score is the mean of these ones' ranks.
+DEFAULT = (*ESTIMATORS, "p2l")
 
 
 @dataclass
 class SourceScore:
     """A source model for a target: the default score (higher is better), every
-    estimator's value, and the seconds the forward pass and the estimators took."""
+    estimator's value, the seconds its forward pass and estimators took, and ``control``:
+    a randomly initialised network of its architecture, scored alike."""
 
     source: str
     score: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    control: SourceScore | None = None
+
+    @property
+    def hurts(self) -> bool:
+        """Scores at or below its architecture from scratch: starting from it may be worse
+        than starting from nothing (negative transfer)."""
+        return self.control is not None and self.score <= self.control.score
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "hurts": self.hurts}
 
 
 def rank(
-    target: str, sources: Sequence[str] | None = None, *, workspace: Workspace | None = None
+    target: str,
+    sources: Sequence[str] | None = None,
+    *,
+    workspace: Workspace | None = None,
+    control: bool = True,
 ) -> list[SourceScore]:
-    """The sources (default: every saved classifier) for dataset ``target``, best first."""
+    """The sources (default: every saved classifier) for dataset ``target``, best first;
+    with ``control``, each with its architecture from scratch scored in the same pool."""
     workspace = (workspace or Workspace()).ensure()
     part = _target(Dataset.open(target, workspace))
     names = list(sources) if sources else _classifiers(workspace)
     if not names:
         raise NotFoundError("no saved classifier to rank: save or import one first")
-    labels = np.asarray(part.labels())
+    bundles = [Bundle.load(name, workspace) for name in names]
+    target_data = fingerprint(part)
     scored = []
-    for name in names:
-        bundle = Bundle.load(name, workspace)
-        started = time.perf_counter()
-        features, probabilities = source_features(bundle, part)
-        values = {key: fn(features, labels, probabilities) for key, fn in ESTIMATORS.items()}
-        scored.append(SourceScore(name, scores=values, seconds=time.perf_counter() - started))
-    for entry, score in zip(scored, _mean_ranks(scored), strict=True):
+    for name, bundle in zip(names, bundles, strict=True):
+        p2l = _p2l(bundle, target_data, workspace)
+        scored.append(_scored(name, bundle.model(), bundle, part, p2l))
+    controls = _controls(scored, bundles, part) if control else {}
+    pool = [*scored, *controls.values()]
+    for entry, score in zip(pool, _mean_ranks(pool), strict=True):
         entry.score = score
     return sorted(scored, key=lambda s: -s.score)
+
+
+def _controls(
+    scored: list[SourceScore], bundles: list[Bundle], part: Dataset
+) -> dict[str, SourceScore]:
+    """Each source's architecture from scratch (one per architecture and input), scored
+    alike and attached to the source as its ``control``; P2L is 0: it saw no data."""
+    controls: dict[str, SourceScore] = {}
+    for entry, bundle in zip(scored, bundles, strict=True):
+        architecture = f"{bundle.spec.model_dump_json()}|{bundle.preprocessing.model_dump_json()}"
+        if architecture not in controls:
+            name = f"{bundle.spec.name} from scratch"
+            controls[architecture] = _scored(name, scratch_model(bundle), bundle, part, 0.0)
+        entry.control = controls[architecture]
+    return controls
+
+
+def _scored(name: str, model: nn.Module, bundle: Bundle, part: Dataset, p2l: float) -> SourceScore:
+    started = time.perf_counter()
+    features, probabilities = source_features(bundle, part, model)
+    labels = np.asarray(part.labels())
+    with warnings.catch_warnings():  # features that tell nothing apart score low: enough said
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        values = {key: float(fn(features, labels, probabilities)) for key, fn in ESTIMATORS.items()}
+    values["p2l"] = p2l
+    return SourceScore(name, scores=values, seconds=time.perf_counter() - started)
+
+
+def scratch_model(bundle: Bundle) -> nn.Module:
+    """``bundle``'s network (with its input normalisation) freshly initialised, seed 0."""
+    model = bundle.model()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model.net.load_state_dict(build_network(bundle.spec, trust_code=False).state_dict())
+    return model.eval()
+
+
+def _p2l(bundle: Bundle, target: FeatureFingerprint, workspace: Workspace) -> float:
+    """P2L of ``bundle``'s training data for the target; NaN where it is not known."""
+    source = source_fingerprint(bundle, workspace)
+    if source is None:
+        return math.nan
+    similarity = estimators.domain_similarity(
+        target.centroids(), np.array(target.counts), source.centroids(), np.array(source.counts)
+    )
+    return estimators.p2l(similarity, source.images)
+
+
+def source_fingerprint(bundle: Bundle, workspace: Workspace) -> FeatureFingerprint | None:
+    """The fingerprint of ``bundle``'s training data: as recorded at save time, or computed
+    (and recorded) now when the dataset it was trained on is still there unchanged."""
+    recorded = bundle.meta.feature_fingerprint
+    if recorded is not None and recorded.reference == reference()[2]:
+        return recorded
+    origin = bundle.meta.provenance
+    if not origin.get("dataset") or not origin.get("fingerprint"):
+        return None
+    dataset = Dataset.unchanged(origin["dataset"], origin["fingerprint"], workspace)
+    if dataset is None:
+        return None
+    found = fingerprint(dataset.split("train"))
+    bundle.record_fingerprint(found)
+    return found
 
 
 def _target(dataset: Dataset) -> Dataset:
@@ -91,9 +184,12 @@ def _classifiers(workspace: Workspace) -> list[str]:
 
 
 @torch.no_grad()
-def source_features(bundle: Bundle, part: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """What ``bundle``'s head receives for every record of ``part``, and its class
-    probabilities; images are resized to the bundle's input size."""
+def source_features(
+    bundle: Bundle, part: Dataset, model: nn.Module | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """What ``bundle``'s head (or ``model``'s, a network of its architecture) receives
+    for every record of ``part``, and its class probabilities; images are resized to the
+    bundle's input size."""
     if not bundle.task.scores_images:
         raise DataError(None, f"model {bundle.name!r} is a {bundle.task.noun}: rank classifiers")
     wanted = bundle.preprocessing.channels
@@ -103,7 +199,7 @@ def source_features(bundle: Bundle, part: Dataset) -> tuple[np.ndarray, np.ndarr
             f"model {bundle.name!r} takes {wanted}-channel images and dataset "
             f"{part.name!r} has {part.channels}: import the data with --channels {wanted}",
         )
-    model, size = bundle.model(), bundle.preprocessing.input_size
+    model, size = model or bundle.model(), bundle.preprocessing.input_size
     head = head_of(model)
 
     def batches(part: Dataset) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -117,9 +213,15 @@ def source_features(bundle: Bundle, part: Dataset) -> tuple[np.ndarray, np.ndarr
 
 
 def _mean_ranks(scored: list[SourceScore]) -> list[float]:
-    """Minus each source's mean rank over the estimators (1 = best by that estimator)."""
-    ranks = np.zeros(len(scored))
-    for key in ESTIMATORS:
-        values = np.array([s.scores[key] for s in scored])
-        ranks += np.argsort(np.argsort(-values, kind="stable"), kind="stable") + 1
-    return (-ranks / len(ESTIMATORS)).tolist()
+    """Minus each entry's mean rank over the estimators, each rank scaled to 0 (best) ..
+    1 (worst) among the entries it is known for; ties share their mean rank."""
+    totals, counts = np.zeros(len(scored)), np.zeros(len(scored))
+    for key in DEFAULT:
+        values = np.array([s.scores.get(key, math.nan) for s in scored])
+        known = np.isfinite(values)
+        if known.sum() < 2:
+            continue
+        ranks = rankdata(-values[known], method="average")
+        totals[known] += (ranks - 1) / (known.sum() - 1)
+        counts[known] += 1
+    return (-totals / np.maximum(counts, 1)).tolist()

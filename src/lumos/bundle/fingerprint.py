@@ -1,0 +1,89 @@
+"""Where a model's training images lie in a fixed reference network's feature space: the
+fingerprint P2L compares a target with (Bhattacharjee et al. 2019), kept in the bundle.
+
+The reference is a ResNet-18 (small-input stem) drawn from seed 0, the same on every
+machine; a fingerprint records the digest of its weights, so fingerprints of another
+reference are never compared. Images are seen at 32x32 in RGB (grey repeated). The
+fingerprint is each class's mean of the L2-normalised features (one mean where images
+have no single class) with the number of images behind it, from at most :data:`SAMPLE`
+images, and the size of the split it summarises.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel
+from torch import nn
+
+from lumos.data import Dataset
+from lumos.data.loader import BatchLoader
+from lumos.models import NetworkSpec, build_network
+from lumos.models.features import features, head_of
+
+REFERENCE_INPUT = (32, 32)
+SAMPLE = 2000  # images a fingerprint is computed from, at most
+
+
+class FeatureFingerprint(BaseModel):
+    """A dataset split summarised in the reference network's feature space."""
+
+    reference: str  # digest of the reference network's weights
+    images: int  # records in the split
+    counts: list[int]  # images behind each mean
+    means: str  # base64 of the (len(counts), d) float16 means
+
+    def centroids(self) -> np.ndarray:
+        raw = np.frombuffer(base64.b64decode(self.means), dtype=np.float16)
+        return raw.reshape(len(self.counts), -1).astype(np.float64)
+
+
+@functools.cache
+def reference() -> tuple[nn.Module, nn.Linear, str]:
+    """The reference network (in eval mode), its head, and the digest of its weights."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        network = build_network(NetworkSpec.resolve("resnet18", 10, 3, REFERENCE_INPUT))
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in network.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return network.eval(), head_of(network), digest.hexdigest()
+
+
+def reference_features(part: Dataset, limit: int = SAMPLE) -> tuple[np.ndarray, np.ndarray]:
+    """The L2-normalised reference features of at most ``limit`` records of ``part`` (a
+    seeded sample) and their class labels (-1 where a record has no single class)."""
+    chosen = np.random.default_rng(0).choice(len(part), min(limit, len(part)), replace=False)
+    sample = part.subset(np.sort(chosen))
+    single = part.has_class_labels and not part.multi_label
+    network, head, _ = reference()
+
+    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for images, labels in BatchLoader(sample, 64):
+            images = F.interpolate(images, size=REFERENCE_INPUT, mode="bilinear", antialias=True)
+            if images.shape[1] != 3:
+                images = images.mean(1, keepdim=True).expand(-1, 3, -1, -1)
+            yield (images - 0.5) / 0.25, labels if single else torch.full((len(images),), -1)
+
+    inputs, labels = features(network, head, batches())
+    return F.normalize(inputs, dim=1).numpy(), labels.numpy()
+
+
+def fingerprint(part: Dataset) -> FeatureFingerprint:
+    """``part`` (a training split) summarised in the reference network's feature space."""
+    inputs, labels = reference_features(part)
+    classes = np.unique(labels)
+    means = np.stack([inputs[labels == c].mean(0) for c in classes]).astype(np.float16)
+    return FeatureFingerprint(
+        reference=reference()[2],
+        images=len(part),
+        counts=[int((labels == c).sum()) for c in classes],
+        means=base64.b64encode(means.tobytes()).decode(),
+    )
