@@ -290,6 +290,14 @@ def square_boxes(folder: Path, count: int = 96, size: int = 64) -> Path:
     return path
 
 
+def api_error(response: object, status: int) -> str:
+    """The one-line ``error`` of a JSON error answer, checked to have ``status``."""
+    assert response.status_code == status, response.text  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"} and "\n" not in body["error"]
+    return body["error"]
+
+
 def workbench_client(workspace: object, **settings: object):
     """A test client of the workbench as its own pages talk to it: on a loopback address,
     with the header its scripts send (lumos.web.guard)."""

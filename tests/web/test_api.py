@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from helpers import (
+    api_error,
     coco_with_negatives_and_crowds,
     colour_folders,
     import_squares,
@@ -55,13 +56,6 @@ def _trained_model(workspace: Workspace) -> str:
     assert run_job(workspace, job.id) == 0
     bundle_from_job(job.id, "colour-net", workspace=workspace)
     return "colour-net"
-
-
-def _error(response, status: int) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and "\n" not in body["error"]
-    return body["error"]
 
 
 def _zip(entries: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -151,7 +145,7 @@ def test_hostile_zip_refused_and_nothing_written(
         data={"name": "evil"},
         files={"archive": ("evil.zip", _zip(entries), "application/zip")},
     )
-    assert reason in _error(response, 400)
+    assert reason in api_error(response, 400)
     assert not (tmp_path / "evil.png").exists()
     assert list((workspace.root / "uploads").iterdir()) == []
     assert client.get("/api/jobs").json() == []
@@ -162,38 +156,44 @@ def test_import_bad_input(client: TestClient, tmp_path: Path, colours: str) -> N
         files = fields.pop("files", None)
         return client.post("/api/datasets", data={"name": "x", **fields}, files=files)
 
-    assert "outside the folders" in _error(post(source="/etc"), 400)
+    assert "outside the folders" in api_error(post(source="/etc"), 400)
     taken = client.post("/api/datasets", data={"name": colours, "source": str(tmp_path)})
-    assert "dataset 'colours' already exists" in _error(taken, 400)
-    assert "no such file" in _error(post(source=str(tmp_path / "nope")), 400)
-    assert "either a source folder or a zip" in _error(post(), 400)
-    assert "options are not JSON" in _error(post(source=str(tmp_path), options="{oops"), 400)
-    assert "val_percent" in _error(post(source=str(tmp_path), options='{"val_percent": 150}'), 400)
-    assert "invalid dataset name" in _error(
+    assert "dataset 'colours' already exists" in api_error(taken, 400)
+    assert "no such file" in api_error(post(source=str(tmp_path / "nope")), 400)
+    assert "either a source folder or a zip" in api_error(post(), 400)
+    assert "options are not JSON" in api_error(post(source=str(tmp_path), options="{oops"), 400)
+    assert "val_percent" in api_error(
+        post(source=str(tmp_path), options='{"val_percent": 150}'), 400
+    )
+    assert "invalid dataset name" in api_error(
         client.post("/api/datasets", data={"name": "../x", "source": str(tmp_path)}), 400
     )
-    assert "must be .zip" in _error(
+    assert "must be .zip" in api_error(
         post(files={"archive": ("a.tar", b"x", "application/x-tar")}), 400
     )
-    assert "not a readable zip" in _error(
+    assert "not a readable zip" in api_error(
         post(files={"archive": ("a.zip", b"not a zip", "application/zip")}), 400
     )
-    assert "empty upload" in _error(post(files={"archive": ("a.zip", b"", "application/zip")}), 400)
-    assert "larger than this server accepts" in _error(
+    assert "empty upload" in api_error(
+        post(files={"archive": ("a.zip", b"", "application/zip")}), 400
+    )
+    assert "larger than this server accepts" in api_error(
         post(files={"archive": ("a.zip", b"\0" * 300_000, "application/zip")}), 413
     )
-    assert "name" in _error(client.post("/api/datasets", data={}), 422)
-    assert "no dataset named 'nope'" in _error(client.get("/api/datasets/nope"), 404)
-    assert "invalid dataset name" in _error(client.get("/api/datasets/.x"), 400)
-    assert "page 9 out of range" in _error(client.get("/api/datasets/colours/records?page=9"), 400)
-    assert "unknown class 'cat'" in _error(
+    assert "name" in api_error(client.post("/api/datasets", data={}), 422)
+    assert "no dataset named 'nope'" in api_error(client.get("/api/datasets/nope"), 404)
+    assert "invalid dataset name" in api_error(client.get("/api/datasets/.x"), 400)
+    assert "page 9 out of range" in api_error(
+        client.get("/api/datasets/colours/records?page=9"), 400
+    )
+    assert "unknown class 'cat'" in api_error(
         client.get("/api/datasets/colours/records?class=cat"), 400
     )
-    _error(client.get("/api/datasets/colours/records?split=bogus"), 422)
-    assert "record 999 out of range" in _error(
+    api_error(client.get("/api/datasets/colours/records?split=bogus"), 422)
+    assert "record 999 out of range" in api_error(
         client.get("/api/datasets/colours/records/999.png"), 400
     )
-    assert "no dataset named" in _error(client.delete("/api/datasets/nope"), 404)
+    assert "no dataset named" in api_error(client.delete("/api/datasets/nope"), 404)
 
 
 def test_resize_preview_of_upload_and_folder(client: TestClient, tmp_path: Path) -> None:
@@ -213,16 +213,16 @@ def test_resize_preview_of_upload_and_folder(client: TestClient, tmp_path: Path)
     def preview(**fields) -> object:
         return client.post("/api/resize-preview", data={"width": 8, "height": 8}, **fields)
 
-    assert "not an image file" in _error(preview(files={"image": ("a.exe", b"MZ", "x")}), 400)
-    assert "a.png" in _error(preview(files={"image": ("a.png", b"garbage", "image/png")}), 400)
-    assert "outside the folders" in _error(
+    assert "not an image file" in api_error(preview(files={"image": ("a.exe", b"MZ", "x")}), 400)
+    assert "a.png" in api_error(preview(files={"image": ("a.png", b"garbage", "image/png")}), 400)
+    assert "outside the folders" in api_error(
         client.post("/api/resize-preview", data={"width": 8, "height": 8, "path": "/etc/passwd"}),
         400,
     )
-    assert "give an image" in _error(
+    assert "give an image" in api_error(
         client.post("/api/resize-preview", data={"width": 8, "height": 8}), 400
     )
-    _error(client.post("/api/resize-preview", data={"width": 0, "height": 8}), 422)
+    api_error(client.post("/api/resize-preview", data={"width": 0, "height": 8}), 422)
 
 
 # ---- training and jobs ------------------------------------------------------------------
@@ -266,50 +266,52 @@ def test_train_watch_clone_and_save(client: TestClient, workspace: Workspace, co
 
     saved = client.post("/api/models", json={"job": job["id"], "name": "net"})
     assert saved.status_code == 201
-    assert "already exists" in _error(
+    assert "already exists" in api_error(
         client.post("/api/models", json={"job": job["id"], "name": "net"}), 400
     )
     assert [m["name"] for m in client.get("/api/models").json()] == ["net"]
 
-    assert "abort it before deleting" in _error(client.delete(f"/api/jobs/{again['id']}"), 400)
+    assert "abort it before deleting" in api_error(client.delete(f"/api/jobs/{again['id']}"), 400)
     assert client.post(f"/api/jobs/{again['id']}/abort").json()["state"] == "aborted"
     assert client.delete(f"/api/jobs/{again['id']}").json() == {"deleted": again["id"]}
-    assert "already done" in _error(client.post(f"/api/jobs/{job['id']}/abort"), 400)
+    assert "already done" in api_error(client.post(f"/api/jobs/{job['id']}/abort"), 400)
 
 
 def test_train_bad_input(client: TestClient, tmp_path: Path, colours: str) -> None:
     def train(body):
         return client.post("/api/train", json=body)
 
-    assert "unknown key 'epochz'" in _error(
+    assert "unknown key 'epochz'" in api_error(
         train({"recipe": {"dataset": colours, "epochz": 3}}), 400
     )
-    assert "epochs" in _error(train({"recipe": {"dataset": colours, "epochs": -1}}), 400)
-    assert "no dataset named 'nope'" in _error(train({"recipe": {"dataset": "nope"}}), 404)
-    assert "malformed YAML" in _error(train({"yaml": "a: [1"}), 400)
-    assert "either recipe fields or recipe YAML" in _error(train({}), 400)
-    assert "Python networks cannot be trained from the web" in _error(
+    assert "epochs" in api_error(train({"recipe": {"dataset": colours, "epochs": -1}}), 400)
+    assert "no dataset named 'nope'" in api_error(train({"recipe": {"dataset": "nope"}}), 404)
+    assert "malformed YAML" in api_error(train({"yaml": "a: [1"}), 400)
+    assert "either recipe fields or recipe YAML" in api_error(train({}), 400)
+    assert "Python networks cannot be trained from the web" in api_error(
         train({"recipe": {"dataset": colours, "network": "/tmp/x.py"}}), 400
     )
-    assert "outside the folders" in _error(
+    assert "outside the folders" in api_error(
         train({"recipe": {"dataset": colours, "network": "/etc/net.yaml"}}), 400
     )
-    layers_error = _error(train({"recipe": {"dataset": colours}, "network_yaml": "nope: 1"}), 400)
+    layers_error = api_error(
+        train({"recipe": {"dataset": colours}, "network_yaml": "nope: 1"}), 400
+    )
     assert layers_error == "network_yaml: a network file needs a 'layers:' list"  # no temp path
     bad_layers = (
         "layers:\n  - conv: {out: 4, kernel: 99}\n  - flatten\n  - linear: {out: classes}\n"
     )
-    assert "/tmp" not in _error(
+    assert "/tmp" not in api_error(
         train({"recipe": {"dataset": colours}, "network_yaml": bad_layers}), 400
     )
     # Refused at the submit, not in the worker: nothing is queued.
-    assert "unknown network '/etc/passwd'" in _error(
+    assert "unknown network '/etc/passwd'" in api_error(
         train({"recipe": {"dataset": colours, "batch_size": 4, "network": "/etc/passwd"}}), 400
     )
-    assert "input_size.0: Input should be greater than or equal to 1" in _error(
+    assert "input_size.0: Input should be greater than or equal to 1" in api_error(
         train({"recipe": {"dataset": colours, "batch_size": 4, "input_size": [0, -3]}}), 400
     )
-    assert "lenet5 needs inputs of at least 12x12" in _error(
+    assert "lenet5 needs inputs of at least 12x12" in api_error(
         train(
             {
                 "recipe": {
@@ -322,23 +324,23 @@ def test_train_bad_input(client: TestClient, tmp_path: Path, colours: str) -> No
         ),
         400,
     )
-    assert "fcos_resnet18_fpn detects objects, but dataset 'colours' has no boxes" in _error(
+    assert "fcos_resnet18_fpn detects objects, but dataset 'colours' has no boxes" in api_error(
         train({"recipe": {"dataset": colours, "batch_size": 4, "network": "fcos_resnet18_fpn"}}),
         400,
     )
     assert [job["kind"] for job in client.get("/api/jobs").json()] == ["import"]
-    assert "invalid init model name" in _error(
+    assert "invalid init model name" in api_error(
         train({"recipe": {"dataset": colours, "init": "../../x"}}), 400
     )
-    _error(
+    api_error(
         client.post(
             "/api/train", content=b"{not json", headers={"content-type": "application/json"}
         ),
         422,
     )
-    assert "no job" in _error(client.get("/api/jobs/train-1-x"), 404)
-    assert "invalid job id" in _error(client.get("/api/jobs/..."), 400)
-    assert "no job" in _error(client.post("/api/jobs/train-1-x/abort"), 404)
+    assert "no job" in api_error(client.get("/api/jobs/train-1-x"), 404)
+    assert "invalid job id" in api_error(client.get("/api/jobs/..."), 400)
+    assert "no job" in api_error(client.post("/api/jobs/train-1-x/abort"), 404)
 
 
 def test_custom_yaml_network_from_the_web(
@@ -361,13 +363,15 @@ def test_networks_summary_and_schedule(client: TestClient, colours: str) -> None
     assert names["lenet5"] == "classification" and names["fcos_resnet18_fpn"] == "detection"
     summary = client.get("/api/networks/lenet5/summary", params={"dataset": colours}).json()
     assert summary["input_shape"] == [3, 16, 16] and summary["layers"][-1]["output_shape"][-1] == 3
-    assert "unknown network" in _error(client.get("/api/networks/nope/summary"), 404)
+    assert "unknown network" in api_error(client.get("/api/networks/nope/summary"), 404)
     curve = client.post(
         "/api/schedule", json={"lr": 0.1, "epochs": 10, "lr_policy": "step", "step_size": 5}
     ).json()
     assert curve["lr"][0] == pytest.approx(0.1) and curve["lr"][-1] == pytest.approx(0.01)
     assert max(curve["epoch"]) < 10
-    assert "lr_policy" in _error(client.post("/api/schedule", json={"lr_policy": "sometimes"}), 400)
+    assert "lr_policy" in api_error(
+        client.post("/api/schedule", json={"lr_policy": "sometimes"}), 400
+    )
     assert "properties" in client.get("/api/recipe/schema").json()
 
 
@@ -413,29 +417,31 @@ def test_model_predict_download_evaluate(
     assert detail["meta"]["labels"] == ["blue", "green", "red"]
     assert detail["evaluations"][0]["files"] == files
 
-    assert "not an image file" in _error(
+    assert "not an image file" in api_error(
         client.post(f"/api/models/{name}/predict", files={"image": ("a.txt", b"hi", "text/plain")}),
         400,
     )
-    assert "bad.png" in _error(
+    assert "bad.png" in api_error(
         client.post(
             f"/api/models/{name}/predict",
             files={"image": ("bad.png", b"\x89PNG broken", "image/png")},
         ),
         400,
     )
-    assert "no model named 'nope'" in _error(
+    assert "no model named 'nope'" in api_error(
         client.post("/api/models/nope/predict", files={"image": ("a.png", _png(), "image/png")}),
         404,
     )
-    assert "no file" in _error(client.get(f"/api/jobs/{job['id']}/files/log.txt"), 404)
-    assert "invalid file name" in _error(client.get(f"/api/jobs/{job['id']}/files/.lumos.db"), 400)
+    assert "no file" in api_error(client.get(f"/api/jobs/{job['id']}/files/log.txt"), 404)
+    assert "invalid file name" in api_error(
+        client.get(f"/api/jobs/{job['id']}/files/.lumos.db"), 400
+    )
     assert client.get(f"/api/jobs/{job['id']}/files/..%2F..%2Flumos.db").status_code == 404
-    assert "unknown split" in _error(
+    assert "unknown split" in api_error(
         client.post("/api/evaluate", json={"model": name, "dataset": colours, "split": "all"}), 400
     )
-    assert "no model named" in _error(client.get("/api/models/nope/download"), 404)
-    assert "no model named" in _error(client.delete("/api/models/nope"), 404)
+    assert "no model named" in api_error(client.get("/api/models/nope/download"), 404)
+    assert "no model named" in api_error(client.delete("/api/models/nope"), 404)
     assert client.delete(f"/api/models/{name}").json() == {"deleted": name}
 
 
@@ -455,7 +461,7 @@ def test_pages_render_and_missing_entries_are_404(client: TestClient, colours: s
 
 def test_token_required_on_every_request(workspace: Workspace, tmp_path: Path) -> None:
     client = _client(workspace, tmp_path, token=TOKEN)
-    assert "access token" in _error(client.get("/api/jobs"), 401)
+    assert "access token" in api_error(client.get("/api/jobs"), 401)
     assert client.get("/").status_code == 401
     assert client.get("/api/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/api/jobs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
@@ -507,15 +513,15 @@ def test_layer_views_and_augmentation_preview(
     assert convolution["activations"]["std"] > 0
     assert layers[-1]["kind"] == "Linear" and layers[-1]["output_shape"] == [3]
     bad = {"image": ("bad.png", b"nope", "image/png")}
-    assert "bad.png" in _error(client.post(f"/api/models/{name}/layers", files=bad), 400)
+    assert "bad.png" in api_error(client.post(f"/api/models/{name}/layers", files=bad), 400)
 
     recipe = {"dataset": colours, "network": "lenet5", "batch_size": 4, "rotation": 30}
     preview = client.post("/api/augment-preview", json=recipe).json()["picture"]
     picture = Image.open(io.BytesIO(base64.b64decode(preview.split(",", 1)[1])))
     assert picture.size == (6 * 96 + 8, 4 * 96)
     missing = {**recipe, "dataset": "nope"}
-    assert "no dataset named" in _error(client.post("/api/augment-preview", json=missing), 404)
-    assert "rotation" in _error(
+    assert "no dataset named" in api_error(client.post("/api/augment-preview", json=missing), 404)
+    assert "rotation" in api_error(
         client.post("/api/augment-preview", json={**recipe, "rotation": 500}), 400
     )
 
@@ -538,9 +544,9 @@ def test_classify_many_gives_per_class_accuracy(
     assert [r["top"][0]["label"] for r in uploaded["images"]] == ["red", "red"]
     assert uploaded["accuracy"] is None and uploaded["per_class"] == {}
     many = f"/api/models/{name}/classify-many"
-    assert "either a folder or some images" in _error(client.post(many), 400)
-    assert "outside the folders" in _error(client.post(many, data={"path": "/etc"}), 400)
-    assert "not a folder" in _error(
+    assert "either a folder or some images" in api_error(client.post(many), 400)
+    assert "outside the folders" in api_error(client.post(many, data={"path": "/etc"}), 400)
+    assert "not a folder" in api_error(
         client.post(many, data={"path": str(folder / "unsorted.png")}), 400
     )
 
@@ -567,7 +573,7 @@ def test_detector_and_segmenter_answers_are_drawn(
     }
     masks = client.post("/api/models/masks/predict", files=square).json()
     assert masks["task"] == "segmentation" and sum(masks["shares"].values()) == pytest.approx(1)
-    assert "is a detector: classify many needs a classifier" in _error(
+    assert "is a detector: classify many needs a classifier" in api_error(
         client.post(
             "/api/models/boxes/classify-many", files=[("images", ("a.png", _png(), "image/png"))]
         ),
@@ -588,4 +594,4 @@ def test_detector_and_segmenter_answers_are_drawn(
     ],
 )
 def test_job_endpoints_name_a_missing_job(client: TestClient, path: str) -> None:
-    assert "no job 'train-0-none'" in _error(client.get(path.format("train-0-none")), 404)
+    assert "no job 'train-0-none'" in api_error(client.get(path.format("train-0-none")), 404)

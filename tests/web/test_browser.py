@@ -255,6 +255,31 @@ def test_the_new_model_form_suggests_a_network_for_the_data(page) -> None:
     playwright_api.expect(page.locator("#network-select")).to_have_value("resnet18")
 
 
+def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(page) -> None:
+    page.goto("/datasets/colours")
+    page.click("#transfer-link")
+    page.wait_for_url(re.compile(r"/datasets/colours/transfer$"))
+    page.select_option("#strategy", "lp-ft")
+    page.click("#rank-button")
+    row = page.locator("#transfer-table tbody tr", has_text="colour-net")
+    playwright_api.expect(row).to_contain_text("lenet5")
+    playwright_api.expect(page.locator("#transfer-table thead")).to_contain_text("from scratch")
+    status = page.locator("#transfer-status")
+    playwright_api.expect(status).to_have_text("1 model ranked, best first.")
+    _shot(page, "transfer")
+    row.locator("a", has_text="Fine-tune from this one").click()
+    page.wait_for_url(re.compile(r"/models/new\?"))
+    playwright_api.expect(page.locator("#network-select")).to_have_value("lenet5")
+    playwright_api.expect(page.locator("input[name=init]")).to_have_value("colour-net")
+    playwright_api.expect(page.locator("select[name=finetune]")).to_have_value("lp-ft")
+    page.fill("input[name=epochs]", "2")
+    page.fill("input[name=batch_size]", "8")
+    page.click("#train-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/jobs/train-"))
+    _wait_for_state(page, "done")
+    playwright_api.expect(page.locator("#job-log")).to_contain_text("colour-net")
+
+
 def test_pages_ask_nothing_of_the_network_and_miss_nothing(page, site) -> None:
     """Every request of every page (the API docs too) goes to this server and is answered;
     no page logs an error (a bad input pattern, a missing favicon)."""

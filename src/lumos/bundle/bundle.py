@@ -167,11 +167,16 @@ class Bundle:
         if path.is_dir():
             return cls._from_folder(path)
         if isinstance(where, str) and "/" not in where and not where.endswith(SUFFIX):
-            folder = (workspace or Workspace()).models_dir / validate_name(where, "model name")
-            if folder.is_dir():
-                return cls._from_folder(folder)
-            raise NotFoundError(f"no model named {where!r} (see `lumos models list`)")
+            return cls.saved(where, workspace)
         raise BundleError(f"{where}: no such bundle file or folder")
+
+    @classmethod
+    def saved(cls, name: str, workspace: Workspace | None = None) -> Bundle:
+        """The workspace's saved model ``name`` (never a path)."""
+        folder = (workspace or Workspace()).models_dir / validate_name(name, "model name")
+        if folder.is_dir():
+            return cls._from_folder(folder)
+        raise NotFoundError(f"no model named {name!r} (see `lumos models list`)")
 
     @classmethod
     def _from_folder(cls, folder: Path) -> Bundle:

@@ -57,6 +57,7 @@ class SourceScore:
     a randomly initialised network of its architecture, scored alike."""
 
     source: str
+    network: str = ""
     score: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
@@ -86,7 +87,7 @@ def rank(
     names = list(sources) if sources else _classifiers(workspace)
     if not names:
         raise NotFoundError("no saved classifier to rank: save or import one first")
-    bundles = [Bundle.load(name, workspace) for name in names]
+    bundles = [Bundle.saved(name, workspace) for name in names]
     target_data = fingerprint(part)
     scored = []
     for name, bundle in zip(names, bundles, strict=True):
@@ -94,7 +95,7 @@ def rank(
         scored.append(_scored(name, bundle.model(), bundle, part, p2l))
     controls = _controls(scored, bundles, part) if control else {}
     pool = [*scored, *controls.values()]
-    for entry, score in zip(pool, _mean_ranks(pool), strict=True):
+    for entry, score in zip(pool, mean_ranks(pool), strict=True):
         entry.score = score
     return sorted(scored, key=lambda s: -s.score)
 
@@ -123,7 +124,8 @@ def _scored(name: str, model: nn.Module, bundle: Bundle, part: Dataset, p2l: flo
         warnings.simplefilter("ignore", RuntimeWarning)
         values = {key: float(fn(features, labels, probabilities)) for key, fn in ESTIMATORS.items()}
     values["p2l"] = p2l
-    return SourceScore(name, scores=values, seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return SourceScore(name, bundle.spec.name, scores=values, seconds=seconds)
 
 
 def scratch_model(bundle: Bundle) -> nn.Module:
@@ -212,11 +214,11 @@ def source_features(
     return inputs.numpy(), torch.softmax(head(inputs), 1).numpy()
 
 
-def _mean_ranks(scored: list[SourceScore]) -> list[float]:
-    """Minus each entry's mean rank over the estimators, each rank scaled to 0 (best) ..
-    1 (worst) among the entries it is known for; ties share their mean rank."""
+def mean_ranks(scored: Sequence[SourceScore], keys: Sequence[str] = DEFAULT) -> list[float]:
+    """Minus each entry's mean rank over the estimators ``keys``, each rank scaled to
+    0 (best) .. 1 (worst) among the entries it is known for; ties share their mean rank."""
     totals, counts = np.zeros(len(scored)), np.zeros(len(scored))
-    for key in DEFAULT:
+    for key in keys:
         values = np.array([s.scores.get(key, math.nan) for s in scored])
         known = np.isfinite(values)
         if known.sum() < 2:

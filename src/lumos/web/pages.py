@@ -118,6 +118,12 @@ def dataset_page(request: Request, name: str) -> HTMLResponse:
     return _entry_page(request, "dataset.html", lambda: state.datasets.get(name), name=name)
 
 
+@router.get("/datasets/{name}/transfer", response_class=HTMLResponse)
+def transfer_page(request: Request, name: str) -> HTMLResponse:
+    state = request.app.state.lumos
+    return _entry_page(request, "transfer.html", lambda: state.datasets.get(name), name=name)
+
+
 @router.get("/models/new", response_class=HTMLResponse)
 def model_new(request: Request) -> HTMLResponse:
     return _page(request, "model_new.html", groups=recipe_fields())

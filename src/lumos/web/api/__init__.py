@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lumos.web.api import datasets, jobs, models, training
+from lumos.web.api import datasets, jobs, models, training, transfer
 
 router = APIRouter(prefix="/api")
-for module in (datasets, jobs, training, models):
+for module in (datasets, jobs, training, models, transfer):
     router.include_router(module.router)

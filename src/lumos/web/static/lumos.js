@@ -285,6 +285,12 @@ async function modelNewPage() {
     flash(`Form filled from job ${params.get("clone")}: change what you like and train.`, true);
   } else {
     await listNetworks();
+    // A link may preset any recipe field (the transfer page: network, init, strategy).
+    const preset = Object.fromEntries([...params].filter(([key]) => key !== "dataset" && form.elements[key]));
+    if (Object.keys(preset).length) {
+      fillFields(form, preset);
+      flash(`Form filled: ${Object.entries(preset).map(([k, v]) => `${k} ${v}`).join(", ")}.`, true);
+    }
   }
   describe();
   plotSchedule();
@@ -294,6 +300,42 @@ async function modelNewPage() {
     if ($("#network-yaml").value.trim()) body.network_yaml = $("#network-yaml").value;
     const job = await api("/api/train", { method: "POST", json: body });
     location.href = `/jobs/${job.id}`;
+  }));
+}
+
+// ---- transfer ------------------------------------------------------------------------
+
+const STRATEGIES = { full: {}, "linear-probe": { finetune: "linear-probe" }, "lp-ft": { finetune: "lp-ft" }, discriminative: { body_lr: 0.005 } };
+
+function fineTuneLink(target, row, strategy) {
+  const query = new URLSearchParams({ dataset: target, network: row.network, init: row.source, ...STRATEGIES[strategy] });
+  return el("a", { class: "button", href: `/models/new?${query}` }, "Fine-tune from this one");
+}
+
+async function transferPage() {
+  const target = $("#transfer-target").dataset.name;
+  const table = $("#transfer-table");
+  $("#transfer-form").addEventListener("submit", guarded(async (event) => {
+    event.preventDefault();
+    $("#transfer-status").textContent = "Ranking: one forward pass of the training images through each model…";
+    $("#rank-button").disabled = true;
+    try {
+      const ranked = await api(`/api/datasets/${encodeURIComponent(target)}/transfer`);
+      const strategy = $("#strategy").value;
+      const heads = ["#", "model", "network", "score", "from scratch", ...ranked.estimators, "seconds", ""];
+      $("thead", table).replaceChildren(el("tr", {}, ...heads.map((h) => el("th", {}, h))));
+      fillTable(table, ranked.sources, (row, i) => el("tr", { class: row.hurts ? "hurts" : "" },
+        el("td", {}, String(i + 1)), el("td", {}, el("a", { href: `/models/${encodeURIComponent(row.source)}` }, row.source)),
+        el("td", {}, row.network), el("td", {}, fmt(row.score, 3)), el("td", {}, row.control ? fmt(row.control.score, 3) : "–"),
+        ...ranked.estimators.map((key) => el("td", {}, fmt(row.scores[key], 3))),
+        el("td", {}, fmt(row.seconds, 2)), el("td", {}, fineTuneLink(target, row, strategy))), "No saved classifier to rank.");
+      $("#transfer-warnings").replaceChildren(...ranked.sources.filter((row) => row.hurts).map((row) =>
+        el("li", {}, `${row.source} scores no better than ${row.control.source}: starting from it may be worse than starting from nothing.`)));
+      const count = ranked.sources.length;
+      $("#transfer-status").textContent = `${count} model${count === 1 ? "" : "s"} ranked, best first.`;
+    } finally {
+      $("#rank-button").disabled = false;
+    }
   }));
 }
 
@@ -527,5 +569,5 @@ async function modelPage() {
   }));
 }
 
-const PAGES = { home: homePage, "dataset-new": datasetNewPage, dataset: datasetPage, "model-new": modelNewPage, job: jobPage, model: modelPage };
+const PAGES = { home: homePage, "dataset-new": datasetNewPage, dataset: datasetPage, "model-new": modelNewPage, job: jobPage, model: modelPage, transfer: transferPage };
 document.addEventListener("DOMContentLoaded", guarded(() => PAGES[document.body.dataset.page]?.()));
