@@ -30,13 +30,34 @@ def train_command(
     device: Annotated[
         str | None, typer.Option(help="cpu or cuda (default: cuda if present).")
     ] = None,
+    control: Annotated[
+        bool,
+        typer.Option(
+            "--control",
+            help="With init=MODEL: then train a few epochs from scratch and say if MODEL helped.",
+        ),
+    ] = False,
 ) -> None:
     """Train a network: `lumos train dataset=digits network=lenet5 epochs=10`, or a recipe YAML."""
     from lumos.train import train
+    from lumos.train.callbacks import ProgressBar
+    from lumos.train.control import run_control
+    from lumos.workspace import Workspace
 
     recipe = None if resume is not None else Recipe.from_settings(settings or [])
+    if control and recipe is not None and recipe.init is None:
+        raise typer.BadParameter(
+            "compares a run from init=MODEL with one from scratch: set init", param_hint="--control"
+        )
     job = train(recipe, resume=resume, epochs=epochs, device=device)
     out.print(f"job {job.id}: {job.state}; checkpoints in {job.folder / 'checkpoints'}")
+    if control:
+        out.print("the control: the same recipe from scratch")
+        comparison = run_control(
+            job, Workspace().ensure(), callbacks=(ProgressBar(),), device=device
+        )
+        out.print(comparison.verdict())
+        out.print("wrote " + ", ".join(str(job.folder / f) for f in comparison.files))
 
 
 @app.command("jobs")
