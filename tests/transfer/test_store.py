@@ -15,10 +15,12 @@ import torch
 import torchvision
 from safetensors.torch import save_file
 
-from helpers import run_cli
+from helpers import colour_folders, run_cli
 from lumos.bundle import Bundle
+from lumos.bundle.fingerprint import fingerprint
+from lumos.data import Dataset, import_dataset
 from lumos.errors import DataError
-from lumos.models import ModelError
+from lumos.models import ModelError, NetworkSpec, build_network
 from lumos.transfer import IMAGENET, ImportRequest, import_model
 from lumos.transfer.weights import NOT_WEIGHTS
 from lumos.workspace import Workspace
@@ -55,6 +57,20 @@ def test_torchvision_weights_predict_as_torchvision_does(
     assert provenance["source"] == "imported" and provenance["dataset"] == "pets (5 breeds)"
     assert provenance["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert provenance["bytes"] == path.stat().st_size and provenance["file"] == str(path)
+    assert bundle.meta.feature_fingerprint is None  # its data is not in the workspace
+
+
+def test_weights_trained_on_a_workspace_dataset_keep_its_fingerprint(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws").ensure()
+    import_dataset(colour_folders(tmp_path / "colours"), "colours", workspace=workspace)
+    path = tmp_path / "lenet.pth"
+    torch.save(build_network(NetworkSpec.resolve("lenet5", 3, 3, (16, 16))).state_dict(), path)
+    request = ImportRequest(path, "lenet5", labels=["blue", "green", "red"],
+                            input_shape=(3, 16, 16), trained_on="colours")  # fmt: skip
+    bundle = Bundle.load(import_model(request, workspace=workspace))
+    train_split = Dataset.open("colours", workspace).split("train")
+    assert bundle.meta.feature_fingerprint == fingerprint(train_split)
+    assert bundle.meta.provenance["fingerprint"] == train_split.manifest["fingerprint"]
 
 
 def test_timm_safetensors_and_checkpoints_through_the_cli(

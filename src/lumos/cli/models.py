@@ -97,7 +97,10 @@ def models_import(
         str, typer.Option(help="none, or imagenet (torchvision's and timm's weights).")
     ] = "none",
     trained_on: Annotated[
-        str | None, typer.Option(help="The data it was trained on, for the record.")
+        str | None,
+        typer.Option(
+            help="The data it was trained on: any text, or a dataset here (then P2L can use it)."
+        ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a model of the same name.")] = False,
 ) -> None:

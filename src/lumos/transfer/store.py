@@ -17,7 +17,9 @@ import torch
 from torch import nn
 
 from lumos.bundle import save_bundle
-from lumos.errors import DataError
+from lumos.bundle.fingerprint import fingerprint
+from lumos.data import Dataset
+from lumos.errors import DataError, LumosError
 from lumos.models import NetworkSpec, build_network, default_input
 from lumos.models.normalization import identity, normalized_model, per_channel
 from lumos.tasks import task_of
@@ -88,10 +90,22 @@ def import_model(
             "dataset": request.trained_on,
         },
     }
+    trained_on = _workspace_dataset(request.trained_on, workspace)
+    if trained_on is not None:  # a dataset of the workspace: fingerprinted for P2L
+        meta["provenance"]["fingerprint"] = trained_on.manifest["fingerprint"]
+        meta["feature_fingerprint"] = fingerprint(trained_on.split("train")).model_dump()
     weights = normalized_model(net, normalize).state_dict()
     return save_bundle(
         name or path.stem, meta=meta, weights=weights, workspace=workspace, overwrite=overwrite
     )
+
+
+def _workspace_dataset(name: str | None, workspace: Workspace | None) -> Dataset | None:
+    """Dataset ``name`` if ``--trained-on`` names one of the workspace (it may be any text)."""
+    try:
+        return Dataset.open(name, workspace) if name else None
+    except LumosError:
+        return None
 
 
 def _input_of(tensors: dict[str, torch.Tensor], network: str, first: str) -> tuple[int, int, int]:
