@@ -3,10 +3,12 @@ fingerprint P2L compares a target with (Bhattacharjee et al. 2019), kept in the 
 
 The reference is a ResNet-18 (small-input stem) drawn from seed 0, the same on every
 machine; a fingerprint records the digest of its weights, so fingerprints of another
-reference are never compared. Images are seen at 32x32 in RGB (grey repeated). The
-fingerprint is each class's mean of the L2-normalised features (one mean where images
-have no single class) with the number of images behind it, from at most :data:`SAMPLE`
-images, and the size of the split it summarises.
+reference are never compared. Images are seen at 32x32 in RGB (grey repeated). A random
+network's features all point much the same way, so they are centred on the reference's
+mean feature of 256 seeded smooth-noise images before being L2-normalised. The
+fingerprint is each class's mean of those features (one mean where images have no single
+class) with the number of images behind it, from at most :data:`SAMPLE` images, and the
+size of the split it summarises.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import base64
 import functools
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -44,17 +47,32 @@ class FeatureFingerprint(BaseModel):
         return raw.reshape(len(self.counts), -1).astype(np.float64)
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The fixed reference network (in eval mode), its head, the feature its features are
+    centred on, and a digest of all three."""
+
+    network: nn.Module
+    head: nn.Linear
+    centre: torch.Tensor
+    digest: str
+
+
 @functools.cache
-def reference() -> tuple[nn.Module, nn.Linear, str]:
-    """The reference network (in eval mode), its head, and the digest of its weights."""
+def reference() -> Reference:
+    """The reference, built once a process."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        network = build_network(NetworkSpec.resolve("resnet18", 10, 3, REFERENCE_INPUT))
-    digest = hashlib.blake2b(digest_size=16)
+        network = build_network(NetworkSpec.resolve("resnet18", 10, 3, REFERENCE_INPUT)).eval()
+        noise = torch.rand(256, 3, 8, 8)
+    head = head_of(network)
+    smooth = F.interpolate(noise, size=REFERENCE_INPUT, mode="bilinear", align_corners=False)
+    centre = features(network, head, [((smooth - 0.5) / 0.25, torch.zeros(256))])[0].mean(0)
+    digest = hashlib.blake2b(b"centred on smooth noise", digest_size=16)
     for name, tensor in network.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().contiguous().reshape(-1).view(torch.uint8).numpy())
-    return network.eval(), head_of(network), digest.hexdigest()
+    return Reference(network, head, centre, digest.hexdigest())
 
 
 def reference_features(part: Dataset, limit: int = SAMPLE) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +81,7 @@ def reference_features(part: Dataset, limit: int = SAMPLE) -> tuple[np.ndarray, 
     chosen = np.random.default_rng(0).choice(len(part), min(limit, len(part)), replace=False)
     sample = part.subset(np.sort(chosen))
     single = part.has_class_labels and not part.multi_label
-    network, head, _ = reference()
+    fixed = reference()
 
     def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for images, labels in BatchLoader(sample, 64):
@@ -72,8 +90,8 @@ def reference_features(part: Dataset, limit: int = SAMPLE) -> tuple[np.ndarray, 
                 images = images.mean(1, keepdim=True).expand(-1, 3, -1, -1)
             yield (images - 0.5) / 0.25, labels if single else torch.full((len(images),), -1)
 
-    inputs, labels = features(network, head, batches())
-    return F.normalize(inputs, dim=1).numpy(), labels.numpy()
+    inputs, labels = features(fixed.network, fixed.head, batches())
+    return F.normalize(inputs - fixed.centre, dim=1).numpy(), labels.numpy()
 
 
 def fingerprint(part: Dataset) -> FeatureFingerprint:
@@ -82,7 +100,7 @@ def fingerprint(part: Dataset) -> FeatureFingerprint:
     classes = np.unique(labels)
     means = np.stack([inputs[labels == c].mean(0) for c in classes]).astype(np.float16)
     return FeatureFingerprint(
-        reference=reference()[2],
+        reference=reference().digest,
         images=len(part),
         counts=[int((labels == c).sum()) for c in classes],
         means=base64.b64encode(means.tobytes()).decode(),

@@ -131,7 +131,7 @@ def domain_similarity(
     target_weights: np.ndarray,
     source: np.ndarray,
     source_weights: np.ndarray,
-    scale: float = 0.1,
+    scale: float = 0.05,
 ) -> float:
     """How close two datasets lie in one feature space (Cui et al. 2018, as P2L uses it):
     exp(-EMD / ``scale``), the earth mover's distance between their class means (rows,

@@ -152,7 +152,7 @@ def source_fingerprint(bundle: Bundle, workspace: Workspace) -> FeatureFingerpri
     """The fingerprint of ``bundle``'s training data: as recorded at save time, or computed
     (and recorded) now when the dataset it was trained on is still there unchanged."""
     recorded = bundle.meta.feature_fingerprint
-    if recorded is not None and recorded.reference == reference()[2]:
+    if recorded is not None and recorded.reference == reference().digest:
         return recorded
     origin = bundle.meta.provenance
     if not origin.get("dataset") or not origin.get("fingerprint"):
