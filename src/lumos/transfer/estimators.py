@@ -15,6 +15,8 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 EPSILON = 1e-5
 
@@ -118,10 +120,10 @@ def gbc(features: np.ndarray, labels: np.ndarray) -> float:
 
 
 def linear_probe_accuracy(features: np.ndarray, labels: np.ndarray, folds: int = 3) -> float:
-    """Cross-validated accuracy of a logistic regression on the features."""
+    """Cross-validated accuracy of a logistic regression on the standardised features."""
     smallest = int(np.bincount(np.searchsorted(np.unique(labels), labels)).min())
     folds = max(2, min(folds, smallest))
-    model = LogisticRegression(max_iter=500)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=200))
     splits = StratifiedKFold(folds, shuffle=True, random_state=0)
     return float(cross_val_score(model, features, labels, cv=splits).mean())
 

@@ -25,6 +25,7 @@ from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
+from lumos.arithmetic import choose
 from lumos.bundle import Bundle, list_bundles
 from lumos.bundle.fingerprint import FeatureFingerprint, fingerprint, reference
 from lumos.data import Dataset
@@ -103,11 +104,12 @@ def rank(
 def _controls(
     scored: list[SourceScore], bundles: list[Bundle], part: Dataset
 ) -> dict[str, SourceScore]:
-    """Each source's architecture from scratch (one per architecture and input), scored
-    alike and attached to the source as its ``control``; P2L is 0: it saw no data."""
+    """Each source's architecture from scratch (one per network and input size: the first
+    such source's input normalisation), scored alike and attached to the source as its
+    ``control``; P2L is 0: it saw no data."""
     controls: dict[str, SourceScore] = {}
     for entry, bundle in zip(scored, bundles, strict=True):
-        architecture = f"{bundle.spec.model_dump_json()}|{bundle.preprocessing.model_dump_json()}"
+        architecture = f"{bundle.spec.model_dump_json()}|{bundle.preprocessing.input_size}"
         if architecture not in controls:
             name = f"{bundle.spec.name} from scratch"
             controls[architecture] = _scored(name, scratch_model(bundle), bundle, part, 0.0)
@@ -191,7 +193,8 @@ def source_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """What ``bundle``'s head (or ``model``'s, a network of its architecture) receives
     for every record of ``part``, and its class probabilities; images are resized to the
-    bundle's input size."""
+    bundle's input size. The network runs in the arithmetic ``precision: auto`` picks (bf16
+    on a CPU that computes it natively, or on a GPU)."""
     if not bundle.task.scores_images:
         raise DataError(None, f"model {bundle.name!r} is a {bundle.task.noun}: rank classifiers")
     wanted = bundle.preprocessing.channels
@@ -201,17 +204,23 @@ def source_features(
             f"model {bundle.name!r} takes {wanted}-channel images and dataset "
             f"{part.name!r} has {part.channels}: import the data with --channels {wanted}",
         )
-    model, size = model or bundle.model(), bundle.preprocessing.input_size
-    head = head_of(model)
+    arithmetic = choose("auto", None, cpu_autocast=bundle.task.cpu_autocast)
+    model = (model or bundle.model()).to(arithmetic.device)
+    size, head = bundle.preprocessing.input_size, head_of(model)
 
     def batches(part: Dataset) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for images, labels in BatchLoader(part, 64):
+            images = images.to(arithmetic.device)
             if tuple(images.shape[2:]) != size:
                 images = F.interpolate(images, size=size, mode="bilinear", antialias=True)
             yield images, labels
 
-    [(inputs, _)] = cached_features(model, head, [part], batches, size=size, dtype=torch.float32)
-    return inputs.numpy(), torch.softmax(head(inputs), 1).numpy()
+    with arithmetic.context():
+        [(inputs, _)] = cached_features(
+            model, head, [part], batches, size=size, dtype=arithmetic.dtype
+        )
+    logits = head(inputs.to(arithmetic.device)).float()
+    return inputs.cpu().numpy(), torch.softmax(logits, 1).cpu().numpy()
 
 
 def mean_ranks(scored: Sequence[SourceScore], keys: Sequence[str] = DEFAULT) -> list[float]:
