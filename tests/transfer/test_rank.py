@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from lumos.deploy.from_job import bundle_from_job
 from lumos.errors import DataError, NotFoundError
 from lumos.train import Recipe, train
 from lumos.transfer.estimators import domain_similarity
-from lumos.transfer.rank import ESTIMATORS, rank
+from lumos.transfer.rank import ESTIMATORS, SourceScore, mean_ranks, rank
 from lumos.workspace import Workspace
 
 
@@ -88,7 +89,7 @@ def test_rank_from_the_command_line_and_what_it_refuses(
     rows = {row["source"]: row for row in json.loads(out)}
     assert set(rows) == {"trained", "collapsed", "older"} and rows["collapsed"]["hurts"]
     code, out, _ = run_cli(monkeypatch, capsys, "transfer", "rank", "colours")
-    assert code == 0 and "collapsed scores no better than lenet5 from scratch" in out
+    assert code == 0 and "collapsed's features do no better than lenet5 from scratch's" in out
     code, _, err = run_cli(monkeypatch, capsys, "transfer", "rank", "colours", "--sources", "nope")
     assert code == 2 and "no model named 'nope'" in err
     options = ImportOptions(channels=1)
@@ -112,3 +113,15 @@ def test_targets_that_cannot_be_ranked(store: Workspace) -> None:
 
 def similarity_of(a: FeatureFingerprint, b: FeatureFingerprint) -> float:
     return domain_similarity(a.centroids(), np.array(a.counts), b.centroids(), np.array(b.counts))
+
+
+def test_mean_ranks_scale_each_estimator_and_skip_what_is_unknown() -> None:
+    scored = [
+        SourceScore("a", scores={"knn": 0.9, "p2l": math.nan}),
+        SourceScore("b", scores={"knn": 0.5, "p2l": 2.0}),
+        SourceScore("c", scores={"knn": 0.5, "p2l": 1.0}),
+    ]
+    a, b, c = mean_ranks(scored, ("knn", "p2l"))
+    assert a == 0.0  # best by k-NN, its P2L unknown: ranked on k-NN alone
+    assert b == pytest.approx(-(0.75 + 0.0) / 2)  # tied second of three by k-NN, best by P2L
+    assert c == pytest.approx(-(0.75 + 1.0) / 2)

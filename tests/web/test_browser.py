@@ -263,7 +263,7 @@ def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(page) -> Non
     page.click("#rank-button")
     row = page.locator("#transfer-table tbody tr", has_text="colour-net")
     playwright_api.expect(row).to_contain_text("lenet5")
-    playwright_api.expect(page.locator("#transfer-table thead")).to_contain_text("from scratch")
+    playwright_api.expect(page.locator("#transfer-table thead")).to_contain_text("vs from scratch")
     status = page.locator("#transfer-status")
     playwright_api.expect(status).to_have_text("1 model ranked, best first.")
     _shot(page, "transfer")

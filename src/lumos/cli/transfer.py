@@ -36,17 +36,15 @@ def transfer_rank(
         print(json.dumps([s.as_dict() for s in ranked], indent=2))
         return
     keys = [*ESTIMATORS, "p2l"]
-    table = Table(
-        "source", "score", "from scratch", *keys, "seconds", title=f"sources for {target}"
-    )
+    table = Table("source", "score", "vs scratch", *keys, "seconds", title=f"sources for {target}")
     for s in ranked:
         values = [f"{s.scores[key]:.3f}" if math.isfinite(s.scores[key]) else "-" for key in keys]
-        scratch = f"{s.control.score:.2f}" if s.control else "-"
-        table.add_row(s.source, f"{s.score:.2f}", scratch, *values, f"{s.seconds:.1f}")
+        versus = ("no better" if s.hurts else "better") if s.control else "-"
+        table.add_row(s.source, f"{s.score:.2f}", versus, *values, f"{s.seconds:.1f}")
     out.print(table)
     for s in ranked:
         if s.hurts and s.control:
             out.print(
-                f"warning: {s.source} scores no better than {s.control.source}: "
+                f"warning: {s.source}'s features do no better than {s.control.source}'s: "
                 "starting from it may be worse than starting from nothing"
             )

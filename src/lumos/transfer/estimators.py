@@ -169,4 +169,4 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 def _reduced(features: np.ndarray, dimensions: int = 64) -> np.ndarray:
     f = np.asarray(features, dtype=np.float64)
     keep = min(dimensions, f.shape[1], len(f) - 1)
-    return PCA(keep, random_state=0).fit_transform(f) if keep < f.shape[1] else f
+    return PCA(keep, svd_solver="full").fit_transform(f) if keep < f.shape[1] else f

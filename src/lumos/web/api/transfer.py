@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from lumos.transfer.rank import DEFAULT, ESTIMATORS, rank
+from lumos.transfer.rank import CONTROL, DEFAULT, ESTIMATORS, rank
 from lumos.web.api.common import settings_of
 
 router = APIRouter()
@@ -26,5 +26,6 @@ def dataset_transfer(
     return {
         "estimators": [*ESTIMATORS, "p2l"],
         "default": list(DEFAULT),
+        "control": list(CONTROL),
         "sources": [s.as_dict() for s in ranked],
     }

@@ -322,15 +322,15 @@ async function transferPage() {
     try {
       const ranked = await api(`/api/datasets/${encodeURIComponent(target)}/transfer`);
       const strategy = $("#strategy").value;
-      const heads = ["#", "model", "network", "score", "from scratch", ...ranked.estimators, "seconds", ""];
+      const heads = ["#", "model", "network", "score", "vs from scratch", ...ranked.estimators, "seconds", ""];
       $("thead", table).replaceChildren(el("tr", {}, ...heads.map((h) => el("th", {}, h))));
       fillTable(table, ranked.sources, (row, i) => el("tr", { class: row.hurts ? "hurts" : "" },
         el("td", {}, String(i + 1)), el("td", {}, el("a", { href: `/models/${encodeURIComponent(row.source)}` }, row.source)),
-        el("td", {}, row.network), el("td", {}, fmt(row.score, 3)), el("td", {}, row.control ? fmt(row.control.score, 3) : "–"),
+        el("td", {}, row.network), el("td", {}, fmt(row.score, 3)), el("td", {}, row.control ? (row.hurts ? "no better" : "better") : "–"),
         ...ranked.estimators.map((key) => el("td", {}, fmt(row.scores[key], 3))),
         el("td", {}, fmt(row.seconds, 2)), el("td", {}, fineTuneLink(target, row, strategy))), "No saved classifier to rank.");
       $("#transfer-warnings").replaceChildren(...ranked.sources.filter((row) => row.hurts).map((row) =>
-        el("li", {}, `${row.source} scores no better than ${row.control.source}: starting from it may be worse than starting from nothing.`)));
+        el("li", {}, `${row.source}'s features do no better than ${row.control.source}'s: starting from it may be worse than starting from nothing.`)));
       const count = ranked.sources.length;
       $("#transfer-status").textContent = `${count} model${count === 1 ? "" : "s"} ranked, best first.`;
     } finally {
