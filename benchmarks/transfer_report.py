@@ -122,8 +122,9 @@ def _negative_transfer(loaded: dict) -> None:
                 flag = control is not None and score <= control
                 hurting, flagged, right = hurting + hurts, flagged + flag, right + (hurts and flag)
                 if margin == 0 and (hurts or flag):
+                    verdict = "flagged" if flag else "NOT flagged"
                     print(f"  {target:14s} {name:12s} fine-tuned {_accuracy(truth, name):.3f} "
-                          f"scratch {scratch:.3f}  {'flagged' if flag else 'NOT flagged'}")  # fmt: skip
+                          f"scratch {scratch:.3f}  {verdict}")  # fmt: skip
         print(f"negative transfer (below scratch by more than {100 * margin:.0f} points): "
               f"{hurting} sources, {right} of them flagged; {flagged} flags, "
               f"{flagged - right} false")  # fmt: skip
