@@ -60,8 +60,10 @@ def main() -> None:
     print(f"linear probe, cold ({args.probe_epochs} L-BFGS iterations): {cold[0]:7.2f} s  "
           f"(val accuracy {cold[1]:.3f}, random features)")  # fmt: skip
     print(f"linear probe, warm (features cached): {probe:7.2f} s  (val accuracy {warm[-1][1]:.3f})")
-    print(f"speed-up over one epoch: cold {epoch / cold[0]:.1f}x, warm {epoch / probe:.1f}x  "
-          "(goal >= 20x)")
+    print(
+        f"speed-up over one epoch: cold {epoch / cold[0]:.1f}x, warm {epoch / probe:.1f}x  "
+        "(goal >= 20x)"
+    )
 
 
 if __name__ == "__main__":
