@@ -125,3 +125,12 @@ def test_mean_ranks_scale_each_estimator_and_skip_what_is_unknown() -> None:
     assert a == 0.0  # best by k-NN, its P2L unknown: ranked on k-NN alone
     assert b == pytest.approx(-(0.75 + 0.0) / 2)  # tied second of three by k-NN, best by P2L
     assert c == pytest.approx(-(0.75 + 1.0) / 2)
+
+
+def test_a_large_target_is_scored_on_a_sample_keeping_each_class(store: Workspace) -> None:
+    [scored] = rank("colours", ["trained"], workspace=store, control=False, images=6)
+    features = store.dataset_dir("colours") / "features"
+    sizes = {len(torch.load(p, weights_only=True)["labels"]) for p in features.glob("*.pt")}
+    assert 6 in sizes and all(math.isfinite(v) for v in scored.scores.values())
+    labels = [torch.load(p, weights_only=True)["labels"] for p in features.glob("*.pt")]
+    assert any(sorted(x.tolist()) == [0, 0, 1, 1, 2, 2] for x in labels)

@@ -21,6 +21,10 @@ def transfer_rank(
         str, typer.Option(help="all, or saved model names, comma-separated.")
     ] = "all",
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    images: Annotated[
+        int,
+        typer.Option(help="At most this many training images (each class keeps its share).", min=4),
+    ] = 2000,
     control: Annotated[
         bool, typer.Option(help="Score each network from scratch too, to flag negative transfer.")
     ] = True,
@@ -31,7 +35,7 @@ def transfer_rank(
     from lumos.transfer.rank import ESTIMATORS, rank
 
     names = None if sources == "all" else [s.strip() for s in sources.split(",") if s.strip()]
-    ranked = rank(target, names, control=control)
+    ranked = rank(target, names, control=control, images=images)
     if json_output:
         print(json.dumps([s.as_dict() for s in ranked], indent=2))
         return

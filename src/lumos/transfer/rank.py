@@ -54,6 +54,7 @@ ESTIMATORS: dict[str, Estimator] = {
 # (docs/BENCHMARKS.md).
 DEFAULT = ("logme", "p2l")
 CONTROL = ("logme", "linear_probe")
+IMAGES = 2000  # target images scored at most: the estimators need no more
 
 
 @dataclass
@@ -82,11 +83,14 @@ def rank(
     *,
     workspace: Workspace | None = None,
     control: bool = True,
+    images: int = IMAGES,
 ) -> list[SourceScore]:
     """The sources (default: every saved classifier) for dataset ``target``, best first;
-    with ``control``, each with its architecture from scratch scored in the same pool."""
+    with ``control``, each with its architecture from scratch scored in the same pool.
+    The target's training split is scored whole up to ``images`` records, beyond that a
+    seeded sample with each class's share."""
     workspace = (workspace or Workspace()).ensure()
-    part = _target(Dataset.open(target, workspace))
+    part = _sample(_target(Dataset.open(target, workspace)), images)
     names = list(sources) if sources else _classifiers(workspace)
     if not names:
         raise NotFoundError("no saved classifier to rank: save or import one first")
@@ -187,6 +191,20 @@ def _target(dataset: Dataset) -> Dataset:
             f"{len(dataset.classes)} classes: ranking needs at least two a class",
         )
     return part
+
+
+def _sample(part: Dataset, images: int) -> Dataset:
+    """At most about ``images`` records of ``part``, each class keeping its share (and at
+    least two), drawn with seed 0."""
+    if len(part) <= images:
+        return part
+    labels, rng = np.asarray(part.labels()), np.random.default_rng(0)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        count = min(len(members), max(2, round(images * len(members) / len(part))))
+        chosen.append(rng.choice(members, count, replace=False))
+    return part.subset(np.sort(np.concatenate(chosen)))
 
 
 def _classifiers(workspace: Workspace) -> list[str]:
