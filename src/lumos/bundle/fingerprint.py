@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,8 +25,9 @@ from pydantic import BaseModel
 from torch import nn
 
 from lumos.data import Dataset
-from lumos.data.loader import BatchLoader
+from lumos.data.loader import BatchLoader, at_size
 from lumos.models import NetworkSpec, build_network
+from lumos.models.digest import weights_digest
 from lumos.models.features import features, head_of
 
 REFERENCE_INPUT = (32, 32)
@@ -70,11 +70,10 @@ def reference() -> Reference:
     centre = features(network, head, [((smooth - 0.5) / 0.25, torch.zeros(64))])[0].mean(0)
     # The weights are drawn bit for bit alike everywhere; the centre's last bits follow the
     # machine's arithmetic, so the digest names how it is made instead.
-    digest = hashlib.blake2b(b"centre: mean of 64 smooth-noise images", digest_size=16)
-    for name, tensor in network.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().contiguous().reshape(-1).view(torch.uint8).numpy())
-    return Reference(network, head, centre, digest.hexdigest())
+    digest = weights_digest(
+        network.state_dict().items(), salt=b"centre: mean of 64 smooth-noise images"
+    )
+    return Reference(network, head, centre, digest)
 
 
 def reference_features(part: Dataset, limit: int = SAMPLE) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +86,7 @@ def reference_features(part: Dataset, limit: int = SAMPLE) -> tuple[np.ndarray, 
 
     def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for images, labels in BatchLoader(sample, 64):
-            images = F.interpolate(images, size=REFERENCE_INPUT, mode="bilinear", antialias=True)
+            images = at_size(images, REFERENCE_INPUT)
             if images.shape[1] != 3:
                 images = images.mean(1, keepdim=True).expand(-1, 3, -1, -1)
             yield (images - 0.5) / 0.25, labels if single else torch.full((len(images),), -1)

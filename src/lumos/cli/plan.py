@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -70,9 +69,7 @@ def plan_command(
     measured = [training_peak(network, shape, p.batch, **options) for p in plans if measure]
     fits = largest_batch(plans[0], room) if room is not None else None
     if json_output:
-        rows = [
-            asdict(p) | {"training": p.training, "rule_of_thumb": p.rule_of_thumb} for p in plans
-        ]
+        rows = [plan.as_dict() for plan in plans]
         for row, peak in zip(rows, measured, strict=False):
             row["measured"] = peak
         print(json.dumps({"plans": rows, "largest_batch": fits}, indent=2))

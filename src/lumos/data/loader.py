@@ -15,11 +15,20 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from lumos.data.dataset import Dataset
 
 Targets = Literal["labels", "masks", "boxes"]
 Batch = tuple[torch.Tensor, Any]
+
+
+def at_size(images: torch.Tensor, size: tuple[int, int] | list[int]) -> torch.Tensor:
+    """A (N, C, H, W) batch at ``size`` (height, width): resized (bilinear, antialiased)
+    only if it is not that size already."""
+    if tuple(images.shape[2:]) == tuple(size):
+        return images
+    return F.interpolate(images, size=tuple(size), mode="bilinear", antialias=True)
 
 
 class BatchLoader:

@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +66,10 @@ class MemoryPlan:
     def training(self) -> int:
         held = self.weights + self.gradients + self.optimizer_state + self.inputs
         return held + max(self.activations + self.errors, self.step)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every figure, the totals too, as ``lumos plan --json`` prints them."""
+        return asdict(self) | {"training": self.training, "rule_of_thumb": self.rule_of_thumb}
 
     @property
     def rule_of_thumb(self) -> tuple[int, int]:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lumos.data.geometry import place_image, placement
 from lumos.data.images import from_array, is_image_name, open_image
+from lumos.data.loader import at_size
 from lumos.errors import DataError
 from lumos.tasks.base import TrainedModel
 
@@ -59,7 +59,4 @@ def preprocess(
 def network_input(arrays: Sequence[np.ndarray], bundle: TrainedModel) -> torch.Tensor:
     """Preprocessed (H, W, C) uint8 images as the network's float batch at its input size."""
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255)
-    input_size = bundle.preprocessing.input_size
-    if tuple(images.shape[2:]) != input_size:
-        images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
-    return images
+    return at_size(images, bundle.preprocessing.input_size)

@@ -21,6 +21,7 @@ from torch import nn
 
 from lumos.data import Dataset
 from lumos.fileio import write_bytes_atomic
+from lumos.models.digest import weights_digest
 from lumos.models.features import features
 
 KEEP = 32  # cached feature files a dataset keeps
@@ -30,14 +31,8 @@ Batches = Callable[[Dataset], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 def body_digest(model: nn.Module, head: nn.Module) -> str:
     """A digest of every weight and buffer of ``model`` outside ``head``."""
     skipped = {id(t) for t in [*head.parameters(), *head.buffers()]}
-    digest = hashlib.blake2b(digest_size=16)
-    for name, tensor in model.state_dict(keep_vars=True).items():
-        if id(tensor) in skipped:
-            continue
-        value = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        digest.update(value.view(torch.uint8).numpy())
-    return digest.hexdigest()
+    state = model.state_dict(keep_vars=True).items()
+    return weights_digest((name, t) for name, t in state if id(t) not in skipped)
 
 
 def cached_features(

@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from lumos.arithmetic import Arithmetic, choose
 from lumos.bundle import Bundle
 from lumos.data import Dataset
-from lumos.data.loader import BatchLoader
+from lumos.data.loader import BatchLoader, at_size
 from lumos.models import NetworkSpec, build_network
 from lumos.models.features import head_of
 from lumos.models.normalization import normalized_model
@@ -324,8 +323,7 @@ class Trainer:
         """A batch on the device at the input size, augmented for training."""
         images = images.to(self.arithmetic.device, non_blocking=True)
         stored = tuple(images.shape[2:])
-        if stored != tuple(self.input_size):
-            images = F.interpolate(images, size=self.input_size, mode="bilinear", antialias=True)
+        images = at_size(images, self.input_size)
         targets = self.objective.targets(labels, stored, train=train)
         if train:
             seed = epoch_seed(self.recipe.seed, self.state.epoch) + self.state.position

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
@@ -29,7 +28,7 @@ from lumos.arithmetic import choose
 from lumos.bundle import Bundle, list_bundles
 from lumos.bundle.fingerprint import FeatureFingerprint, fingerprint, reference
 from lumos.data import Dataset
-from lumos.data.loader import BatchLoader
+from lumos.data.loader import BatchLoader, at_size
 from lumos.errors import DataError, NotFoundError
 from lumos.models import build_network
 from lumos.models.features import head_of
@@ -95,12 +94,12 @@ def rank(
     if not names:
         raise NotFoundError("no saved classifier to rank: save or import one first")
     bundles = [Bundle.saved(name, workspace) for name in names]
-    target_data = fingerprint(part)
+    target_data, labels = fingerprint(part), np.asarray(part.labels())
     scored = []
     for name, bundle in zip(names, bundles, strict=True):
         p2l = _p2l(bundle, target_data, workspace)
-        scored.append(_scored(name, bundle.model(), bundle, part, p2l))
-    controls = _controls(scored, bundles, part) if control else {}
+        scored.append(_scored(name, bundle.model(), bundle, (part, labels), p2l))
+    controls = _controls(scored, bundles, (part, labels)) if control else {}
     pool = [*scored, *controls.values()]
     for entry, score in zip(pool, mean_ranks(pool), strict=True):
         entry.score = score
@@ -112,7 +111,7 @@ def rank(
 
 
 def _controls(
-    scored: list[SourceScore], bundles: list[Bundle], part: Dataset
+    scored: list[SourceScore], bundles: list[Bundle], target: tuple[Dataset, np.ndarray]
 ) -> dict[str, SourceScore]:
     """Each source's architecture from scratch (one per network whatever its class count:
     the first such source's, with its input normalisation), scored alike and attached to
@@ -122,15 +121,18 @@ def _controls(
         architecture = bundle.spec.model_dump_json(exclude={"num_classes"})
         if architecture not in controls:
             name = f"{bundle.spec.name} from scratch"
-            controls[architecture] = _scored(name, scratch_model(bundle), bundle, part, 0.0)
+            controls[architecture] = _scored(name, scratch_model(bundle), bundle, target, 0.0)
         entry.control = controls[architecture]
     return controls
 
 
-def _scored(name: str, model: nn.Module, bundle: Bundle, part: Dataset, p2l: float) -> SourceScore:
+def _scored(
+    name: str, model: nn.Module, bundle: Bundle, target: tuple[Dataset, np.ndarray], p2l: float
+) -> SourceScore:
+    """Every estimator of ``model`` (``bundle``'s network) on the target's records and labels."""
     started = time.perf_counter()
+    part, labels = target
     features, probabilities = source_features(bundle, part, model)
-    labels = np.asarray(part.labels())
     with warnings.catch_warnings():  # features that tell nothing apart score low: enough said
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -234,10 +236,7 @@ def source_features(
 
     def batches(part: Dataset) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for images, labels in BatchLoader(part, 64):
-            images = images.to(arithmetic.device)
-            if tuple(images.shape[2:]) != size:
-                images = F.interpolate(images, size=size, mode="bilinear", antialias=True)
-            yield images, labels
+            yield at_size(images.to(arithmetic.device), size), labels
 
     with arithmetic.context():
         [(inputs, _)] = cached_features(

@@ -6,10 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lumos.data import Dataset
-from lumos.data.loader import BatchLoader
+from lumos.data.loader import BatchLoader, at_size
 
 
 @torch.no_grad()
@@ -29,8 +28,6 @@ def model_scores(
         model.eval()
     outputs = []
     for images, _ in BatchLoader(dataset, batch_size, workers=1):
-        if tuple(images.shape[2:]) != tuple(input_size):
-            images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
-        logits = model(images).float()
+        logits = model(at_size(images, input_size)).float()
         outputs.append(torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=1))
     return torch.cat(outputs).numpy(), np.asarray(dataset.labels())

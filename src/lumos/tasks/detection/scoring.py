@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lumos.data import Dataset
-from lumos.data.loader import BatchLoader
+from lumos.data.loader import BatchLoader, at_size
 from lumos.tasks.base import TrainedModel
 from lumos.tasks.detection.coco import (
     best_threshold,
@@ -32,8 +31,7 @@ def detect_split(
     found: list[dict[str, Any]] = []
     for images, targets in loader:
         height, width = images.shape[2:]
-        if (height, width) != tuple(input_size):
-            images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
+        images = at_size(images, input_size)
         scale = torch.tensor([width / input_size[1], height / input_size[0]] * 2)
         truths.extend(targets)
         found.extend(

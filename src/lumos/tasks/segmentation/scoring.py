@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lumos.data import Dataset
-from lumos.data.loader import BatchLoader
+from lumos.data.loader import BatchLoader, at_size
 from lumos.tasks.base import TrainedModel
 from lumos.tasks.report import Report
 from lumos.tasks.segmentation.metrics import mask_confusion, segmentation_metrics
@@ -23,7 +23,7 @@ def evaluate_segmentation(
     with torch.no_grad():
         for images, masks in BatchLoader(part, 32, targets="masks"):
             if tuple(images.shape[2:]) != input_size:
-                images = F.interpolate(images, size=input_size, mode="bilinear", antialias=True)
+                images = at_size(images, input_size)
                 masks = F.interpolate(masks[:, None].float(), size=input_size, mode="nearest")[
                     :, 0
                 ].long()
