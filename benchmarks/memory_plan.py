@@ -1,41 +1,63 @@
-"""`lumos plan`'s estimate and the seeds' rule of thumb against the measured peak of one
-real training step on this CPU (live tensor bytes, `lumos.plan.measure`).
+"""`lumos plan`'s traced estimate and the seeds' rule of thumb against the allocator's peak
+during one real training step on this CPU (`lumos.plan.measure`): 10 networks (LeNet to
+ResNet-50, a detector, two segmenters) x 3 batch sizes x 2 optimisers, fp32, and the bf16
+arithmetic on three of them.
 
     python benchmarks/memory_plan.py
 """
 
 from __future__ import annotations
 
-import torch
+import statistics
 
-from lumos.plan import estimate
 from lumos.plan.measure import training_peak
+from lumos.plan.memory import Planner, workload
 
-CASES = [
-    ("lenet5", (1, 32, 32), 128, "sgd", "fp32"),
-    ("resnet18", (3, 32, 32), 32, "sgd", "fp32"),
-    ("resnet18", (3, 32, 32), 32, "adamw", "fp32"),
-    ("resnet18", (3, 32, 32), 32, "sgd", "bf16"),
-    ("resnet18", (3, 224, 224), 4, "sgd", "fp32"),
-    ("resnet50", (3, 128, 128), 4, "adam", "fp32"),
-    ("mobilenet_v3_small", (3, 96, 96), 16, "adamw", "fp32"),
-    ("vgg11", (3, 64, 64), 8, "sgd", "fp32"),
-    ("unet", (3, 128, 128), 4, "adam", "fp32"),
+NETWORKS = [  # network, input, three batch sizes
+    ("lenet5", (1, 32, 32), (16, 64, 256)),
+    ("alexnet", (3, 128, 128), (4, 16, 32)),
+    ("vgg11", (3, 64, 64), (4, 8, 16)),
+    ("googlenet", (3, 96, 96), (4, 8, 16)),
+    ("mobilenet_v3_small", (3, 96, 96), (8, 16, 32)),
+    ("efficientnet_b0", (3, 96, 96), (4, 8, 16)),
+    ("resnet18", (3, 64, 64), (8, 16, 32)),
+    ("resnet50", (3, 128, 128), (2, 4, 8)),
+    ("fcos_resnet18_fpn", (3, 128, 128), (2, 4, 8)),
+    ("unet", (3, 128, 128), (2, 4, 8)),
+    ("lraspp_mobilenet_v3_large", (3, 128, 128), (2, 4, 8)),
 ]
+BF16 = ["resnet18", "unet", "mobilenet_v3_small"]
+
+
+def cases() -> list[tuple[str, tuple[int, int, int], int, str, str]]:
+    grid = [
+        (network, shape, batch, optimizer, "fp32")
+        for network, shape, batches in NETWORKS
+        for batch in batches
+        for optimizer in ("sgd", "adamw")
+    ]
+    bf16 = [(n, s, b[1], "adamw", "bf16") for n, s, b in NETWORKS if n in BF16]
+    return grid + bf16
 
 
 def main() -> None:
-    torch.manual_seed(0)
-    figures = ("estimate", "rule", "measured", "meas/est", "meas/rule")
-    print(f"{'network':20s} {'input':10s} {'batch':>5s} {'optim':6s} {'prec':5s} "
-          + " ".join(f"{name:>9s}" for name in figures))  # fmt: skip
-    for network, shape, batch, optimizer, precision in CASES:
-        [plan] = estimate(network, shape, [batch], optimizer=optimizer, precision=precision)
-        peak = training_peak(network, shape, batch, optimizer=optimizer, precision=precision)
-        rule = plan.rule_of_thumb[0]
-        print(f"{network:20s} {'x'.join(map(str, shape)):10s} {batch:5d} {optimizer:6s} "
-              f"{precision:5s} {plan.training / 1e6:8.1f}M {rule / 1e6:8.1f}M {peak / 1e6:8.1f}M "
-              f"{peak / plan.training:8.2f} {peak / rule:9.2f}")  # fmt: skip
+    header = ("network", "input", "batch", "optim", "prec", "estimate", "rule", "measured")
+    print(" | ".join(header) + " | est. error | rule error")
+    errors: dict[str, list[float]] = {"estimate": [], "rule": []}
+    for network, shape, batch, optimizer, precision in cases():
+        work = workload(network, shape, optimizer=optimizer, precision=precision)
+        traced = Planner(work).plan(batch)
+        measured = training_peak(work, batch)
+        rule = traced.rule_of_thumb[0]
+        error, rule_error = (100 * (v - measured) / measured for v in (traced.training, rule))
+        errors["estimate"].append(abs(error))
+        errors["rule"].append(abs(rule_error))
+        print(f"{network} | {'x'.join(map(str, shape))} | {batch} | {optimizer} | {precision} | "
+              f"{traced.training / 1e6:.1f}M | {rule / 1e6:.1f}M | {measured / 1e6:.1f}M | "
+              f"{error:+.1f}% | {rule_error:+.0f}%", flush=True)  # fmt: skip
+    for name, values in errors.items():
+        print(f"{name}: |error| median {statistics.median(values):.1f}%, worst {max(values):.1f}% "
+              f"over {len(values)} cases")  # fmt: skip
 
 
 if __name__ == "__main__":

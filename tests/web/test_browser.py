@@ -253,6 +253,14 @@ def test_the_new_model_form_suggests_a_network_for_the_data(page) -> None:
     playwright_api.expect(page.locator("#network-select")).to_have_value("lenet5")
     page.select_option("#dataset-select", "colours")
     playwright_api.expect(page.locator("#network-select")).to_have_value("resnet18")
+    plan = page.locator("#network-plan")
+    playwright_api.expect(plan).to_contain_text("Training at batch")
+    page.select_option("#plan-gpu", "t4")
+    playwright_api.expect(plan).to_contain_text(re.compile(r"On the NVIDIA T4: largest batch \d+"))
+    page.fill("input[name=batch_size]", "8")
+    page.dispatch_event("input[name=batch_size]", "change")
+    playwright_api.expect(plan).to_contain_text("Training at batch 8")
+    _shot(page, "model-new-plan")
 
 
 def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(page) -> None:

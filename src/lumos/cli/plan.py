@@ -1,10 +1,10 @@
-"""`lumos plan`: will it fit? The memory a network needs to train and to run."""
+"""`lumos plan`: will it fit, on what, how long, at what cost?"""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -12,13 +12,32 @@ from rich.table import Table
 from lumos.cli.common import out, parse_shape
 
 if TYPE_CHECKING:
-    from lumos.plan import MemoryPlan
+    from pathlib import Path
+
+    from lumos.plan import MemoryPlan, Planner
+    from lumos.plan.hardware import Device
+    from lumos.plan.timing import DevicePlan, Efficiency
 
 app = typer.Typer()
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
 COLUMNS = ("batch", "weights", "grads", "optim", "saved", "input", "train", "rule", "infer",
            "rule")  # fmt: skip
+
+MemoryOption = Annotated[
+    str | None, typer.Option(help="Memory to fit, e.g. 16GB: the largest batch that does.")
+]
+GpuOption = Annotated[
+    str | None, typer.Option(help="A catalogue GPU: largest batch, epoch time and cost.")
+]
+CompareOption = Annotated[
+    bool, typer.Option("--compare", help="Rank every catalogue GPU by time and by cost.")
+]
+ImagesOption = Annotated[int, typer.Option(help="Images an epoch (--gpu, --compare).", min=1)]
+EpochsOption = Annotated[int, typer.Option(help="Epochs a run (--gpu, --compare).", min=1)]
+MeasureOption = Annotated[
+    bool, typer.Option("--measure", help="Also measure one real training step on this CPU.")
+]
 
 
 def parse_batches(text: str) -> list[int]:
@@ -39,52 +58,112 @@ def parse_bytes(text: str) -> int:
 
 @app.command("plan")
 def plan_command(
-    network: Annotated[str, typer.Argument(help="A zoo network (or timm:NAME).")],
+    network: Annotated[
+        str, typer.Argument(help="A zoo network (or timm:NAME), or a saved model's name or file.")
+    ],
     input_shape: Annotated[
-        str | None, typer.Option("--input", help="CxHxW; default: the network's own input.")
+        str | None, typer.Option("--input", help="CxHxW; default: the network's (model's) own.")
     ] = None,
     batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1,32,128",
     optimizer: Annotated[Literal["sgd", "adam", "adamw"], typer.Option()] = "sgd",
     precision: Annotated[Literal["fp32", "bf16", "fp16"], typer.Option()] = "fp32",
-    classes: Annotated[int, typer.Option(help="Classes the head scores.", min=1)] = 10,
-    memory: Annotated[
-        str | None, typer.Option(help="Memory to fit, e.g. 16GB: the largest batch that does.")
-    ] = None,
-    measure: Annotated[
-        bool, typer.Option("--measure", help="Also measure one real training step on this CPU.")
-    ] = False,
+    classes: Annotated[int, typer.Option(help="Classes the head scores (networks).", min=1)] = 10,
+    memory: MemoryOption = None,
+    gpu: GpuOption = None,
+    compare: CompareOption = False,
+    images: ImagesOption = 50_000,
+    epochs: EpochsOption = 10,
+    measure: MeasureOption = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The memory NETWORK needs to train (weights, gradients, optimiser state, the
-    activations kept for backward, traced from the network) and to run, per batch size,
-    with the seeds' rule of thumb beside it."""
-    from lumos.models import default_input
-    from lumos.plan import estimate, largest_batch
+    """The memory NETWORK (or a saved MODEL) needs to train (weights, gradients, optimiser
+    state, the activations kept for backward, traced from the network) and to run, per batch
+    size, with the seeds' rule of thumb beside it; the largest batch that fits a memory or a
+    GPU of the catalogue, and an epoch's time and cost there."""
+    from lumos.plan import Planner, workload_named
+    from lumos.plan.hardware import catalogue, device
     from lumos.plan.measure import training_peak
+    from lumos.workspace import Workspace
 
-    shape = parse_shape(input_shape) if input_shape else default_input(network)
-    sizes, room = parse_batches(batch), parse_bytes(memory) if memory else None
+    home = Workspace().root
     options = {"optimizer": optimizer, "precision": precision, "num_classes": classes}
-    plans = estimate(network, shape, sizes, **options)
-    measured = [training_peak(network, shape, p.batch, **options) for p in plans if measure]
-    fits = largest_batch(plans[0], room) if room is not None else None
+    chosen = device(gpu, home) if gpu else None  # an unknown name fails before any tracing
+    work = workload_named(network, parse_shape(input_shape) if input_shape else None, **options)
+    planner = Planner(work)
+    plans = [planner.plan(size) for size in parse_batches(batch)]
+    measured = [training_peak(work, p.batch) for p in plans if measure]
+    room = parse_bytes(memory) if memory else None
+    fits = planner.largest_batch(room) if room is not None else None
+    devices = list(catalogue(home).values()) if compare else [chosen] if chosen else []
+    largest = max(p.batch for p in plans)
+    runs, share = _on_devices(planner, devices, largest, images, epochs, home)
     if json_output:
-        rows = [plan.as_dict() for plan in plans]
-        for row, peak in zip(rows, measured, strict=False):
-            row["measured"] = peak
-        print(json.dumps({"plans": rows, "largest_batch": fits}, indent=2))
+        print(json.dumps(_as_json(plans, measured, fits, runs, share), indent=2))
         return
-    out.print(
-        _table(plans, measured, f"{network}, {'x'.join(map(str, shape))}, {optimizer}, {precision}")
-    )
+    _show_memory(f"{network}, {'x'.join(map(str, work.input_shape))}, {optimizer}, {precision}",
+                 plans, measured)  # fmt: skip
+    places = [(fits, memory)] if fits is not None else []
+    places += [(r.largest_batch, f"the {r.device.name}") for r in runs if chosen and not compare]
+    for room, where in places:
+        _say_fit(plans, room, where)
+    if share:
+        out.print(_device_table(runs, images, epochs, compare))
+        out.print(_efficiency_note(share))
+
+
+def _on_devices(
+    planner: Planner, devices: list[Device], batch: int, images: int, epochs: int, home: Path
+) -> tuple[list[DevicePlan], Efficiency | None]:
+    """The recipe on each device, and the efficiency measured (once) for them."""
+    from lumos.plan.timing import efficiency, on_device
+
+    if not devices:
+        return [], None
+    share = efficiency(planner.work, home / "plan" / "efficiency.json" if home.is_dir() else None)
+    runs = [on_device(planner, d, batch, images=images, epochs=epochs, measured=share)
+            for d in devices]  # fmt: skip
+    return runs, share
+
+
+def _show_memory(title: str, plans: list[MemoryPlan], measured: list[int]) -> None:
+    out.print(_memory_table(plans, measured, title))
     out.print(f"bytes; {plans[0].parameters:,} parameters; saved = activations kept for backward; "
               "rule = the seeds' rule of thumb (12 bytes a parameter, 8 a layer output, 1 an "
               "input value) and its error")  # fmt: skip
-    if fits is not None:
-        out.print(f"largest batch that trains in {memory}: {fits}")
+    if plans[0].extrapolated:
+        out.print("traced on real tensors at batch 1 and 2 (its shapes follow its data), "
+                  "grown linearly")  # fmt: skip
 
 
-def _table(plans: list[MemoryPlan], measured: list[int], title: str) -> Table:
+def _say_fit(plans: list[MemoryPlan], fits: int, where: str) -> None:
+    out.print(f"largest batch that trains in {where}: {fits}")
+    for plan in plans:
+        if plan.batch > fits:
+            out.print(
+                f"batch {plan.batch} does not fit in {where}: the largest that does is {fits}"
+            )
+
+
+def _as_json(
+    plans: list[MemoryPlan],
+    measured: list[int],
+    fits: int | None,
+    runs: list[DevicePlan],
+    share: Efficiency | None,
+) -> dict[str, Any]:
+    from lumos.plan.timing import ranked
+
+    rows = [plan.as_dict() for plan in plans]
+    for row, peak in zip(rows, measured, strict=False):
+        row["measured"] = peak
+    answer: dict[str, Any] = {"plans": rows, "largest_batch": fits}
+    if share is not None:
+        answer["devices"] = [run.as_dict() | {"cost_rank": rank} for run, rank in ranked(runs)]
+        answer["efficiency"] = share.__dict__ | {"share": share.share}
+    return answer
+
+
+def _memory_table(plans: list[MemoryPlan], measured: list[int], title: str) -> Table:
     table = Table(*COLUMNS, *(["measured"] if measured else []), title=title)
     for index, plan in enumerate(plans):
         train_rule, test_rule = plan.rule_of_thumb
@@ -100,12 +179,52 @@ def _table(plans: list[MemoryPlan], measured: list[int], title: str) -> Table:
     return table
 
 
+def _device_table(runs: list[DevicePlan], images: int, epochs: int, compare: bool) -> Table:
+    from lumos.plan.timing import ranked
+
+    table = Table("gpu", "memory", "largest batch", "arithmetic", "epoch", "$/epoch",
+                  f"$/run ({epochs} epochs)", "kWh/run", *(["cost rank"] if compare else []),
+                  title=f"{images:,} images an epoch")  # fmt: skip
+    for run, cost_rank in ranked(runs):
+        fits = run.largest_batch > 0
+        table.add_row(
+            run.device.key,
+            f"{run.device.memory_gb:g} GB",
+            str(run.largest_batch) if fits else "does not fit",
+            run.arithmetic,
+            _duration(run.epoch_seconds) if fits else "-",
+            _dollars(run.usd_per_epoch) if fits else "-",
+            _dollars(run.usd_per_run) if fits else "-",
+            f"{run.kwh_per_run:.2f}" if fits else "-",
+            *([str(cost_rank or "-")] if compare else []),
+        )
+    return table
+
+
+def _efficiency_note(share: Efficiency) -> str:
+    return (f"epoch = {share.flops_per_image / 1e9:.2f} GFLOPs a training image / (the GPU's peak "
+            f"x {share.share:.2f}): the share of peak this network's training reached on this "
+            f"CPU ({share.processor}: {share.images_per_second:.1f} images/s, "
+            f"{share.achieved / 1e9:.0f} of {share.peak / 1e9:.0f} GFLOP/s); a GPU reaches its "
+            "own share, often less on tensor cores: a first estimate")  # fmt: skip
+
+
 def _size(value: float) -> str:
     """Bytes, short: 44.7M, 1.07G."""
     for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if value >= scale:
             return f"{value / scale:.3g}{unit}"
     return f"{value:.0f}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def _dollars(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}" if value >= 0.01 else f"${value:.4f}"
 
 
 def _error(rule: int, traced: int) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import os
-import platform
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lumos.arithmetic import cpu_description
 from lumos.bundle import Bundle
 from lumos.deploy.export import example_input
 from lumos.deploy.runtime import predictor_for
@@ -45,15 +45,7 @@ def machine() -> dict[str, Any]:
     """Cores, CPU model and vector flags, GPU, and library versions of this machine."""
     import onnxruntime as ort
 
-    model, flags = platform.processor() or platform.machine(), set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
+    model, flags = cpu_description()
     return {
         "cpu": model,
         "cores": len(os.sched_getaffinity(0)),

@@ -1,5 +1,21 @@
 """Planning a run before it starts: the memory it needs, traced from the real network."""
 
-from lumos.plan.memory import MemoryPlan, estimate, largest_batch
+from lumos.plan.memory import (
+    MemoryPlan,
+    PlanError,
+    Planner,
+    estimate,
+    workload,
+    workload_named,
+)
+from lumos.plan.step import Workload
 
-__all__ = ["MemoryPlan", "estimate", "largest_batch"]
+__all__ = [
+    "MemoryPlan",
+    "PlanError",
+    "Planner",
+    "Workload",
+    "estimate",
+    "workload",
+    "workload_named",
+]

@@ -1,78 +1,47 @@
-"""The peak of live tensor bytes during one real training step on the CPU: what the
-planner's estimate is checked against.
+"""The memory one real training step takes, as the allocator saw it: what the planner's
+traced estimate is checked against.
 
-A ``TorchDispatchMode`` sees every tensor each operation makes; a storage counts from its
-first tensor until it is freed (a weak reference to the storage says when), so views and
-in-place results are not counted twice. The step is a steady-state one: the optimiser's
-state exists from a step before, the gradients were set to None.
+On the CPU, PyTorch's profiler records every allocation and free of the CPU allocator
+(``profile_memory=True``), the kernels' own workspaces included; the peak of their running
+sum during a steady-state step, plus what was held before it (weights, the optimiser's
+state, the batch), is the step's peak. On CUDA, the caching allocator's
+``max_memory_allocated`` says the same.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from itertools import accumulate
+
 import torch
-from torch.multiprocessing.reductions import StorageWeakRef
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
+from torch.profiler import ProfilerActivity, profile
 
-from lumos.models import NetworkSpec, build_network
-from lumos.plan.memory import autocast, loss
+from lumos.plan.step import TrainingStep, Workload, nbytes
 
 
-class LiveTensorBytes(TorchDispatchMode):
-    """The largest sum of live storages made under this mode (``peak``, bytes); storages
-    at the addresses ``held`` existed before (weights changed in place are not new)."""
-
-    def __init__(self, held: set[int]) -> None:
-        super().__init__()
-        self.held = held
-        self.live: dict[int, tuple[StorageWeakRef, int]] = {}
-        self.peak = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        result = func(*args, **(kwargs or {}))
-        self.live = {k: v for k, v in self.live.items() if not v[0].expired()}
-        for tensor in tree_leaves(result):
-            if isinstance(tensor, torch.Tensor) and tensor.device.type == "cpu":
-                storage = tensor.untyped_storage()
-                address = storage.data_ptr()
-                if address and address not in self.live and address not in self.held:
-                    self.live[address] = (StorageWeakRef(storage), storage.nbytes())
-        self.peak = max(self.peak, sum(size for _, size in self.live.values()))
-        return result
-
-
-def training_peak(
-    network: str,
-    input_shape: tuple[int, int, int],
-    batch: int,
-    *,
-    optimizer: str = "sgd",
-    precision: str = "fp32",
-    num_classes: int = 10,
-) -> int:
-    """Bytes live at the peak of one training step: the weights, the optimiser's state and
-    the input batch, and the largest sum of what the step makes."""
-    channels, height, width = input_shape
-    model = build_network(NetworkSpec.resolve(network, num_classes, channels, (height, width)))
-    kinds = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    options = {"momentum": 0.9} if optimizer == "sgd" else {}
-    solver = kinds[optimizer](model.parameters(), lr=1e-3, **options)
-    images = torch.rand(batch, *input_shape)
-
-    def step() -> None:
-        with autocast(precision):
-            value = loss(model.train()(images))
-        value.backward()
-        solver.step()
-        solver.zero_grad(set_to_none=True)
-
+def training_peak(work: Workload, batch: int, device: str = "cpu") -> int:
+    """Bytes allocated at the peak of one real steady-state training step of ``work``."""
+    step = TrainingStep(work, batch, device)
     step()  # the optimiser's state now exists
-    held = [*_held(model, solver), images]
-    with LiveTensorBytes({t.untyped_storage().data_ptr() for t in held}) as tracker:
+    held = sum(nbytes(t) for t in step.held())
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
         step()
-    return sum(t.numel() * t.element_size() for t in held) + tracker.peak
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device)
+    events = _profiled(step)
+    return held + max(accumulate((e.nbytes() for e in _allocations(events)), initial=0))
 
 
-def _held(model: torch.nn.Module, solver: torch.optim.Optimizer) -> list[torch.Tensor]:
-    state = [v for s in solver.state.values() for v in s.values() if isinstance(v, torch.Tensor)]
-    return [*model.parameters(), *model.buffers(), *state]
+def _profiled(action: Callable[[], None]) -> list:
+    """The profiler's events (operators and allocations) while ``action`` runs."""
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's start and stop lines
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as recorded:
+        action()
+    return list(recorded.profiler.kineto_results.events())
+
+
+def _allocations(events: list) -> list:
+    return sorted((e for e in events if e.name() == "[memory]"), key=lambda e: e.start_ns())

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lumos.arithmetic import Arithmetic
@@ -204,6 +205,13 @@ class Task(ABC):
     @abstractmethod
     def objective(self, setup: Setup) -> Objective:
         """What a training run on ``setup`` computes."""
+
+    def example_loss(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        """A training forward's loss on stand-in targets (every image, every pixel of the
+        first class): the step a memory plan traces."""
+        outputs = model(images)
+        targets = torch.zeros(outputs.shape[0], *outputs.shape[2:], dtype=torch.long)
+        return F.cross_entropy(outputs.float(), targets.to(outputs.device))
 
     def evaluate(
         self,

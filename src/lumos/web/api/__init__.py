@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lumos.web.api import datasets, jobs, models, training, transfer
+from lumos.web.api import datasets, jobs, models, plan, training, transfer
 
 router = APIRouter(prefix="/api")
-for module in (datasets, jobs, training, models, transfer):
+for module in (datasets, jobs, training, models, transfer, plan):
     router.include_router(module.router)

@@ -255,6 +255,27 @@ async function modelNewPage() {
         el("td", {}, l.params.toLocaleString()), el("td", {}, l.flops.toLocaleString())))));
     $("#network-summary").replaceChildren(el("p", {}, `${summary.params.toLocaleString()} parameters, ${(summary.flops / 1e6).toFixed(2)} MFLOPs per image`), table);
   });
+  // What the recipe needs: memory at its batch size; on a catalogue GPU, the largest batch,
+  // an epoch's time and a run's cost (docs/planning.md).
+  const gpuSelect = $("#plan-gpu");
+  gpuSelect.append(...(await api("/api/gpus")).map((g) => el("option", { value: g.key }, `${g.name} (${g.memory_gb} GB)`)));
+  const showPlan = guarded(async () => {
+    if (!networkSelect.value || !datasetSelect.value) return;
+    const fields = recipeFromFields(form);
+    const query = new URLSearchParams({ network: networkSelect.value, dataset: datasetSelect.value, batch: fields.batch_size ?? 64,
+      optimizer: fields.optimizer ?? "sgd", precision: fields.precision ?? "auto", epochs: fields.epochs ?? 10 });
+    if (gpuSelect.value) query.set("gpu", gpuSelect.value);
+    const plan = await api(`/api/plan?${query}`);
+    const m = plan.memory, mb = (bytes) => `${(bytes / 1e6).toLocaleString(undefined, { maximumFractionDigits: 1 })} MB`;
+    let text = `Training at batch ${m.batch} (${m.precision}, ${m.optimizer}) holds ${mb(m.training)}: weights ${mb(m.weights)}, gradients ${mb(m.gradients)}, optimiser ${mb(m.optimizer_state)}, activations ${mb(m.activations)}; inference ${mb(m.inference)}.`;
+    if (plan.device) {
+      const d = plan.device, cost = d.usd_per_run === null ? "no listed price" : `$${d.usd_per_run.toPrecision(2)} a run of ${fields.epochs ?? 10} epochs`;
+      text += ` On the ${d.name}: largest batch ${d.largest_batch}; an epoch of ${plan.images.toLocaleString()} images ≈ ${d.epoch_seconds.toPrecision(2)} s, ${cost} (${d.arithmetic}, at ${(plan.share * 100).toPrecision(2)}% of peak, the share this network reached on this computer).`;
+    }
+    $("#network-plan").textContent = text;
+  });
+  gpuSelect.addEventListener("change", showPlan);
+  for (const name of ["batch_size", "optimizer", "precision", "epochs"]) form.elements[name].addEventListener("change", showPlan);
   const plotSchedule = guarded(async () => {
     const recipe = recipeFromFields(form);
     delete recipe.dataset;
@@ -267,8 +288,8 @@ async function modelNewPage() {
     const preview = await api("/api/augment-preview", { method: "POST", json: recipeFromFields(form) });
     Object.assign($("#augment-preview"), { src: preview.picture, hidden: false });
   }));
-  datasetSelect.addEventListener("change", guarded(async () => { await listNetworks(); describe(); }));
-  networkSelect.addEventListener("change", describe);
+  datasetSelect.addEventListener("change", guarded(async () => { await listNetworks(); describe(); showPlan(); }));
+  networkSelect.addEventListener("change", () => { describe(); showPlan(); });
   for (const name of ["lr_policy", "lr", "epochs", "warmup_epochs", "step_size", "milestones", "gamma", "power", "min_lr"]) {
     form.elements[name].addEventListener("change", plotSchedule);
   }
@@ -293,6 +314,7 @@ async function modelNewPage() {
     }
   }
   describe();
+  showPlan();
   plotSchedule();
   form.addEventListener("submit", guarded(async (event) => {
     event.preventDefault();

@@ -1,0 +1,166 @@
+"""How long an epoch takes on a catalogue device, and what it costs.
+
+An epoch is the training step's FLOPs (counted operator by operator, forward and backward,
+:func:`lumos.plan.trace.step_flops`) times the images, over the device's peak throughput at
+the recipe's arithmetic times an efficiency: the share of peak this network's training
+really reaches. That share is measured here, on this machine: a few real training steps
+against the best dense matrix product this CPU does, both in its fastest arithmetic. A GPU reaches
+its own share, not this CPU's; the figure is a first estimate, stated beside every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+from lumos.arithmetic import cpu_description, cpu_has_native_bf16
+from lumos.fileio import write_json_atomic
+from lumos.plan.hardware import Device
+from lumos.plan.memory import Planner
+from lumos.plan.step import TrainingStep, Workload, autocast
+from lumos.plan.trace import step_flops
+
+RESERVED = 1_000_000_000  # the CUDA context and the libraries' workspaces, kept off a plan
+CALIBRATION_BATCH = 8
+STEPS = 3  # timed, after one to warm up
+GEMM = 1024  # the side of the matrices the CPU's best throughput is measured with
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """The share of this CPU's best throughput one network's training step reaches."""
+
+    flops_per_image: int  # one training step, forward and backward
+    images_per_second: float  # measured on this CPU
+    achieved: float  # FLOP/s
+    peak: float  # FLOP/s of a dense matrix product, same arithmetic
+    processor: str
+
+    @property
+    def share(self) -> float:
+        return min(self.achieved / self.peak, 1.0)
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """One recipe on one device: the batch it trains with, an epoch's time and cost."""
+
+    device: Device
+    batch: int  # the batch asked for, or the largest that fits where that is smaller
+    largest_batch: int
+    arithmetic: str  # what the device computes the recipe's precision in
+    epoch_seconds: float
+    usd_per_epoch: float | None
+    usd_per_run: float | None
+    kwh_per_run: float
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"device": self.device.key, "name": self.device.name}
+
+
+def efficiency(work: Workload, cache: Path | None = None) -> Efficiency:
+    """Measure (or read from ``cache``, a JSON file) this network's share of this CPU's
+    best throughput, in the arithmetic this CPU computes fastest (bf16 where it is native,
+    else fp32): how well the network's layers use a machine, not how this CPU does fp16."""
+    work = replace(work, precision="bf16" if cpu_has_native_bf16() else "fp32")
+    key = _cache_key(work)
+    known = _read_cache(cache)
+    if key in known:
+        return Efficiency(**known[key])
+    flops = step_flops(work)
+    step = TrainingStep(work, CALIBRATION_BATCH)
+    step()
+    seconds = statistics.median(_timed(step) for _ in range(STEPS))
+    rate = CALIBRATION_BATCH / seconds
+    found = Efficiency(flops, rate, flops * rate, _best_throughput(work.precision), _processor())
+    if cache is not None:
+        write_json_atomic(cache, known | {key: asdict(found)})
+    return found
+
+
+def on_device(
+    planner: Planner,
+    device: Device,
+    batch: int,
+    *,
+    images: int,
+    epochs: int,
+    measured: Efficiency,
+) -> DevicePlan:
+    """``planner``'s recipe at ``batch`` (or the largest that fits) on ``device``."""
+    largest = planner.largest_batch(max(device.memory - RESERVED, 0))
+    peak, arithmetic = device.throughput(planner.work.precision)
+    seconds = images * measured.flops_per_image / (peak * measured.share)
+    hours = seconds * epochs / 3600
+    price = device.usd_per_hour
+    return DevicePlan(
+        device=device,
+        batch=min(batch, largest),
+        largest_batch=largest,
+        arithmetic=arithmetic,
+        epoch_seconds=seconds,
+        usd_per_epoch=price * seconds / 3600 if price is not None else None,
+        usd_per_run=price * hours if price is not None else None,
+        kwh_per_run=device.watts * hours / 1000,
+    )
+
+
+def ranked(runs: list[DevicePlan]) -> list[tuple[DevicePlan, int | None]]:
+    """``runs`` fastest first (those where not one image fits last), each with its rank by
+    the cost of a run (None without a price or a fit)."""
+    by_time = sorted(runs, key=lambda r: (r.largest_batch == 0, r.epoch_seconds))
+    priced = [r for r in runs if r.usd_per_run is not None and r.largest_batch]
+    by_cost = {id(r): rank for rank, r in enumerate(sorted(priced, key=_run_cost), start=1)}
+    return [(run, by_cost.get(id(run))) for run in by_time]
+
+
+def _run_cost(run: DevicePlan) -> float:
+    return run.usd_per_run or 0.0
+
+
+def _timed(step: TrainingStep) -> float:
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def _best_throughput(precision: str) -> float:
+    """FLOP/s of this CPU's dense matrix product in ``precision`` (median of five)."""
+    a, b = torch.rand(GEMM, GEMM), torch.rand(GEMM, GEMM)
+    with autocast(precision):
+        torch.mm(a, b)
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            times.append(time.perf_counter() - start)
+    return 2 * GEMM**3 / statistics.median(times)
+
+
+def _processor() -> str:
+    return f"{cpu_description()[0]}, {torch.get_num_threads()} threads"
+
+
+def _cache_key(work: Workload) -> str:
+    text = json.dumps(
+        [work.spec.model_dump(mode="json"), work.optimizer, work.precision, _processor(),
+         torch.__version__, CALIBRATION_BATCH],
+        sort_keys=True,
+    )  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_cache(cache: Path | None) -> dict:
+    if cache is None or not cache.is_file():
+        return {}
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # a damaged cache is measured again
+    return known if isinstance(known, dict) else {}

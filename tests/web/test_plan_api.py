@@ -1,0 +1,40 @@
+"""The planner's API for the new-model form: the GPU catalogue, a recipe's memory and, on a
+GPU, its largest batch, epoch time and cost; and what it refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import api_error, colour_folders, workbench_client
+from lumos.data import import_dataset
+from lumos.plan import Planner, workload
+from lumos.workspace import Workspace
+
+
+def test_the_plan_of_a_recipe_on_a_dataset_and_a_gpu(workspace: Workspace, tmp_path: Path) -> None:
+    import_dataset(colour_folders(tmp_path / "colours"), "colours", workspace=workspace)
+    client = workbench_client(workspace, roots=[tmp_path], run_jobs=False)
+    gpus = client.get("/api/gpus").json()
+    assert {"t4", "a100-40gb", "jetson-tx2"} <= {g["key"] for g in gpus}
+    query = {"network": "lenet5", "dataset": "colours", "batch": 16, "precision": "fp32"}
+    memory = client.get("/api/plan", params=query).json()["memory"]
+    expected = Planner(workload("lenet5", (3, *memory["input_shape"][1:]), num_classes=3))
+    assert memory["training"] == expected.plan(16).training and memory["batch"] == 16
+    on_gpu = client.get("/api/plan", params=query | {"gpu": "t4", "epochs": 3}).json()
+    device = on_gpu["device"]
+    assert device["device"] == "t4" and device["largest_batch"] > 16 and on_gpu["images"] > 0
+    assert device["usd_per_run"] > 0 and 0 < on_gpu["share"] <= 1
+    automatic = client.get("/api/plan", params=query | {"gpu": "a100-40gb", "precision": "auto"})
+    assert automatic.json()["memory"]["precision"] == "bf16"  # CUDA autocast where it has it
+
+    assert "unknown GPU 'gtx-9999'" in api_error(
+        client.get("/api/plan", params=query | {"gpu": "gtx-9999"}), 400
+    )
+    assert "unknown network 'nonet'" in api_error(
+        client.get("/api/plan", params=query | {"network": "nonet"}), 404
+    )
+    assert "no dataset named 'nope'" in api_error(
+        client.get("/api/plan", params=query | {"dataset": "nope"}), 404
+    )
+    for bad in ({"batch": 0}, {"batch": "x"}, {"precision": "fp8"}, {"gpu": "g" * 200}):
+        assert client.get("/api/plan", params=query | bad).status_code == 422, bad
