@@ -8,7 +8,7 @@ STAMP := $(VENV)/.lumos-installed
 DEMO_HOME ?= lumos-workspace
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint clean browser
+.PHONY: demo test lint clean browser postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,15 @@ browser:
 		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
 		echo "chromium could not be installed: the browser tests will be skipped"
 
-test: $(STAMP) browser
+# A sweep's test starts Debian's PostgreSQL server in a temporary folder: installed here as
+# root; otherwise that test is skipped with the reason.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+		{ apt-get install -y -q postgresql >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1; }; }; } || \
+		echo "postgresql could not be installed: the PostgreSQL sweep test will be skipped"
+
+test: $(STAMP) browser postgres
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q

@@ -141,10 +141,19 @@ class Recipe(BaseModel):
     threads: int | None = Field(
         None, ge=1, description="CPU threads; default: the job's share of the cores"
     )
+    nproc: int = Field(
+        1, ge=1, description="training processes (torch.distributed); batch size is their total"
+    )
     tensorboard: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Recipe:
+        if self.nproc > self.batch_size:
+            raise ValueError(f"batch_size {self.batch_size} cannot give {self.nproc} processes "
+                             "an image each: raise batch_size or lower nproc")  # fmt: skip
+        if self.nproc > 1 and self.unfreeze_every:
+            raise ValueError("unfreeze_every does not work with nproc > 1: the processes "
+                             "agree on the learning weights when they start")  # fmt: skip
         if self.lr_policy == "multistep" and not self.milestones:
             raise ValueError("lr_policy multistep needs milestones, e.g. [30, 60]")
         if self.warmup_epochs >= self.epochs:

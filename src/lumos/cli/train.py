@@ -13,6 +13,19 @@ from lumos.cli.common import out
 from lumos.recipe import Recipe
 
 app = typer.Typer()
+NprocOption = Annotated[
+    int | None, typer.Option(help="Training processes on this machine (torchrun).", min=1)
+]
+NnodesOption = Annotated[int, typer.Option(help="Machines the run spans.", min=1)]
+NodeRankOption = Annotated[
+    int, typer.Option(help="This machine's number; machine 0 keeps the job.", min=0)
+]
+RdzvOption = Annotated[
+    str | None, typer.Option(help="HOST:PORT where the machines meet (--nnodes above 1).")
+]
+RdzvTimeoutOption = Annotated[
+    float, typer.Option(help="Seconds the machines wait for each other.", min=1)
+]
 
 
 @app.command("train")
@@ -37,19 +50,33 @@ def train_command(
             help="With init=MODEL: then train a few epochs from scratch and say if MODEL helped.",
         ),
     ] = False,
+    nproc: NprocOption = None,
+    nnodes: NnodesOption = 1,
+    node_rank: NodeRankOption = 0,
+    rdzv: RdzvOption = None,
+    rdzv_timeout: RdzvTimeoutOption = 300.0,
 ) -> None:
     """Train a network: `lumos train dataset=digits network=lenet5 epochs=10`, or a recipe YAML."""
     from lumos.train import train
     from lumos.train.callbacks import ProgressBar
     from lumos.train.control import run_control
+    from lumos.train.launch import Processes, check, launch
     from lumos.workspace import Workspace
 
+    processes = None
+    if nproc is not None or nnodes > 1:
+        processes = Processes(nproc or 1, nnodes, node_rank, rdzv, rdzv_timeout)
+        check(processes, device)
+    if processes is not None and not processes.leads:  # the job lives on machine 0
+        launch(processes, None, Workspace().ensure().root, device)
+        out.print(f"machine {node_rank}: training done")
+        return
     recipe = None if resume is not None else Recipe.from_settings(settings or [])
     if control and recipe is not None and recipe.init is None:
         raise typer.BadParameter(
             "compares a run from init=MODEL with one from scratch: set init", param_hint="--control"
         )
-    job = train(recipe, resume=resume, epochs=epochs, device=device)
+    job = train(recipe, resume=resume, epochs=epochs, device=device, processes=processes)
     out.print(f"job {job.id}: {job.state}; checkpoints in {job.folder / 'checkpoints'}")
     if control:
         out.print("the control: the same recipe from scratch")

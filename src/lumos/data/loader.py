@@ -42,6 +42,11 @@ class BatchLoader:
     memory order. ``workers`` threads read up to ``2 * workers`` batches ahead; 0 reads in
     the calling thread. Shuffling depends on ``seed`` and the epoch given to
     :meth:`set_epoch`, so a resumed run sees the same order.
+
+    ``shard=(rank, processes)``: each of the run's processes reads its contiguous part of
+    every batch (parts differ by at most one image), so that ``batch_size`` is the batch of
+    the whole run, as on one process; :meth:`weight` says what a part's mean counts for.
+    ``batch_size`` must be at least ``processes``.
     """
 
     def __init__(
@@ -57,9 +62,11 @@ class BatchLoader:
         pin_memory: bool = False,
         sample_weights: np.ndarray | None = None,
         targets: Targets = "labels",
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        self.rank, self.processes = shard
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -79,8 +86,9 @@ class BatchLoader:
         self.epoch = epoch
 
     def __len__(self) -> int:
+        """Batches an epoch (a last one too small to give each process an image: dropped)."""
         full, rest = divmod(len(self.dataset), self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
+        return full + (1 if rest >= self.processes and not self.drop_last else 0)
 
     def _batches(self) -> list[np.ndarray]:
         n = len(self.dataset)
@@ -89,10 +97,23 @@ class BatchLoader:
             if self.shuffle
             else np.arange(n)
         )
-        return [
+        whole = [
             order[i : i + self.batch_size]
             for i in range(0, len(self) * self.batch_size, self.batch_size)
         ]
+        if self.processes == 1:
+            return whole
+        return [np.array_split(batch, self.processes)[self.rank] for batch in whole]
+
+    def weight(self, position: int) -> float:
+        """What this process's part of batch ``position`` counts for among the parts: its
+        share of the batch times the processes (1 for equal parts), so that the mean of
+        the parts' weighted mean losses is the whole batch's mean."""
+        if self.processes == 1:
+            return 1.0
+        size = min(self.batch_size, len(self.dataset) - position * self.batch_size)
+        part = len(np.array_split(np.arange(size), self.processes)[self.rank])
+        return part * self.processes / size
 
     def read(self, positions: np.ndarray) -> Batch:
         """One uint8 batch for the given positions (runs in the worker threads)."""

@@ -45,7 +45,9 @@ class MetricsLog(Callback):
         if s.position % max(1, min(self.every, len(trainer.loader) // 10)):
             return
         now = time.perf_counter()
-        rate = (s.sums["seen"] - self._last_seen) / max(now - self._last_time, 1e-9)
+        # The processes of a run train in step on equal parts of each batch.
+        seen = (s.sums["seen"] - self._last_seen) * trainer.group.processes
+        rate = seen / max(now - self._last_time, 1e-9)
         self._last_time, self._last_seen = now, s.sums["seen"]
         self._write(
             {
@@ -177,7 +179,7 @@ class ProgressBar(Callback):
             # a detector counts no hits: its bar shows no accuracy
             acc=f" acc {sums['correct'] / sums['counted']:.3f}" if sums["counted"] else "",
             lr=trainer.optimizer.param_groups[0]["lr"],
-            rate=(sums["seen"] - self._seen) / elapsed,
+            rate=(sums["seen"] - self._seen) * trainer.group.processes / elapsed,
         )
 
     def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:

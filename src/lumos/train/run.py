@@ -40,9 +40,13 @@ from lumos.train.callbacks import (
     read_metrics,
 )
 from lumos.train.checkpoints import load_checkpoint
+from lumos.train.group import ALONE, Group
+from lumos.train.launch import Processes, launch
 from lumos.train.setup import check_fit
 from lumos.train.trainer import Trainer, TrainError
 from lumos.workspace import Workspace
+
+PROCESSES_REPORT = "processes.txt"  # the last output of a group's processes that failed
 
 
 class Interrupted(Exception):  # noqa: N818 - a signal, not an error
@@ -50,11 +54,14 @@ class Interrupted(Exception):  # noqa: N818 - a signal, not an error
 
 
 class _StopOnRequest(Callback):
-    def __init__(self) -> None:
+    """Stops the run after the batch in which Ctrl-C arrived (in every process of it)."""
+
+    def __init__(self, group: Group = ALONE) -> None:
         self.requested = False
+        self.group = group
 
     def after_batch(self, trainer: Trainer) -> None:
-        if self.requested:
+        if self.group.anyone(self.requested):
             raise Interrupted
 
 
@@ -97,37 +104,69 @@ def train(
     workspace: Workspace | None = None,
     progress: bool = True,
     device: str | None = None,
+    processes: Processes | None = None,
+    callbacks: tuple[Callback, ...] = (),
 ) -> Job:
-    """Train ``recipe`` as a new job, or ``resume`` a job (to ``epochs`` if given)."""
+    """Train ``recipe`` as a new job, or ``resume`` a job (to ``epochs`` if given). A recipe
+    with ``nproc`` above 1 (or ``processes``) trains on that many processes (torchrun).
+    ``callbacks`` see the run beside the job's own (on one process only)."""
     workspace = (workspace or Workspace()).ensure()
-    job, recipe, payload = _start(workspace, recipe, resume, epochs)
-    set_state(workspace, job, "running")
+    nproc = processes.per_node * processes.nodes if processes else None
+    job, recipe, payload = _start(workspace, recipe, resume, epochs, nproc)
+    if recipe.nproc > 1:
+        processes = processes or Processes(per_node=recipe.nproc)
+        return _launched(workspace, job, processes, device, progress)
+    run(workspace, job, recipe, payload, progress=progress, device=device, callbacks=callbacks)
+    return job
+
+
+def run(
+    workspace: Workspace,
+    job: Job | None,
+    recipe: Recipe,
+    payload: dict | None,
+    *,
+    progress: bool = True,
+    device: str | None = None,
+    group: Group = ALONE,
+    callbacks: tuple[Callback, ...] = (),
+) -> None:
+    """Run the training in this process, from ``payload`` (a checkpoint) if given. The
+    process of ``group`` that writes keeps ``job``'s state, log, metrics and checkpoints;
+    the others (``job`` None) only train beside it."""
+    if job is not None and group.processes == 1:  # (a group's job runs in its launcher)
+        set_state(workspace, job, "running")
     threads, chosen_by = choose_threads(recipe.threads, payload and payload.get("threads"))
-    job.log(f"threads: {threads} ({chosen_by})")
-    stopper = _StopOnRequest()
-    checkpoints = Checkpoints(
-        job.folder / "checkpoints",
-        recipe.checkpoint_every,
-        recipe.checkpoint_steps,
-        recipe.checkpoint_minutes,
-    )
+    stopper = _StopOnRequest(group)
+    checkpoints = None
     trainer: Trainer | None = None
     try:
         with computing_with(threads):
             dataset = Dataset.open(recipe.dataset, workspace)
+            if job is not None:
+                job.log(f"threads: {threads} ({chosen_by})")
+                checkpoints = Checkpoints(
+                    job.folder / "checkpoints",
+                    recipe.checkpoint_every,
+                    recipe.checkpoint_steps,
+                    recipe.checkpoint_minutes,
+                )
             trainer = Trainer(
                 recipe,
                 dataset,
                 # The stopper last: every other callback has seen the batch it stops after.
-                callbacks=(*_callbacks(recipe, job, checkpoints, progress), stopper),
+                callbacks=(*_callbacks(recipe, job, checkpoints, progress), *callbacks, stopper),
                 device=device,
                 workspace=workspace,
+                group=group,
             )
             _prepare(trainer, job, payload)
             with _graceful_interrupt(stopper):
                 trainer.fit()
     except Interrupted:
         assert trainer is not None
+        if job is None or checkpoints is None:
+            raise TrainError("interrupted") from None
         checkpoints.save(trainer)
         where = f"interrupted at epoch {trainer.state.epoch + 1}"
         set_state(
@@ -135,20 +174,42 @@ def train(
         )
         raise TrainError(job.error or "interrupted") from None
     except (LumosError, KeyboardInterrupt) as e:
-        state = "failed" if isinstance(e, LumosError) else "aborted"
-        set_state(workspace, job, state, str(e) or "interrupted")
+        if job is not None:
+            state = "failed" if isinstance(e, LumosError) else "aborted"
+            set_state(workspace, job, state, str(e) or "interrupted")
         raise
-    set_state(workspace, job, "done")
-    return job
+    if job is not None:
+        set_state(workspace, job, "done")
 
 
-def _prepare(trainer: Trainer, job: Job, payload: dict | None) -> None:
+def _launched(
+    workspace: Workspace, job: Job, processes: Processes, device: str | None, progress: bool
+) -> Job:
+    """``job`` trained by torchrun's processes; failed with the reason if they died before
+    they could say so themselves. The job runs in this process, which outlives them."""
+    set_state(workspace, job, "running")
+    try:
+        report = job.folder / PROCESSES_REPORT
+        launch(processes, job.id, workspace.root, device, progress=progress, report=report)
+    except TrainError as e:
+        job = open_job(workspace, job.id)
+        if job.state in ("queued", "running"):
+            resume = f"lumos train --resume {job.id}"
+            said = f"{e} (their output: {PROCESSES_REPORT}); resume with `{resume}`"
+            set_state(workspace, job, "failed", said)
+        raise TrainError(open_job(workspace, job.id).error or str(e)) from None
+    return open_job(workspace, job.id)
+
+
+def _prepare(trainer: Trainer, job: Job | None, payload: dict | None) -> None:
     """A new run writes what a bundle needs (network, the data's manifest, so a finished
     run saves without its dataset); a resumed one restores its checkpoint."""
     recipe = trainer.recipe
     if payload is not None:
         trainer.restore(payload)
-    else:
+    if job is None:
+        return
+    if payload is None:
         (job.folder / "network.json").write_text(trainer.spec.model_dump_json(indent=2))
         write_json_atomic(job.folder / TRAINED_ON, trainer.dataset.manifest)
     _trim_metrics(job.folder / METRICS, trainer)
@@ -195,34 +256,47 @@ def check_recipe(recipe: Recipe, dataset: Dataset) -> None:
 
 
 def _start(
-    workspace: Workspace, recipe: Recipe | None, resume: str | None, epochs: int | None
+    workspace: Workspace,
+    recipe: Recipe | None,
+    resume: str | None,
+    epochs: int | None,
+    nproc: int | None = None,
 ) -> tuple[Job, Recipe, dict | None]:
-    """The job, its recipe and the checkpoint to continue from (None: from the start)."""
+    """The job, its recipe (with ``epochs`` and ``nproc`` if given) and the checkpoint to
+    continue from (None: from the start)."""
     if resume is None:
         if recipe is None:
             raise RecipeError("train needs a recipe or a job to resume")
+        if nproc is not None:
+            recipe = Recipe.parse(recipe.model_dump() | {"nproc": nproc}, "recipe")
         return queue_training(recipe, workspace), recipe, None
     job = open_job(workspace, resume)
     recipe = Recipe.load(job.folder / "recipe.yaml")
     last = job.folder / "checkpoints" / LAST
     payload = load_checkpoint(last) if last.is_file() else None  # killed before one: start over
-    if epochs is not None:
-        recipe.epochs = epochs
+    if epochs is not None or nproc is not None:
+        changes = {"epochs": epochs, "nproc": nproc}
+        values = {k: v for k, v in changes.items() if v is not None}
+        recipe = Recipe.parse(recipe.model_dump() | values, str(job.folder / "recipe.yaml"))
         (job.folder / "recipe.yaml").write_text(recipe.to_yaml())
     return job, recipe, payload
 
 
 def _callbacks(
-    recipe: Recipe, job: Job, checkpoints: Checkpoints, progress: bool
+    recipe: Recipe, job: Job | None, checkpoints: Checkpoints | None, progress: bool
 ) -> list[Callback]:
+    """The job's callbacks; without a job (a process beside the one that writes), only
+    early stopping, which every process decides alike from the same validation."""
+    stopping = [EarlyStopping(recipe.early_stopping)] if recipe.early_stopping else []
+    if job is None or checkpoints is None:
+        return stopping
     # Checkpoints before the metrics log: an epoch in the log always has its checkpoint.
     callbacks: list[Callback] = [
         checkpoints,
         MetricsLog(job.folder / METRICS),
         _JobProgress(job),
+        *stopping,
     ]
-    if recipe.early_stopping:
-        callbacks.append(EarlyStopping(recipe.early_stopping))
     if recipe.tensorboard:
         callbacks.append(TensorBoard(job.folder / "tensorboard"))
     if progress:

@@ -29,6 +29,7 @@ from lumos.tasks import Setup, task_of
 from lumos.train import finetune, probe
 from lumos.train.errors import TrainError
 from lumos.train.feature_cache import cached_features
+from lumos.train.group import ALONE, Group
 from lumos.train.schedules import Schedule
 from lumos.train.setup import check_fit, normalizer
 from lumos.train.state import TrainState, epoch_seed
@@ -62,8 +63,10 @@ class Trainer:
         device: str | None = None,
         workspace: Workspace | None = None,
         model: nn.Module | None = None,
+        group: Group = ALONE,
     ) -> None:
         self.recipe = recipe
+        self.group = group
         self.dataset = dataset
         self.callbacks = callbacks
         self.task = task_of(recipe.network)
@@ -82,6 +85,7 @@ class Trainer:
             **self.task.network_options(dataset, self.input_size),
         )
         self._build_model(model, workspace)
+        self.trained = group.wrap(self.model, self.arithmetic.device)  # what a step calls
         self.optimizer = finetune.optimizer(recipe, self.model)
         # The loader's threads count against the run's share of the cores.
         self.threads = torch.get_num_threads()
@@ -144,6 +148,7 @@ class Trainer:
             pin_memory=self.arithmetic.device.type == "cuda",
             sample_weights=self.objective.sample_weights(),
             targets=self.task.targets,
+            shard=self.group.shard,
         )
         val = BatchLoader(
             self.val_split,
@@ -206,13 +211,14 @@ class Trainer:
             self._step(images, labels)
             s.position += 1
             self.emit("after_batch")
+        sums = self.group.total(s.sums)
         metrics = {
             "epoch": s.epoch + 1,
-            "train_loss": s.sums["loss"] / max(s.sums["seen"], 1),
+            "train_loss": sums["loss"] / max(sums["seen"], 1),
             "lr": self.optimizer.param_groups[0]["lr"],
         }
-        if s.sums["counted"]:
-            metrics["train_accuracy"] = s.sums["correct"] / s.sums["counted"]
+        if sums["counted"]:
+            metrics["train_accuracy"] = sums["correct"] / sums["counted"]
         due = (s.epoch + 1) % r.val_every == 0 or s.epoch + 1 == r.epochs
         self._close_epoch(metrics, self.validate() if due else None)
 
@@ -287,6 +293,7 @@ class Trainer:
 
     def _step(self, images: torch.Tensor, labels: Any) -> None:
         r, s = self.recipe, self.state
+        self.group.seed_batch(r.seed, s.epoch, s.position, self.generator)
         images, targets = self.prepare(images, labels, train=True)
         logits, loss = self.forward(images, targets)
         if not torch.isfinite(loss):
@@ -294,7 +301,7 @@ class Trainer:
                 f"loss became {loss.item()} at epoch {s.epoch + 1}, batch {s.position + 1}: "
                 "training stopped; the last good checkpoint is kept (try a lower lr)"
             )
-        self.scaler.scale(loss / r.accumulate).backward()
+        self.scaler.scale(loss * self.loader.weight(s.position) / r.accumulate).backward()
         last_batch = s.position + 1 == len(self.loader)
         if (s.position + 1) % r.accumulate == 0 or last_batch:
             for group in self.optimizer.param_groups:
@@ -337,7 +344,7 @@ class Trainer:
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """The training model's outputs (None for a detector) and loss on a prepared batch."""
         with self.arithmetic.context():
-            return self.objective.forward(self.model, images, targets)
+            return self.objective.forward(self.trained, images, targets)
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:

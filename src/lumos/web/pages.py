@@ -16,6 +16,8 @@ from lumos.data.samples import sample_descriptions
 from lumos.errors import LumosError
 from lumos.jobs import open_job
 from lumos.recipe import Recipe
+from lumos.sweep import open_sweep
+from lumos.workspace import validate_name
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -39,7 +41,7 @@ RECIPE_GROUPS: dict[str, list[str]] = {
         "unfreeze_every", "body_lr", "batchnorm", "seed",
         "precision", "channels_last", "ema",
         "val_every", "checkpoint_every", "checkpoint_steps", "checkpoint_minutes",
-        "early_stopping", "metric", "workers", "threads",
+        "early_stopping", "metric", "workers", "threads", "nproc",
     ],
 }  # fmt: skip
 
@@ -122,6 +124,16 @@ def dataset_page(request: Request, name: str) -> HTMLResponse:
 def transfer_page(request: Request, name: str) -> HTMLResponse:
     state = request.app.state.lumos
     return _entry_page(request, "transfer.html", lambda: state.datasets.get(name), name=name)
+
+
+@router.get("/sweeps/{name}", response_class=HTMLResponse)
+def sweep_page(request: Request, name: str) -> HTMLResponse:
+    workspace = request.app.state.lumos.settings.workspace
+
+    def found() -> object:
+        return open_sweep(validate_name(name, "sweep name"), None, workspace)
+
+    return _entry_page(request, "sweep.html", found, name=name)
 
 
 @router.get("/models/new", response_class=HTMLResponse)

@@ -85,6 +85,10 @@ async function homePage() {
         el("td", {}, j.created.replace("T", " ").slice(0, 19))),
       "no jobs yet");
   };
+  const sweeps = await api("/api/sweeps");
+  $("#sweeps-card").hidden = !sweeps.length;
+  fillTable($("#sweeps"), sweeps, (w) => el("tr", {}, el("td", {}, el("a", { href: `/sweeps/${encodeURIComponent(w.name)}` }, w.name)),
+    el("td", {}, `${w.finished} / ${w.trials}`), el("td", {}, w.best === null ? "" : `${w.metric} ${fmt(w.best, 3)}`)), "no sweeps");
   await refreshJobs();
   setInterval(guarded(refreshJobs), 2000);
 }
@@ -361,6 +365,25 @@ async function transferPage() {
   }));
 }
 
+// ---- sweep ---------------------------------------------------------------------------
+
+async function sweepPage() {
+  const name = $("#sweep-name").dataset.name;
+  const sweep = await api(`/api/sweeps/${encodeURIComponent(name)}`);
+  const names = sweep.params.map((p) => p.split("=")[0]);
+  const finished = sweep.trials.filter((t) => t.state !== "running").length;
+  $("#sweep-summary").textContent = `${finished} of ${sweep.trials_wanted} trials finished; trying ${sweep.params.join(", ")}; each trial is a training job.`;
+  $("#sweep-best").textContent = sweep.best
+    ? `Best: trial ${sweep.best.number}, ${sweep.metric} ${fmt(sweep.best.value, 4)} with ${Object.entries(sweep.best.params).map(([k, v]) => `${k} ${typeof v === "number" ? fmt(v, 4) : v}`).join(", ")}.`
+    : "No trial has finished yet.";
+  const table = $("#sweep-trials");
+  $("thead", table).replaceChildren(el("tr", {}, ...["trial", "state", sweep.metric, ...names, "epochs", "job"].map((h) => el("th", {}, h))));
+  fillTable(table, sweep.trials, (t) => el("tr", {}, el("td", {}, String(t.number)), el("td", {}, stateBadge(t.state)),
+    el("td", {}, t.value === null ? "" : fmt(t.value, 4)), ...names.map((n) => el("td", {}, typeof t.params[n] === "number" ? fmt(t.params[n], 4) : String(t.params[n] ?? ""))),
+    el("td", {}, String(t.epochs ?? "")), el("td", {}, t.job ? el("a", { href: `/jobs/${t.job}` }, t.job) : "")), "no trials yet");
+  $("#sweep-pictures").replaceChildren(...sweep.pictures.map((src) => el("img", { src, alt: src.split("/").pop(), class: "plot" })));
+}
+
 // ---- job -----------------------------------------------------------------------------
 
 const LAYOUT = { margin: { t: 10, r: 10, b: 40, l: 55 }, xaxis: { title: { text: "epoch" } }, legend: { orientation: "h", y: -0.25 } };
@@ -591,5 +614,5 @@ async function modelPage() {
   }));
 }
 
-const PAGES = { home: homePage, "dataset-new": datasetNewPage, dataset: datasetPage, "model-new": modelNewPage, job: jobPage, model: modelPage, transfer: transferPage };
+const PAGES = { home: homePage, "dataset-new": datasetNewPage, dataset: datasetPage, "model-new": modelNewPage, job: jobPage, model: modelPage, transfer: transferPage, sweep: sweepPage };
 document.addEventListener("DOMContentLoaded", guarded(() => PAGES[document.body.dataset.page]?.()));

@@ -1,0 +1,73 @@
+"""Sweeps: the workspace's Optuna studies, their trials (training jobs), best values,
+parameter importance and plots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+
+from lumos.errors import NotFoundError
+from lumos.sweep import Sweep, open_sweep
+from lumos.sweep.report import IMPORTANCE, PARALLEL, best_row, importances, rows, write_report
+from lumos.sweep.study import DATABASE, storage_url
+from lumos.web.api.common import settings_of
+from lumos.workspace import validate_name
+
+router = APIRouter()
+PICTURES = (IMPORTANCE, PARALLEL)
+
+
+@router.get("/sweeps")
+def sweeps(request: Request) -> list[dict[str, Any]]:
+    """Every sweep in the workspace's study database, with its best value so far."""
+    workspace = settings_of(request).workspace
+    if not (workspace.root / DATABASE).is_file():
+        return []
+    listed = []
+    for name in optuna.get_all_study_names(storage_url(None, workspace)):
+        sweep = open_sweep(name, None, workspace)
+        found = rows(sweep)
+        best = best_row(sweep, found)
+        listed.append({"name": name, "metric": sweep.metric, "trials": sweep.trials,
+                       "finished": sum(r.state != "running" for r in found),
+                       "best": best and best.value})  # fmt: skip
+    return listed
+
+
+@router.get("/sweeps/{name}")
+def sweep(request: Request, name: str) -> dict[str, Any]:
+    """One sweep: its parameters, its trials, the best, the importance of each parameter
+    and its plots (written again from the study)."""
+    workspace = settings_of(request).workspace
+    found_sweep = _sweep(name, request)
+    write_report(found_sweep, workspace)
+    found = rows(found_sweep)
+    best = best_row(found_sweep, found)
+    folder = workspace.root / "sweeps" / name
+    return {
+        "name": name,
+        "metric": found_sweep.metric,
+        "params": [p.text for p in found_sweep.params],
+        "trials_wanted": found_sweep.trials,
+        "trials": [r.as_dict() for r in found],
+        "best": best and best.as_dict(),
+        "importance": importances(found_sweep),
+        "pictures": [f"/api/sweeps/{name}/{p}" for p in PICTURES if (folder / p).is_file()],
+    }
+
+
+@router.get("/sweeps/{name}/{picture}")
+def sweep_picture(request: Request, name: str, picture: str) -> FileResponse:
+    """A sweep's importance or parallel-coordinate plot (PNG)."""
+    _sweep(name, request)
+    path = settings_of(request).workspace.root / "sweeps" / name / picture
+    if picture not in PICTURES or not path.is_file():
+        raise NotFoundError(f"sweep {name!r} has no picture {picture!r}")
+    return FileResponse(path, media_type="image/png")
+
+
+def _sweep(name: str, request: Request) -> Sweep:
+    return open_sweep(validate_name(name, "sweep name"), None, settings_of(request).workspace)
