@@ -17,6 +17,8 @@ import pytest
 from PIL import Image
 
 from helpers import colour_folders, running_server
+from lumos.recipe import Recipe
+from lumos.sweep import create_sweep, work_on
 from lumos.web.app import create_app
 from lumos.web.settings import WebSettings
 from lumos.workspace import Workspace
@@ -286,6 +288,27 @@ def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(page) -> Non
     page.wait_for_url(re.compile(r"/jobs/train-"))
     _wait_for_state(page, "done")
     playwright_api.expect(page.locator("#job-log")).to_contain_text("colour-net")
+
+
+def test_a_sweep_is_listed_and_its_page_shows_trials_and_plots(page, site) -> None:
+    workspace = Workspace(site[1] / "workspace")
+    recipe = Recipe(dataset="digits", network="lenet5", epochs=1, batch_size=32, workers=0,
+                    precision="fp32", checkpoint_minutes=0)  # fmt: skip
+    sweep = create_sweep(recipe, ["lr=log:1e-3:0.3", "batch_size=16,32"], name="web-sweep",
+                         trials=3, sampler="random", workspace=workspace)  # fmt: skip
+    work_on(sweep, workspace, seed=0)
+    page.goto("/")
+    page.click("#sweeps a:has-text('web-sweep')")
+    playwright_api.expect(page.locator("#sweep-trials tbody tr")).to_have_count(3)
+    playwright_api.expect(page.locator("#sweep-best")).to_contain_text("Best: trial")
+    playwright_api.expect(page.locator("#sweep-pictures img")).to_have_count(2)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#sweep-pictures img')]"
+        ".every((i) => i.complete && i.naturalWidth > 0)"
+    )
+    page.click("#sweep-trials tbody tr >> nth=0 >> a")
+    playwright_api.expect(page.locator("#job-state")).to_have_text("done")
+    _shot(page, "sweep-job")
 
 
 def test_pages_ask_nothing_of_the_network_and_miss_nothing(page, site) -> None:

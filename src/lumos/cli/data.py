@@ -52,6 +52,9 @@ def data_import(
     workers: Annotated[
         int | None, typer.Option(help="Decoding processes (default: all cores).")
     ] = None,
+    encoding: Annotated[
+        str, typer.Option(help="auto, raw, jpeg or png: how the images are stored.")
+    ] = "auto",
     overwrite: Annotated[bool, typer.Option(help="Replace a dataset of the same name.")] = False,
     download: Annotated[bool, typer.Option(help="Fetch MNIST or CIFAR into SOURCE first.")] = False,
 ) -> None:

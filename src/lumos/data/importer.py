@@ -24,6 +24,7 @@ from PIL import Image
 from lumos import __version__
 from lumos.data import formats
 from lumos.data.decode import Decoded, DecodePlan, decode_item
+from lumos.data.encoded import chosen
 from lumos.data.formats.clues import one_class_clue
 from lumos.data.options import ImportOptions
 from lumos.data.records import CLASSIFICATION, IGNORE_INDEX, SPLITS, Problem, Scan, SourceItem, Task
@@ -148,7 +149,9 @@ def _build(job: _Import, staging: Path, progress: ProgressFn | None) -> dict:
     width, height = job.plan.size
     problems = list(job.scan.problems)
     with_masks = any(item.mask is not None for item in job.items)
-    with StoreWriter(staging, (height, width, job.plan.channels), with_masks=with_masks) as writer:
+    shape = (height, width, job.plan.channels)
+    encoding = chosen(job.options.encoding, len(job.items), shape)
+    with StoreWriter(staging, shape, with_masks=with_masks, encoding=encoding) as writer:
         stored = _store_all(job, writer, problems, progress)
         if not len(writer):
             raise DataError(job.source, nothing_usable(problems))

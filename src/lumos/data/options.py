@@ -46,6 +46,11 @@ class ImportOptions(BaseModel):
     dedupe: bool = Field(False, description="drop exact duplicate images (always reported)")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
     workers: int | None = Field(None, ge=0, description="decoding processes; 0 = in process")
+    encoding: Literal["auto", "raw", "jpeg", "png"] = Field(
+        "auto",
+        description="how images are stored: raw arrays (fastest to read), re-encoded JPEG "
+        "(quality 95) or PNG; auto: JPEG above 2 GiB of raw pixels",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ImportOptions:

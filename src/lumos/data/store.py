@@ -4,7 +4,8 @@ A dataset folder holds::
 
     dataset.json          manifest (task, classes, size, splits, statistics, options)
     store.json            image shape and the number of records in each shard
-    images-00000.u8 ...   raw (n, H, W, C) uint8 shards, records back to back
+    images-00000.u8 ...   raw (n, H, W, C) uint8 shards, records back to back; or
+    images-00000.jpeg|png and image_index.npy: re-encoded images (lumos.data.encoded)
     masks-00000.u8 ...    raw (n, H, W) uint8 shards, when the dataset has masks
     labels.npy            (N,) int64 class index (-1: none), or (N, K) uint8 multi-hot
     splits.npy            (N,) uint8 index into SPLITS
@@ -14,9 +15,10 @@ A dataset folder holds::
     report.json           every skipped file, dropped annotation and warning, with its reason
     mean.npy, mean.png    the mean image of the train split
 
-Raw arrays are chosen over re-encoded images because an epoch then costs a memory copy,
-not a decode; see docs/BENCHMARKS.md for the measurement. Shards are written as a stream,
-so an import holds one record in memory, not the dataset.
+Raw arrays are the default because an epoch then costs a memory copy, not a decode; see
+docs/BENCHMARKS.md for the measurement. Above a size (``encoding: auto``) images are
+re-encoded as JPEG instead, so that a large set does not need ten times its disk. Shards
+are written as a stream, so an import holds one record in memory, not the dataset.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import BinaryIO
 import numpy as np
 
 from lumos.data.decode import Decoded
+from lumos.data.encoded import EncodedImages, EncodedWriter, Encoding
 from lumos.errors import DataError
 
 SHARD_BYTES = 1 << 30
@@ -40,11 +43,17 @@ class StoreWriter:
     """Streams decoded records into shard files; memory use stays at one record."""
 
     def __init__(
-        self, folder: Path, image_shape: tuple[int, int, int], *, with_masks: bool
+        self,
+        folder: Path,
+        image_shape: tuple[int, int, int],
+        *,
+        with_masks: bool,
+        encoding: Encoding = "raw",
     ) -> None:
         self.folder = folder
         self.image_shape = image_shape
         self.with_masks = with_masks
+        self.encoded = EncodedWriter(encoding) if encoding != "raw" else None
         self.per_shard = max(1, SHARD_BYTES // int(np.prod(image_shape)))
         self._files: list[BinaryIO] = []
         self.shard_sizes: list[int] = []
@@ -70,7 +79,10 @@ class StoreWriter:
         if not self.shard_sizes or self.shard_sizes[-1] == self.per_shard:
             self._next_shard()
         image_file, *mask_file = self._files
-        image_file.write(record.image.tobytes())
+        if self.encoded is not None:
+            self.encoded.write(image_file, len(self.shard_sizes) - 1, record.image)
+        else:
+            image_file.write(record.image.tobytes())
         if mask_file:
             mask = (
                 record.mask if record.mask is not None else np.zeros(self.image_shape[:2], np.uint8)
@@ -88,8 +100,9 @@ class StoreWriter:
     def _next_shard(self) -> None:
         self._close_files()
         number = len(self.shard_sizes)
-        kinds = ("images", "masks") if self.with_masks else ("images",)
-        self._files = [(self.folder / f"{kind}-{number:05d}.u8").open("wb") for kind in kinds]
+        image = "u8" if self.encoded is None else self.encoded.encoding
+        names = [f"images-{number:05d}.{image}", *([f"masks-{number:05d}.u8"] * self.with_masks)]
+        self._files = [(self.folder / name).open("wb") for name in names]
         self.shard_sizes.append(0)
 
     def _close_files(self) -> None:
@@ -118,10 +131,13 @@ class StoreWriter:
         for name, array in arrays.items():
             np.save(self.folder / f"{name}.npy", array)
         (self.folder / "sources.json").write_text(json.dumps(self.sources, ensure_ascii=False))
+        if self.encoded is not None:
+            self.encoded.save(self.folder)
         layout = {
             "image_shape": list(self.image_shape),
             "shards": self.shard_sizes,
             "masks": self.with_masks,
+            "encoding": "raw" if self.encoded is None else self.encoded.encoding,
         }
         (self.folder / LAYOUT).write_text(json.dumps(layout))
 
@@ -135,9 +151,12 @@ class StoreReader:
             layout = json.loads((folder / LAYOUT).read_text())
             shape = tuple(layout["image_shape"])
             shards = [int(n) for n in layout["shards"]]
-            self._images = [
-                _map(folder / f"images-{i:05d}.u8", (n, *shape)) for i, n in enumerate(shards)
-            ]
+            self.encoding: str = layout.get("encoding", "raw")
+            self._images = (
+                [_map(folder / f"images-{i:05d}.u8", (n, *shape)) for i, n in enumerate(shards)]
+                if self.encoding == "raw"
+                else EncodedImages(folder, self.encoding, len(shards), shape)  # type: ignore[arg-type]
+            )
             self._masks = (
                 [_map(folder / f"masks-{i:05d}.u8", (n, *shape[:2])) for i, n in enumerate(shards)]
                 if layout["masks"]
@@ -153,7 +172,8 @@ class StoreReader:
             raise DataError(folder, f"dataset store is damaged: {e}") from None
         self._starts = np.concatenate([[0], np.cumsum(shards)]).astype(np.int64)
         self._sources: list[str] | None = None
-        if self._starts[-1] != len(self.splits):
+        stored = len(self._images) if isinstance(self._images, EncodedImages) else self._starts[-1]
+        if self._starts[-1] != len(self.splits) or stored != len(self.splits):
             raise DataError(folder, "dataset store is damaged: image shards and records disagree")
 
     def __len__(self) -> int:
@@ -177,6 +197,8 @@ class StoreReader:
 
     def image(self, index: int) -> np.ndarray:
         shard, row = self._locate(index)
+        if isinstance(self._images, EncodedImages):
+            return self._images.one(index)
         return np.array(self._images[shard][row])  # a copy: callers may write to it
 
     def mask(self, index: int) -> np.ndarray | None:
@@ -186,7 +208,9 @@ class StoreReader:
         return np.array(self._masks[shard][row])
 
     def images(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
-        """A batch of images (n, H, W, C), read shard by shard in sorted order."""
+        """A batch of images (n, H, W, C), read shard by shard in sorted order (or decoded)."""
+        if isinstance(self._images, EncodedImages):
+            return self._images.gather(indices)
         return _gather(self._images, self._starts, indices)
 
     def masks(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
