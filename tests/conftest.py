@@ -30,3 +30,12 @@ def all_cores():
     torch.set_num_threads(os.cpu_count() or 1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def digits(workspace: Workspace) -> Workspace:
+    """The workspace with ``digits``: sklearn's digits, 30 images a class (300 records)."""
+    from lumos.data import import_dataset
+
+    import_dataset("sample:digits", "digits", workspace=workspace, max_per_class=30)
+    return workspace

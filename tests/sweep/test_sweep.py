@@ -12,7 +12,6 @@ import optuna
 import pytest
 
 from helpers import run_cli
-from lumos.data import import_dataset
 from lumos.jobs import open_job
 from lumos.recipe import Recipe
 from lumos.sweep import SweepError, create_sweep, open_sweep, work_on
@@ -21,12 +20,6 @@ from lumos.workspace import Workspace
 
 BASE = ["dataset=digits", "network=lenet5", "epochs=2", "batch_size=32", "workers=0",
         "precision=fp32", "threads=1", "checkpoint_minutes=0"]  # fmt: skip
-
-
-@pytest.fixture
-def digits(workspace: Workspace) -> Workspace:
-    import_dataset("sample:digits", "digits", workspace=workspace, max_per_class=20)
-    return workspace
 
 
 def test_a_sweep_runs_its_trials_as_jobs_prunes_and_reports(

@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from helpers import run_cli
-from lumos.data import import_dataset
 from lumos.jobs import open_job
 from lumos.recipe import Recipe
 from lumos.train import train
@@ -28,12 +27,6 @@ from lumos.workspace import Workspace
 
 SETTINGS = ["dataset=digits", "network=lenet5", "batch_size=32", "lr=0.05", "precision=fp32",
             "workers=0", "threads=1", "checkpoint_minutes=0"]  # fmt: skip
-
-
-@pytest.fixture
-def digits(workspace: Workspace) -> Workspace:
-    import_dataset("sample:digits", "digits", workspace=workspace, max_per_class=30)
-    return workspace
 
 
 def _recipe(*extra: str) -> Recipe:
