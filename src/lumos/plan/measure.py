@@ -11,7 +11,9 @@ state, the batch), is the step's peak. On CUDA, the caching allocator's
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import accumulate
 
 import torch
@@ -37,10 +39,25 @@ def training_peak(work: Workload, batch: int, device: str = "cpu") -> int:
 
 def _profiled(action: Callable[[], None]) -> list:
     """The profiler's events (operators and allocations) while ``action`` runs."""
-    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's start and stop lines
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as recorded:
+    with _stderr_muted(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as run:
         action()
-    return list(recorded.profiler.kineto_results.events())
+    return list(run.profiler.kineto_results.events())
+
+
+@contextmanager
+def _stderr_muted() -> Iterator[None]:
+    """The process's error output (file descriptor 2) to /dev/null: the profiler's library
+    writes a line as it starts and stops, whatever its log level says."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        nothing = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nothing, 2)
+        os.close(nothing)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _allocations(events: list) -> list:
