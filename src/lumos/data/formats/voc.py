@@ -3,8 +3,10 @@
 
 VOC corners are 1-based inclusive pixels; they are stored as 0-based edges (x1 = xmin - 1,
 x2 = xmax). ``difficult`` objects become crowd boxes, which evaluation ignores. Classes
-follow ``classes.txt`` if given, else the 20 standard VOC classes when there are masks (their
-values index that list), else the names found.
+follow ``classes.txt`` or ``labelmap.txt`` (datumaro's and CVAT's ``name:r,g,b:parts:actions``
+lines) if given, else the 20 standard VOC classes when there are masks (their values index
+that list), else the names found. An image listed in ``ImageSets/Main`` without an
+annotation file is an image without objects.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def scan(source: Path) -> Scan:
         raise DataError(source, "no Annotations/ or SegmentationClass/ folder: not a VOC dataset")
     masks_dir = source / "SegmentationClass"
     result = Scan(task="detection", items=[], root=source)
-    result.classes = read_class_list(source / "classes.txt")
+    result.classes = read_class_list(source / "classes.txt") or _label_map(source)
     if result.classes is None and masks_dir.is_dir():
         result.classes = list(VOC_CLASSES)
     splits = _splits(source)
@@ -85,6 +87,8 @@ def scan(source: Path) -> Scan:
     if not stems:
         stems = sorted(p.stem for p in masks_dir.glob("*.png"))
         result.task = "segmentation"
+    elif result.task == "detection":
+        stems = sorted({*stems, *splits})  # listed without annotations: no objects
     for stem in stems:
         xml_path = source / "Annotations" / f"{stem}.xml"
         try:
@@ -108,6 +112,22 @@ def scan(source: Path) -> Scan:
             )
         )
     return result
+
+
+def _label_map(source: Path) -> list[str] | None:
+    """The class names of a ``labelmap.txt`` (``name:colour:parts:actions`` a line), in
+    order, the background left out; None without one."""
+    path = source / "labelmap.txt"
+    if not path.is_file():
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(path, f"cannot read the label map: {e}") from None
+    names = [
+        line.split(":")[0].strip() for line in lines if line.strip() and not line.startswith("#")
+    ]
+    return [n for n in names if n and n.lower().strip("_") != "background"] or None
 
 
 def _read_xml(path: Path) -> tuple[str | None, tuple[Box, ...]]:

@@ -1,0 +1,56 @@
+"""Other tools' files as those tools write them: datumaro writes, lumos imports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lumos.data import Dataset, import_dataset
+from lumos.workspace import Workspace
+
+dm = pytest.importorskip("datumaro")
+
+
+def _boxes_dataset() -> object:
+    """Three images, one without objects, classes red and blue, train and val."""
+    from datumaro.components.annotation import AnnotationType, Bbox, LabelCategories
+    from datumaro.components.dataset_base import DatasetItem
+    from datumaro.components.media import Image
+
+    def image(seed: int) -> Image:
+        pixels = np.random.default_rng(seed).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+        return Image.from_numpy(pixels)
+
+    items = [
+        DatasetItem(id="a", subset="train", media=image(0),
+                    annotations=[Bbox(2, 3, 10, 8, label=1), Bbox(30, 10, 20, 25, label=0)]),
+        DatasetItem(id="empty", subset="train", media=image(1)),
+        DatasetItem(id="b", subset="val", media=image(2), annotations=[Bbox(5, 5, 4, 4, label=0)]),
+    ]  # fmt: skip
+    categories = {AnnotationType.label: LabelCategories.from_iterable(["red", "blue"])}
+    return dm.Dataset.from_iterable(items, categories=categories)
+
+
+def test_datumaros_pascal_voc_keeps_its_label_map_and_its_images_without_objects(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    _boxes_dataset().export(str(tmp_path / "voc"), "voc_detection", save_media=True)
+    import_dataset(tmp_path / "voc", "voc", workspace=workspace)
+    data = Dataset.open("voc", workspace)
+    assert data.classes == ["red", "blue"] and len(data) == 3
+    by_source = {Path(s.source).stem: s for s in data}
+    assert {k: s.split for k, s in by_source.items()} == {
+        "a": "train",
+        "empty": "train",
+        "b": "val",
+    }
+    assert len(by_source["empty"].boxes) == 0
+    a = by_source["a"]
+    pairs = zip(a.boxes, a.box_labels, strict=True)
+    found = sorted((data.classes[int(label)], *np.round(box).tolist()) for box, label in pairs)
+    # datumaro writes 0-based edges, which lumos reads as VOC's 1-based pixels: within 1 px.
+    expected = [("blue", 2, 3, 12, 11), ("red", 30, 10, 50, 35)]
+    for (name, *corners), (want, *wanted) in zip(found, expected, strict=True):
+        assert name == want and np.allclose(corners, wanted, atol=1), (found, expected)
