@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lumos.data import Dataset, import_dataset
+from lumos.errors import DataError
 from lumos.workspace import Workspace
 
 dm = pytest.importorskip("datumaro")
@@ -54,3 +55,38 @@ def test_datumaros_pascal_voc_keeps_its_label_map_and_its_images_without_objects
     expected = [("blue", 2, 3, 12, 11), ("red", 30, 10, 50, 35)]
     for (name, *corners), (want, *wanted) in zip(found, expected, strict=True):
         assert name == want and np.allclose(corners, wanted, atol=1), (found, expected)
+
+
+def test_darknet_yolo_as_datumaro_writes_it(workspace: Workspace, tmp_path: Path) -> None:
+    _boxes_dataset().export(str(tmp_path / "darknet"), "yolo", save_media=True)
+    assert (tmp_path / "darknet" / "obj.data").is_file()
+    import_dataset(tmp_path / "darknet", "darknet", workspace=workspace)
+    data = Dataset.open("darknet", workspace)
+    assert data.manifest["format"] == "yolo" and data.classes == ["red", "blue"] and len(data) == 3
+    by_source = {Path(s.source).stem: s for s in data}
+    splits = {stem: sample.split for stem, sample in by_source.items()}
+    assert splits == {"a": "train", "empty": "train", "b": "val"}
+    assert len(by_source["empty"].boxes) == 0
+    a = by_source["a"]
+    found = sorted((data.classes[int(label)], *box.tolist())
+                   for box, label in zip(a.boxes, a.box_labels, strict=True))  # fmt: skip
+    expected = [("blue", 2, 3, 12, 11), ("red", 30, 10, 50, 35)]
+    for (name, *corners), (want, *wanted) in zip(found, expected, strict=True):
+        assert name == want and np.allclose(corners, wanted, atol=1), (found, expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("classes = 1\nnames = data/missing.names\n", "names file 'data/missing.names' not found"),
+        ("names = ../../etc/passwd\n", "leads outside the source folder"),
+    ],
+)
+def test_a_bad_darknet_file_is_named(
+    workspace: Workspace, tmp_path: Path, text: str, message: str
+) -> None:
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "obj.data").write_text(text)
+    with pytest.raises(DataError, match=message):
+        import_dataset(tmp_path / "bad", "bad", workspace=workspace)
+    assert not (workspace.datasets_dir / "bad").exists()

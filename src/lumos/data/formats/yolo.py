@@ -1,5 +1,7 @@
 """YOLO: ``data.yaml`` (``path``, ``train``/``val``/``test``, ``names``) with one ``.txt`` per
-image in a ``labels/`` folder beside ``images/``.
+image in a ``labels/`` folder beside ``images/``; or Darknet's ``obj.data`` (``names`` file,
+``train``/``valid`` list files, paths under ``data/``, the dataset folder as darknet sees
+it), as darknet and datumaro write it, with each ``.txt`` beside its image.
 
 A label line is ``class cx cy w h`` in 0-1 image units, or ``class x1 y1 x2 y2 ...`` for a
 segmentation polygon (its box is the polygon's bounds).
@@ -29,21 +31,26 @@ if TYPE_CHECKING:
 NAME = "yolo"
 TASK = "detection"
 _YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml")
+DARKNET = "obj.data"
+_DARKNET_SPLITS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
 
 
 def _config_file(source: Path) -> Path | None:
     if source.is_file():
         return source
-    return next((source / n for n in _YAML_NAMES if (source / n).is_file()), None)
+    names = (*_YAML_NAMES, DARKNET)
+    return next((source / n for n in names if (source / n).is_file()), None)
 
 
 def detect(source: Path) -> bool:
     if source.is_file():
-        return source.suffix.lower() in (".yaml", ".yml")
+        return source.suffix.lower() in (".yaml", ".yml") or source.name == DARKNET
     return _config_file(source) is not None
 
 
 def _load_config(path: Path) -> dict:
+    if path.name == DARKNET:
+        return _darknet_config(path)
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
@@ -53,6 +60,30 @@ def _load_config(path: Path) -> dict:
     if not isinstance(config, dict) or "names" not in config:
         raise DataError(path, "not a YOLO data file: no 'names'")
     return config
+
+
+def _darknet_config(path: Path) -> dict:
+    """``obj.data``'s ``key = value`` lines as a data.yaml would say them: names read from
+    the names file, the list files as splits."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(path, f"cannot read: {e}") from None
+    values = {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in lines) if v}
+    names_file = _darknet_path(path.parent, values.get("names", "obj.names"))
+    if not names_file.is_file():
+        raise DataError(path, f"names file {values.get('names', 'obj.names')!r} not found")
+    names = [n.strip() for n in names_file.read_text(encoding="utf-8").splitlines() if n.strip()]
+    splits = {_DARKNET_SPLITS[k]: v for k, v in values.items() if k in _DARKNET_SPLITS}
+    return {"names": names, **splits}
+
+
+def _darknet_path(root: Path, text: str) -> Path:
+    """A path as darknet writes it (under ``data/``, the dataset folder) inside ``root``."""
+    direct = resolve_inside(root, text)
+    if not direct.exists() and Path(text).parts[:1] == ("data",):
+        return resolve_inside(root, Path(*Path(text).parts[1:]))
+    return direct
 
 
 def _class_names(config: dict, path: Path) -> list[str]:
@@ -100,7 +131,7 @@ def scan(source: Path) -> Scan:
 
 def _images(root: Path, entry: str, result: Scan) -> list[Path]:
     try:
-        where = resolve_inside(root, entry)
+        where = _darknet_path(root, entry)
     except DataError as e:
         result.skip(entry, e.reason)
         return []
@@ -111,7 +142,7 @@ def _images(root: Path, entry: str, result: Scan) -> list[Path]:
         for line in where.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 try:
-                    found.append(resolve_inside(root, line.strip()))
+                    found.append(_darknet_path(root, line.strip()))
                 except DataError as e:
                     result.skip(line.strip(), e.reason)
         return found
