@@ -90,3 +90,23 @@ def test_a_bad_darknet_file_is_named(
     with pytest.raises(DataError, match=message):
         import_dataset(tmp_path / "bad", "bad", workspace=workspace)
     assert not (workspace.datasets_dir / "bad").exists()
+
+
+def test_kitti_as_datumaro_writes_it_under_a_subset_folder(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from datumaro.components.dataset_base import DatasetItem
+
+    whole = _boxes_dataset()
+    one_subset = dm.Dataset.from_iterable(
+        [DatasetItem(id=i.id, media=i.media, annotations=i.annotations) for i in whole],
+        categories=whole.categories(),
+    )
+    one_subset.export(str(tmp_path / "kitti"), "kitti_detection", save_media=True)
+    assert (tmp_path / "kitti" / "default" / "image_2").is_dir()
+    import_dataset(tmp_path / "kitti", "kitti", workspace=workspace)
+    data = Dataset.open("kitti", workspace)
+    assert data.task == "detection" and len(data) == 3
+    assert set(data.classes) == {"red", "blue"}
+    by_source = {Path(s.source).stem: s for s in data}
+    assert len(by_source["empty"].boxes) == 0 and len(by_source["a"].boxes) == 2

@@ -1,9 +1,10 @@
 """KITTI object labels, the format of DIGITS' DetectNet.
 
 Folders ``image_2/`` + ``label_2/`` (KITTI) or ``images/`` + ``labels/`` (DIGITS), optionally
-under ``train/ val/ test/``. A label line is ``type truncated occluded alpha x1 y1 x2 y2 h w l
-x y z ry [score]``; only type and the box are used. ``DontCare`` regions are not objects and
-are left out. Classes follow ``classes.txt`` if present.
+under ``train/ val/ test/``, or under one folder of another name (datumaro's ``default/``:
+its images split as lumos splits them). A label line is ``type truncated occluded alpha x1
+y1 x2 y2 h w l x y z ry [score]``; only type and the box are used. ``DontCare`` regions are
+not objects and are left out. Classes follow ``classes.txt`` if present.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ def _pairs(folder: Path) -> tuple[Path, Path] | None:
 
 
 def _roots(source: Path) -> dict[str | None, tuple[Path, Path]]:
-    return split_roots(source, _pairs)
+    """The image and label folders by split; a single folder of another name (datumaro's
+    subset ``default``) is taken as the whole set."""
+    found = split_roots(source, _pairs)
+    if found or not source.is_dir():
+        return found
+    subsets = [pair for child in sorted(source.iterdir()) if child.is_dir()
+               and not child.is_symlink() and (pair := _pairs(child)) is not None]  # fmt: skip
+    return {None: subsets[0]} if len(subsets) == 1 else {}
 
 
 def detect(source: Path) -> bool:
@@ -48,11 +56,12 @@ def detect(source: Path) -> bool:
 
 
 def _looks_like_kitti(labels: Path) -> bool:
-    first = next(iter(sorted(labels.glob("*.txt"))), None)
-    if first is None:
-        return False
-    line = first.read_text(encoding="utf-8", errors="replace").strip().split("\n")[0]
-    return len(line.split()) in (15, 16)
+    """Whether the first label file with a line has KITTI's 15 (or 16) fields."""
+    for path in sorted(labels.glob("*.txt")):
+        line = path.read_text(encoding="utf-8", errors="replace").strip().split("\n")[0]
+        if line:
+            return len(line.split()) in (15, 16)
+    return False
 
 
 def scan(source: Path) -> Scan:
