@@ -121,17 +121,20 @@ def _cvat_export(root: Path) -> None:
 
 
 def _kitti_subset(root: Path) -> None:
-    class_folders(root / "default", {"image_2": 2})
-    (root / "default" / "label_2").mkdir()
+    """A KITTI export two folders down (one subset folder is read as KITTI itself)."""
+    subset = root / "export" / "default"
+    class_folders(subset, {"image_2": 2})
+    (subset / "label_2").mkdir()
     line = "Car 0 0 0 1 2 30 40 0 0 0 0 0 0 0\n"
     for i in range(2):
-        (root / "default" / "label_2" / f"{i}.txt").write_text(line)
+        (subset / "label_2" / f"{i}.txt").write_text(line)
 
 
 def _darknet(root: Path) -> None:
-    class_folders(root, {"obj_train_data": 3})
-    (root / "obj.data").write_text("classes = 1\ntrain = train.txt\nnames = obj.names\n")
-    (root / "obj.names").write_text("car\n")
+    """Darknet files one folder down (at the top they are read as YOLO)."""
+    class_folders(root / "export", {"obj_train_data": 3})
+    (root / "export" / "obj.data").write_text("classes = 1\ntrain = train.txt\nnames = obj.names\n")
+    (root / "export" / "obj.names").write_text("car\n")
 
 
 @pytest.mark.parametrize(
@@ -140,8 +143,8 @@ def _darknet(root: Path) -> None:
         (lambda root: class_folders(root / "digits", {"0": 2, "1": 2, "2": 2}),
          r"one class 'digits' holding 3 class folders: did you mean .*src/digits\?"),
         (_cvat_export, "found 3 CVAT XML annotation files: the cvat format is not supported"),
-        (_kitti_subset, r"found a KITTI export in .*src/default: import that folder"),
-        (_darknet, r"found Darknet YOLO files \(obj.data, obj.names\)"),
+        (_kitti_subset, r"found a KITTI export in .*src/export/default: import that folder"),
+        (_darknet, r"found Darknet YOLO files in .*src/export: import that folder"),
     ],
 )  # fmt: skip
 def test_one_class_refusal_says_what_the_folder_holds(

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lumos.data import Dataset, import_dataset
+from lumos.data.export import export_dataset
 from lumos.errors import DataError
 from lumos.workspace import Workspace
 
@@ -110,3 +111,24 @@ def test_kitti_as_datumaro_writes_it_under_a_subset_folder(
     assert set(data.classes) == {"red", "blue"}
     by_source = {Path(s.source).stem: s for s in data}
     assert len(by_source["empty"].boxes) == 0 and len(by_source["a"].boxes) == 2
+
+
+def test_labelme_xml_both_ways_with_datumaro(workspace: Workspace, tmp_path: Path) -> None:
+    _boxes_dataset().export(str(tmp_path / "labelme"), "label_me", save_media=True)
+    import_dataset(tmp_path / "labelme", "labelme", workspace=workspace)
+    data = Dataset.open("labelme", workspace)
+    assert data.manifest["format"] == "labelme-xml" and len(data) == 3
+    assert set(data.classes) == {"red", "blue"}
+    by_source = {Path(s.source).stem: s for s in data}
+    assert {stem: s.split for stem, s in by_source.items()} == {
+        "a": "train", "empty": "train", "b": "val"
+    }  # fmt: skip
+    a = by_source["a"]
+    found = sorted((data.classes[int(label)], *box.tolist())
+                   for box, label in zip(a.boxes, a.box_labels, strict=True))  # fmt: skip
+    assert found == [("blue", 2, 3, 12, 11), ("red", 30, 10, 50, 35)]
+    export_dataset("labelme", "labelme-xml", tmp_path / "back", workspace=workspace)
+    again = dm.Dataset.import_from(str(tmp_path / "back"), "label_me")
+    assert len(again) == 3
+    boxes = sorted((b.x, b.y, b.x + b.w, b.y + b.h) for item in again for b in item.annotations)
+    assert np.allclose(boxes, sorted(b[1:] for b in [*found, ("", 5, 5, 9, 9)]), atol=0.01)

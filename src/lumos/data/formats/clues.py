@@ -29,9 +29,9 @@ def one_class_clue(root: Path, only_class: str) -> str:
             f"did you mean {inner}?"
         )
     files = _sample_files(root)
-    names = {path.name for path in files}
-    if {"obj.data", "obj.names"} & names:
-        return "found Darknet YOLO files (obj.data, obj.names): that layout is not supported yet"
+    darknet = next((path for path in files if path.name == "obj.data"), None)
+    if darknet is not None:
+        return f"found Darknet YOLO files in {darknet.parent}: import that folder (--format yolo)"
     cvat = [
         path for path in files if path.suffix.lower() == ".xml" and _root_tag(path) == "annotations"
     ]
