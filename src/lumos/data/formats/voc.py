@@ -87,7 +87,7 @@ def scan(source: Path) -> Scan:
     if not stems:
         stems = sorted(p.stem for p in masks_dir.glob("*.png"))
         result.task = "segmentation"
-    elif result.task == "detection":
+    else:
         stems = sorted({*stems, *splits})  # listed without annotations: no objects
     for stem in stems:
         xml_path = source / "Annotations" / f"{stem}.xml"
