@@ -115,11 +115,11 @@ def _on_devices(
     planner: Planner, devices: list[Device], batch: int, images: int, epochs: int, home: Path
 ) -> tuple[list[DevicePlan], Efficiency | None]:
     """The recipe on each device, and the efficiency measured (once) for them."""
-    from lumos.plan.timing import efficiency, on_device
+    from lumos.plan.timing import efficiency, efficiency_cache, on_device
 
     if not devices:
         return [], None
-    share = efficiency(planner.work, home / "plan" / "efficiency.json" if home.is_dir() else None)
+    share = efficiency(planner.work, efficiency_cache(home))
     runs = [on_device(planner, d, batch, images=images, epochs=epochs, measured=share)
             for d in devices]  # fmt: skip
     return runs, share

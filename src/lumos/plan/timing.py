@@ -84,6 +84,13 @@ def efficiency(work: Workload, cache: Path | None = None) -> Efficiency:
     return found
 
 
+def efficiency_cache(workspace_root: Path | None) -> Path | None:
+    """Where a workspace keeps the measured efficiencies (None: no workspace, no cache)."""
+    if workspace_root is None or not workspace_root.is_dir():
+        return None
+    return workspace_root / "plan" / "efficiency.json"
+
+
 def on_device(
     planner: Planner,
     device: Device,

@@ -61,11 +61,14 @@ def best_row(sweep: Sweep, found: list[Row]) -> Row | None:
     return pick(done, key=lambda r: r.value)  # type: ignore[arg-type, return-value]
 
 
-def write_report(sweep: Sweep, workspace: Workspace | None = None) -> list[Path]:
-    """The table, the best recipe and the plots of ``sweep``; the files written."""
+def write_report(
+    sweep: Sweep, workspace: Workspace | None = None, *, found: list[Row] | None = None
+) -> list[Path]:
+    """The table, the best recipe and the plots of ``sweep`` (from its trials ``found``, read
+    if not given); the files written."""
     folder = (workspace or Workspace()).root / "sweeps" / sweep.name
     folder.mkdir(parents=True, exist_ok=True)
-    found = rows(sweep)
+    found = rows(sweep) if found is None else found
     written = [_table(found, sweep, folder / TABLE)]
     best = best_row(sweep, found)
     if best is not None:
@@ -75,6 +78,15 @@ def write_report(sweep: Sweep, workspace: Workspace | None = None) -> list[Path]
     if sum(r.state == "complete" for r in found) >= 2:
         written += _plots(sweep, folder)
     return written
+
+
+def current_report(sweep: Sweep, workspace: Workspace | None = None) -> list[Row]:
+    """The sweep's trials, its report written again only if they changed since it was."""
+    found = rows(sweep)
+    table = (workspace or Workspace()).root / "sweeps" / sweep.name / TABLE
+    if not table.is_file() or table.read_bytes() != _table_bytes(found, sweep):
+        write_report(sweep, workspace, found=found)
+    return found
 
 
 def importances(sweep: Sweep) -> dict[str, float]:
@@ -87,6 +99,11 @@ def importances(sweep: Sweep) -> dict[str, float]:
 
 
 def _table(found: list[Row], sweep: Sweep, path: Path) -> Path:
+    write_bytes_atomic(path, _table_bytes(found, sweep))
+    return path
+
+
+def _table_bytes(found: list[Row], sweep: Sweep) -> bytes:
     names = [p.name for p in sweep.params]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -95,8 +112,7 @@ def _table(found: list[Row], sweep: Sweep, path: Path) -> Path:
         value = "" if r.value is None else f"{r.value:.6g}"
         params = [r.params.get(n, "") for n in names]
         writer.writerow([r.number, r.state, value, *params, r.epochs or "", r.job or ""])
-    write_bytes_atomic(path, buffer.getvalue().encode())
-    return path
+    return buffer.getvalue().encode()
 
 
 def _plots(sweep: Sweep, folder: Path) -> list[Path]:

@@ -10,7 +10,6 @@ is reported after every epoch, and a pruner may stop it there.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from lumos.recipe import Recipe, RecipeError
 from lumos.sweep.space import Param, SweepError, grid, parse_param
 from lumos.tasks import task_of
 from lumos.train import train
-from lumos.train.callbacks import Callback
+from lumos.train.callbacks import METRICS, Callback, read_metrics
 from lumos.train.trainer import StopTraining, Trainer
 from lumos.workspace import Workspace, validate_name
 
@@ -96,6 +95,14 @@ def create_sweep(
     return sweep
 
 
+def sweep_names(workspace: Workspace | None = None) -> list[str]:
+    """The sweeps in the workspace's own study database (none without one)."""
+    workspace = workspace or Workspace()
+    if not (workspace.root / DATABASE).is_file():
+        return []
+    return optuna.get_all_study_names(storage_url(None, workspace))
+
+
 def open_sweep(name: str, storage: str | None = None, workspace: Workspace | None = None) -> Sweep:
     """The sweep ``name`` in ``storage`` (default: the workspace's, not made by asking)."""
     workspace = workspace or Workspace()
@@ -166,9 +173,9 @@ def _run_trial(
     report = _Report(trial, sweep.metric)
     job = train(recipe, workspace=workspace, progress=False, callbacks=(report,))
     trial.set_user_attr("job", job.id)
-    epochs = [json.loads(line) for line in (job.folder / "metrics.jsonl").read_text().splitlines()]
-    trial.set_user_attr("epochs", sum(1 for r in epochs if r["kind"] == "epoch"))
-    best = [r[sweep.metric] for r in epochs if r["kind"] == "epoch" and sweep.metric in r]
+    epochs = [r for r in read_metrics(job.folder / METRICS) if r["kind"] == "epoch"]
+    trial.set_user_attr("epochs", len(epochs))
+    best = [r[sweep.metric] for r in epochs if sweep.metric in r]
     if report.pruned_at:
         job.log(f"pruned by sweep {sweep.name} at epoch {report.pruned_at}")
         return TrialState.PRUNED, None

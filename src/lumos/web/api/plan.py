@@ -5,20 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import torch
 from fastapi import APIRouter, Query, Request
 
-from lumos.arithmetic import choose
 from lumos.errors import NotFoundError
 from lumos.models.zoo import list_models
-from lumos.plan import Planner, workload
 from lumos.plan.hardware import catalogue, device
-from lumos.plan.timing import efficiency, on_device
-from lumos.tasks import task_of
+from lumos.plan.recipe import dataset_plan
 from lumos.web.api.common import settings_of, state_of
 
 router = APIRouter()
-DTYPES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
 @router.get("/gpus")
@@ -49,20 +44,5 @@ def plan(
     root = settings_of(request).workspace.root
     chosen = device(gpu, root) if gpu else None
     data = state_of(request).datasets.get(dataset)
-    if precision == "auto":
-        precision = chosen.automatic() if chosen else DTYPES[choose("auto", "cpu").dtype]
-    work = workload(
-        network,
-        (data.channels, *data.size),
-        optimizer=optimizer,
-        precision=precision,
-        num_classes=len(task_of(network).outputs(data.classes)),
-    )
-    planner = Planner(work)
-    answer: dict[str, Any] = {"memory": planner.plan(batch).as_dict()}
-    if chosen:
-        share = efficiency(work, root / "plan" / "efficiency.json")
-        images = len(data.split("train")) or len(data)
-        run = on_device(planner, chosen, batch, images=images, epochs=epochs, measured=share)
-        answer |= {"device": run.as_dict(), "images": images, "share": share.share}
-    return answer
+    return dataset_plan(network, data, batch, optimizer=optimizer, precision=precision,
+                        device=chosen, epochs=epochs, workspace_root=root)  # fmt: skip

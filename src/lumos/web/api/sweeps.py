@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import optuna
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from lumos.errors import NotFoundError
 from lumos.sweep import Sweep, open_sweep
-from lumos.sweep.report import IMPORTANCE, PARALLEL, best_row, importances, rows, write_report
-from lumos.sweep.study import DATABASE, storage_url
+from lumos.sweep.report import IMPORTANCE, PARALLEL, best_row, current_report, importances, rows
+from lumos.sweep.study import sweep_names
 from lumos.web.api.common import settings_of
 from lumos.workspace import validate_name
 
@@ -24,14 +23,12 @@ PICTURES = (IMPORTANCE, PARALLEL)
 def sweeps(request: Request) -> list[dict[str, Any]]:
     """Every sweep in the workspace's study database, with its best value so far."""
     workspace = settings_of(request).workspace
-    if not (workspace.root / DATABASE).is_file():
-        return []
     listed = []
-    for name in optuna.get_all_study_names(storage_url(None, workspace)):
-        sweep = open_sweep(name, None, workspace)
-        found = rows(sweep)
-        best = best_row(sweep, found)
-        listed.append({"name": name, "metric": sweep.metric, "trials": sweep.trials,
+    for name in sweep_names(workspace):
+        found_sweep = open_sweep(name, None, workspace)
+        found = rows(found_sweep)
+        best = best_row(found_sweep, found)
+        listed.append({"name": name, "metric": found_sweep.metric, "trials": found_sweep.trials,
                        "finished": sum(r.state != "running" for r in found),
                        "best": best and best.value})  # fmt: skip
     return listed
@@ -40,11 +37,10 @@ def sweeps(request: Request) -> list[dict[str, Any]]:
 @router.get("/sweeps/{name}")
 def sweep(request: Request, name: str) -> dict[str, Any]:
     """One sweep: its parameters, its trials, the best, the importance of each parameter
-    and its plots (written again from the study)."""
+    and its plots (written again when its trials changed)."""
     workspace = settings_of(request).workspace
     found_sweep = _sweep(name, request)
-    write_report(found_sweep, workspace)
-    found = rows(found_sweep)
+    found = current_report(found_sweep, workspace)
     best = best_row(found_sweep, found)
     folder = workspace.root / "sweeps" / name
     return {

@@ -1,0 +1,55 @@
+"""The plan of a recipe on a dataset: what the new-model form shows beside the network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lumos.arithmetic import choose
+from lumos.data import Dataset
+from lumos.plan.hardware import Device
+from lumos.plan.memory import Planner, workload
+from lumos.plan.timing import efficiency, efficiency_cache, on_device
+from lumos.tasks import task_of
+
+PRECISIONS = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+
+
+def planned_precision(precision: str, device: Device | None) -> str:
+    """``precision`` with ``auto`` resolved as training would: on ``device`` (CUDA
+    autocast), else on this CPU."""
+    if precision != "auto":
+        return precision
+    return device.automatic() if device else PRECISIONS[choose("auto", "cpu").dtype]
+
+
+def dataset_plan(
+    network: str,
+    data: Dataset,
+    batch: int,
+    *,
+    optimizer: str = "sgd",
+    precision: str = "auto",
+    device: Device | None = None,
+    epochs: int = 10,
+    workspace_root: Path | None = None,
+) -> dict[str, Any]:
+    """``network``'s memory at ``batch`` on ``data``'s images; with ``device``, the largest
+    batch there and an epoch of the training split's time and cost."""
+    work = workload(
+        network,
+        (data.channels, *data.size),
+        optimizer=optimizer,
+        precision=planned_precision(precision, device),
+        num_classes=len(task_of(network).outputs(data.classes)),
+    )
+    planner = Planner(work)
+    answer: dict[str, Any] = {"memory": planner.plan(batch).as_dict()}
+    if device is not None:
+        share = efficiency(work, efficiency_cache(workspace_root))
+        images = len(data.split("train")) or len(data)
+        run = on_device(planner, device, batch, images=images, epochs=epochs, measured=share)
+        answer |= {"device": run.as_dict(), "images": images, "share": share.share}
+    return answer
