@@ -113,9 +113,10 @@ def test_empty_class_folder_warns_and_one_class_is_refused_unless_asked(
 
 
 def _cvat_export(root: Path) -> None:
-    class_folders(root / "images", {"default": 3})
+    """A CVAT export one folder down (at the top it is read as CVAT)."""
+    class_folders(root / "export" / "images", {"default": 3})
     for i in range(3):
-        (root / f"task_{i}.xml").write_text(
+        (root / "export" / f"task_{i}.xml").write_text(
             '<?xml version="1.0"?><annotations><version>1.1</version></annotations>'
         )
 
@@ -142,7 +143,7 @@ def _darknet(root: Path) -> None:
     [
         (lambda root: class_folders(root / "digits", {"0": 2, "1": 2, "2": 2}),
          r"one class 'digits' holding 3 class folders: did you mean .*src/digits\?"),
-        (_cvat_export, "found 3 CVAT XML annotation files: the cvat format is not supported"),
+        (_cvat_export, r"found a CVAT export in .*src/export: import that folder"),
         (_kitti_subset, r"found a KITTI export in .*src/export/default: import that folder"),
         (_darknet, r"found Darknet YOLO files in .*src/export: import that folder"),
     ],

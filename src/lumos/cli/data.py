@@ -11,6 +11,10 @@ from rich.table import Table
 
 from lumos.cli.common import numbers, out, parse_size
 
+_CORNERS_HELP = (
+    "Pascal VOC boxes: 'pixels' (1-based, the VOC devkit and Detectron2) or "
+    "'edges' (0-based, datumaro and CVAT)."
+)
 app = typer.Typer(help="Import, inspect, export and remove datasets.", no_args_is_help=True)
 
 
@@ -55,6 +59,7 @@ def data_import(
     encoding: Annotated[
         str, typer.Option(help="auto, raw, jpeg or png: how the images are stored.")
     ] = "auto",
+    corners: Annotated[str, typer.Option("--voc-corners", help=_CORNERS_HELP)] = "pixels",
     overwrite: Annotated[bool, typer.Option(help="Replace a dataset of the same name.")] = False,
     download: Annotated[bool, typer.Option(help="Fetch MNIST or CIFAR into SOURCE first.")] = False,
 ) -> None:
@@ -193,12 +198,13 @@ def data_export(
         ),
     ],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Folder to write.")],
+    corners: Annotated[str, typer.Option("--voc-corners", help=_CORNERS_HELP)] = "pixels",
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty folder.")] = False,
 ) -> None:
-    """Write a dataset out in a source format (lossless PNG images)."""
+    """Write a dataset out in a source format (lossless PNG images, source file names kept)."""
     from lumos.data import export_dataset
 
-    written = export_dataset(name, format, out_path, overwrite=overwrite)
+    written = export_dataset(name, format, out_path, overwrite=overwrite, corners=corners)
     out.print(f"wrote {written}")
 
 

@@ -21,7 +21,7 @@ from lumos.data.geometry import (
     placement,
 )
 from lumos.data.images import DEFAULT_MAX_PIXELS, from_array, image_header, open_image
-from lumos.data.records import IGNORE_INDEX, Problem, Shapes, SourceItem
+from lumos.data.records import IGNORE_INDEX, ColourMask, Problem, Shapes, SourceItem
 from lumos.errors import DataError
 
 
@@ -155,10 +155,11 @@ def _source_mask(item: SourceItem, full: tuple[int, int], plan: DecodePlan) -> n
     elif isinstance(item.mask, np.ndarray):
         mask = item.mask
     else:
+        path = item.mask.path if isinstance(item.mask, ColourMask) else item.mask
         try:
             mask = read_mask_png(item.mask)
         except DataError as e:
-            raise DataError(item.source, f"mask {item.mask.name} {e.reason}") from None
+            raise DataError(item.source, f"mask {path.name} {e.reason}") from None
     if mask.shape != (height, width):
         raise DataError(
             item.source,
@@ -176,17 +177,36 @@ def _source_mask(item: SourceItem, full: tuple[int, int], plan: DecodePlan) -> n
     return mask.astype(np.uint8, copy=False)
 
 
-def read_mask_png(path: Path) -> np.ndarray:
-    """A class-index mask from a single-channel (L or P mode) PNG."""
+def read_mask_png(source: Path | ColourMask) -> np.ndarray:
+    """A class-index mask from a single-channel (L or P mode) PNG, or from a colour PNG
+    through its colour table."""
+    path = source.path if isinstance(source, ColourMask) else source
     with image_header(path) as im:
-        if im.mode not in ("L", "P", "1"):
+        single = im.mode in ("L", "P", "1")
+        if not single and not (isinstance(source, ColourMask) and im.mode in ("RGB", "RGBA")):
             raise DataError(
                 path, f"has mode {im.mode}: class-index masks are single-channel (L or P)"
             )
         try:
-            return np.asarray(im, dtype=np.uint8)
+            pixels = np.asarray(im if single else im.convert("RGB"), dtype=np.uint8)
         except (OSError, ValueError, SyntaxError) as e:
             raise DataError(path, f"is corrupt: {e}") from None
+    return pixels if single else _colour_values(pixels, source.colours, path)
+
+
+def _colour_values(
+    pixels: np.ndarray, colours: dict[tuple[int, int, int], int], path: Path
+) -> np.ndarray:
+    wide = pixels.astype(np.int32)
+    codes = (wide[..., 0] << 16) | (wide[..., 1] << 8) | wide[..., 2]
+    found, inverse = np.unique(codes, return_inverse=True)
+    values = np.empty(len(found), dtype=np.uint8)
+    for position, code in enumerate(found.tolist()):
+        colour = (code >> 16, (code >> 8) & 255, code & 255)
+        if colour not in colours:
+            raise DataError(path, f"has colour {colour}, which is no class of the label map")
+        values[position] = colours[colour]
+    return values[inverse].reshape(codes.shape)
 
 
 def rasterise(shapes: Shapes, class_index: dict[str, int]) -> np.ndarray:

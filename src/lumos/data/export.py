@@ -20,13 +20,16 @@ def export_dataset(
     *,
     workspace: Workspace | None = None,
     overwrite: bool = False,
+    corners: str = "pixels",
 ) -> Path:
     """Write dataset ``name`` to the folder ``out`` in ``format_name``; returns ``out``.
 
     The folder appears complete or not at all; an existing one is replaced only with
-    ``overwrite``.
+    ``overwrite``. ``corners`` is Pascal VOC's box convention (see ImportOptions.corners).
     """
-    write = formats.writer(format_name)
+    if corners not in ("pixels", "edges"):
+        raise DataError(None, f"unknown corner convention {corners!r}: choose pixels or edges")
+    write = formats.writer(format_name, corners)
     dataset = Dataset.open(name, workspace)
     out = Path(out).resolve()
     if out.exists() and not overwrite and any(out.iterdir()):

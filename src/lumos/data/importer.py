@@ -96,7 +96,7 @@ def _import(
     progress: ProgressFn | None,
 ) -> dict:
     reader, location = formats.resolve(source, options.format)
-    scan = reader.scan(location)
+    scan = formats.scan(reader, location, options.corners)
     task = options.task or scan.task
     classes, items, splits = select_items(scan, task, options, source)
     if task == CLASSIFICATION and len(classes) == 1 and not options.allow_one_class:

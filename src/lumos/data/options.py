@@ -46,6 +46,11 @@ class ImportOptions(BaseModel):
     dedupe: bool = Field(False, description="drop exact duplicate images (always reported)")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
     workers: int | None = Field(None, ge=0, description="decoding processes; 0 = in process")
+    corners: Literal["pixels", "edges"] = Field(
+        "pixels",
+        description="Pascal VOC box numbers: 1-based pixels as the VOC devkit and Detectron2 "
+        "read them, or 0-based edges as datumaro and CVAT write them",
+    )
     encoding: Literal["auto", "raw", "jpeg", "png"] = Field(
         "auto",
         description="how images are stored: raw arrays (fastest to read), re-encoded JPEG "

@@ -45,7 +45,19 @@ class Shapes:
     shapes: tuple[tuple[str, Any], ...]  # (class name, COCO segmentation)
 
 
-MaskSource = Path | np.ndarray | Shapes
+@dataclass(frozen=True)
+class ColourMask:
+    """A mask PNG whose pixels are colours: ``colours[v]`` is the RGB of mask value v.
+
+    Palette and grayscale PNGs are read as values directly (VOC's own masks are palette
+    PNGs whose indices are the values).
+    """
+
+    path: Path
+    colours: dict[tuple[int, int, int], int]  # RGB -> mask value
+
+
+MaskSource = Path | np.ndarray | Shapes | ColourMask
 
 
 @dataclass

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
 from lumos.data.formats import (
     cifar,
     coco,
+    cvat,
     folder,
     kitti,
     labelme,
@@ -36,6 +38,7 @@ _MODULES: tuple[ModuleType, ...] = (
     coco,
     labelme_xml,
     voc,
+    cvat,
     kitti,
     masks,
     labelme,
@@ -88,9 +91,21 @@ def resolve(source: str | Path, format_name: str | None) -> tuple[Reader | Modul
     raise DataError(path, f"cannot tell the format: pass --format ({', '.join(FORMATS)})")
 
 
-def writer(format_name: str) -> Callable:
-    """The ``write(dataset, folder)`` function of a format."""
-    return _module(format_name).write
+def scan(reader: Reader | ModuleType, location: Path, corners: str = "pixels") -> Scan:
+    """What ``reader`` finds at ``location``; a format with a box-corner convention
+    (``READS_CORNERS``, Pascal VOC) reads the one chosen."""
+    if getattr(reader, "READS_CORNERS", False):
+        return reader.scan(location, corners=corners)
+    return reader.scan(location)
+
+
+def writer(format_name: str, corners: str = "pixels") -> Callable:
+    """The ``write(dataset, folder)`` function of a format (with ``corners`` where it has
+    that convention)."""
+    module = _module(format_name)
+    if getattr(module, "READS_CORNERS", False):
+        return partial(module.write, corners=corners)
+    return module.write
 
 
 def download_into(folder: Path, format_name: str | None) -> Path:

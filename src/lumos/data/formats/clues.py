@@ -32,11 +32,11 @@ def one_class_clue(root: Path, only_class: str) -> str:
     darknet = next((path for path in files if path.name == "obj.data"), None)
     if darknet is not None:
         return f"found Darknet YOLO files in {darknet.parent}: import that folder (--format yolo)"
-    cvat = [
-        path for path in files if path.suffix.lower() == ".xml" and _root_tag(path) == "annotations"
-    ]
-    if cvat:
-        return f"found {len(cvat)} CVAT XML annotation files: the cvat format is not supported yet"
+    cvat = next(
+        (p for p in files if p.suffix.lower() == ".xml" and _root_tag(p) == "annotations"), None
+    )
+    if cvat is not None:
+        return f"found a CVAT export in {cvat.parent}: import that folder (--format cvat)"
     for path in files:
         if path.parent.name == "label_2" and path.suffix == ".txt":
             subset = path.parent.parent

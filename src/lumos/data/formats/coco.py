@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lumos.data.formats.common import record_name, resolve_inside, save_image, split_in
+from lumos.data.formats.common import export_stems, resolve_inside, save_image, split_in
 from lumos.data.records import CLASSIFICATION, Box, Scan, Shapes, SourceItem
 from lumos.errors import DataError
 from lumos.fileio import load_json
@@ -157,26 +157,28 @@ def write(dataset: Dataset, out: Path) -> None:
         raise DataError(out, "the COCO format holds detection and segmentation only")
     categories = [{"id": i + 1, "name": name} for i, name in enumerate(dataset.classes)]
     documents: dict[str, dict] = {}
+    stems = export_stems(dataset)
     next_id = 1
-    for sample in dataset:
+    for image_id, sample in enumerate(dataset, 1):
         document = documents.setdefault(
             sample.split, {"images": [], "annotations": [], "categories": categories}
         )
-        file_name = f"{record_name(sample.index)}.png"
+        file_name = f"{stems[sample.index]}.png"
         save_image(out / "images" / sample.split / file_name, sample.image)
         height, width = sample.image.shape[:2]
         document["images"].append(
-            {"id": sample.index, "file_name": file_name, "width": width, "height": height}
+            {"id": image_id, "file_name": file_name, "width": width, "height": height}
         )
         for box, label, crowd, region in _regions(sample, len(dataset.classes)):
             x1, y1, x2, y2 = (float(v) for v in box)
             annotation = {
                 "id": next_id,
-                "image_id": sample.index,
+                "image_id": image_id,
                 "category_id": int(label) + 1,
                 "bbox": [x1, y1, x2 - x1, y2 - y1],
                 "area": (x2 - x1) * (y2 - y1),
                 "iscrowd": int(crowd),
+                "segmentation": [],  # present, as COCO readers expect, and empty for a box
             }
             if region is not None:
                 rle = coco_mask.encode(np.asfortranarray(region.astype(np.uint8)))

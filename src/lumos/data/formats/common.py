@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
+from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TypeVar
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -13,6 +15,9 @@ from PIL import Image
 from lumos.data.images import is_image_name
 from lumos.data.records import Scan
 from lumos.errors import DataError
+
+if TYPE_CHECKING:
+    from lumos.data.dataset import Dataset
 
 T = TypeVar("T")
 _SPLIT_NAMES = {
@@ -146,3 +151,26 @@ def save_image(path: Path, pixels: np.ndarray) -> None:
 
 def record_name(index: int) -> str:
     return f"{index:06d}"
+
+
+_SAFE_STEM = re.compile(r"[\w][\w.+-]{0,150}")
+
+
+def export_stems(dataset: Dataset) -> dict[int, str]:
+    """A file stem for each record of ``dataset`` (by record index) when it is written out.
+
+    The source file's own stem where the source was a file (not an element of an array file
+    such as MNIST's, ``name[index]``) and its stem is a safe, unique file name; otherwise
+    (names repeated in several folders) the record number.
+    """
+    sources = dataset.store.sources
+    stems = {int(i): PurePosixPath(sources[int(i)]).stem for i in dataset.indices}
+    counts = Counter(stems.values())
+    for index, stem in stems.items():
+        source = sources[index]
+        usable = not source.endswith("]") and _SAFE_STEM.fullmatch(stem) and counts[stem] == 1
+        if not usable:
+            stems[index] = record_name(index)
+    if len(set(stems.values())) < len(stems):  # a source stem equal to a record number
+        return {index: record_name(index) for index in stems}
+    return stems

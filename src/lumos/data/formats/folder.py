@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lumos.data.formats.common import (
+    export_stems,
     image_files,
-    record_name,
     relative_name,
     save_image,
     split_folders,
@@ -57,8 +57,9 @@ def write(dataset: Dataset, out: Path) -> None:
     """``out/<split>/<class>/<record>.png``."""
     if dataset.task != CLASSIFICATION or dataset.multi_label:
         raise DataError(out, "the folder format holds single-label classification only")
+    stems = export_stems(dataset)
     for sample in dataset:
         name = dataset.classes[sample.label]
         if "/" in name or name in {".", ".."}:
             raise DataError(out, f"class name {name!r} cannot be a folder name")
-        save_image(out / sample.split / name / f"{record_name(sample.index)}.png", sample.image)
+        save_image(out / sample.split / name / f"{stems[sample.index]}.png", sample.image)

@@ -9,13 +9,14 @@ not objects and are left out. Classes follow ``classes.txt`` if present.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lumos.data.formats.common import (
+    export_stems,
     image_files,
     read_class_list,
-    record_name,
     relative_name,
     save_image,
     split_roots,
@@ -115,8 +116,9 @@ def write(dataset: Dataset, out: Path) -> None:
     for name in dataset.classes:
         if " " in name or not name:
             raise DataError(out, f"class name {name!r} cannot be a KITTI type (no spaces)")
+    stems = export_stems(dataset)
     for sample in dataset:
-        stem = record_name(sample.index)
+        stem = stems[sample.index]
         save_image(out / sample.split / "image_2" / f"{stem}.png", sample.image)
         lines = []
         for (x1, y1, x2, y2), label, crowd in zip(
@@ -130,3 +132,5 @@ def write(dataset: Dataset, out: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("".join(line + "\n" for line in lines))
     (out / "classes.txt").write_text("\n".join(dataset.classes) + "\n", encoding="utf-8")
+    # datumaro's class list; without it each split's order is the order labels appear in.
+    (out / "dataset_meta.json").write_text(json.dumps({"labels": dataset.classes}) + "\n")

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lumos.data.formats.common import (
+    export_stems,
     read_class_list,
-    record_name,
     relative_name,
     resolve_inside,
     save_image,
@@ -105,8 +105,9 @@ def write(dataset: Dataset, out: Path) -> None:
     """``out/<split>/<record>.png`` with a LabelMe ``.json`` of rectangles beside each."""
     if dataset.task == CLASSIFICATION:
         raise DataError(out, "the LabelMe format holds detection only")
+    stems = export_stems(dataset)
     for sample in dataset:
-        stem = record_name(sample.index)
+        stem = stems[sample.index]
         save_image(out / sample.split / f"{stem}.png", sample.image)
         shapes = [
             {

@@ -17,8 +17,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import parse
 
 from lumos.data.formats.common import (
+    export_stems,
     read_class_list,
-    record_name,
     relative_name,
     resolve_inside,
     save_image,
@@ -122,8 +122,9 @@ def write(dataset: Dataset, out: Path) -> None:
     ``bounding_box`` polygon; classes in ``classes.txt``."""
     if dataset.task == CLASSIFICATION:
         raise DataError(out, "the LabelMe format holds detection only")
+    stems = export_stems(dataset)
     for sample in dataset:
-        stem = record_name(sample.index)
+        stem = stems[sample.index]
         save_image(out / "Images" / sample.split / f"{stem}.png", sample.image)
         document = out / "Annotations" / sample.split / f"{stem}.xml"
         document.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lumos.data.formats.common import record_name, resolve_inside, save_image, split_named
+from lumos.data.formats.common import export_stems, resolve_inside, save_image, split_named
 from lumos.data.records import CLASSIFICATION, Scan, SourceItem
 from lumos.errors import DataError
 
@@ -89,8 +89,9 @@ def write(dataset: Dataset, out: Path) -> None:
     if dataset.task != CLASSIFICATION:
         raise DataError(out, "the list format holds classification only")
     lines: dict[str, list[str]] = {}
+    stems = export_stems(dataset)
     for sample in dataset:
-        relative = f"images/{sample.split}/{record_name(sample.index)}.png"
+        relative = f"images/{sample.split}/{stems[sample.index]}.png"
         save_image(out / relative, sample.image)
         labels = sample.label if isinstance(sample.label, list) else [sample.label]
         names = ",".join(dataset.classes[i] for i in labels)

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from lumos.data.formats.common import (
+    export_stems,
     find_image,
     image_files,
     read_class_list,
-    record_name,
     relative_name,
     save_image,
     split_folders,
@@ -83,8 +83,9 @@ def write(dataset: Dataset, out: Path) -> None:
     """``out/<split>/images/``, ``out/<split>/masks/`` and ``out/classes.txt``."""
     if not dataset.manifest["has_masks"]:
         raise DataError(out, "the masks format needs a dataset with masks")
+    stems = export_stems(dataset)
     for sample in dataset:
-        stem = record_name(sample.index)
+        stem = stems[sample.index]
         save_image(out / sample.split / "images" / f"{stem}.png", sample.image)
         (out / sample.split / "masks").mkdir(parents=True, exist_ok=True)
         Image.fromarray(sample.mask).save(out / sample.split / "masks" / f"{stem}.png")

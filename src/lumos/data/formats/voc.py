@@ -1,18 +1,21 @@
-"""Pascal VOC: ``Annotations/*.xml``, ``JPEGImages/``, ``ImageSets/Main/<split>.txt`` and
-``SegmentationClass/*.png`` class-index masks.
+"""Pascal VOC: ``Annotations/*.xml``, ``JPEGImages/``, ``ImageSets/{Main,Segmentation}/
+<split>.txt`` and ``SegmentationClass/*.png`` masks.
 
-VOC corners are 1-based inclusive pixels; they are stored as 0-based edges (x1 = xmin - 1,
-x2 = xmax). ``difficult`` objects become crowd boxes, which evaluation ignores. Classes
-follow ``classes.txt`` or ``labelmap.txt`` (datumaro's and CVAT's ``name:r,g,b:parts:actions``
-lines) if given, else the 20 standard VOC classes when there are masks (their values index
-that list), else the names found. An image listed in ``ImageSets/Main`` without an
-annotation file is an image without objects.
+By default VOC corners are 1-based inclusive pixels (the devkit's convention, as Detectron2
+reads them), stored as 0-based edges (x1 = xmin - 1, x2 = xmax); ``corners="edges"`` reads
+and writes the numbers as edges unchanged (datumaro, CVAT). ``difficult`` objects become
+crowd boxes, which evaluation ignores. Classes follow ``classes.txt`` or ``labelmap.txt``
+(datumaro's and CVAT's ``name:r,g,b:parts:actions`` lines) if given, else the 20 standard
+VOC classes when there are masks, else the names found. Masks are palette or grayscale PNGs
+of class values, or RGB PNGs in the label map's colours (VOC's colour map where it gives
+none). An image listed in ``ImageSets`` without an annotation file is an image without
+objects.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from xml.etree.ElementTree import Element, ParseError, SubElement, tostring
 
 import numpy as np
@@ -21,14 +24,15 @@ from defusedxml.ElementTree import parse
 from PIL import Image
 
 from lumos.data.formats.common import (
+    export_stems,
     find_image,
     read_class_list,
-    record_name,
     resolve_inside,
     save_image,
     split_named,
 )
-from lumos.data.records import CLASSIFICATION, Box, Scan, SourceItem
+from lumos.data.palette import colour_table, voc_colour, voc_palette
+from lumos.data.records import CLASSIFICATION, Box, ColourMask, Scan, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -60,13 +64,18 @@ VOC_CLASSES = (
 )
 
 
+Corners = Literal["pixels", "edges"]
+READS_CORNERS = True  # scan() and write() take ``corners``
+
+
 def detect(source: Path) -> bool:
     return (source / "Annotations").is_dir() or (source / "SegmentationClass").is_dir()
 
 
-def _splits(source: Path) -> dict[str, str]:
+def _splits(source: Path, kind: str) -> dict[str, str]:
+    """{image stem: split} from ``ImageSets/<kind>/<split>.txt``."""
     found = {}
-    for list_file in sorted((source / "ImageSets" / "Main").glob("*.txt")):
+    for list_file in sorted((source / "ImageSets" / kind).glob("*.txt")):
         split = split_named(list_file.stem)
         if split:
             for line in list_file.read_text(encoding="utf-8").split():
@@ -74,49 +83,58 @@ def _splits(source: Path) -> dict[str, str]:
     return found
 
 
-def scan(source: Path) -> Scan:
+def scan(source: Path, corners: Corners = "pixels") -> Scan:
+    """Read a VOC folder; ``corners`` says whether bndbox numbers are VOC's 1-based pixels
+    (the devkit, Detectron2) or 0-based edges (datumaro, CVAT)."""
     if not detect(source):
         raise DataError(source, "no Annotations/ or SegmentationClass/ folder: not a VOC dataset")
     masks_dir = source / "SegmentationClass"
     result = Scan(task="detection", items=[], root=source)
-    result.classes = read_class_list(source / "classes.txt") or _label_map(source)
+    label_map = _label_map(source)
+    result.classes = read_class_list(source / "classes.txt") or (
+        [name for name, _ in label_map] if label_map else None
+    )
     if result.classes is None and masks_dir.is_dir():
         result.classes = list(VOC_CLASSES)
-    splits = _splits(source)
+    colours = colour_table(_mask_colours(label_map, len(result.classes or ())))
     stems = sorted({p.stem for p in (source / "Annotations").glob("*.xml")})
-    if not stems:
-        stems = sorted(p.stem for p in masks_dir.glob("*.png"))
-        result.task = "segmentation"
-    else:
+    if stems:
+        splits = _splits(source, "Main") or _splits(source, "Segmentation")
         stems = sorted({*stems, *splits})  # listed without annotations: no objects
+    else:
+        splits = _splits(source, "Segmentation") or _splits(source, "Main")
+        stems = sorted({*(p.stem for p in masks_dir.glob("*.png")), *splits})
+        result.task = "segmentation"
     for stem in stems:
-        xml_path = source / "Annotations" / f"{stem}.xml"
         try:
-            file_name, boxes = _read_xml(xml_path) if xml_path.is_file() else (None, ())
-            image = resolve_inside(source / "JPEGImages", file_name) if file_name else None
-            if image is None or not image.is_file():
-                image = find_image(source / "JPEGImages", stem)
-            if image is None:
-                raise DataError(f"JPEGImages/{file_name or stem}", "image file not found")
+            item = _item(source, stem, corners)
         except DataError as e:
             result.skip(e.path or stem, e.reason)
             continue
         mask = masks_dir / f"{stem}.png"
-        result.items.append(
-            SourceItem(
-                f"JPEGImages/{image.name}",
-                path=image,
-                boxes=boxes,
-                mask=mask if mask.is_file() else None,
-                split=splits.get(stem),
-            )
-        )
+        item.mask = ColourMask(mask, colours) if mask.is_file() else None
+        item.split = splits.get(stem)
+        result.items.append(item)
     return result
 
 
-def _label_map(source: Path) -> list[str] | None:
-    """The class names of a ``labelmap.txt`` (``name:colour:parts:actions`` a line), in
-    order, the background left out; None without one."""
+def _item(source: Path, stem: str, corners: Corners) -> SourceItem:
+    xml_path = source / "Annotations" / f"{stem}.xml"
+    file_name, boxes = _read_xml(xml_path, corners) if xml_path.is_file() else (None, ())
+    image = resolve_inside(source / "JPEGImages", file_name) if file_name else None
+    if image is None or not image.is_file():
+        image = find_image(source / "JPEGImages", stem)
+    if image is None:
+        raise DataError(f"JPEGImages/{file_name or stem}", "image file not found")
+    return SourceItem(f"JPEGImages/{image.name}", path=image, boxes=boxes)
+
+
+LabelMap = list[tuple[str, tuple[int, int, int] | None]]
+
+
+def _label_map(source: Path) -> LabelMap | None:
+    """The classes of a ``labelmap.txt`` (``name:r,g,b:parts:actions`` a line) with their
+    mask colours where given, in order, the background left out; None without one."""
     path = source / "labelmap.txt"
     if not path.is_file():
         return None
@@ -124,13 +142,37 @@ def _label_map(source: Path) -> list[str] | None:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(path, f"cannot read the label map: {e}") from None
-    names = [
-        line.split(":")[0].strip() for line in lines if line.strip() and not line.startswith("#")
-    ]
-    return [n for n in names if n and n.lower().strip("_") != "background"] or None
+    entries: LabelMap = []
+    for line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, rest = line.partition(":")
+        entries.append((name.strip(), _colour(rest.partition(":")[0], path)))
+    entries = [(n, c) for n, c in entries if n and n.lower().strip("_") != "background"]
+    return entries or None
 
 
-def _read_xml(path: Path) -> tuple[str | None, tuple[Box, ...]]:
+def _colour(text: str, path: Path) -> tuple[int, int, int] | None:
+    if not text.strip():
+        return None
+    try:
+        r, g, b = (int(v) for v in text.split(","))
+    except ValueError:
+        raise DataError(path, f"colour {text!r} is not r,g,b") from None
+    return r, g, b
+
+
+def _mask_colours(label_map: LabelMap | None, num_classes: int) -> list[tuple[int, int, int]]:
+    """The colour of each mask value: the label map's where given, else VOC's palette."""
+    given = [colour for _, colour in label_map or ()]
+    colours = [voc_colour(0)]
+    for value in range(1, num_classes + 1):
+        colour = given[value - 1] if value <= len(given) else None
+        colours.append(colour or voc_colour(value))
+    return colours
+
+
+def _read_xml(path: Path, corners: Corners) -> tuple[str | None, tuple[Box, ...]]:
     try:
         root = parse(path).getroot()
     except ParseError as e:
@@ -141,7 +183,7 @@ def _read_xml(path: Path) -> tuple[str | None, tuple[Box, ...]]:
     for number, obj in enumerate(root.iter("object"), 1):
         name = (obj.findtext("name") or "").strip()
         try:
-            corners = [
+            numbers = [
                 float(obj.findtext(f"bndbox/{k}") or "") for k in ("xmin", "ymin", "xmax", "ymax")
             ]
         except ValueError:
@@ -151,45 +193,66 @@ def _read_xml(path: Path) -> tuple[str | None, tuple[Box, ...]]:
         if not name:
             raise DataError(f"Annotations/{path.name}", f"object {number} has no name")
         difficult = (obj.findtext("difficult") or "0").strip() == "1"
-        boxes.append(Box(corners[0] - 1, corners[1] - 1, corners[2], corners[3], name, difficult))
+        x1, y1, x2, y2 = numbers
+        if corners == "pixels":
+            x1, y1 = x1 - 1, y1 - 1
+        boxes.append(Box(x1, y1, x2, y2, name, difficult))
     return root.findtext("filename"), tuple(boxes)
 
 
-def write(dataset: Dataset, out: Path) -> None:
-    """VOC layout with PNG images; masks in ``SegmentationClass/``, classes in ``classes.txt``."""
+def write(dataset: Dataset, out: Path, corners: Corners = "pixels") -> None:
+    """VOC layout with PNG images, ``labelmap.txt`` (and ``classes.txt``), the split lists
+    in ``ImageSets/Main`` (and ``ImageSets/Segmentation`` with masks), masks as palette
+    PNGs in ``SegmentationClass/``; ``corners`` as for :func:`scan`."""
     if dataset.task == CLASSIFICATION:
         raise DataError(out, "the VOC format holds detection and segmentation only")
     splits: dict[str, list[str]] = {}
+    stems = export_stems(dataset)
+    with_masks = False
     (out / "Annotations").mkdir(parents=True, exist_ok=True)
     for sample in dataset:
-        stem = record_name(sample.index)
+        stem = stems[sample.index]
         save_image(out / "JPEGImages" / f"{stem}.png", sample.image)
         splits.setdefault(sample.split, []).append(stem)
         if sample.mask is not None:
-            (out / "SegmentationClass").mkdir(exist_ok=True)
-            Image.fromarray(sample.mask).save(out / "SegmentationClass" / f"{stem}.png")
+            with_masks = True
+            _save_palette_mask(out / "SegmentationClass" / f"{stem}.png", sample.mask)
         (out / "Annotations" / f"{stem}.xml").write_bytes(
-            tostring(_xml(sample, stem, dataset.classes))
+            tostring(_xml(sample, stem, dataset.classes, corners))
         )
-    (out / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
-    for split, stems in splits.items():
-        (out / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(stems) + "\n")
+    for kind in ("Main", "Segmentation") if with_masks else ("Main",):
+        (out / "ImageSets" / kind).mkdir(parents=True, exist_ok=True)
+        for split, names in splits.items():
+            (out / "ImageSets" / kind / f"{split}.txt").write_text("\n".join(names) + "\n")
     (out / "classes.txt").write_text("\n".join(dataset.classes) + "\n", encoding="utf-8")
+    lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"] + [
+        f"{name}:{','.join(map(str, voc_colour(value)))}::"
+        for value, name in enumerate(dataset.classes, 1)
+    ]
+    (out / "labelmap.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _xml(sample: Sample, stem: str, classes: list[str]) -> Element:
+def _save_palette_mask(path: Path, mask: np.ndarray) -> None:
+    path.parent.mkdir(exist_ok=True)
+    image = Image.fromarray(mask, mode="P")
+    image.putpalette(voc_palette().tobytes())
+    image.save(path)
+
+
+def _xml(sample: Sample, stem: str, classes: list[str], corners: Corners) -> Element:
     root = Element("annotation")
     SubElement(root, "filename").text = f"{stem}.png"
     size = SubElement(root, "size")
     height, width, depth = sample.image.shape
     for key, value in (("width", width), ("height", height), ("depth", depth)):
         SubElement(size, key).text = str(value)
+    shift = np.array([1, 1, 0, 0]) if corners == "pixels" else np.zeros(4)
     for box, label, crowd in zip(sample.boxes, sample.box_labels, sample.crowd, strict=True):
         obj = SubElement(root, "object")
         SubElement(obj, "name").text = classes[int(label)]
         SubElement(obj, "difficult").text = "1" if crowd else "0"
         bndbox = SubElement(obj, "bndbox")
-        corners = np.asarray(box, dtype=np.float64) + np.array([1, 1, 0, 0])
-        for key, value in zip(("xmin", "ymin", "xmax", "ymax"), corners, strict=True):
+        numbers = np.asarray(box, dtype=np.float64) + shift
+        for key, value in zip(("xmin", "ymin", "xmax", "ymax"), numbers, strict=True):
             SubElement(bndbox, key).text = f"{value:.4f}"
     return root

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import yaml
 
 from lumos.data.formats.common import (
+    export_stems,
     image_files,
-    record_name,
     relative_name,
     resolve_inside,
     save_image,
@@ -229,8 +229,9 @@ def write(dataset: Dataset, out: Path) -> None:
         raise DataError(out, "the YOLO format holds detection only")
     height, width = dataset.size
     splits = set()
+    stems = export_stems(dataset)
     for sample in dataset:
-        stem = record_name(sample.index)
+        stem = stems[sample.index]
         splits.add(sample.split)
         save_image(out / "images" / sample.split / f"{stem}.png", sample.image)
         lines = []
@@ -247,7 +248,8 @@ def write(dataset: Dataset, out: Path) -> None:
         target = out / "labels" / sample.split / f"{stem}.txt"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("".join(line + "\n" for line in lines))
-    config = {"path": ".", "names": dict(enumerate(dataset.classes))}
+    # No "path": Ultralytics then reads the folders beside data.yaml ("." would be its cwd).
+    config: dict = {"names": dict(enumerate(dataset.classes))}
     config.update({split: f"images/{split}" for split in sorted(splits)})
     (out / "data.yaml").write_text(
         yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8"
