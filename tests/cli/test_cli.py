@@ -89,6 +89,14 @@ def test_import_list_info_show_export_rm(cli, tmp_path: Path) -> None:
             ["data", "export", "missing", "--format", "coco", "--out", "x"],
             "lumos: error: no dataset named 'missing'",
         ),
+        (
+            ["data", "import", "sample:shapes", "--name", "d", "--voc-corners", "middle"],
+            "lumos: error: corners: Input should be 'pixels' or 'edges'",
+        ),
+        (
+            ["data", "export", "d", "--format", "voc", "--out", "x", "--voc-corners", "middle"],
+            "lumos: error: unknown corner convention 'middle': choose pixels or edges",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(cli, args: list[str], message: str) -> None:

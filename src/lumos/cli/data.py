@@ -194,7 +194,8 @@ def data_export(
         typer.Option(
             "--format",
             "-f",
-            help="coco, voc, yolo, kitti, labelme, masks, folder, list, mnist or cifar.",
+            help="coco, voc, yolo, kitti, cvat, labelstudio, labelme, labelme-xml, masks, "
+            "folder, list, mnist or cifar.",
         ),
     ],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Folder to write.")],

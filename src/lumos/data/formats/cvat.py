@@ -33,36 +33,45 @@ def _parse(path: Path) -> Element:
     try:
         return parse(path).getroot()
     except ParseError as e:
-        raise DataError(path.name, f"malformed XML: {e}") from None
+        raise DataError(path, f"malformed XML: {e}") from None
     except DefusedXmlException as e:
-        raise DataError(path.name, f"refused XML: {e}") from None
+        raise DataError(path, f"refused XML: {e}") from None
+    except OSError as e:
+        raise DataError(path, f"cannot read: {e.strerror or e}") from None
 
 
-def _documents(source: Path) -> list[Path]:
-    """The XML files at the top of ``source`` whose root element is ``<annotations>``."""
-    found = []
+def _documents(source: Path) -> list[tuple[Path, Element | DataError]]:
+    """The XML files at the top of ``source`` with their ``<annotations>`` root, or the
+    reason one cannot be read; files with another root are not CVAT's."""
+    found: list[tuple[Path, Element | DataError]] = []
     for path in sorted(source.glob("*.xml")) if source.is_dir() else []:
         try:
-            if _parse(path).tag == "annotations":
-                found.append(path)
-        except (DataError, OSError):
+            root = _parse(path)
+        except DataError as e:
+            found.append((path, e))
             continue
+        if root.tag == "annotations":
+            found.append((path, root))
     return found
 
 
 def detect(source: Path) -> bool:
-    return bool(_documents(source))
+    return any(isinstance(root, Element) for _, root in _documents(source))
 
 
 def scan(source: Path) -> Scan:
     documents = _documents(source)
-    if not documents:
+    if not any(isinstance(root, Element) for _, root in documents):
+        if documents:
+            raise documents[0][1]  # type: ignore[misc]
         raise DataError(source, "no XML file with an <annotations> root: not a CVAT export")
     result = Scan(task="detection", items=[], root=source)
     classes: list[str] = []
     kinds: set[str] = set()
-    for document in documents:
-        root = _parse(document)
+    for document, root in documents:
+        if isinstance(root, DataError):
+            result.skip(document.name, root.reason)
+            continue
         names = (n.text.strip() for n in root.findall("meta//labels/label/name") if n.text)
         classes += [n for n in names if n not in classes]
         for image in root.iter("image"):
