@@ -48,6 +48,7 @@ def lumos_boxes(data: Dataset) -> dict[str, tuple[str, list]]:
         ("kitti_detection", "kitti"),
         ("cvat", "cvat"),
         ("label_me", "labelme-xml"),
+        ("yolo", "yolo"),  # datumaro writes Darknet's layout, lumos Ultralytics'; both read
     ],
 )
 def test_boxes_go_from_datumaro_through_lumos_and_back_exactly(
@@ -108,7 +109,9 @@ def _globox_read(out: Path, lumos_format: str) -> object:
         return AnnotationSet.from_cvat(out / "annotations.xml")
     parts = []
     for split in ("train", "val"):
-        if lumos_format == "coco":
+        if lumos_format == "labelme":
+            parts.append(AnnotationSet.from_labelme(out / split))
+        elif lumos_format == "coco":
             parts.append(AnnotationSet.from_coco(out / "annotations" / f"instances_{split}.json"))
         else:
             labels, images = out / "labels" / split, out / "images" / split
@@ -118,7 +121,7 @@ def _globox_read(out: Path, lumos_format: str) -> object:
     return parts[0] | parts[1]
 
 
-@pytest.mark.parametrize("lumos_format", ["voc", "coco", "cvat", "yolo"])
+@pytest.mark.parametrize("lumos_format", ["voc", "coco", "cvat", "yolo", "labelme"])
 def test_globox_reads_every_lumos_export(
     workspace: Workspace, tmp_path: Path, lumos_format: str
 ) -> None:
