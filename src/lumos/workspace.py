@@ -96,6 +96,7 @@ class Workspace:
         self.datasets_dir = self.root / "datasets"
         self.jobs_dir = self.root / "jobs"
         self.models_dir = self.root / "models"
+        self.labels_dir = self.root / "labels"
         self.db_path = self.root / "lumos.db"
         self._ready = False
 
@@ -174,3 +175,7 @@ class Workspace:
 
     def dataset_dir(self, name: str) -> Path:
         return self.datasets_dir / validate_name(name, "dataset name")
+
+    def label_dir(self, name: str) -> Path:
+        """The folder of label project ``name``."""
+        return self.labels_dir / validate_name(name, "label project name")

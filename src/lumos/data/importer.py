@@ -54,11 +54,13 @@ def import_dataset(
     overwrite: bool = False,
     progress: ProgressFn | None = None,
     job_id: str | None = None,
+    reader: formats.Reader | None = None,
     **option_values: object,
 ) -> Path:
     """Import ``source`` as dataset ``name``; returns the dataset folder.
 
     ``options`` or keyword option values (see :class:`ImportOptions`) shape the dataset.
+    ``reader`` reads ``source`` instead of a format's (a label project hands over its own).
     Raises :class:`DataError` when nothing usable is found and :class:`WorkspaceError`
     when ``name`` exists and ``overwrite`` is false. ``job_id`` names a queued import job
     to run; by default the import is a new job.
@@ -76,7 +78,7 @@ def import_dataset(
             if progress is not None:
                 progress(stage, done, total)
 
-        manifest = _import(source, name, options, final, overwrite, report)
+        manifest = _import(source, name, options, final, overwrite, report, reader)
         _register(workspace, manifest)
         record.log(
             f"imported {manifest['records']} records into {final}; problems: {manifest['problems']}"
@@ -94,8 +96,9 @@ def _import(
     final: Path,
     overwrite: bool,
     progress: ProgressFn | None,
+    given: formats.Reader | None = None,
 ) -> dict:
-    reader, location = formats.resolve(source, options.format)
+    reader, location = (given, Path(source)) if given else formats.resolve(source, options.format)
     scan = formats.scan(reader, location, options.corners)
     task = options.task or scan.task
     classes, items, splits = select_items(scan, task, options, source)
@@ -289,6 +292,7 @@ def _describe(
         "boxes": box_stats(store),
         "source": _describe_source(job.source),
         "format": job.reader_name,
+        "provenance": job.scan.provenance,
         "options": job.options.model_dump(mode="json"),
         "fingerprint": fingerprint.hexdigest(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -98,6 +98,7 @@ class Scan:
     classes: list[str] | None = None
     multi_label: bool = False
     root: Path | None = None  # problems name files relative to it
+    provenance: dict[str, Any] | None = None  # where the labels came from, kept in the manifest
 
     def skip(self, file: str | Path, reason: str) -> None:
         self.problems.append(Problem(self._name(file), reason, "skipped"))

@@ -1,0 +1,26 @@
+"""Label projects: people (and a model's first pass) labelling images into a dataset."""
+
+from lumos.label.agreement import agreement
+from lumos.label.finish import finish
+from lumos.label.kinds import LabelError, kind_named
+from lumos.label.prelabel import prelabel
+from lumos.label.project import LabelProject, list_projects, remove_project
+from lumos.label.queue import progress, queue
+from lumos.label.sources import add_dataset, images_below
+from lumos.label.store import ConflictError
+
+__all__ = [
+    "ConflictError",
+    "LabelError",
+    "LabelProject",
+    "add_dataset",
+    "agreement",
+    "finish",
+    "images_below",
+    "kind_named",
+    "list_projects",
+    "prelabel",
+    "progress",
+    "queue",
+    "remove_project",
+]

@@ -1,0 +1,123 @@
+"""A label project's SQLite store: images, each annotator's label with its revision, the
+history of every save, pre-labels and reviews.
+
+A save names the revision it started from; if the stored one has moved on since (another
+tab, a reviewer), the save is refused with what is stored now: nothing is overwritten
+silently. Every write runs in one ``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lumos.errors import LumosError, WorkspaceError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY, file TEXT UNIQUE NOT NULL, width INTEGER NOT NULL,
+    height INTEGER NOT NULL, split TEXT);
+CREATE TABLE IF NOT EXISTS labels (
+    image_id INTEGER NOT NULL REFERENCES images(id), annotator TEXT NOT NULL,
+    revision INTEGER NOT NULL, value TEXT NOT NULL, saved TEXT NOT NULL,
+    prelabel_kept INTEGER, PRIMARY KEY (image_id, annotator));
+CREATE TABLE IF NOT EXISTS history (
+    image_id INTEGER NOT NULL, annotator TEXT NOT NULL, revision INTEGER NOT NULL,
+    value TEXT NOT NULL, saved TEXT NOT NULL, saved_by TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS prelabels (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id), model TEXT NOT NULL,
+    value TEXT NOT NULL, uncertainty REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (
+    image_id INTEGER NOT NULL, annotator TEXT NOT NULL, reviewer TEXT NOT NULL,
+    verdict TEXT NOT NULL, revision INTEGER NOT NULL, saved TEXT NOT NULL,
+    PRIMARY KEY (image_id, annotator))
+"""
+
+
+class ConflictError(LumosError):
+    """A save that started from a revision that is no longer the stored one."""
+
+    def __init__(self, message: str, current: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@contextlib.contextmanager
+def connect(path: Path, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+    """One transaction on the store at ``path`` (created with its tables if new)."""
+    try:
+        db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    except sqlite3.Error as e:
+        raise WorkspaceError(f"{path}: cannot open the label store: {e}") from e
+    db.row_factory = sqlite3.Row
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        for statement in SCHEMA.split(";"):
+            db.execute(statement)
+        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    except sqlite3.DatabaseError as e:
+        raise WorkspaceError(f"{path}: the label store failed: {e}") from e
+    finally:
+        db.close()
+
+
+def stored_label(db: sqlite3.Connection, image_id: int, annotator: str) -> dict[str, Any] | None:
+    row = db.execute(
+        "SELECT value, revision, saved FROM labels WHERE image_id = ? AND annotator = ?",
+        (image_id, annotator),
+    ).fetchone()
+    if row is None:
+        return None
+    return {"value": json.loads(row["value"]), "revision": row["revision"], "saved": row["saved"]}
+
+
+def save_label(
+    db: sqlite3.Connection,
+    image_id: int,
+    annotator: str,
+    value: dict[str, Any],
+    base: int,
+    *,
+    saved_by: str,
+    prelabel_kept: bool | None,
+) -> int:
+    """Store ``value`` as ``annotator``'s label if the stored revision is still ``base``
+    (0: none yet); returns the new revision, else raises :class:`ConflictError`."""
+    current = stored_label(db, image_id, annotator)
+    revision = current["revision"] if current else 0
+    if revision != base:
+        who = "you" if saved_by == annotator else annotator
+        raise ConflictError(
+            f"image {image_id} was saved by {who} (revision {revision}) since you opened "
+            f"revision {base}: reload it to see the change",
+            current or {},
+        )
+    text, stamp = json.dumps(value), now()
+    kept = None if prelabel_kept is None else int(prelabel_kept)
+    db.execute(
+        "INSERT INTO labels VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (image_id, annotator) DO "
+        "UPDATE SET revision = excluded.revision, value = excluded.value, saved = excluded.saved, "
+        "prelabel_kept = COALESCE(labels.prelabel_kept, excluded.prelabel_kept)",
+        (image_id, annotator, revision + 1, text, stamp, kept),
+    )
+    db.execute(
+        "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?)",
+        (image_id, annotator, revision + 1, text, stamp, saved_by),
+    )
+    return revision + 1
