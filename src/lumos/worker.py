@@ -17,6 +17,7 @@ from lumos.deploy.optimize import run_optimization
 from lumos.errors import LumosError
 from lumos.evaluate.run import run_evaluation
 from lumos.jobs import Job, claim_job, open_job, set_state
+from lumos.label import LabelProject, prelabel
 from lumos.train.run import train
 from lumos.workspace import Workspace
 
@@ -50,8 +51,16 @@ def _optimize(workspace: Workspace, job: Job) -> None:
     run_optimization(**job.params, workspace=workspace, job_id=job.id)
 
 
+def _prelabel(workspace: Workspace, job: Job) -> None:
+    p = job.params
+    prelabel(
+        LabelProject.open(p["project"], workspace), p["model"], workspace=workspace, job_id=job.id
+    )
+
+
 RUNNERS: dict[str, Callable[[Workspace, Job], None]] = {
     "import": _import,
+    "prelabel": _prelabel,
     "train": _train,
     "evaluate": _evaluate,
     "optimize": _optimize,

@@ -13,12 +13,23 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from lumos import __version__
-from lumos.cli import data, deploy, models, plan, results, sweep, train, transfer, workbench
+from lumos.cli import (
+    data,
+    deploy,
+    label,
+    models,
+    plan,
+    results,
+    sweep,
+    train,
+    transfer,
+    workbench,
+)
 from lumos.cli.common import fail, out
 from lumos.errors import LumosError
 
 SECTIONS = {  # the help's headings, each with its commands in the order shown
-    "Data": ["data"],
+    "Data": ["data", "label"],
     "Training": ["plan", "train", "sweep", "jobs", "lr-find"],
     "Models": ["models", "transfer", "predict", "detect", "eval"],
     "Deployment": ["export", "optimize", "bench", "serve"],
@@ -50,6 +61,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(label.app, name="label")
 app.add_typer(models.app, name="models")
 app.add_typer(transfer.app, name="transfer")
 for commands in (plan.app, train.app, sweep.app, results.app, deploy.app, workbench.app):

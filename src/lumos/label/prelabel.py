@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lumos.bundle import Bundle
+from lumos.jobs import running_job
 from lumos.label.kinds import LabelError
 from lumos.label.project import LabelProject
 from lumos.workspace import Workspace
@@ -18,18 +19,43 @@ def prelabel(
     *,
     workspace: Workspace | None = None,
     progress: Callable[[int, int], None] | None = None,
+    job_id: str | None = None,
 ) -> int:
     """Pre-label every image of ``project`` with saved model ``model`` (a name or a bundle
-    path); returns how many were pre-labelled. Classes the project does not have are left
-    out of the pre-labels."""
+    path) as a ``prelabel`` job (``job_id``: a queued one); returns how many were
+    pre-labelled. Classes the project does not have are left out of the pre-labels."""
+    workspace = (workspace or Workspace()).ensure()
+    params = {"project": project.name, "model": model}
+    with running_job(workspace, "prelabel", params, job_id) as job:
+
+        def report(done: int, total: int) -> None:
+            job.report_progress("prelabel", done, total)
+            if progress:
+                progress(done, total)
+
+        count = _prelabel(project, model, workspace, report)
+        job.record_result({"project": project.name, "model": model, "prelabelled": count})
+        job.log(f"pre-labelled {count} images of {project.name} with {model}")
+    return count
+
+
+def model_for(project: LabelProject, model: str, workspace: Workspace | None = None) -> Bundle:
+    """Saved model ``model`` if it can pre-label ``project``: its kind, some of its classes."""
     bundle = Bundle.load(model, workspace)
     if bundle.task.name != project.kind.task:
         raise LabelError(
             f"{model} is a {bundle.task.noun}: a {project.kind.task} project needs one of its kind"
         )
-    shared = set(bundle.labels) & set(project.info.classes)
-    if not shared:
+    if not set(bundle.labels) & set(project.info.classes):
         raise LabelError(f"{model} knows none of the project's classes")
+    return bundle
+
+
+def _prelabel(
+    project: LabelProject, model: str, workspace: Workspace, progress: Callable[[int, int], None]
+) -> int:
+    bundle = model_for(project, model, workspace)
+    shared = set(bundle.labels) & set(project.info.classes)
     images = project.rows("SELECT id, file FROM images ORDER BY id")
     done = 0
     for start in range(0, len(images), BATCH):
@@ -41,6 +67,5 @@ def prelabel(
                 value, uncertainty = project.kind.from_result(result)
                 found.append((row["id"], project.kind.keep_classes(value, shared), uncertainty))
         done += project.set_prelabels(model, found)
-        if progress:
-            progress(start + len(part), len(images))
+        progress(start + len(part), len(images))
     return done

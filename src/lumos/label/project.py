@@ -18,7 +18,14 @@ from lumos.data.images import is_image_name, read_size
 from lumos.errors import DataError, NotFoundError, WorkspaceError
 from lumos.fileio import write_json_atomic
 from lumos.label.kinds import LabelError, LabelKind, Value, kind_named
-from lumos.label.store import connect, now, save_label, stored_label
+from lumos.label.store import (
+    clear_label,
+    connect,
+    now,
+    revision_of,
+    save_label,
+    stored_label,
+)
 from lumos.workspace import Workspace, validate_name
 
 PROJECT_FILE = "project.json"
@@ -139,6 +146,7 @@ class LabelProject:
         image = self.image(image_id)
         with connect(self.db_path) as db:
             mine = stored_label(db, image_id, annotator)
+            revision = revision_of(db, image_id, annotator)
             pre = db.execute("SELECT * FROM prelabels WHERE image_id = ?", (image_id,)).fetchone()
             others = db.execute(
                 "SELECT annotator, value, revision, saved FROM labels WHERE image_id = ? "
@@ -149,7 +157,7 @@ class LabelProject:
         return {
             "image": image,
             "value": mine["value"] if mine else None,
-            "revision": mine["revision"] if mine else 0,
+            "revision": revision,
             "prelabel": None if pre is None else {
                 "model": pre["model"], "value": json.loads(pre["value"]),
                 "uncertainty": pre["uncertainty"],
@@ -177,6 +185,21 @@ class LabelProject:
             by = check_annotator(saved_by or annotator)
             return save_label(
                 db, image_id, annotator, checked, base, saved_by=by, prelabel_kept=kept
+            )
+
+    def clear(
+        self, image_id: int, annotator: str, base: int, *, saved_by: str | None = None
+    ) -> None:
+        """Remove ``annotator``'s label of an image (undo back to unlabelled), if it is still
+        revision ``base``."""
+        self.image(image_id)
+        with connect(self.db_path, write=True) as db:
+            clear_label(
+                db,
+                image_id,
+                check_annotator(annotator),
+                base,
+                check_annotator(saved_by or annotator),
             )
 
     def review(self, image_id: int, annotator: str, reviewer: str, verdict: str) -> None:

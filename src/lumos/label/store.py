@@ -87,6 +87,24 @@ def stored_label(db: sqlite3.Connection, image_id: int, annotator: str) -> dict[
     return {"value": json.loads(row["value"]), "revision": row["revision"], "saved": row["saved"]}
 
 
+def clear_label(
+    db: sqlite3.Connection, image_id: int, annotator: str, base: int, saved_by: str
+) -> None:
+    """Remove ``annotator``'s label (an undo back to nothing) if it is still revision ``base``."""
+    current = stored_label(db, image_id, annotator)
+    if current is None or current["revision"] != base:
+        raise ConflictError(
+            f"image {image_id} is at revision {current['revision'] if current else 0}, "
+            f"not {base}: reload it to see the change",
+            current or {},
+        )
+    db.execute("DELETE FROM labels WHERE image_id = ? AND annotator = ?", (image_id, annotator))
+    db.execute(
+        "INSERT INTO history VALUES (?, ?, ?, 'null', ?, ?)",
+        (image_id, annotator, base + 1, now(), saved_by),
+    )
+
+
 def save_label(
     db: sqlite3.Connection,
     image_id: int,
@@ -100,7 +118,7 @@ def save_label(
     """Store ``value`` as ``annotator``'s label if the stored revision is still ``base``
     (0: none yet); returns the new revision, else raises :class:`ConflictError`."""
     current = stored_label(db, image_id, annotator)
-    revision = current["revision"] if current else 0
+    revision = current["revision"] if current else revision_of(db, image_id, annotator)
     if revision != base:
         who = "you" if saved_by == annotator else annotator
         raise ConflictError(
@@ -121,3 +139,13 @@ def save_label(
         (image_id, annotator, revision + 1, text, stamp, saved_by),
     )
     return revision + 1
+
+
+def revision_of(db: sqlite3.Connection, image_id: int, annotator: str) -> int:
+    """The revision of ``annotator``'s label (0 if never saved); after a clear, the clear's:
+    numbering goes on from it, so an editor that saw the label before is refused."""
+    row = db.execute(
+        "SELECT MAX(revision) AS r FROM history WHERE image_id = ? AND annotator = ?",
+        (image_id, annotator),
+    ).fetchone()
+    return row["r"] or 0

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from lumos import __version__
 from lumos.access import TokenMiddleware
 from lumos.errors import LumosError, NotFoundError
+from lumos.label import ConflictError
 from lumos.runner import JobRunner
 from lumos.web import api, pages
 from lumos.web.guard import RequestGuard
@@ -96,6 +97,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UploadTooLargeError)
     async def too_large(request: Request, e: UploadTooLargeError) -> JSONResponse:
         return _error(413, str(e))
+
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, e: ConflictError) -> JSONResponse:
+        return JSONResponse({"error": str(e), "current": e.current}, status_code=409)
 
     @app.exception_handler(LumosError)
     async def bad_request(request: Request, e: LumosError) -> JSONResponse:

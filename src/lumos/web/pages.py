@@ -15,6 +15,8 @@ from lumos.data.geometry import RESIZE_MODES
 from lumos.data.samples import sample_descriptions
 from lumos.errors import LumosError
 from lumos.jobs import open_job
+from lumos.label import LabelProject
+from lumos.label.kinds import KINDS
 from lumos.recipe import Recipe
 from lumos.sweep import open_sweep
 from lumos.workspace import validate_name
@@ -134,6 +136,21 @@ def sweep_page(request: Request, name: str) -> HTMLResponse:
         return open_sweep(validate_name(name, "sweep name"), None, workspace)
 
     return _entry_page(request, "sweep.html", found, name=name)
+
+
+@router.get("/label", response_class=HTMLResponse)
+def label_projects_page(request: Request) -> HTMLResponse:
+    return _page(request, "labels.html", kinds=list(KINDS))
+
+
+@router.get("/label/{name}", response_class=HTMLResponse)
+def label_page(request: Request, name: str) -> HTMLResponse:
+    workspace = request.app.state.lumos.settings.workspace
+    try:
+        project = LabelProject.open(name, workspace)
+    except LumosError as e:  # missing, or a name that cannot exist
+        return templates.TemplateResponse(request, "missing.html", {"message": str(e)}, 404)
+    return _page(request, "label.html", project=project.info)
 
 
 @router.get("/models/new", response_class=HTMLResponse)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lumos.web.api import datasets, jobs, models, plan, sweeps, training, transfer
+from lumos.web.api import datasets, jobs, label, models, plan, sweeps, training, transfer
 
 router = APIRouter(prefix="/api")
-for module in (datasets, jobs, training, models, transfer, plan, sweeps):
+for module in (datasets, jobs, training, models, transfer, plan, sweeps, label):
     router.include_router(module.router)
