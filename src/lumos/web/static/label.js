@@ -309,7 +309,9 @@ class LabelTool {
       const image = new Image();
       image.src = `${this.base}/images/${id}/file`;
       const query = new URLSearchParams({ annotator: this.annotator });
-      this.cache.set(id, { image: image.decode().then(() => image), label: api(`${this.base}/images/${id}?${query}`) });
+      const entry = { image: image.decode().then(() => image), label: api(`${this.base}/images/${id}?${query}`), ready: false };
+      Promise.all([entry.image, entry.label]).then(() => { entry.ready = true; }, () => {});
+      this.cache.set(id, entry);
     }
     return this.cache.get(id);
   }
@@ -371,7 +373,8 @@ class LabelTool {
     const request = api(`${this.base}/images/${id}`, { method: "PUT", json: { annotator: this.annotator, value, base: revision } });
     const saved = request.then(({ revision: next }) => {
       this.saves.push({ id, before, revision: next });
-      this.cache.set(id, { image: this.fetch(id).image, label: Promise.resolve({ ...this.current, value, revision: next }) });
+      const known = this.fetch(id);
+      known.label = known.label.then((label) => ({ ...label, value, revision: next }));
       if (this.current.id === id) { this.current.value = value; this.current.revision = next; this.status(`saved (revision ${next})`); }
       this.summary();
     }).catch((e) => { flash(e.message); this.status(`not saved: ${e.message}`); });

@@ -1,0 +1,227 @@
+"""The labelling page in a real browser (Debian's Chromium via Playwright): keys, boxes
+drawn, moved, resized and deleted, undo, a conflicting save, and what was stored."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import running_server
+from lumos.label import LabelProject, images_below, queue
+from lumos.web.app import create_app
+from lumos.web.settings import WebSettings
+from lumos.workspace import Workspace
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (make test installs it as root)",
+)
+
+
+def _pictures(folder: Path, count: int, size: tuple[int, int] = (320, 240)) -> Path:
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    for i in range(count):
+        pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i:03d}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workspace]]:
+    root = tmp_path_factory.mktemp("label")
+    workspace = Workspace(root / "workspace").ensure()
+    for name, task in (("cls", "classification"), ("det", "detection"), ("seg", "segmentation")):
+        project = LabelProject.create(name, task, ["cat", "dog", "owl"], workspace=workspace)
+        project.add_images(images_below(_pictures(root / name, 12 if name == "cls" else 3)))
+    settings = WebSettings(workspace, roots=[root], run_jobs=False)
+    with running_server(create_app(settings)) as (url, _):
+        yield url, workspace
+
+
+@pytest.fixture(scope="module")
+def browser(site: tuple[str, Workspace]):
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+def _page(browser, site: tuple[str, Workspace], project: str, annotator: str = "ann"):
+    context = browser.new_context(base_url=site[0], viewport={"width": 1280, "height": 900})
+    context.add_init_script(f"localStorage.setItem('lumos-annotator', '{annotator}')")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"/label/{project}")
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 1 of")
+    return page
+
+
+def _prefetched(page) -> None:
+    """Wait as a person would: until the next images are fetched and decoded."""
+    page.wait_for_function(
+        "() => { const t = window.lumosLabelTool; const next = t.ids[t.position + 1];"
+        " return next === undefined || (t.cache.get(next) || {}).ready; }"
+    )
+
+
+def _at(page, x: float, y: float) -> tuple[float, float]:
+    """Screen coordinates of image pixel (x, y) on the canvas."""
+    return tuple(page.evaluate(
+        "([x, y]) => { const t = window.lumosLabelTool, r = t.canvas.getBoundingClientRect();"
+        " const k = r.width / t.canvas.width;"
+        " return [r.left + (t.view.x + x * t.view.scale) * k,"
+        " r.top + (t.view.y + y * t.view.scale) * k]; }",
+        [x, y],
+    ))  # fmt: skip
+
+
+def _drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(*_at(page, *start))
+    page.mouse.down()
+    page.mouse.move(*_at(page, *end), steps=5)
+    page.mouse.up()
+
+
+def test_classes_by_key_with_the_next_image_at_once(browser, site) -> None:
+    page = _page(browser, site, "cls")
+    project = LabelProject.open("cls", site[1])
+    ids = queue(project, "ann")
+    for key in "1213":
+        _prefetched(page)
+        before = page.locator("#label-position").get_attribute("data-image")
+        page.keyboard.press(key)
+        playwright_api.expect(page.locator("#label-position")).not_to_have_attribute(
+            "data-image", before
+        )
+    _prefetched(page)
+    page.keyboard.press("s")
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 6 of 12")
+    page.wait_for_function(
+        "() => document.querySelector('#label-progress').textContent.startsWith('4 of 12')"
+    )
+    timings = page.evaluate("window.lumosLabelTimings")
+    median, longest = statistics.median(timings), max(timings)
+    print(f"key press to next image: median {median:.1f} ms, max {longest:.1f} ms")
+    assert len(timings) == 5 and max(timings) < 100, timings
+    stored = [project.label(i, "ann")["value"] for i in ids[:5]]
+    assert stored == [{"classes": ["cat"]}, {"classes": ["dog"]}, {"classes": ["cat"]},
+                      {"classes": ["owl"]}, {"skip": True}]  # fmt: skip
+    page.keyboard.press("z")  # the skip taken back: image 5 unlabelled again, shown
+    playwright_api.expect(page.locator("#label-status")).to_contain_text("undone")
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 5 of 12")
+    assert project.label(ids[4], "ann")["value"] is None
+    page.keyboard.press("z")  # and the owl before it, back to nothing
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 4 of 12")
+    page.wait_for_function(
+        "() => document.querySelector('#label-status').textContent.includes('undone')"
+    )
+    assert project.label(ids[3], "ann")["value"] is None
+    page.select_option("#label-show", "class:dog")
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 1 of 1")
+    page.select_option("#label-show", "unlabelled")
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 1 of 9")
+
+
+def test_a_second_tab_cannot_save_over_the_first(browser, site) -> None:
+    first = _page(browser, site, "cls", "tabs")
+    second = _page(browser, site, "cls", "tabs")
+    first.keyboard.press("1")
+    playwright_api.expect(first.locator("#label-position")).to_contain_text("image 2 of")
+    second.keyboard.press("2")  # still at revision 0 of image 1
+    playwright_api.expect(second.locator("#flash")).to_contain_text("since you opened revision 0")
+    project = LabelProject.open("cls", site[1])
+    assert project.label(queue(project, "tabs")[0], "tabs")["value"] == {"classes": ["cat"]}
+
+
+def test_boxes_drawn_moved_resized_copied_deleted_and_undone(browser, site) -> None:
+    page = _page(browser, site, "det")
+    project = LabelProject.open("det", site[1])
+    first, second, _ = queue(project, "ann")
+    _drag(page, (20, 30), (120, 90))  # a new box, of the first class
+    page.keyboard.press("2")  # the selected box becomes a dog
+    _drag(page, (70, 60), (90, 70))  # moved by (20, 10)
+    _drag(page, (140, 100), (160, 130))  # its bottom-right corner pulled out
+    page.keyboard.press("Enter")
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 2 of 3")
+    page.wait_for_function(
+        "() => document.querySelector('#label-progress').textContent.startsWith('1 of 3')"
+    )
+    [box] = project.label(first, "ann")["value"]["boxes"]
+    assert box["class"] == "dog"
+    assert np.allclose([box["x1"], box["y1"], box["x2"], box["y2"]], [40, 40, 160, 130], atol=2), (
+        box
+    )
+    page.keyboard.press("c")  # the previous image's box copied
+    page.keyboard.press("1")  # nothing selected: new boxes are cats from now on
+    _drag(page, (250, 200), (300, 230))  # and one more
+    page.keyboard.press("Delete")  # deleted again
+    page.keyboard.press("z")  # undone: back
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#label-progress').textContent.startsWith('2 of 3')"
+    )
+    stored = project.label(second, "ann")["value"]["boxes"]
+    assert sorted(b["class"] for b in stored) == ["cat", "dog"]
+
+
+def test_five_hundred_boxes_stay_responsive(browser, site) -> None:
+    project = LabelProject.open("det", site[1])
+    *_, third = queue(project, "ann")
+    rng = np.random.default_rng(1)
+    corners = rng.uniform(0, 300, (500, 2))
+    boxes = [
+        {"x1": x, "y1": y * 0.75, "x2": x + 15, "y2": y * 0.75 + 10, "class": "owl"}
+        for x, y in corners
+    ]
+    project.save(third, "many", {"boxes": boxes}, 0)
+    page = _page(browser, site, "det", "many")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 3 of 3")
+    draw = page.evaluate(
+        "() => { const t = window.lumosLabelTool, times = [];"
+        " for (let i = 0; i < 20; i++) {"
+        " const s = performance.now(); t.draw(); times.push(performance.now() - s); }"
+        " times.sort((a, b) => a - b); return times[10]; }"
+    )
+    print(f"drawing 500 boxes: median {draw:.1f} ms")
+    assert draw < 50
+    _drag(page, (316, 236), (318, 238))  # a click on empty space makes no box
+    _drag(page, (5, 5), (60, 50))
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#label-status').textContent.includes('revision 2')"
+    )
+    assert len(project.label(third, "many")["value"]["boxes"]) == 501
+
+
+def test_a_polygon_is_clicked_and_closed(browser, site) -> None:
+    page = _page(browser, site, "seg")
+    project = LabelProject.open("seg", site[1])
+    first = queue(project, "ann")[0]
+    page.keyboard.press("3")  # owls from now on
+    for x, y in ((50, 50), (150, 50), (150, 150), (50, 150)):
+        page.mouse.click(*_at(page, x, y))
+    page.keyboard.press("Enter")  # closes the polygon
+    page.keyboard.press("Enter")  # saves and goes on
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 2 of 3")
+    page.wait_for_function(
+        "() => document.querySelector('#label-progress').textContent.startsWith('1 of 3')"
+    )
+    [polygon] = project.label(first, "ann")["value"]["polygons"]
+    assert polygon["class"] == "owl"
+    assert np.allclose(polygon["points"], [[50, 50], [150, 50], [150, 150], [50, 150]], atol=2)
