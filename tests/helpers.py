@@ -345,3 +345,17 @@ def trained_lenet(workspace: object) -> None:
     recipe = Recipe(dataset="digits", network="lenet5", epochs=8, batch_size=32, lr=0.05, workers=0)
     job = train(recipe, workspace=workspace, progress=False)
     bundle_from_job(job.id, "lenet", workspace=workspace)
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; `make test` installs it as root
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def launch_chromium(playwright: object) -> object:
+    """Debian's Chromium, headless, as every browser test starts it."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)  # type: ignore[attr-defined]

@@ -38,6 +38,28 @@ def _use_wal(db: sqlite3.Connection, seconds: float = 30.0) -> None:
             time.sleep(0.02)
 
 
+@contextlib.contextmanager
+def transaction(path: Path, begin: str = "BEGIN") -> Iterator[sqlite3.Connection]:
+    """One transaction on the SQLite store at ``path`` (WAL, foreign keys on, rows by name):
+    committed on success, rolled back on error. ``sqlite3`` errors are the caller's to word;
+    ``begin`` may be ``BEGIN IMMEDIATE`` to take the write lock at once."""
+    db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    try:
+        _use_wal(db)
+        db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute(begin)
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
 def _run_script(db: sqlite3.Connection, script: str) -> None:
     # executescript() would COMMIT the open transaction; run statement by statement instead.
     for statement in script.split(";"):
@@ -128,25 +150,10 @@ class Workspace:
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
-            db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
-        except sqlite3.Error as e:
-            raise WorkspaceError(f"{self.db_path}: cannot open store: {e}") from e
-        db.row_factory = sqlite3.Row
-        try:
-            _use_wal(db)
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("BEGIN")
-            try:
+            with transaction(self.db_path) as db:
                 yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             raise WorkspaceError(f"{self.db_path}: {self._store_failure(e)}") from e
-        finally:
-            db.close()
 
     def _store_failure(self, error: sqlite3.DatabaseError) -> str:
         """Why the store failed; SQLite reports a full disk as an I/O error."""

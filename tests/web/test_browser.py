@@ -16,21 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import colour_folders, running_server
+from helpers import CHROMIUM, colour_folders, launch_chromium, running_server
 from lumos.recipe import Recipe
 from lumos.sweep import create_sweep, work_on
 from lumos.web.app import create_app
 from lumos.web.settings import WebSettings
 from lumos.workspace import Workspace
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 # The tests follow each other on one server: pytest runs with --dist loadfile (pyproject),
@@ -53,7 +46,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
 @pytest.fixture(scope="module")
 def page(site: tuple[str, Path]):
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch_chromium(p)
         context = browser.new_context(base_url=site[0], viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(60_000)

@@ -11,19 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import running_server
+from helpers import CHROMIUM, launch_chromium, running_server
 from lumos.label import LabelProject, images_below, queue
 from lumos.web.app import create_app
 from lumos.web.settings import WebSettings
 from lumos.workspace import Workspace
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -55,7 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worksp
 @pytest.fixture(scope="module")
 def browser(site: tuple[str, Workspace]):
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 

@@ -210,15 +210,15 @@ class BoxLabels(LabelKind):
         return {"boxes": boxes}, float(entropy.mean()) if len(scores) else 0.0
 
     def edits(self, start: Value, end: Value) -> int:
-        """Boxes of ``end`` matched one to one with boxes of ``start`` of its class at IoU
-        >= 0.7 cost nothing, matched below that one move, unmatched ones an add; every
-        ``start`` box left over a delete."""
-        pairs = box_pairs(start.get("boxes", []), end.get("boxes", []), 0.0)
-        kept = sum(1 for _, _, iou in pairs if iou >= self.MATCH_IOU)
-        moved = len(pairs) - kept
-        added = len(end.get("boxes", [])) - len(pairs)
-        deleted = len(start.get("boxes", [])) - len(pairs)
-        return moved + added + deleted
+        """What an annotator does to turn ``start`` into ``end``: boxes paired one to one by
+        overlap (whatever their class); a pair at IoU >= 0.7 is kept where it is, else moved
+        (one edit), and relabelled if its class is wrong (one more); a box of ``end`` left
+        unpaired is added, a box of ``start`` left unpaired deleted (one edit each)."""
+        old, new = start.get("boxes", []), end.get("boxes", [])
+        pairs = box_pairs(old, new, 0.0, same_class=False)
+        moved = sum(1 for _, _, iou in pairs if iou < self.MATCH_IOU)
+        relabelled = sum(1 for i, j, _ in pairs if old[i]["class"] != new[j]["class"])
+        return moved + relabelled + (len(new) - len(pairs)) + (len(old) - len(pairs))
 
     def pair_agreement(self, pairs: list[tuple[Value, Value, tuple[int, int]]]) -> dict[str, float]:
         """Boxes matched one to one at IoU >= 0.5 with the same class: F1 of the matches
@@ -236,16 +236,18 @@ class BoxLabels(LabelKind):
         }
 
 
-def box_pairs(a: list[dict], b: list[dict], min_iou: float) -> list[tuple[int, int, float]]:
-    """Boxes of ``a`` and ``b`` of the same class paired one to one for the largest total
-    IoU (above ``min_iou``): (index in a, index in b, IoU)."""
+def box_pairs(
+    a: list[dict], b: list[dict], min_iou: float, *, same_class: bool = True
+) -> list[tuple[int, int, float]]:
+    """Boxes of ``a`` and ``b`` (of the same class, unless not ``same_class``) paired one to
+    one for the largest total IoU (above ``min_iou``): (index in a, index in b, IoU)."""
     from scipy.optimize import linear_sum_assignment
 
     if not a or not b:
         return []
     iou = _iou(np.array([[x["x1"], x["y1"], x["x2"], x["y2"]] for x in a]),
                np.array([[x["x1"], x["y1"], x["x2"], x["y2"]] for x in b]))  # fmt: skip
-    same = np.array([[x["class"] == y["class"] for y in b] for x in a])
+    same = np.array([[x["class"] == y["class"] or not same_class for y in b] for x in a])
     score = np.where(same & (iou > min_iou), iou, 0.0)
     rows, cols = linear_sum_assignment(-score)
     return [

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lumos.errors import LumosError, WorkspaceError
+from lumos.workspace import transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -53,28 +54,15 @@ def now() -> str:
 
 @contextlib.contextmanager
 def connect(path: Path, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-    """One transaction on the store at ``path`` (created with its tables if new)."""
+    """One transaction on the store at ``path`` (created with its tables if new); ``write``
+    takes the write lock at once, so a revision checked is still the one written over."""
     try:
-        db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-    except sqlite3.Error as e:
-        raise WorkspaceError(f"{path}: cannot open the label store: {e}") from e
-    db.row_factory = sqlite3.Row
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=30000")
-        for statement in SCHEMA.split(";"):
-            db.execute(statement)
-        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
+        with transaction(path, "BEGIN IMMEDIATE" if write else "BEGIN") as db:
+            for statement in SCHEMA.split(";"):
+                db.execute(statement)
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
     except sqlite3.DatabaseError as e:
         raise WorkspaceError(f"{path}: the label store failed: {e}") from e
-    finally:
-        db.close()
 
 
 def stored_label(db: sqlite3.Connection, image_id: int, annotator: str) -> dict[str, Any] | None:
