@@ -359,3 +359,20 @@ CHROMIUM_ARGS = [
 def launch_chromium(playwright: object) -> object:
     """Debian's Chromium, headless, as every browser test starts it."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)  # type: ignore[attr-defined]
+
+
+def insert_jobs(root: str, worker: int) -> None:
+    """Forty job rows written one transaction each: a process of the concurrency test.
+
+    Here, not in the test module: a spawned process finds a function by its module's name,
+    and ``tests`` may name another package (label-studio-converter installs one)."""
+    from lumos.workspace import Workspace
+
+    ws = Workspace(root)
+    for i in range(40):
+        with ws.db() as db:
+            db.execute(
+                "INSERT INTO jobs (id, kind, state, params, created) "
+                "VALUES (?, 'import', 'done', '{}', 'now')",
+                (f"{worker}-{i}",),
+            )

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import insert_jobs
 from lumos.errors import WorkspaceError
 from lumos.workspace import SCHEMA_VERSION, Workspace, validate_name
 
@@ -52,21 +53,10 @@ def test_corrupt_store_gives_a_clear_error(tmp_path: Path) -> None:
         Workspace(root).ensure()
 
 
-def _insert_jobs(root: str, worker: int) -> None:
-    ws = Workspace(root)
-    for i in range(40):
-        with ws.db() as db:
-            db.execute(
-                "INSERT INTO jobs (id, kind, state, params, created) "
-                "VALUES (?, 'import', 'done', '{}', 'now')",
-                (f"{worker}-{i}",),
-            )
-
-
 def test_two_processes_write_at_once(tmp_path: Path) -> None:
     root = str(tmp_path / "ws")
     ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_insert_jobs, args=(root, w)) for w in range(2)]
+    workers = [ctx.Process(target=insert_jobs, args=(root, w)) for w in range(2)]
     for p in workers:
         p.start()
     for p in workers:
