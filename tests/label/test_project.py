@@ -231,3 +231,17 @@ def test_a_dataset_opens_as_a_project_to_correct(workspace: Workspace, tmp_path:
     assert splits.count("val") == 2
     stored = {s.source: data.classes[s.label] for s in data}
     assert stored[project.image(ids[0])["file"]] == wrong
+
+
+def test_polygons_become_masks(workspace: Workspace, tmp_path: Path) -> None:
+    project = _project(workspace, tmp_path, "segmentation")
+    ids = queue(project, "a")
+    square = {"class": "dog", "points": [[4, 4], [12, 4], [12, 12], [4, 12]]}
+    for image in ids:
+        project.save(image, "a", {"polygons": [square]}, 0)
+    with pytest.raises(LabelError, match="polygon 1 needs at least 3 finite points"):
+        project.save(ids[0], "b", {"polygons": [{"class": "dog", "points": [[0, 0], [1, 1]]}]}, 0)
+    data = Dataset(finish(project, "painted", workspace=workspace))
+    assert data.task == "segmentation" and data.classes == ["cat", "dog"]
+    mask = data[0].mask
+    assert set(np.unique(mask)) == {0, 2} and 60 <= int((mask == 2).sum()) <= 90  # 8x8, edges

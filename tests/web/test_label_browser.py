@@ -17,6 +17,7 @@ from lumos.web.app import create_app
 from lumos.web.settings import WebSettings
 from lumos.workspace import Workspace
 
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -127,6 +128,8 @@ def test_classes_by_key_with_the_next_image_at_once(browser, site) -> None:
     playwright_api.expect(page.locator("#label-position")).to_contain_text("image 1 of 1")
     page.select_option("#label-show", "unlabelled")
     playwright_api.expect(page.locator("#label-position")).to_contain_text("image 1 of 9")
+    page.select_option("#label-show", "annotator:ann")
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 1 of 3")
 
 
 def test_a_second_tab_cannot_save_over_the_first(browser, site) -> None:
@@ -148,6 +151,8 @@ def test_boxes_drawn_moved_resized_copied_deleted_and_undone(browser, site) -> N
     page.keyboard.press("2")  # the selected box becomes a dog
     _drag(page, (70, 60), (90, 70))  # moved by (20, 10)
     _drag(page, (140, 100), (160, 130))  # its bottom-right corner pulled out
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "label-detection.png"), full_page=True)
     page.keyboard.press("Enter")
     playwright_api.expect(page.locator("#label-position")).to_contain_text("image 2 of 3")
     page.wait_for_function(

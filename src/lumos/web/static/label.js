@@ -66,7 +66,7 @@ class LabelTool {
       "#label-undo": () => this.undo(), "#label-copy": () => this.copyPrevious(), "#label-save": () => this.commit(true) };
     for (const [selector, action] of Object.entries(actions)) $(selector).addEventListener("click", guarded(action));
     $("#label-copy").hidden = !(this.editor instanceof ShapeEditor);
-    $("#label-keys").replaceChildren(...["1-9, 0 class", "← → move", "s skip", "z undo", "Enter save and next",
+    $("#label-keys").replaceChildren(...["1-9/0 class", "←/→ move", "s skip", "z undo", "Enter save and next",
       ...(this.editor instanceof ShapeEditor ? ["c copy previous", "Del delete", "wheel zoom", "right-drag pan", "f fit"] : [])]
       .map((t) => el("span", { class: "label-keys" }, el("kbd", {}, t.split(" ")[0]), t.split(" ").slice(1).join(" "), " ")));
   }
@@ -243,6 +243,10 @@ class LabelTool {
     const p = project.progress;
     const kept = p.prelabels_accepted === null ? "" : ` · pre-labels kept unchanged: ${Math.round(100 * p.prelabels_accepted)}% of ${p.prelabels_judged}`;
     $("#label-progress").textContent = `${p.labelled} of ${p.images} labelled${kept}`;
+    const show = $("#label-show");
+    for (const name of Object.keys(p.annotators)) {
+      if (!show.querySelector(`option[value="annotator:${CSS.escape(name)}"]`)) show.append(el("option", { value: `annotator:${name}` }, `labelled by ${name}`));
+    }
   }
 }
 
