@@ -27,8 +27,10 @@ def final_labels(project: LabelProject) -> dict[int, tuple[Value, str]]:
     A reviewer's acceptance of a label's current revision decides; rejected labels are left
     out; otherwise people's labels outrank a source dataset's, a majority of people decides
     a class, and the latest save decides boxes and polygons (and ties)."""
-    rows = project.rows(
-        "SELECT image_id, annotator, value, revision, saved FROM labels ORDER BY saved"
+    rows = project.rows(  # in the order of their last save (the history's row order)
+        "SELECT labels.image_id, labels.annotator, labels.value, labels.revision, "
+        "MAX(history.rowid) AS last FROM labels JOIN history USING (image_id, annotator) "
+        "GROUP BY labels.image_id, labels.annotator ORDER BY last"
     )
     reviews = {(r["image_id"], r["annotator"]): r for r in project.rows("SELECT * FROM reviews")}
     by_image: dict[int, list[dict[str, Any]]] = {}
