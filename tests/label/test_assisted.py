@@ -3,8 +3,9 @@ pre-labels the rest, the most doubtful first; a simulated annotator keeps a pre-
 within IoU 0.7 of a true one of its class and moves, relabels, adds or deletes the rest.
 
 The pre-labels must save work against labelling from nothing (0.72 of the edits on this
-machine; a margin for other arithmetic). The issue's goal, at most half on the shapes
-sample, needs a detector trained for minutes: benchmarks/label_assist.py measures it."""
+machine, 36 s; a margin for other arithmetic). The goal, at most half on the shapes sample,
+needs a detector trained for minutes: benchmarks/label_assist.py measures it (0.235 after
+400 epochs, 15 minutes here; docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
