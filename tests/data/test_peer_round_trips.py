@@ -173,3 +173,50 @@ def test_ultralytics_finds_the_yolo_export_from_anywhere(
     assert Path(checked["train"]) == tmp_path / "out" / "images" / "train"
     assert Path(checked["val"]) == tmp_path / "out" / "images" / "val"
     assert checked["names"] == {str(i): name for i, name in enumerate(CLASSES)}
+
+
+def _globox_set(images: Path) -> object:
+    """BOXES as globox annotations, and their images (60x40) written into ``images``."""
+    from globox import Annotation, AnnotationSet, BoundingBox
+    from PIL import Image
+
+    images.mkdir(parents=True)
+    annotations = []
+    for seed, (stem, boxes) in enumerate(BOXES.items()):
+        pixels = np.random.default_rng(seed).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(images / f"{stem}.png")
+        found = [
+            BoundingBox(label=n, xmin=x1, ymin=y1, xmax=x2, ymax=y2) for n, x1, y1, x2, y2 in boxes
+        ]
+        annotations.append(Annotation(image_id=f"{stem}.png", image_size=(60, 40), boxes=found))
+    return AnnotationSet(annotations)
+
+
+@pytest.mark.parametrize("peer_format", ["coco", "voc", "cvat", "yolo"])
+def test_what_globox_writes_lumos_imports(
+    workspace: Workspace, tmp_path: Path, peer_format: str
+) -> None:
+    pytest.importorskip("globox")
+    source = tmp_path / "globox"
+    images = source / {"voc": "JPEGImages", "yolo": "images/train"}.get(peer_format, "images")
+    annotations = _globox_set(images)
+    if peer_format == "coco":
+        (source / "annotations").mkdir()
+        annotations.save_coco(source / "annotations" / "instances_train.json", auto_ids=True)
+    elif peer_format == "voc":
+        annotations.save_pascal_voc(source / "Annotations")
+    elif peer_format == "cvat":
+        annotations.save_cvat(source / "annotations.xml")
+    else:
+        (source / "labels").mkdir()
+        annotations.save_yolo_v5(source / "labels" / "train", label_to_id={"red": 0, "blue": 1})
+        (source / "data.yaml").write_text("train: images/train\nnames: [red, blue]\n")
+    import_dataset(source, "globox", ImportOptions(corners="edges", val_percent=0,
+                   test_percent=0), workspace=workspace)  # fmt: skip
+    found = lumos_boxes(Dataset.open("globox", workspace))
+    assert set(found) == set(BOXES)  # the image without boxes too
+    for stem, (_, boxes) in found.items():
+        want = sorted(BOXES[stem])
+        assert [b[0] for b in boxes] == [w[0] for w in want], (stem, boxes)
+        if want:
+            assert np.allclose([b[1:] for b in boxes], [w[1:] for w in want], atol=0.01)

@@ -38,8 +38,15 @@ def _pictures(folder: Path, count: int, size: tuple[int, int] = (320, 240)) -> P
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workspace]]:
     root = tmp_path_factory.mktemp("label")
     workspace = Workspace(root / "workspace").ensure()
-    for name, task in (("cls", "classification"), ("det", "detection"), ("seg", "segmentation")):
-        project = LabelProject.create(name, task, ["cat", "dog", "owl"], workspace=workspace)
+    kinds = {
+        "cls": "classification",
+        "det": "detection",
+        "seg": "segmentation",
+        "multi": "classification",
+    }
+    for name, task in kinds.items():
+        project = LabelProject.create(name, task, ["cat", "dog", "owl"], workspace=workspace,
+                                      multi_label=name == "multi")  # fmt: skip
         project.add_images(images_below(_pictures(root / name, 12 if name == "cls" else 3)))
     settings = WebSettings(workspace, roots=[root], run_jobs=False)
     with running_server(create_app(settings)) as (url, _):
@@ -223,3 +230,65 @@ def test_a_polygon_is_clicked_and_closed(browser, site) -> None:
     [polygon] = project.label(first, "ann")["value"]["polygons"]
     assert polygon["class"] == "owl"
     assert np.allclose(polygon["points"], [[50, 50], [150, 50], [150, 150], [50, 150]], atol=2)
+
+
+def test_several_classes_an_image(browser, site) -> None:
+    page = _page(browser, site, "multi")
+    project = LabelProject.open("multi", site[1])
+    page.keyboard.press("1")
+    page.keyboard.press("3")
+    page.keyboard.press("1")  # taken off again
+    page.keyboard.press("2")
+    playwright_api.expect(page.locator("#label-classes button.chosen")).to_have_count(2)
+    page.keyboard.press("Enter")
+    playwright_api.expect(page.locator("#label-position")).to_contain_text("image 2 of 3")
+    page.wait_for_function(
+        "() => document.querySelector('#label-progress').textContent.startsWith('1 of 3')"
+    )
+    assert project.label(queue(project, "ann")[0], "ann")["value"] == {"classes": ["dog", "owl"]}
+
+
+def test_a_reviewer_accepts_and_rejects(browser, site) -> None:
+    page = _page(browser, site, "cls", "rev")
+    project = LabelProject.open("cls", site[1])
+    first = queue(project, "rev")[0]
+    page.check("#label-review")
+    others = page.locator("#label-others .label-other")
+    playwright_api.expect(others).to_have_count(2)  # ann's and the tabs' labels of image 1
+    others.filter(has_text="ann").get_by_role("button", name="accept").click()
+    playwright_api.expect(page.locator("#flash")).to_contain_text("ann's label accepted")
+    others.filter(has_text="tabs").get_by_role("button", name="reject").click()
+    playwright_api.expect(page.locator("#flash")).to_contain_text("tabs's label rejected")
+    verdicts = {
+        r["annotator"]: (r["reviewer"], r["verdict"])
+        for r in project.label(first, "rev")["reviews"]
+    }
+    assert verdicts == {"ann": ("rev", "accepted"), "tabs": ("rev", "rejected")}
+
+
+def test_a_box_drawn_zoomed_in_lands_where_it_was_drawn(browser, site) -> None:
+    page = _page(browser, site, "det", "zoom")
+    project = LabelProject.open("det", site[1])
+    before = page.evaluate("window.lumosLabelTool.view.scale")
+    page.mouse.move(*_at(page, 100, 100))
+    for _ in range(3):
+        page.mouse.wheel(0, -100)
+    page.wait_for_function(f"() => window.lumosLabelTool.view.scale > {before} * 1.5")
+    x, y = _at(page, 100, 100)
+    page.mouse.move(x, y)  # panned right by 40 screen pixels with the right button
+    page.mouse.down(button="right")
+    page.mouse.move(x + 40, y, steps=4)
+    page.mouse.up(button="right")
+    assert abs(_at(page, 100, 100)[0] - (x + 40)) < 2
+    _drag(page, (90, 90), (110, 105))
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#label-progress').textContent.includes('labelled')"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#label-position').textContent.includes('image 2')"
+    )
+    [box] = project.label(queue(project, "zoom")[0], "zoom")["value"]["boxes"]
+    assert np.allclose([box["x1"], box["y1"], box["x2"], box["y2"]], [90, 90, 110, 105], atol=1), (
+        box
+    )
