@@ -38,6 +38,7 @@ from prometheus_client import (
 
 from lumos.access import TokenMiddleware
 from lumos.bundle import serving
+from lumos.deploy.open_inference import ProtocolError, v2_routes
 from lumos.deploy.runtime import Predictor
 from lumos.errors import DataError
 from lumos.tasks.inputs import preprocess
@@ -188,6 +189,21 @@ def create_server(predictor: Predictor, settings: ServeSettings | None = None) -
     app.state.batcher = batcher
     app.include_router(_status_routes(predictor, settings, batcher, metrics))
     app.include_router(_predict_route(predictor, settings, batcher, metrics))
+    app.include_router(v2_routes(predictor, settings, batcher))
+
+    @app.exception_handler(ProtocolError)
+    async def protocol_error(_: Request, error: ProtocolError) -> JSONResponse:
+        metrics.requests.labels(str(error.status)).inc()
+        return JSONResponse({"error": error.message}, status_code=error.status)
+
+    @app.exception_handler(QueueFullError)
+    async def busy(_: Request, error: QueueFullError) -> JSONResponse:
+        metrics.requests.labels("429").inc()
+        return JSONResponse(
+            {"error": f"the server is busy ({settings.max_queue} images queued); retry"},
+            status_code=429, headers={"Retry-After": "1"},
+        )  # fmt: skip
+
     return app
 
 
