@@ -66,6 +66,21 @@ const progressBar = (progress) => {
 // ---- home ----------------------------------------------------------------------------
 
 async function homePage() {
+  // The jobs table refreshes every 2 s whatever else on the page fails to load.
+  const refreshJobs = async () => {
+    const jobs = await api("/api/jobs");
+    fillTable($("#jobs"), jobs, (j) =>
+      el("tr", {}, el("td", {}, el("a", { href: `/jobs/${j.id}` }, j.id)), el("td", {}, j.title),
+        el("td", {}, stateBadge(j.state)), el("td", {}, progressBar(j.progress)),
+        el("td", {}, j.summary && j.summary.best !== null ? `${j.summary.metric} ${fmt(j.summary.best, 3)}` : ""),
+        el("td", {}, j.created.replace("T", " ").slice(0, 19))),
+      "no jobs yet");
+  };
+  setInterval(guarded(refreshJobs), 2000);
+  await Promise.all([guarded(refreshJobs)(), guarded(homeEntries)()]);
+}
+
+async function homeEntries() {
   const [datasets, models] = await Promise.all([api("/api/datasets"), api("/api/models")]);
   fillTable($("#datasets"), datasets, (d) =>
     el("tr", {}, el("td", {}, el("a", { href: `/datasets/${d.name}` }, d.name)), el("td", {}, d.task),
@@ -76,21 +91,10 @@ async function homePage() {
     return el("tr", {}, el("td", {}, el("a", { href: `/models/${m.name}` }, m.name)), el("td", {}, m.network),
       el("td", {}, m.dataset || ""), el("td", {}, key ? `${key} ${fmt(m.metrics[key], 3)}` : ""));
   }, "no models yet: train one, then save it");
-  const refreshJobs = async () => {
-    const jobs = await api("/api/jobs");
-    fillTable($("#jobs"), jobs, (j) =>
-      el("tr", {}, el("td", {}, el("a", { href: `/jobs/${j.id}` }, j.id)), el("td", {}, j.title),
-        el("td", {}, stateBadge(j.state)), el("td", {}, progressBar(j.progress)),
-        el("td", {}, j.summary && j.summary.best !== null ? `${j.summary.metric} ${fmt(j.summary.best, 3)}` : ""),
-        el("td", {}, j.created.replace("T", " ").slice(0, 19))),
-      "no jobs yet");
-  };
   const sweeps = await api("/api/sweeps");
   $("#sweeps-card").hidden = !sweeps.length;
   fillTable($("#sweeps"), sweeps, (w) => el("tr", {}, el("td", {}, el("a", { href: `/sweeps/${encodeURIComponent(w.name)}` }, w.name)),
     el("td", {}, `${w.finished} / ${w.trials}`), el("td", {}, w.best === null ? "" : `${w.metric} ${fmt(w.best, 3)}`)), "no sweeps");
-  await refreshJobs();
-  setInterval(guarded(refreshJobs), 2000);
 }
 
 // ---- new dataset ---------------------------------------------------------------------
