@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -158,3 +159,22 @@ def test_image_files_as_base64_in_plain_json(served) -> None:
         headers={"Inference-Header-Content-Length": str(len(text))},
     )
     assert broken.status_code == 400 and "ends inside an element" in broken.json()["error"]
+
+
+def _count(url: str, status: str) -> float:
+    found = re.search(
+        rf'^lumos_requests_total{{status="{status}"}} (\S+)$',
+        httpx.get(f"{url}/metrics").text,
+        re.M,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def test_unknown_routes_and_methods_answer_in_the_error_shape_and_are_counted(served) -> None:
+    url, _ = served
+    before = _count(url, "404"), _count(url, "405")
+    missing = httpx.get(f"{url}/v3/nothing")
+    wrong = httpx.delete(f"{url}/v1/predict")
+    assert missing.status_code == 404 and missing.json() == {"error": "Not Found"}
+    assert wrong.status_code == 405 and wrong.json() == {"error": "Method Not Allowed"}
+    assert (_count(url, "404"), _count(url, "405")) == (before[0] + 1, before[1] + 1)

@@ -35,6 +35,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lumos.access import TokenMiddleware
 from lumos.bundle import serving
@@ -190,6 +191,12 @@ def create_server(predictor: Predictor, settings: ServeSettings | None = None) -
     app.include_router(_status_routes(predictor, settings, batcher, metrics))
     app.include_router(_predict_route(predictor, settings, batcher, metrics))
     app.include_router(v2_routes(predictor, settings, batcher))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def no_route(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        """Unknown routes and methods: the documented error shape, counted like the rest."""
+        metrics.requests.labels(str(error.status_code)).inc()
+        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code)
 
     @app.exception_handler(ProtocolError)
     async def protocol_error(_: Request, error: ProtocolError) -> JSONResponse:
