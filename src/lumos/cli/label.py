@@ -27,26 +27,17 @@ def label_create(
     multi_label: Annotated[bool, typer.Option(help="Several classes per image.")] = False,
 ) -> None:
     """Create a label project on a folder of images or on a dataset (to correct it)."""
-    from lumos.label import LabelProject, add_dataset, images_below
+    from lumos.label import start_project
 
     if (images is None) == (dataset is None):
         fail("give --images FOLDER or --dataset NAME")
     names = [c.strip() for c in classes.split(",")]
-    files = images_below(images) if images is not None else []
-    source = str(images.resolve()) if images is not None else f"dataset:{dataset}"
-    project = LabelProject.create(name, task, names, multi_label=multi_label, source=source)
-    try:
-        problems = project.add_images(files) if files else []
-        labelled = add_dataset(project, dataset) if dataset else 0
-    except BaseException:
-        from lumos.label import remove_project
-
-        remove_project(name)  # nothing half-made is left behind
-        raise
+    project, problems = start_project(name, task, names, images=images, dataset=dataset,
+                                      multi_label=multi_label)  # fmt: skip
     for problem in problems:
         out.print(f"skipped {problem}")
     count = len(project.rows("SELECT id FROM images"))
-    given = f", {labelled} labels to correct" if dataset else ""
+    given = f", labels to correct from {dataset}" if dataset else ""
     out.print(
         f"created label project {name}: {count} images{given}; label at /label/{name} (lumos ui)"
     )

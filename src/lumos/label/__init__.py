@@ -6,7 +6,7 @@ from lumos.label.kinds import LabelError, kind_named
 from lumos.label.prelabel import prelabel
 from lumos.label.project import LabelProject, list_projects, remove_project
 from lumos.label.queue import progress, queue
-from lumos.label.sources import add_dataset, images_below
+from lumos.label.sources import add_dataset, images_below, start_project
 from lumos.label.store import ConflictError
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "progress",
     "queue",
     "remove_project",
+    "start_project",
 ]

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
+import torch
 
 from lumos.data.records import Box, SourceItem
 from lumos.errors import LumosError
@@ -245,8 +246,13 @@ def box_pairs(
 
     if not a or not b:
         return []
-    iou = _iou(np.array([[x["x1"], x["y1"], x["x2"], x["y2"]] for x in a]),
-               np.array([[x["x1"], x["y1"], x["x2"], x["y2"]] for x in b]))  # fmt: skip
+    from torchvision.ops import box_iou
+
+    corners = [
+        torch.tensor([[x[k] for k in ("x1", "y1", "x2", "y2")] for x in boxes], dtype=torch.float64)
+        for boxes in (a, b)
+    ]
+    iou = box_iou(*corners).numpy()
     same = np.array([[x["class"] == y["class"] or not same_class for y in b] for x in a])
     score = np.where(same & (iou > min_iou), iou, 0.0)
     rows, cols = linear_sum_assignment(-score)
@@ -255,15 +261,6 @@ def box_pairs(
         for r, c in zip(rows, cols, strict=True)
         if score[r, c] > 0
     ]
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 class PolygonLabels(LabelKind):

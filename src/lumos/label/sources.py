@@ -59,3 +59,32 @@ def add_dataset(project: LabelProject, name: str, workspace: Workspace | None = 
     project.set_prelabels(annotator, ((i, v, 0.0) for i, v in given))
     shutil.rmtree(staging, ignore_errors=True)
     return len(given)
+
+
+def start_project(
+    name: str,
+    task: str,
+    classes: list[str],
+    *,
+    images: Path | None = None,
+    dataset: str | None = None,
+    multi_label: bool = False,
+    workspace: Workspace | None = None,
+) -> tuple[LabelProject, list[str]]:
+    """A new project on a folder of images, a dataset to correct, or nothing yet (uploads
+    come later); returns it and the files left out, each named. Nothing half-made stays
+    behind if a step fails."""
+    if images is not None and dataset is not None:
+        raise DataError(None, "give a folder of images or a dataset, not both")
+    files = images_below(images) if images is not None else []
+    source = str(images.resolve()) if images is not None else dataset or "uploads"
+    project = LabelProject.create(name, task, classes, multi_label=multi_label, source=source,
+                                  workspace=workspace)  # fmt: skip
+    try:
+        problems = project.add_images(files)
+        if dataset is not None:
+            add_dataset(project, dataset, workspace)
+    except BaseException:
+        shutil.rmtree(project.folder, ignore_errors=True)
+        raise
+    return project, problems

@@ -12,11 +12,9 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from lumos.errors import DataError
 from lumos.jobs import create_job
 from lumos.label import (
     LabelProject,
-    add_dataset,
     agreement,
     finish,
     images_below,
@@ -24,6 +22,7 @@ from lumos.label import (
     progress,
     queue,
     remove_project,
+    start_project,
 )
 from lumos.label.prelabel import model_for
 from lumos.web.api.common import settings_of, state_of, uploads_dir
@@ -84,19 +83,10 @@ def label_projects(request: Request) -> list[dict[str, Any]]:
 def label_create(request: Request, body: NewProject) -> dict[str, Any]:
     """A project on a folder under the server's roots, a dataset, or nothing yet (upload)."""
     settings = settings_of(request)
-    if body.images and body.dataset:
-        raise DataError(None, "give a folder of images or a dataset, not both")
-    files = images_below(confined(body.images, settings)) if body.images else []
-    project = LabelProject.create(body.name, body.task, body.classes, multi_label=body.multi_label,
-                                  source=body.images or body.dataset or "uploads",
-                                  workspace=settings.workspace)  # fmt: skip
-    try:
-        problems = project.add_images(files)
-        if body.dataset:
-            add_dataset(project, body.dataset, settings.workspace)
-    except BaseException:
-        remove_project(body.name, settings.workspace)
-        raise
+    folder = confined(body.images, settings) if body.images else None
+    project, problems = start_project(body.name, body.task, body.classes, images=folder,
+                                      dataset=body.dataset, multi_label=body.multi_label,
+                                      workspace=settings.workspace)  # fmt: skip
     return _summary(project) | {"problems": problems}
 
 
