@@ -8,7 +8,7 @@ STAMP := $(VENV)/.lumos-installed
 DEMO_HOME ?= lumos-workspace
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint clean browser postgres
+.PHONY: demo test lint clean browser postgres triton
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,18 @@ postgres:
 		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1; }; }; } || \
 		echo "postgresql could not be installed: the PostgreSQL sweep test will be skipped"
 
-test: $(STAMP) browser postgres
+# The Triton tests run the real Triton Inference Server bundled in NVIDIA's nvidia-pytriton
+# wheel. It pins numpy < 2, so it gets a venv of its own; where it cannot be installed (not
+# x86-64 Linux with glibc >= 2.35), those tests are skipped with that reason.
+TRITON_VENV := .venv-triton
+$(TRITON_VENV)/.installed:
+	@{ $(PYTHON) -m venv $(TRITON_VENV) && \
+	   $(TRITON_VENV)/bin/pip install -qq 'nvidia-pytriton>=0.7' onnxruntime && \
+	   touch $@; } || echo "nvidia-pytriton could not be installed: the Triton tests will be skipped"
+
+triton: $(TRITON_VENV)/.installed
+
+test: $(STAMP) browser postgres triton
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q
@@ -47,4 +58,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(DEMO_HOME) build src/*.egg-info
+	rm -rf $(VENV) $(TRITON_VENV) $(DEMO_HOME) build src/*.egg-info

@@ -30,13 +30,13 @@ DETECTORS = [entry.name for entry in list_models() if entry.task == "detection"]
 def test_the_zoo_has_the_four_detector_families() -> None:
     families = {entry.family for entry in list_models() if entry.task == "detection"}
     assert families == {"Faster R-CNN", "RetinaNet", "FCOS", "SSD"}
-    assert len(DETECTORS) == 8
+    assert len(DETECTORS) == 10
 
 
 @pytest.mark.parametrize("name", DETECTORS)
 def test_every_detector_trains_a_step_and_finds_boxes(name: str) -> None:
     torch.manual_seed(0)
-    channels = 1 if "18" in name else 3
+    channels = 1 if "18" in name or "_n_" in name else 3
     model = normalized_model(build_model(name, 3, channels, (64, 64)), identity(channels))
     images = torch.rand(2, channels, 64, 64)
     targets = [

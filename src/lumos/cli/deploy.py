@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lumos.cli.common import ModelArgument, TrustCode, numbers_list, out
+
+if TYPE_CHECKING:
+    from lumos.deploy.triton import TritonModel
 
 app = typer.Typer()
 
@@ -26,26 +29,75 @@ def export_command(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="File to write (default: the bundle's artefacts).")
     ] = None,
+    triton: Annotated[
+        Path | None,
+        typer.Option(help="Write a model of this Triton repository (DIR/NAME/1/model.onnx)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Triton: the model's name.")] = None,
+    max_batch: Annotated[int, typer.Option(help="Triton: the largest batch.", min=1)] = 32,
+    preferred: Annotated[
+        str | None,
+        typer.Option(help="Triton: preferred batch sizes (default: from timing the export)."),
+    ] = None,
+    max_delay_ms: Annotated[
+        float, typer.Option(help="Triton: longest wait for a batch to fill.", min=0.0)
+    ] = 5.0,
+    instances: Annotated[int, typer.Option(help="Triton: copies of the model.", min=1)] = 1,
+    overwrite: Annotated[bool, typer.Option(help="Triton: replace a model of that name.")] = False,
     trust_code: TrustCode = False,
 ) -> None:
-    """Export a classifier to ONNX or TorchScript with its labels and preprocessing, checked
-    against PyTorch on real images (max difference and top-1 agreement printed)."""
+    """Export a model to ONNX or TorchScript with its labels and preprocessing, checked
+    against PyTorch on real images (max difference and agreement printed); or as a Triton
+    Inference Server model (--triton DIR)."""
     from lumos.data import Dataset
     from lumos.deploy import Bundle
     from lumos.deploy.export import export_bundle
 
     bundle = Bundle.load(model)
+    dataset = Dataset.open(data) if data else None
+    if triton:
+        from lumos.deploy.triton import write_model
+
+        _report_triton(
+            write_model(
+                bundle,
+                triton,
+                name=name,
+                max_batch=max_batch,
+                preferred=numbers_list(preferred, "--preferred") if preferred else None,
+                max_delay_ms=max_delay_ms,
+                instances=instances,
+                overwrite=overwrite,
+                dataset=dataset,
+                trust_code=trust_code,
+            )
+        )
+        return
     result = export_bundle(
         bundle,
         out_file,
         format=format,
         opset=opset,
         dynamic_batch=dynamic_batch,
-        dataset=Dataset.open(data) if data else None,
+        dataset=dataset,
         trust_code=trust_code,
     )
     out.print(f"{result.path} ({result.path.stat().st_size / 1e6:.2f} MB)", highlight=False)
     out.print(f"  {result.check.line()}", highlight=False)
+
+
+def _report_triton(model: TritonModel) -> None:
+    batching = model.batching
+    out.print(f"{model.folder}: model.onnx, config.pbtxt, labels.txt", highlight=False)
+    out.print(f"  {model.check.line()}", highlight=False)
+    out.print(
+        f"  dynamic batching up to {batching.max_batch}, preferred "
+        f"{', '.join(map(str, batching.preferred))}"
+        if batching.max_batch
+        else "  unbatched: its outputs are ragged across a batch",
+        highlight=False,
+    )
+    out.print(f"  run it: tritonserver --model-repository {model.folder.parent}", highlight=False)
 
 
 @app.command("optimize")

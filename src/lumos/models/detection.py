@@ -14,6 +14,7 @@ CPU in minutes; the ResNet-50 variants are torchvision's standard sizes.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +31,7 @@ from torchvision.models.detection.ssd import SSD
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool, LastLevelP6P7
 
-from lumos.models.backbones import resnet_fpn
+from lumos.models.backbones import FeaturePyramid, cs3darknet_nano, resnet_fpn, timm_features
 from lumos.models.registry import register
 from lumos.models.surgery import replace_conv
 
@@ -132,6 +133,21 @@ def _fcos(depth: int) -> Callable[..., nn.Module]:
     return build
 
 
+def _light_fcos(features: Callable[[int], nn.Module]) -> Callable[..., nn.Module]:
+    """FCOS on a small network's maps at strides 8-32 (``features(in_channels)``), a
+    64-channel pyramid and a two-convolution head."""
+
+    def build(num_classes, in_channels, input_size, anchors=DEFAULT_ANCHORS) -> nn.Module:
+        channels = _fpn_channels(18)
+        pyramid = FeaturePyramid(features(in_channels), channels, CoarseLevels(channels, channels))
+        model = FCOS(pyramid, num_classes)
+        model.head = FCOSHead(channels, 1, num_classes, num_convs=2)
+        model.transform = _transform(input_size, in_channels)
+        return model
+
+    return build
+
+
 def _faster_rcnn(depth: int) -> Callable[..., nn.Module]:
     def build(num_classes, in_channels, input_size, anchors=DEFAULT_ANCHORS) -> nn.Module:
         model = FasterRCNN(
@@ -202,3 +218,17 @@ register(
     task="detection",
     default_input=(3, 320, 320),
 )(_ssdlite)
+register(
+    "fcos_cs3darknet_n_fpn",
+    "FCOS",
+    "FCOS (Tian 2019), CSPDarknet-N FPN: YOLOv8n's backbone widths and cost, the light one",
+    task="detection",
+    default_input=(3, 320, 320),
+)(_light_fcos(cs3darknet_nano))
+register(
+    "fcos_cs3darknet_s_fpn",
+    "FCOS",
+    "FCOS (Tian 2019), CSPDarknet-S FPN (timm's cs3darknet_s)",
+    task="detection",
+    default_input=(3, 320, 320),
+)(_light_fcos(functools.partial(timm_features, "cs3darknet_s")))
