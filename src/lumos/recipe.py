@@ -131,6 +131,12 @@ class Recipe(BaseModel):
     checkpoint_minutes: float = Field(
         10.0, ge=0, description="also a checkpoint every this many minutes; 0 = off"
     )
+    time_limit: float = Field(
+        0.0,
+        ge=0,
+        description="minutes of training at most; the epochs become what fits and the "
+        "schedule follows; 0 = off",
+    )
     early_stopping: int = Field(
         0, ge=0, description="epochs without improvement before stopping; 0 = off"
     )

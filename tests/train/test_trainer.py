@@ -7,6 +7,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -288,6 +289,35 @@ def test_early_stopping(home: Workspace) -> None:
         progress=False,
     )
     assert 2 <= len(history(job.folder)) < 6
+
+
+def test_a_time_limit_sets_the_epochs_and_the_schedule_follows(
+    home: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every epoch takes 10 s of a stand-in clock: 1 minute fits 6 of the 1000 asked for,
+    and the cosine schedule ends at the sixth."""
+    import lumos.train.callbacks as callbacks
+
+    epochs_done = {"n": 0}
+    original = callbacks.TimeLimit.after_epoch
+
+    def counted(self, trainer, metrics):
+        epochs_done["n"] = trainer.state.epoch
+        return original(self, trainer, metrics)
+
+    monkeypatch.setattr(callbacks.TimeLimit, "after_epoch", counted)
+    clock = SimpleNamespace(
+        monotonic=lambda: 10.0 * epochs_done["n"], perf_counter=time.perf_counter
+    )
+    monkeypatch.setattr(callbacks, "time", clock)  # this module's clock only
+    job = train(
+        lenet(epochs=1000, time_limit=1.0, lr_policy="cosine", warmup_epochs=0),
+        workspace=home,
+        progress=False,
+    )
+    epochs = history(job.folder)
+    assert len(epochs) == 6
+    assert epochs[-1]["lr"] < 0.05 * 0.1 < epochs[0]["lr"]
 
 
 def test_multi_label_training(tmp_path: Path) -> None:

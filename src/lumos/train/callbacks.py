@@ -129,6 +129,29 @@ class EarlyStopping(Callback):
             raise StopTraining
 
 
+class TimeLimit(Callback):
+    """Ends the run within ``minutes`` of this process's training: after each epoch the
+    run's epoch count becomes what fits at the pace so far (validation included), and the
+    learning-rate schedule follows, as Ultralytics' ``time`` does. Every process decides
+    alike from the pace averaged across them."""
+
+    def __init__(self, minutes: float) -> None:
+        self.seconds = minutes * 60
+
+    def before_fit(self, trainer: Trainer) -> None:
+        self.started, self.first = time.monotonic(), trainer.state.epoch
+
+    def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        done = trainer.state.epoch
+        pace = (time.monotonic() - self.started) / max(done - self.first, 1)
+        pace = trainer.group.total({"pace": pace})["pace"] / trainer.group.processes
+        fits = self.first + int(self.seconds / pace)
+        if fits <= done:
+            trainer.emit("on_message", f"time limit: {self.seconds / 60:g} minutes reached")
+            raise StopTraining
+        trainer.set_epochs(fits)
+
+
 class ProgressBar(Callback):
     """A terminal bar per epoch: loss, accuracy, learning rate, images/s and ETA."""
 

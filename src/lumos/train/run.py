@@ -37,6 +37,7 @@ from lumos.train.callbacks import (
     MetricsLog,
     ProgressBar,
     TensorBoard,
+    TimeLimit,
     read_metrics,
 )
 from lumos.train.checkpoints import load_checkpoint
@@ -286,8 +287,12 @@ def _callbacks(
     recipe: Recipe, job: Job | None, checkpoints: Checkpoints | None, progress: bool
 ) -> list[Callback]:
     """The job's callbacks; without a job (a process beside the one that writes), only
-    early stopping, which every process decides alike from the same validation."""
-    stopping = [EarlyStopping(recipe.early_stopping)] if recipe.early_stopping else []
+    early stopping and the time limit, which every process decides alike."""
+    stopping: list[Callback] = (
+        [EarlyStopping(recipe.early_stopping)] if recipe.early_stopping else []
+    )
+    if recipe.time_limit:
+        stopping.append(TimeLimit(recipe.time_limit))
     if job is None or checkpoints is None:
         return stopping
     # Checkpoints before the metrics log: an epoch in the log always has its checkpoint.

@@ -185,14 +185,18 @@ class Trainer:
         try:
             if r.finetune != "full" and fresh:
                 self._probe()
-            last = 1 if r.finetune == "linear-probe" else r.epochs
-            while self.state.epoch < last:
+            while self.state.epoch < (1 if r.finetune == "linear-probe" else self.recipe.epochs):
                 self._epoch()
         except StopTraining:
             pass
         finally:
             self.emit("after_fit")
         return self.state
+
+    def set_epochs(self, epochs: int) -> None:
+        """Make the run ``epochs`` long from here on; the learning-rate schedule follows."""
+        self.recipe = self.recipe.model_copy(update={"epochs": epochs})
+        self.schedule.recipe = self.recipe
 
     def _epoch(self) -> None:
         r, s = self.recipe, self.state
