@@ -205,7 +205,7 @@ def serving(home: Path, model: str, *options: str) -> Iterator[str]:
         process.wait(30)
 
 
-def _request(host: str, image: bytes) -> bytes:
+def native_request(host: str, image: bytes) -> bytes:
     """One multipart POST of ``image`` to /v1/predict, as raw HTTP/1.1 bytes."""
     boundary = "lumos-bench"
     body = (
@@ -224,13 +224,13 @@ def _request(host: str, image: bytes) -> bytes:
     return head.encode() + body
 
 
-async def _load(url: str, image: bytes, clients: int, requests: int) -> dict:
-    """``clients`` keep-alive connections sending ``requests`` in all, as fast as answered.
+async def load_with(url: str, request: bytes, clients: int, requests: int) -> dict:
+    """``clients`` keep-alive connections sending ``request`` (raw HTTP/1.1 bytes)
+    ``requests`` times in all, as fast as answered.
 
     Raw asyncio streams: an HTTP client library in Python costs more CPU per request than
     the server does, and would measure itself."""
     host, port = url.removeprefix("http://").split(":")
-    request = _request(host, image)
     latencies: list[float] = []
     failures = 0
     remaining = iter(range(requests))
@@ -323,7 +323,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
-        result = asyncio.run(_load(args.load, args.image.read_bytes(), args.clients, args.requests))
+        host = args.load.removeprefix("http://").split(":")[0]
+        request = native_request(host, args.image.read_bytes())
+        result = asyncio.run(load_with(args.load, request, args.clients, args.requests))
         print(json.dumps(result))
         return
     parts = args.only.split(",")

@@ -57,6 +57,12 @@ def test_onnx_export_carries_labels_and_matches_pytorch(cli, home: Workspace, tm
         28,
         28,
     ]
+    # How a consumer must resize: the filters, and that sizes are height then width.
+    assert meta["size_order"] == "height, width"
+    assert meta["resampling"] == {
+        "to_size": "bilinear (Pillow, reducing_gap 3), placed by preprocessing.resize_mode",
+        "to_input_size": "bilinear, antialiased (torch.nn.functional.interpolate)",
+    }
     # Any batch size; same classes as PyTorch on files it never saw.
     paths, _ = _digit_files(home, tmp_path / "files", 5)
     bundle = Bundle.load("lenet", home)
@@ -155,7 +161,7 @@ def test_detection_bundles_are_refused_by_name(home: Workspace):
     bundle.meta.task = "detection"
     with pytest.raises(ExportError, match="lenet5 cannot be exported with its post-processing"):
         onnx_bytes(bundle)
-    with pytest.raises(BundleError, match="use `lumos predict` for a detector"):
+    with pytest.raises(ExportError, match="lenet5 cannot be exported with its post-processing"):
         Predictor(bundle)
 
 

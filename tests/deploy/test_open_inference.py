@@ -163,7 +163,7 @@ def test_image_files_as_base64_in_plain_json(served) -> None:
 
 def _count(url: str, status: str) -> float:
     found = re.search(
-        rf'^lumos_requests_total{{status="{status}"}} (\S+)$',
+        rf'^lumos_requests_total{{model="",status="{status}"}} (\S+)$',
         httpx.get(f"{url}/metrics").text,
         re.M,
     )

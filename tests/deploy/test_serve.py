@@ -115,7 +115,7 @@ def test_bad_requests_get_4xx_and_one_line(home: Workspace, digit_png):
 
 def test_a_failing_model_answers_500_in_one_line(home: Workspace, digit_png, monkeypatch):
     predictor = Predictor(Bundle.load("lenet", home))
-    monkeypatch.setattr(predictor, "classify", lambda images: 1 / 0)
+    monkeypatch.setattr(predictor, "outputs", lambda batch: 1 / 0)
     with running_server(create_server(predictor)) as (url, _):
         answer = httpx.post(f"{url}/v1/predict", files={"file": ("d.png", digit_png[0])})
         assert answer.status_code == 500
@@ -192,13 +192,14 @@ def test_shutdown_answers_requests_in_flight(home: Workspace, digit_png):
                 for _ in range(8)
             ]
             deadline = time.monotonic() + 20
-            while app.state.batcher.pending < 8 and time.monotonic() < deadline:
+            batcher = app.state.repository.models["lenet"].batcher
+            while batcher.pending < 8 and time.monotonic() < deadline:
                 time.sleep(0.02)  # until all of them wait inside the server
         # leaving the block asked the server to exit and waited for it
         answers = [f.result() for f in futures]
     assert [a.status_code for a in answers] == [200] * 8
     assert all(a.json()["predictions"][0]["labels"] == [digit_png[1]] for a in answers)
-    assert not app.state.batcher.running
+    assert not batcher.running
 
 
 def test_public_host_needs_a_token(home: Workspace, monkeypatch, capsys):

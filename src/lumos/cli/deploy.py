@@ -7,12 +7,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lumos.cli.common import ModelArgument, TrustCode, numbers_list, out
+from lumos.cli.common import ModelArgument, TrustCode, fail, numbers_list, out
 
 if TYPE_CHECKING:
     from lumos.deploy.triton import TritonModel
 
 app = typer.Typer()
+
+# Options `export --triton` and `serve` share: how a server batches
+MaxBatch = Annotated[int, typer.Option(help="Most images run together.", min=1)]
+MaxDelay = Annotated[float, typer.Option(help="Longest wait for a batch to fill.", min=0.0)]
+TritonFolder = Annotated[
+    Path | None,
+    typer.Option(help="Write a model of this Triton repository (DIR/NAME/1/model.onnx)."),
+]
+Preferred = Annotated[
+    str | None,
+    typer.Option(help="Triton: preferred batch sizes (default: from timing the export)."),
+]
 
 
 @app.command("export")
@@ -29,19 +41,11 @@ def export_command(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="File to write (default: the bundle's artefacts).")
     ] = None,
-    triton: Annotated[
-        Path | None,
-        typer.Option(help="Write a model of this Triton repository (DIR/NAME/1/model.onnx)."),
-    ] = None,
+    triton: TritonFolder = None,
     name: Annotated[str | None, typer.Option(help="Triton: the model's name.")] = None,
-    max_batch: Annotated[int, typer.Option(help="Triton: the largest batch.", min=1)] = 32,
-    preferred: Annotated[
-        str | None,
-        typer.Option(help="Triton: preferred batch sizes (default: from timing the export)."),
-    ] = None,
-    max_delay_ms: Annotated[
-        float, typer.Option(help="Triton: longest wait for a batch to fill.", min=0.0)
-    ] = 5.0,
+    max_batch: MaxBatch = 32,
+    preferred: Preferred = None,
+    max_delay_ms: MaxDelay = 5.0,
     instances: Annotated[int, typer.Option(help="Triton: copies of the model.", min=1)] = 1,
     overwrite: Annotated[bool, typer.Option(help="Triton: replace a model of that name.")] = False,
     trust_code: TrustCode = False,
@@ -198,7 +202,13 @@ def bench_command(
 
 @app.command("serve")
 def serve_command(
-    model: ModelArgument,
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(help="Saved model names, bundle folders or .lumos files."),
+    ] = None,
+    all_models: Annotated[
+        bool, typer.Option("--all", help="Serve every saved model of the workspace.")
+    ] = False,
     host: Annotated[str, typer.Option(help="Address to bind; not loopback needs --token.")] = (
         "127.0.0.1"
     ),
@@ -209,23 +219,25 @@ def serve_command(
     artefact: Annotated[
         str | None, typer.Option(help="An optimised artefact to run (int8, fp16, ...).")
     ] = None,
-    max_batch: Annotated[int, typer.Option(help="Most images run together.", min=1)] = 32,
-    max_delay_ms: Annotated[
-        float, typer.Option(help="Longest wait for a batch to fill.", min=0.0)
-    ] = 5.0,
-    max_queue: Annotated[int, typer.Option(help="Images waiting before 429.", min=1)] = 256,
+    max_batch: MaxBatch = 32,
+    max_delay_ms: MaxDelay = 5.0,
+    max_queue: Annotated[
+        int, typer.Option(help="Images waiting per model before 429.", min=1)
+    ] = 256,
     max_body_mb: Annotated[int, typer.Option(help="Largest request body.", min=1)] = 16,
     token: Annotated[
         str | None, typer.Option(help="Access token every request must carry (or LUMOS_TOKEN).")
     ] = None,
     trust_code: TrustCode = False,
 ) -> None:
-    """An HTTP inference server with dynamic batching: POST images to /v1/predict; /health,
-    /ready and /metrics (Prometheus)."""
+    """An HTTP inference server for one or more models, each with dynamic batching: POST
+    images to /v1/models/NAME/predict (/v1/predict for the only one), or speak the Open
+    Inference Protocol under /v2 (models load and unload through its repository API);
+    /health, /ready and /metrics (Prometheus)."""
     from lumos.access import check_exposure
-    from lumos.deploy import Bundle
-    from lumos.deploy.runtime import predictor_for
+    from lumos.deploy.runtime import WorkspaceModels
     from lumos.deploy.serve import ServeSettings, serve
+    from lumos.workspace import Workspace
 
     settings = ServeSettings(
         max_batch=max_batch,
@@ -234,14 +246,16 @@ def serve_command(
         max_body_bytes=max_body_mb << 20,
         token=check_exposure(host, token),
     )
-    bundle = Bundle.load(model)
-    predictor = predictor_for(
-        bundle, f"{backend}:{artefact}" if artefact else backend, trust_code=trust_code
-    )
+    target = f"{backend}:{artefact}" if artefact else backend
+    library = WorkspaceModels(Workspace().ensure(), target, trust_code)
+    if all_models == bool(models):
+        fail("name the models to serve, or give --all (not both)")
+    names = library.names() if all_models else list(models or [])
+    if not names:
+        fail("the workspace has no saved model to serve")
+    predictors = [library.load(name) for name in names]
     shown = f"[{host}]" if ":" in host else host
-    out.print(
-        f"serving {bundle.name} ({backend}{':' + artefact if artefact else ''}) on "
-        f"http://{shown}:{port}/v1/predict (max batch {max_batch}, delay {max_delay_ms} ms)",
-        highlight=False,
-    )
-    serve(predictor, settings, host, port)
+    for name in (p.bundle.name for p in predictors):
+        out.print(f"serving {name} ({target}) on http://{shown}:{port}/v1/models/{name}/predict")
+    out.print(f"(max batch {max_batch}, delay {max_delay_ms} ms each)", highlight=False)
+    serve(predictors, settings, host, port, loader=library)

@@ -22,6 +22,7 @@ from PIL import Image
 from lumos.data.records import IGNORE_INDEX
 
 ResizeMode = Literal["squash", "crop", "fill", "half-crop"]
+RESAMPLING = "bilinear (Pillow, reducing_gap 3)"  # how images are scaled to the stored size
 RESIZE_MODES: tuple[ResizeMode, ...] = ("squash", "crop", "fill", "half-crop")
 
 
@@ -63,7 +64,7 @@ def place_image(im: Image.Image, where: Placement, noise_seed: tuple[int, ...]) 
     """
     if where.identity:
         return np.asarray(im)
-    resized = im.resize(where.resized, Image.Resampling.BILINEAR, reducing_gap=3.0)
+    resized = im.resize(where.resized, Image.Resampling.BILINEAR, reducing_gap=3.0)  # RESAMPLING
     if where.resized == where.size and where.offset == (0, 0):
         return np.asarray(resized)
     channels = len(im.getbands())
@@ -98,3 +99,13 @@ def place_boxes(boxes: np.ndarray, where: Placement) -> tuple[np.ndarray, np.nda
     out[:, [1, 3]] = out[:, [1, 3]].clip(0, where.size[1])
     keep = ((out[:, 2] - out[:, 0]) >= 0.25) & ((out[:, 3] - out[:, 1]) >= 0.25)
     return out, keep
+
+
+def unplace_boxes(boxes: np.ndarray, where: Placement) -> np.ndarray:
+    """Map (N, 4) x1y1x2y2 boxes on the canvas back to the source image's pixels, clipped
+    to it: the inverse of :func:`place_boxes`."""
+    sx, sy = where.scale
+    out = boxes.astype(np.float32).copy()
+    out[:, [0, 2]] = ((out[:, [0, 2]] - where.offset[0]) / sx).clip(0, where.source[0])
+    out[:, [1, 3]] = ((out[:, [1, 3]] - where.offset[1]) / sy).clip(0, where.source[1])
+    return out

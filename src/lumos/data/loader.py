@@ -23,6 +23,9 @@ Targets = Literal["labels", "masks", "boxes"]
 Batch = tuple[torch.Tensor, Any]
 
 
+INPUT_RESAMPLING = "bilinear, antialiased (torch.nn.functional.interpolate)"
+
+
 def at_size(images: torch.Tensor, size: tuple[int, int] | list[int]) -> torch.Tensor:
     """A (N, C, H, W) batch at ``size`` (height, width): resized (bilinear, antialiased)
     only if it is not that size already."""

@@ -113,7 +113,7 @@ def benchmark(
         for size in batch_sizes:
             batch = example_input(bundle, size).numpy()
             times = time_batches(
-                predictor.logits, batch, min_runs=min_runs, min_seconds=min_seconds
+                predictor.outputs, batch, min_runs=min_runs, min_seconds=min_seconds
             )
             rows.append(row_of(target, size, times))
             if on_row:

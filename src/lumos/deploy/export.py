@@ -28,6 +28,8 @@ import torch
 from lumos import __version__
 from lumos.bundle import META, Bundle
 from lumos.data import Dataset
+from lumos.data.geometry import RESAMPLING
+from lumos.data.loader import INPUT_RESAMPLING
 from lumos.deploy import detection_graph
 from lumos.deploy.detection_graph import compare_boxes
 from lumos.deploy.sessions import onnx_session
@@ -82,6 +84,11 @@ def metadata(bundle: Bundle) -> dict[str, Any]:
         "thresholds": bundle.meta.thresholds,
         "preprocessing": bundle.preprocessing.model_dump(mode="json"),
         "input": "float32 (N, C, H, W) in 0-1 at preprocessing.input_size; normalised inside",
+        "size_order": "height, width",  # of preprocessing.size and preprocessing.input_size
+        "resampling": {
+            "to_size": f"{RESAMPLING}, placed by preprocessing.resize_mode",
+            "to_input_size": INPUT_RESAMPLING,
+        },
         "lumos_version": __version__,
     }
 

@@ -1,4 +1,4 @@
-"""Optimise a classification bundle for deployment, and measure what each step costs.
+"""Optimise a bundle for deployment, and measure what each step costs.
 
 - fusion: the exported graph folds batch norm into convolutions, and ONNX Runtime fuses
   convolutions with their activations and residual additions; :func:`layer_counts` reports
@@ -12,8 +12,11 @@
   the next layers' inputs and residual branches shrink with them: a thinner, faster
   network); optionally followed by a few epochs of fine-tuning (zeroed weights held at zero).
 
-Each artefact is scored on the test split next to the bundle's own fp32 network and the
-difference is recorded in the bundle, so a smaller model never hides what it lost.
+Each artefact is scored on the test split next to the bundle's own fp32 network, by the
+task's measure (top-1 accuracy, mAP for multi-label data, mAP50 for detectors, mIoU for
+segmenters), and the difference is recorded in the bundle, so a smaller model never hides
+what it lost. Pruning covers classifiers; precision covers every task (a detector's
+decoding and NMS stay in fp32 around its quantised convolutions).
 """
 
 from __future__ import annotations
@@ -31,12 +34,17 @@ from torch.nn.utils import prune as torch_prune
 
 from lumos.bundle import Bundle
 from lumos.data import Dataset
-from lumos.deploy.export import check_images, compatible_split, example_input, onnx_bytes
+from lumos.deploy.export import (
+    check_images,
+    compatible_split,
+    example_input,
+    exportable,
+    onnx_bytes,
+)
 from lumos.deploy.runtime import Predictor
 from lumos.errors import DataError
 from lumos.fileio import write_bytes_atomic
 from lumos.jobs import running_job
-from lumos.tasks.classification.scores import model_scores
 from lumos.train import Recipe
 from lumos.train.trainer import Callback, Trainer
 from lumos.workspace import Workspace
@@ -230,29 +238,23 @@ def convert_precision(
         return out.read_bytes()
 
 
-def split_score(predictor: Predictor, part: Dataset) -> float:
-    """Top-1 accuracy (mean average precision for multi-label data) of ``predictor``."""
-    probabilities, truth = model_scores(
-        lambda images: torch.from_numpy(predictor.logits(images.numpy())),
-        part,
-        predictor.bundle.preprocessing.input_size,
-        multi_label=predictor.bundle.multi_label,
-    )
-    if predictor.bundle.multi_label:
-        from sklearn.metrics import average_precision_score
-
-        return float(average_precision_score(truth, probabilities, average="macro"))
-    return float((probabilities.argmax(1) == truth).mean())
+def split_score(predictor: Predictor, part: Dataset) -> tuple[str, float]:
+    """(metric, value) of ``predictor`` on ``part``: the task's (top-1 accuracy, mAP for
+    multi-label data, mAP50 for detectors, mIoU for segmenters)."""
+    bundle = predictor.bundle
+    return bundle.task.graph_score(bundle, predictor.outputs, part)
 
 
-def check_request(bundle: Bundle, precision: str, pruning: str = "unstructured") -> None:
+def check_request(
+    bundle: Bundle, precision: str, pruning: str = "unstructured", prune: float = 0.0
+) -> None:
     """Refuse what :func:`optimize_bundle` cannot do, before any work (or queueing) starts."""
-    if not bundle.task.scores_images:
-        raise DataError(
-            None, f"model {bundle.name!r} is a {bundle.task.noun}: optimise covers classifiers"
-        )
     _require(precision, PRECISIONS, "precision")
     _require(pruning, PRUNING, "pruning")
+    if prune and not bundle.task.scores_images:
+        raise DataError(
+            None, f"model {bundle.name!r} is a {bundle.task.noun}: pruning covers classifiers"
+        )
 
 
 def _require(value: str, allowed: tuple[str, ...], what: str) -> None:
@@ -284,9 +286,9 @@ def optimize_bundle(
 ) -> Artefact:
     """Make one optimised ONNX artefact of ``bundle``, score it on ``split`` of ``dataset``
     next to the fp32 network, and record it in the bundle (when the bundle is a folder)."""
-    check_request(bundle, precision, pruning)
+    check_request(bundle, precision, pruning, prune)
     part = compatible_split(bundle, dataset, split)
-    if dataset.classes != bundle.labels:
+    if bundle.task.outputs(dataset.classes) != bundle.labels:
         raise DataError(None, f"dataset {dataset.name!r} has other classes than {bundle.name!r}")
     calibration = calibration_batches(bundle, calibrate or dataset) if precision == "int8" else None
     model = bundle.model(trust_code=trust_code)
@@ -298,14 +300,15 @@ def optimize_bundle(
     elif finetune:
         raise DataError(None, "fine-tuning follows pruning: give --prune too")
     graph = onnx_bytes(bundle, model=model)
-    layers = layer_counts(model, example_input(bundle, 1), graph)
+    layers = layer_counts(exportable(bundle, model)[0], example_input(bundle, 1), graph)
     data = convert_precision(graph, precision, calibration)
     name = precision + (f"-pruned{round(prune * 100)}-{pruning}" if prune else "")
     name += f"-finetuned{finetune}" if finetune else ""
     path = (out or bundle.artefact_folder) / f"{name}.onnx"
     baseline = _recorded_baseline(bundle, dataset, split)
     if baseline is None:
-        baseline = split_score(Predictor(bundle, trust_code=trust_code), part)
+        baseline = split_score(Predictor(bundle, trust_code=trust_code), part)[1]
+    metric, score = split_score(Predictor(bundle, "onnxruntime", artefact=data), part)
     artefact = Artefact(
         file=path.name,
         precision=precision,
@@ -317,8 +320,8 @@ def optimize_bundle(
         size_bytes=len(data),
         dataset=dataset.name,
         split=split,
-        metric="mAP" if bundle.multi_label else "top-1 accuracy",
-        score=split_score(Predictor(bundle, "onnxruntime", artefact=data), part),
+        metric=metric,
+        score=score,
         baseline=baseline,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

@@ -1,33 +1,35 @@
-"""Predictors: a classification bundle loaded for inference on one backend, one API.
+"""Predictors: a bundle loaded for inference on one backend, one API for every task.
 
 ``torch`` runs the bundle's network eagerly; ``onnxruntime`` runs an ONNX artefact on the CPU,
 ``onnxruntime-cuda`` and ``tensorrt`` on ONNX Runtime's CUDA and TensorRT execution providers
-where they are installed. Every backend takes the same 0-1 float batches (N, C, H, W) and gives
-the same logits, so :meth:`Predictor.predict` answers alike whichever runs underneath.
+where they are installed. Every backend runs the same graph (the module lumos exports:
+a detector's with decoding and NMS inside) on the same 0-1 float batches (N, C, H, W), and
+gives the same outputs; the bundle's task turns them into answers, so
+:meth:`Predictor.answers` answers alike whichever runs underneath.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from lumos.bundle import Bundle, BundleError
-from lumos.deploy.export import onnx_bytes
+from lumos.bundle import Bundle, BundleError, list_bundles
+from lumos.data.geometry import Placement
+from lumos.deploy.export import exportable, onnx_bytes
 from lumos.deploy.sessions import BACKENDS, BackendError, onnx_session
-from lumos.tasks.classification.result import (
-    Prediction,
-    answer,
-    predict_batches,
-    probabilities,
-    torch_logits,
-)
+from lumos.tasks.base import GraphRun, Result
+from lumos.tasks.classification.result import Prediction, predict_batches, probabilities
 from lumos.tasks.inputs import network_input
+from lumos.workspace import Workspace
 
 
 class Predictor:
-    """A classification bundle on a backend: float batches or images in, scores out."""
+    """A bundle on a backend: float batches or preprocessed images in, its graph's outputs
+    or the task's answers out."""
 
     def __init__(
         self,
@@ -41,26 +43,43 @@ class Predictor:
     ) -> None:
         if backend not in BACKENDS:
             raise BackendError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-        if not bundle.task.scores_images:
-            raise BundleError(
-                f"{bundle.origin}: predictors run classifiers; "
-                f"use `lumos predict` for a {bundle.task.noun}"
-            )
         self.bundle = bundle
         self.backend = backend
         self.labels = bundle.labels
+        self._run: GraphRun
         if backend == "torch":
-            self._logits = torch_logits(bundle.model(device, trust_code=trust_code), device)
+            graph = exportable(bundle, bundle.model(device, trust_code=trust_code))[0]
+            self._run = _torch_run(graph, device)
         else:
             if artefact is None:
                 artefact = onnx_bytes(bundle, trust_code=trust_code)
             session = onnx_session(artefact, backend, threads)
             name = session.get_inputs()[0].name
-            self._logits = lambda batch: session.run(None, {name: batch})[0]
+            self._run = lambda batch: session.run(None, {name: batch})
+
+    def outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """The graph's outputs for a float32 (N, C, H, W) batch in 0-1 at the input size."""
+        return self._run(batch)
+
+    def answers(
+        self, images: Sequence[np.ndarray], sources: Sequence[str],
+        placements: Sequence[Placement], top: int = 5,
+    ) -> list[Result]:  # fmt: skip
+        """The task's answers for preprocessed (H, W, C) uint8 images."""
+        task = self.bundle.task
+        shares = task.split_outputs(
+            self.outputs(network_input(images, self.bundle).numpy()), len(images)
+        )
+        return [
+            task.graph_answer(self.bundle, share, source, where, top)
+            for share, source, where in zip(shares, sources, placements, strict=True)
+        ]
+
+    # -- classifiers ----------------------------------------------------------------------
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
-        """(N, K) logits of a float32 (N, C, H, W) batch in 0-1 at the network's input size."""
-        return self._logits(batch)
+        """(N, K) logits of a classifier for a float32 (N, C, H, W) batch."""
+        return self.outputs(batch)[0]
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         return probabilities(self.logits(batch), self.bundle.multi_label)
@@ -69,15 +88,28 @@ class Predictor:
         """(N, K) probabilities of preprocessed (H, W, C) uint8 images."""
         return self.probabilities(network_input(images, self.bundle).numpy())
 
-    def answer(self, source: str, scores: np.ndarray, top: int = 5) -> Prediction:
-        """One image's :class:`Prediction` from its row of probabilities."""
-        return answer(self.bundle, source, scores, top)
-
     def predict(
         self, inputs: Sequence[str | Path | np.ndarray], *, top: int = 5, batch_size: int = 64
     ) -> list[Prediction]:
-        """Predict files or arrays; unreadable ones carry an error instead of scores."""
+        """Classify files or arrays; unreadable ones carry an error instead of scores."""
+        if not self.bundle.task.scores_images:
+            raise BundleError(
+                f"{self.bundle.origin}: this predicts classes; "
+                f"use `lumos predict` for a {self.bundle.task.noun}"
+            )
         return predict_batches(self.bundle, self.logits, inputs, top=top, batch_size=batch_size)
+
+
+def _torch_run(graph: torch.nn.Module, device: str) -> GraphRun:
+    def run(batch: np.ndarray) -> list[np.ndarray]:
+        with torch.inference_mode():
+            found = graph(torch.from_numpy(batch).to(device))
+        found = found if isinstance(found, (tuple, list)) else [found]
+        return [
+            o.float().cpu().numpy() if o.is_floating_point() else o.cpu().numpy() for o in found
+        ]
+
+    return run
 
 
 def predictor_for(bundle: Bundle, target: str, *, trust_code: bool = False) -> Predictor:
@@ -96,3 +128,20 @@ def predictor_for(bundle: Bundle, target: str, *, trust_code: bool = False) -> P
         artefact=bundle.artefact(artefact) if artefact else None,
         trust_code=trust_code,
     )
+
+
+@dataclass
+class WorkspaceModels:
+    """The saved models of a workspace, each loaded on ``target`` (a backend, optionally
+    with ``:artefact``): what ``lumos serve`` loads while it runs."""
+
+    workspace: Workspace
+    target: str = "onnxruntime"
+    trust_code: bool = False
+
+    def names(self) -> list[str]:
+        return [row["name"] for row in list_bundles(self.workspace)]
+
+    def load(self, name: str) -> Predictor:
+        bundle = Bundle.load(name, self.workspace)
+        return predictor_for(bundle, self.target, trust_code=self.trust_code)

@@ -23,6 +23,7 @@ from torch import nn
 from lumos.arithmetic import Arithmetic
 from lumos.data import Dataset
 from lumos.data.augment import Augment
+from lumos.data.geometry import Placement
 from lumos.data.loader import Targets
 from lumos.data.paired import PairedAugment
 from lumos.errors import DataError
@@ -32,6 +33,9 @@ from lumos.tasks.preprocessing import Preprocessing
 from lumos.tasks.report import Report
 
 Batches = Iterable[tuple[torch.Tensor, Any]]  # (images, labels) as a loader yields them
+# An exported graph (or the same module in PyTorch): a float (N, C, H, W) batch in 0-1 at the
+# input size to its outputs, in the order lumos exports them (lumos.deploy.export)
+GraphRun = Callable[[np.ndarray], list[np.ndarray]]
 Prepare = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]  # a val batch on the device
 
 
@@ -68,6 +72,7 @@ class Result(Protocol):
     error: str | None
 
     def as_dict(self) -> dict[str, Any]: ...
+    def served(self) -> dict[str, Any]: ...
     def describe(self) -> str: ...
     def rows(self) -> list[dict[str, Any]]: ...
     def display(self) -> list[dict[str, Any]]: ...
@@ -250,6 +255,32 @@ class Task(ABC):
         self, bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], options: PredictOptions
     ) -> list[Result]:
         """One result per input, in order; an unreadable input carries its error."""
+
+    # -- an exported graph's outputs (lumos.deploy: runtimes, optimisation, serving) --------
+
+    def split_outputs(self, outputs: Sequence[np.ndarray], count: int) -> list[list[np.ndarray]]:
+        """Each of ``count`` images' share of a batch's graph outputs: its row of each."""
+        return [[output[i] for output in outputs] for i in range(count)]
+
+    @abstractmethod
+    def graph_answer(
+        self, bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement,
+        top: int,
+    ) -> Result:  # fmt: skip
+        """One image's result from its share of the graph outputs; ``where`` is how the
+        input image was placed on the stored canvas (boxes go back through it)."""
+
+    @abstractmethod
+    def graph_score(self, bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
+        """(metric, value) of a graph on ``part``: what an optimised model is compared by."""
+
+    @abstractmethod
+    def tensors(self, bundle: TrainedModel, results: Sequence[Result]) -> dict[str, np.ndarray]:
+        """Results as named tensors (the Open Inference Protocol's outputs); text as bytes."""
+
+    @abstractmethod
+    def tensor_specs(self, bundle: TrainedModel) -> list[tuple[str, str, list[int]]]:
+        """(name, datatype, shape) of :meth:`tensors`' outputs; -1 for a size that varies."""
 
 
 def paired_augment(setup: Setup) -> PairedAugment:

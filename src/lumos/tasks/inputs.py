@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lumos.data.geometry import place_image, placement
+from lumos.data.geometry import Placement, place_image, placement
 from lumos.data.images import from_array, is_image_name, open_image
 from lumos.data.loader import at_size
 from lumos.errors import DataError
@@ -41,6 +41,13 @@ def preprocess(
 ) -> np.ndarray:
     """One input (a file, an array, or an image file's bytes called ``name``) as the
     (H, W, C) uint8 array training saw."""
+    return placed(source, bundle, name)[0]
+
+
+def placed(
+    source: Path | np.ndarray | bytes, bundle: TrainedModel, name: str | None = None
+) -> tuple[np.ndarray, Placement]:
+    """:func:`preprocess`, and how the input was placed on the stored canvas."""
     pre = bundle.preprocessing
     height, width = pre.size
     if isinstance(source, np.ndarray):
@@ -52,8 +59,9 @@ def preprocess(
         image, full = open_image(
             source, channels=pre.channels, draft_size=(width, height), name=name
         )
-    pixels = place_image(image, placement(full, (width, height), pre.resize_mode), (0, 0))
-    return pixels if pixels.ndim == 3 else pixels[:, :, None]
+    where = placement(full, (width, height), pre.resize_mode)
+    pixels = place_image(image, where, (0, 0))
+    return (pixels if pixels.ndim == 3 else pixels[:, :, None]), where
 
 
 def network_input(arrays: Sequence[np.ndarray], bundle: TrainedModel) -> torch.Tensor:

@@ -41,6 +41,10 @@ class Prediction:
             "error": self.error,
         }
 
+    def served(self) -> dict[str, Any]:
+        """What a server answers: :meth:`as_dict`."""
+        return self.as_dict()
+
     def describe(self) -> str:
         """For a terminal: the source, the labels chosen where they are not simply the
         best class, and the top classes."""

@@ -60,6 +60,10 @@ class Detections:
         ]
         return {"source": self.source, "objects": objects, "error": self.error}
 
+    def served(self) -> dict[str, Any]:
+        """What a server answers: :meth:`as_dict`."""
+        return self.as_dict()
+
     def describe(self) -> str:
         """One line for a terminal."""
         if self.error:

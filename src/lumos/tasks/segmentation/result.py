@@ -7,6 +7,8 @@ preprocess`); masks come out at the network's input size, value 0 the background
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,15 @@ class MaskPrediction:
     def as_dict(self) -> dict[str, Any]:
         shares = None if self.error else self.shares()
         return {"source": self.source, "shares": shares, "error": self.error}
+
+    def served(self) -> dict[str, Any]:
+        """What a server answers: the shares, and the mask (class indices at the network's
+        input size) as a base64 PNG."""
+        if self.mask is None:
+            return self.as_dict()
+        buffer = io.BytesIO()
+        Image.fromarray(self.mask).save(buffer, format="PNG")
+        return self.as_dict() | {"mask_png": base64.b64encode(buffer.getvalue()).decode()}
 
     def describe(self) -> str:
         """One line for a terminal: the share of each class."""

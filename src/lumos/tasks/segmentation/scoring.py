@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -12,25 +14,34 @@ from lumos.tasks.base import TrainedModel
 from lumos.tasks.report import Report
 from lumos.tasks.segmentation.metrics import mask_confusion, segmentation_metrics
 
+MaskFn = Callable[[torch.Tensor], np.ndarray]  # a float batch to (N, H, W) class indices
+
+
+@torch.no_grad()
+def split_confusion(masks_of: MaskFn, bundle: TrainedModel, part: Dataset) -> np.ndarray:
+    """The (K, K) pixel confusion of ``masks_of`` on ``part`` at the network's input size."""
+    input_size = bundle.preprocessing.input_size
+    confusion = np.zeros((len(bundle.labels),) * 2, dtype=np.int64)
+    for images, masks in BatchLoader(part, 32, targets="masks"):
+        if tuple(images.shape[2:]) != input_size:
+            images = at_size(images, input_size)
+            masks = F.interpolate(masks[:, None].float(), size=input_size, mode="nearest")[
+                :, 0
+            ].long()
+        confusion += mask_confusion(
+            masks_of(images), masks.numpy().astype(np.uint8), len(bundle.labels)
+        )
+    return confusion
+
 
 def evaluate_segmentation(
     bundle: TrainedModel, part: Dataset, split: str, *, trust_code: bool = False
 ) -> Report:
     """mIoU, Dice and pixel accuracy of a segmentation bundle on ``part`` (a report)."""
     model = bundle.model(trust_code=trust_code)
-    input_size = bundle.preprocessing.input_size
-    confusion = np.zeros((len(bundle.labels),) * 2, dtype=np.int64)
-    with torch.no_grad():
-        for images, masks in BatchLoader(part, 32, targets="masks"):
-            if tuple(images.shape[2:]) != input_size:
-                images = at_size(images, input_size)
-                masks = F.interpolate(masks[:, None].float(), size=input_size, mode="nearest")[
-                    :, 0
-                ].long()
-            predicted = model(images).float().argmax(1).numpy().astype(np.uint8)
-            confusion += mask_confusion(
-                predicted, masks.numpy().astype(np.uint8), len(bundle.labels)
-            )
+    confusion = split_confusion(
+        lambda images: model(images).float().argmax(1).numpy().astype(np.uint8), bundle, part
+    )
     scores = segmentation_metrics(confusion, bundle.labels)
     metrics = {k: float(scores[k]) for k in ("miou", "pixel_accuracy", "mean_dice")} | {
         "records": len(part)

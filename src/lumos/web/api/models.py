@@ -47,7 +47,7 @@ def model_detail(request: Request, name: str) -> dict[str, Any]:
     return {
         "meta": bundle.meta.as_json(),
         "evaluations": evaluations,
-        "optimizable": bundle.task.scores_images,  # the Deploy card: classifiers for now
+        "prunable": bundle.task.scores_images,  # the Deploy card prunes classifiers only
     }
 
 
@@ -191,7 +191,7 @@ def optimize_job(request: Request, body: OptimizeRequest) -> dict[str, Any]:
     """Queue ``lumos optimize`` for a model; its artefact is recorded in the model."""
     settings = settings_of(request)
     bundle = Bundle.load(validate_name(body.model, "model name"), settings.workspace)
-    check_request(bundle, body.precision, body.pruning)
+    check_request(bundle, body.precision, body.pruning, body.prune)
     for name in (body.dataset, body.calibrate):
         if name:
             state_of(request).datasets.get(name)

@@ -569,7 +569,7 @@ async function modelPage() {
         el("td", {}, `${a.metric} ${fmt(a.score)}`), el("td", {}, `${a.delta >= 0 ? "+" : ""}${(100 * a.delta).toFixed(2)} points`),
         el("td", {}, el("a", { href: `/api/models/${encodeURIComponent(name)}/artefacts/${encodeURIComponent(key)}` }, "download"))))))
     : el("p", { class: "muted" }, "no optimised files yet"));
-  $("#deploy-card").hidden = !detail.optimizable;
+  for (const field of document.querySelectorAll("#optimize-form .prunes")) field.hidden = !detail.prunable;
   $("#optimize-form").addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
     const form = event.target;
