@@ -19,6 +19,7 @@
     ``--max-batch 1`` (goal: >= 3x the throughput; p99 and failures reported).
 
     python benchmarks/deployment.py [--only layers,int8,throughput,serve] [--epochs 3]
+    python benchmarks/deployment.py --only serve-eager   # (d) for the untrained 64x64 one
 """
 
 from __future__ import annotations
@@ -264,16 +265,18 @@ async def load_with(url: str, request: bytes, clients: int, requests: int) -> di
     }
 
 
-def load(url: str, image: Path, clients: int, requests: int) -> dict:
-    """The load generator in its own process, so it does not share the server's GIL."""
-    result = subprocess.run(
-        [sys.executable, __file__, "--load", url, "--image", str(image),
-         "--clients", str(clients), "--requests", str(requests)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+def in_own_process(*args: str) -> dict:
+    """The JSON a Python script prints: a load generator in its own process, so that it
+    does not share the server's (or this script's) GIL."""
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True)
     if result.returncode:
         raise RuntimeError(f"the load generator failed: {result.stderr.strip()[-2000:]}")
     return json.loads(result.stdout)
+
+
+def load(url: str, image: Path, clients: int, requests: int) -> dict:
+    return in_own_process(__file__, "--load", url, "--image", str(image),
+                          "--clients", str(clients), "--requests", str(requests))  # fmt: skip
 
 
 def serve(home: Path, configurations: list[tuple[str, str, int]]) -> None:
@@ -306,7 +309,7 @@ def serve(home: Path, configurations: list[tuple[str, str, int]]) -> None:
 def small_model(workspace: Workspace) -> None:
     """An untrained ResNet-18 at 64x64 in the workspace (speed does not depend on weights)."""
     bundle = Bundle.untrained(NetworkSpec.resolve("resnet18", 10, 3, (64, 64)))
-    save_bundle("r18-64", meta=bundle.meta, weights=bundle.weights, workspace=workspace,
+    save_bundle("r18-64", meta=bundle.meta.as_json(), weights=bundle.weights, workspace=workspace,
                 overwrite=True)  # fmt: skip
 
 
@@ -349,6 +352,9 @@ def main() -> None:
             if "serve" in parts:
                 small_model(workspace)
                 serve(workspace.root, [("r18", "onnxruntime:int8", 600), ("r18-64", "torch", 600)])
+        if "serve-eager" in parts:  # (d) for the eager ResNet-18 alone: no training needed
+            small_model(workspace)
+            serve(workspace.root, [("r18-64", "torch", 600)])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ exports it, decoding without NMS). Ultralytics (AGPL) is a benchmark extra, neve
 dependency of lumos.
 
     python benchmarks/yolo_compare.py [--minutes 5] [--seeds 0,1,2] [--network NAME]
+                                      [--precision fp32|bf16|auto]
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def train_lumos(workspace: Path, network: str, minutes: float, seed: int, out: Path) -> dict:
+def train_lumos(
+    workspace: Path, network: str, precision: str, minutes: float, seed: int, out: Path
+) -> dict:
     from lumos.demo import DETECTION_RECIPE
     from lumos.deploy import Bundle
     from lumos.deploy.export import export_bundle
@@ -53,7 +56,7 @@ def train_lumos(workspace: Path, network: str, minutes: float, seed: int, out: P
     home = Workspace(workspace)
     recipe = DETECTION_RECIPE.model_copy(
         update={"network": network, "input_size": (SIZE, SIZE), "epochs": 10_000,
-                "time_limit": minutes, "seed": seed, "workers": 0}
+                "time_limit": minutes, "seed": seed, "workers": 0, "precision": precision}
     )  # fmt: skip
     start = time.perf_counter()
     job = train(recipe, workspace=home, progress=False)
@@ -155,7 +158,9 @@ def prepare(workspace: Path) -> Path:
 def worker(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if args.worker == "lumos":
-        found = train_lumos(Path(args.workspace), args.network, args.minutes, args.seed, out)
+        found = train_lumos(
+            Path(args.workspace), args.network, args.precision, args.minutes, args.seed, out
+        )
     else:
         found = train_yolo(Path(args.workspace), Path(args.data), args.minutes, args.seed, out)
     (out / f"{args.worker}-{args.seed}.json").write_text(json.dumps(found))
@@ -168,6 +173,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--network", default="fcos_cs3darknet_n_fpn")
+    parser.add_argument(
+        "--precision", default="fp32", help="lumos's (YOLO trains in fp32 on a CPU)"
+    )
     parser.add_argument("--runs", type=int, default=500, help="timed ONNX calls per model")
     parser.add_argument("--worker", choices=["lumos", "yolo"], help=argparse.SUPPRESS)
     for hidden in ("--workspace", "--data", "--out"):
@@ -184,6 +192,7 @@ def main() -> None:
         for seed in (int(s) for s in args.seeds.split(",")):
             common = ["--minutes", str(args.minutes), "--seed", str(seed), "--out", scratch,
                       "--workspace", str(root / "workspace"), "--network", args.network,
+                      "--precision", args.precision,
                       "--data", str(data)]  # fmt: skip
             logs = {who: (root / f"{who}-{seed}.log").open("w") for who in rows}
             runs = [

@@ -347,6 +347,16 @@ def trained_lenet(workspace: object) -> None:
     bundle_from_job(job.id, "lenet", workspace=workspace)
 
 
+def digit_png(workspace: object, index: int = 1) -> tuple[bytes, str]:
+    """A test image of ``digits`` (see :func:`trained_lenet`) as PNG bytes, and its class."""
+    from lumos.data import Dataset
+
+    test = Dataset.open("digits", workspace).split("test")
+    buffer = io.BytesIO()
+    Image.fromarray(test.images([index])[0][:, :, 0]).save(buffer, format="PNG")
+    return buffer.getvalue(), test.classes[test.labels()[index]]
+
+
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; `make test` installs it as root
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -17,7 +17,8 @@ from helpers import PYTHON_NETWORK, colour_folders, run_cli, trained_lenet, work
 from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError
 from lumos.deploy.export import ExportError, export_bundle, onnx_bytes, read_metadata
-from lumos.deploy.optimize import fine_tune, layer_counts, optimize_bundle, prune_model
+from lumos.deploy.optimize import layer_counts, optimize_bundle
+from lumos.deploy.prune import fine_tune, prune_model
 from lumos.deploy.runtime import Predictor, predictor_for
 from lumos.deploy.sessions import BackendError, onnx_session
 from lumos.errors import DataError

@@ -3,17 +3,14 @@ unloaded through the Open Inference Protocol's repository API (the real tritoncl
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
 
-from helpers import run_cli, running_server, trained_lenet
-from lumos.data import Dataset
+from helpers import digit_png, run_cli, running_server, trained_lenet
 from lumos.deploy.runtime import WorkspaceModels
 from lumos.deploy.serve import ServeSettings, create_server
 from lumos.workspace import Workspace
@@ -36,10 +33,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def digit(home: Workspace) -> tuple[bytes, str]:
-    test = Dataset.open("digits", home).split("test")
-    buffer = io.BytesIO()
-    Image.fromarray(test.images([1])[0][:, :, 0]).save(buffer, format="PNG")
-    return buffer.getvalue(), test.classes[test.labels()[1]]
+    return digit_png(home)
 
 
 def _counted(url: str, model: str, status: str = "200") -> float:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import contextlib
-import io
 import json
 import os
 import re
@@ -20,9 +19,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
 
-from helpers import run_cli, running_server, trained_lenet
+from helpers import digit_png, run_cli, running_server, trained_lenet
 from lumos.data import Dataset
 from lumos.deploy import Bundle
 from lumos.deploy.runtime import Predictor, predictor_for
@@ -39,12 +37,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return workspace
 
 
-@pytest.fixture(scope="module")
-def digit_png(home: Workspace) -> tuple[bytes, str]:
-    test = Dataset.open("digits", home).split("test")
-    buffer = io.BytesIO()
-    Image.fromarray(test.images([1])[0][:, :, 0]).save(buffer, format="PNG")
-    return buffer.getvalue(), test.classes[test.labels()[1]]
+@pytest.fixture(scope="module", name="digit_png")
+def digit_upload(home: Workspace) -> tuple[bytes, str]:
+    return digit_png(home)
 
 
 def _metric(text: str, name: str) -> float:

@@ -22,6 +22,7 @@ from helpers import (
 )
 from lumos.access import ServerError, check_exposure
 from lumos.data import import_dataset
+from lumos.deploy import Bundle
 from lumos.deploy.from_job import bundle_from_job
 from lumos.jobs import open_job
 from lumos.train import Recipe
@@ -581,6 +582,14 @@ def test_detector_and_segmenter_answers_are_drawn(
     )
     tile = client.get("/api/datasets/crowded/records/1.png")
     assert tile.status_code == 200  # boxes drawn on the explorer tile
+    # The Deploy card: precision for every task, pruning for classifiers only.
+    assert client.get("/api/models/boxes").json()["prunable"] is False
+    pruned = client.post("/api/optimize", json={"model": "boxes", "prune": 0.5})
+    assert "is a detector: pruning covers classifiers" in api_error(pruned, 400)
+    queued = client.post("/api/optimize", json={"model": "masks", "precision": "int8-dynamic"})
+    assert queued.status_code == 202
+    assert run_job(workspace, queued.json()["id"]) == 0
+    assert Bundle.load("masks", workspace).meta.artefacts["int8-dynamic"]["metric"] == "mIoU"
 
 
 @pytest.mark.parametrize(

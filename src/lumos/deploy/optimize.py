@@ -21,7 +21,10 @@ decoding and NMS stay in fp32 around its quantised convolutions).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +33,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils import prune as torch_prune
 
 from lumos.bundle import Bundle
 from lumos.data import Dataset
@@ -41,16 +43,14 @@ from lumos.deploy.export import (
     exportable,
     onnx_bytes,
 )
+from lumos.deploy.prune import PRUNING, fine_tune, prune_model, require
 from lumos.deploy.runtime import Predictor
 from lumos.errors import DataError
 from lumos.fileio import write_bytes_atomic
 from lumos.jobs import running_job
-from lumos.train import Recipe
-from lumos.train.trainer import Callback, Trainer
 from lumos.workspace import Workspace
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
-PRUNING = ("unstructured", "channels")
 MIN_CALIBRATION = 16
 CALIBRATION_IMAGES = 128
 
@@ -112,79 +112,6 @@ def layer_counts(model: nn.Module, example: torch.Tensor, graph: bytes) -> Layer
     return LayerCounts(pytorch, len(onnx.load_from_string(graph).graph.node), fused)
 
 
-def prune_model(
-    model: nn.Module,
-    amount: float,
-    pruning: str = "unstructured",
-    example: torch.Tensor | None = None,
-) -> float:
-    """Prune ``amount`` of ``model``'s convolution and linear weights in place; returns the
-    share of those weights now zero or removed. ``channels`` needs an ``example`` input."""
-    if not 0 < amount < 1:
-        raise DataError(None, f"--prune takes a share between 0 and 1, not {amount}")
-    _require(pruning, PRUNING, "pruning")
-    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    before = sum(m.weight.numel() for m in layers)
-    if pruning == "channels":
-        import torch_pruning
-
-        if example is None:
-            raise DataError(None, "channel pruning traces the network: give an example input")
-        torch_pruning.pruner.MagnitudePruner(
-            model,
-            example,
-            importance=torch_pruning.importance.MagnitudeImportance(p=2),
-            pruning_ratio=amount,
-            ignored_layers=layers[-1:],  # the classifier keeps every class
-        ).step()
-        return 1 - sum(m.weight.numel() for m in layers) / before
-    torch_prune.global_unstructured(
-        [(m, "weight") for m in layers], torch_prune.L1Unstructured, amount=amount
-    )
-    for layer in layers:
-        torch_prune.remove(layer, "weight")
-    return sum(int((m.weight == 0).sum()) for m in layers) / before
-
-
-class KeepPruned(Callback):
-    """Holds pruned weights at zero while the rest are fine-tuned."""
-
-    def __init__(self, model: nn.Module) -> None:
-        masks = {n: p != 0 for n, p in model.named_parameters() if p.dim() > 1}
-        self.masks = {n: m for n, m in masks.items() if not m.all()}  # removed channels: none
-
-    def after_batch(self, trainer: Trainer) -> None:
-        with torch.no_grad():
-            for name, weight in trainer.model.named_parameters():
-                if name in self.masks:
-                    weight.mul_(self.masks[name].to(weight.device))
-
-
-def fine_tune(model: nn.Module, bundle: Bundle, dataset: Dataset, epochs: int) -> None:
-    """Train the pruned ``model`` in place for ``epochs`` more on ``dataset`` with the bundle's
-    recipe (its learning rate and schedule over those epochs), zeroed weights held at zero.
-
-    Not a tenth of the rate, as for a gentle fine-tune: with half of ResNet-18's channels
-    removed, one epoch at lr/10 left 19% test accuracy, one at the full rate 89%."""
-    if bundle.meta.recipe is None:
-        raise DataError(None, f"model {bundle.name!r} has no recipe to fine-tune with")
-    recipe = Recipe.model_validate(
-        {
-            **bundle.meta.recipe,
-            "dataset": dataset.name,
-            "epochs": epochs,
-            "warmup_epochs": 0,
-            "init": None,
-            "ema": 0,
-            "early_stopping": 0,
-        }
-    )
-    keep = KeepPruned(model)
-    trainer = Trainer(recipe, dataset, callbacks=(keep,), model=model)
-    trainer.fit()
-    model.cpu().eval()
-
-
 def calibration_batches(
     bundle: Bundle, dataset: Dataset, count: int = CALIBRATION_IMAGES, batch: int = 8
 ) -> list[np.ndarray]:
@@ -213,7 +140,7 @@ def convert_precision(
         return convert_float_to_float16(
             onnx.load_from_string(graph), keep_io_types=True
         ).SerializeToString()
-    _require(precision, PRECISIONS, "precision")
+    require(precision, PRECISIONS, "precision")
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -226,15 +153,16 @@ def convert_precision(
         else:
             if not calibration:
                 raise DataError(None, "INT8 static quantisation needs a calibration set")
-            quantize_static(
-                prepared,
-                out,
-                _Calibration(calibration),
-                quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-            )
+            with _quiet_root_logger():  # one warning per node of a 1-D weight (GroupNorm)
+                quantize_static(
+                    prepared,
+                    out,
+                    _Calibration(calibration),
+                    quant_format=QuantFormat.QDQ,
+                    per_channel=True,
+                    activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                )
         return out.read_bytes()
 
 
@@ -249,17 +177,12 @@ def check_request(
     bundle: Bundle, precision: str, pruning: str = "unstructured", prune: float = 0.0
 ) -> None:
     """Refuse what :func:`optimize_bundle` cannot do, before any work (or queueing) starts."""
-    _require(precision, PRECISIONS, "precision")
-    _require(pruning, PRUNING, "pruning")
+    require(precision, PRECISIONS, "precision")
+    require(pruning, PRUNING, "pruning")
     if prune and not bundle.task.scores_images:
         raise DataError(
             None, f"model {bundle.name!r} is a {bundle.task.noun}: pruning covers classifiers"
         )
-
-
-def _require(value: str, allowed: tuple[str, ...], what: str) -> None:
-    if value not in allowed:
-        raise DataError(None, f"unknown {what} {value!r} (choose {', '.join(allowed)})")
 
 
 def _recorded_baseline(bundle: Bundle, dataset: Dataset, split: str) -> float | None:
@@ -329,6 +252,19 @@ def optimize_bundle(
     if path.parent == bundle.artefact_folder:
         bundle.record_artefact(name, artefact.as_dict())
     return artefact
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """ONNX Runtime's quantiser warns on the root logger once per node it quantises per
+    tensor instead of per channel; the result is right, the lines are noise."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 class _Calibration:

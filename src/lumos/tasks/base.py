@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -174,6 +175,9 @@ class Task(ABC):
     scores_images: ClassVar[bool] = False  # gives one score per class for a whole image
     channels_last: ClassVar[bool] = True  # whether channels-last memory may help
     cpu_autocast: ClassVar[bool] = True  # whether ``precision: auto`` may pick bf16 on a CPU
+    # How the task reads its exported graph: a module with graph_answer, graph_score,
+    # tensors and tensor_specs (``lumos.tasks.<task>.graph``)
+    graph: ClassVar[ModuleType]
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -262,25 +266,25 @@ class Task(ABC):
         """Each of ``count`` images' share of a batch's graph outputs: its row of each."""
         return [[output[i] for output in outputs] for i in range(count)]
 
-    @abstractmethod
     def graph_answer(
         self, bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement,
         top: int,
     ) -> Result:  # fmt: skip
         """One image's result from its share of the graph outputs; ``where`` is how the
         input image was placed on the stored canvas (boxes go back through it)."""
+        return self.graph.graph_answer(bundle, outputs, source, where, top)
 
-    @abstractmethod
     def graph_score(self, bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
         """(metric, value) of a graph on ``part``: what an optimised model is compared by."""
+        return self.graph.graph_score(bundle, run, part)
 
-    @abstractmethod
     def tensors(self, bundle: TrainedModel, results: Sequence[Result]) -> dict[str, np.ndarray]:
         """Results as named tensors (the Open Inference Protocol's outputs); text as bytes."""
+        return self.graph.tensors(bundle, results)
 
-    @abstractmethod
     def tensor_specs(self, bundle: TrainedModel) -> list[tuple[str, str, list[int]]]:
         """(name, datatype, shape) of :meth:`tensors`' outputs; -1 for a size that varies."""
+        return self.graph.tensor_specs(bundle)
 
 
 def paired_augment(setup: Setup) -> PairedAugment:

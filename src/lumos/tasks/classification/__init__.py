@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 
 from lumos.data import Dataset
-from lumos.data.geometry import Placement
 from lumos.recipe import Recipe
-from lumos.tasks.base import GraphRun, Objective, PredictOptions, Setup, Task, TrainedModel
-from lumos.tasks.classification import graph
+from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
+from lumos.tasks.classification import graph as class_graph
 from lumos.tasks.classification.objective import MultiLabel, SingleLabel
 from lumos.tasks.classification.result import Prediction, predict_batches, torch_logits
 from lumos.tasks.classification.scoring import evaluate, tuned_thresholds
@@ -23,6 +22,7 @@ SMALL_GRAYSCALE = 32  # grayscale images up to this side suit LeNet-5
 
 class Classification(Task):
     name = "classification"
+    graph = class_graph
     does = "classifies images"
     noun = "classifier"
     targets = "labels"
@@ -65,21 +65,6 @@ class Classification(Task):
     ) -> list[Prediction]:
         model = bundle.model(options.device, trust_code=options.trust_code)
         return predict_batches(bundle, torch_logits(model, options.device), inputs, top=options.top)
-
-    def graph_answer(
-        self, bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement,
-        top: int,
-    ) -> Prediction:  # fmt: skip
-        return graph.graph_answer(bundle, outputs[0], source, top)
-
-    def graph_score(self, bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
-        return graph.graph_score(bundle, run, part)
-
-    def tensors(self, bundle: TrainedModel, results: Sequence[Prediction]) -> dict[str, np.ndarray]:
-        return graph.tensors(bundle, results)
-
-    def tensor_specs(self, bundle: TrainedModel) -> list[tuple[str, str, list[int]]]:
-        return graph.tensor_specs(bundle)
 
 
 CLASSIFICATION = Classification()

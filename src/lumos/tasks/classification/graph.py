@@ -8,14 +8,17 @@ import numpy as np
 import torch
 
 from lumos.data import Dataset
+from lumos.data.geometry import Placement
 from lumos.tasks.base import GraphRun, TrainedModel
 from lumos.tasks.classification.result import Prediction, answer, probabilities
 from lumos.tasks.classification.scores import model_scores
 
 
-def graph_answer(bundle: TrainedModel, logits: np.ndarray, source: str, top: int) -> Prediction:
+def graph_answer(
+    bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement, top: int
+) -> Prediction:
     """One image's :class:`Prediction` from its row of logits."""
-    return answer(bundle, source, probabilities(logits[None], bundle.multi_label)[0], top)
+    return answer(bundle, source, probabilities(outputs[0][None], bundle.multi_label)[0], top)
 
 
 def graph_score(bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:

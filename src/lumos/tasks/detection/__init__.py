@@ -12,11 +12,10 @@ import torch
 from torch import nn
 
 from lumos.data import Dataset
-from lumos.data.geometry import Placement
 from lumos.models.detection import anchors_from_stats
 from lumos.recipe import Recipe
-from lumos.tasks.base import GraphRun, Objective, PredictOptions, Setup, Task, TrainedModel
-from lumos.tasks.detection import graph
+from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
+from lumos.tasks.detection import graph as box_graph
 from lumos.tasks.detection.objective import BoxObjective
 from lumos.tasks.detection.result import Detections, write_detections
 from lumos.tasks.detection.scoring import evaluate_detection, tuned_score_threshold
@@ -26,6 +25,7 @@ from lumos.tasks.report import Report
 
 class Detection(Task):
     name = "detection"
+    graph = box_graph
     does = "detects objects"
     noun = "detector"
     targets = "boxes"
@@ -92,22 +92,7 @@ class Detection(Task):
 
     def split_outputs(self, outputs: Sequence[np.ndarray], count: int) -> list[list[np.ndarray]]:
         """The graph gives the boxes of a whole batch, with the image each belongs to."""
-        return graph.split_outputs(outputs, count)
-
-    def graph_answer(
-        self, bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement,
-        top: int,
-    ) -> Detections:  # fmt: skip
-        return graph.graph_answer(bundle, outputs, source, where)
-
-    def graph_score(self, bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
-        return graph.graph_score(bundle, run, part)
-
-    def tensors(self, bundle: TrainedModel, results: Sequence[Detections]) -> dict[str, np.ndarray]:
-        return graph.tensors(bundle, results)
-
-    def tensor_specs(self, bundle: TrainedModel) -> list[tuple[str, str, list[int]]]:
-        return graph.tensor_specs(bundle)
+        return box_graph.split_outputs(outputs, count)
 
 
 DETECTION = Detection()

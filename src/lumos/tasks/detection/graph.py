@@ -38,7 +38,7 @@ def stored_boxes(bundle: TrainedModel, boxes: np.ndarray) -> np.ndarray:
 
 
 def graph_answer(
-    bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement
+    bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement, top: int
 ) -> Detections:
     """One image's boxes at the bundle's operating point, one label per object, in the
     pixels of the image as it came in."""

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from lumos.data import Dataset
-from lumos.data.geometry import Placement
-from lumos.tasks.base import GraphRun, Objective, PredictOptions, Setup, Task, TrainedModel
+from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
 from lumos.tasks.report import Report, write_report
-from lumos.tasks.segmentation import graph
+from lumos.tasks.segmentation import graph as mask_graph
 from lumos.tasks.segmentation.objective import MaskObjective
 from lumos.tasks.segmentation.result import MaskPrediction, save_mask_outputs, segment
 from lumos.tasks.segmentation.scoring import evaluate_segmentation
@@ -19,6 +18,7 @@ from lumos.tasks.segmentation.scoring import evaluate_segmentation
 
 class Segmentation(Task):
     name = "segmentation"
+    graph = mask_graph
     does = "segments images"
     noun = "segmenter"
     targets = "masks"
@@ -64,23 +64,6 @@ class Segmentation(Task):
         self, bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], options: PredictOptions
     ) -> list[MaskPrediction]:
         return segment(bundle, inputs, trust_code=options.trust_code)
-
-    def graph_answer(
-        self, bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement,
-        top: int,
-    ) -> MaskPrediction:  # fmt: skip
-        return graph.graph_answer(bundle, outputs[0], source)
-
-    def graph_score(self, bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
-        return graph.graph_score(bundle, run, part)
-
-    def tensors(
-        self, bundle: TrainedModel, results: Sequence[MaskPrediction]
-    ) -> dict[str, np.ndarray]:
-        return graph.tensors(bundle, results)
-
-    def tensor_specs(self, bundle: TrainedModel) -> list[tuple[str, str, list[int]]]:
-        return graph.tensor_specs(bundle)
 
 
 SEGMENTATION = Segmentation()

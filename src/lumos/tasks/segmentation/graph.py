@@ -7,15 +7,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from lumos.data import Dataset
+from lumos.data.geometry import Placement
 from lumos.tasks.base import GraphRun, TrainedModel
 from lumos.tasks.segmentation.metrics import segmentation_metrics
 from lumos.tasks.segmentation.result import MaskPrediction
 from lumos.tasks.segmentation.scoring import split_confusion
 
 
-def graph_answer(bundle: TrainedModel, logits: np.ndarray, source: str) -> MaskPrediction:
+def graph_answer(
+    bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement, top: int
+) -> MaskPrediction:
     """One image's mask (at the network's input size) from its (K, H, W) logits."""
-    mask = logits.argmax(0).astype(np.uint8)
+    mask = outputs[0].argmax(0).astype(np.uint8)
     return MaskPrediction(source, bundle.labels, mask=mask)
 
 
