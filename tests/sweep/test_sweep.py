@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -109,8 +110,23 @@ def test_joining_what_is_not_there_and_a_name_taken(
                      workspace=digits)  # fmt: skip
 
 
-def _join(name: str, home: Path, storage: str | None = None) -> subprocess.Popen:
-    command = [str(Path(sys.executable).parent / "lumos"), "sweep", "--join", name]
+# A worker that imports lumos, says it is ready, and waits for the go file before it runs
+# `lumos sweep --join ...`: both workers start their trials together, however slowly their
+# imports ran on a loaded machine.
+WORKER = """
+import pathlib, sys, time
+from lumos.cli import main
+go = pathlib.Path(sys.argv[1])
+pathlib.Path(sys.argv[2]).touch()
+while not go.exists():
+    time.sleep(0.05)
+sys.argv = ["lumos", *sys.argv[3:]]
+main()
+"""
+
+
+def _join(name: str, home: Path, storage: str | None, go: Path, ready: Path) -> subprocess.Popen:
+    command = [sys.executable, "-c", WORKER, str(go), str(ready), "sweep", "--join", name]
     command += ["--storage", storage] if storage else []
     env = os.environ | {"LUMOS_HOME": str(home)}
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -121,7 +137,14 @@ def _shared_by_two_workers(workspace: Workspace, storage: str | None, trials: in
     sweep = create_sweep(Recipe.from_settings([*BASE, "epochs=1"]), ["lr=log:1e-3:0.3"],
                          name="shared", trials=trials, sampler="random", storage=storage,
                          workspace=workspace)  # fmt: skip
-    workers = [_join("shared", workspace.root, storage) for _ in range(2)]
+    go, ready = workspace.root / "go", [workspace.root / f"ready-{i}" for i in range(2)]
+    go.unlink(missing_ok=True)
+    workers = [_join("shared", workspace.root, storage, go, r) for r in ready]
+    deadline = time.monotonic() + 120
+    while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+        assert all(w.poll() is None for w in workers), "a worker ended before it was ready"
+        time.sleep(0.05)
+    go.touch()
     outputs = [w.communicate(timeout=600) for w in workers]
     for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
