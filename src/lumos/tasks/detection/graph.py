@@ -15,11 +15,12 @@ import torch
 
 from lumos.data import Dataset
 from lumos.data.geometry import Placement, unplace_boxes
-from lumos.data.loader import BatchLoader, at_size
+from lumos.data.loader import BatchLoader
 from lumos.models.normalization import one_label_per_object
 from lumos.tasks.base import GraphRun, TrainedModel
 from lumos.tasks.detection.coco import coco_documents, coco_metrics
 from lumos.tasks.detection.result import Detections
+from lumos.tasks.detection.scoring import detect_split
 
 
 def split_outputs(outputs: Sequence[np.ndarray], count: int) -> list[list[np.ndarray]]:
@@ -57,15 +58,16 @@ def graph_answer(
 
 
 def graph_score(bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
-    """COCO mAP at IoU 0.5 of a graph's boxes on ``part``."""
-    truths, found = [], []
-    for images, targets in BatchLoader(part, 16, targets="boxes"):
-        outputs = run(at_size(images, bundle.preprocessing.input_size).numpy())
-        truths.extend(targets)
-        found.extend(
-            {"boxes": stored_boxes(bundle, boxes), "scores": scores, "labels": labels - 1}
-            for boxes, scores, labels in split_outputs(outputs, len(images))
-        )
+    """COCO mAP at IoU 0.5 of a graph's boxes on ``part``, found as the evaluation finds a
+    detector's (:func:`~lumos.tasks.detection.scoring.detect_split`)."""
+
+    def find(images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        shares = split_outputs(run(images.numpy()), len(images))
+        names = ("boxes", "scores", "labels")
+        return [{k: torch.from_numpy(v) for k, v in zip(names, s, strict=True)} for s in shares]
+
+    loader = BatchLoader(part, 16, targets="boxes")
+    truths, found = detect_split(find, loader, bundle.preprocessing.input_size)
     return "mAP50", float(coco_metrics(*coco_documents(truths, found, part.classes))["map_50"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,18 @@ from lumos.tasks.detection.coco import (
 )
 from lumos.tasks.report import Report
 
+Finder = Callable[[torch.Tensor], list[dict[str, torch.Tensor]]]  # a batch to boxes per image
+
 
 @torch.no_grad()
 def detect_split(
-    model: nn.Module, loader: BatchLoader, input_size: tuple[int, int]
+    model: nn.Module | Finder, loader: BatchLoader, input_size: tuple[int, int]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The stored boxes of every record and a detector's boxes for it, in stored pixels;
-    labels are class indices (the detector's minus one)."""
-    device = next(model.parameters()).device
+    labels are class indices (the detector's minus one). ``model`` is a detector, or any
+    function from a batch at the input size to its boxes per image, in input pixels."""
+    on_cpu = not isinstance(model, nn.Module)
+    device = torch.device("cpu") if on_cpu else next(model.parameters()).device
     truths: list[dict[str, Any]] = []
     found: list[dict[str, Any]] = []
     for images, targets in loader:
