@@ -22,15 +22,6 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     return Workspace(root).ensure()
 
 
-@pytest.fixture
-def all_cores():
-    """Every core for a long training test: it outlasts the rest of the suite, whose worker
-    would otherwise leave a core idle."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(os.cpu_count() or 1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def digits(workspace: Workspace) -> Workspace:

@@ -9,6 +9,11 @@ class LumosError(Exception):
     """Base of every error lumos raises on purpose; front ends show it as one line."""
 
 
+class Stopped(LumosError):
+    """A run that Ctrl-C (or an abort) stopped after saving what resumes it. Not a failure:
+    the message says how to go on, and the CLI shows it without "error" and exits 130."""
+
+
 class DataError(LumosError):
     """A source file or folder that cannot be used, with the reason."""
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from lumos.data.importer import import_dataset
 from lumos.data.options import ImportOptions
 from lumos.deploy.optimize import run_optimization
-from lumos.errors import LumosError
+from lumos.errors import LumosError, Stopped
 from lumos.evaluate.run import run_evaluation
 from lumos.jobs import Job, claim_job, open_job, set_state
 from lumos.label import LabelProject, prelabel
@@ -77,6 +77,8 @@ def run_job(workspace: Workspace, job_id: str) -> int:
         return 1
     try:
         RUNNERS[job.kind](workspace, job)
+    except Stopped:  # aborted: the job says so and how to resume it
+        return 130
     except LumosError as e:
         _record_failure(workspace, job, str(e))
         print(f"error: {e}", file=sys.stderr)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from helpers import square_boxes
 from lumos.data import import_dataset
@@ -35,7 +34,6 @@ def _truth(annotations: Path) -> dict[str, dict]:
     return truth
 
 
-@pytest.mark.usefixtures("all_cores")
 def test_prelabels_save_edits(workspace: Workspace, tmp_path: Path) -> None:
     annotations = square_boxes(tmp_path / "squares", count=300)
     truth = _truth(annotations)

@@ -158,7 +158,6 @@ def test_detector_training_refuses_what_cannot_work(
         )
 
 
-@pytest.mark.usefixtures("all_cores")
 def test_fcos_learns_squares_and_the_bundle_detects_them(
     shapes_home: Workspace,
     tmp_path: Path,

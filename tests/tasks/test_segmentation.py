@@ -21,7 +21,6 @@ SEGMENTER = Recipe(
 )  # fmt: skip
 
 
-@pytest.mark.usefixtures("all_cores")
 def test_semantic_fpn_segments_squares(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

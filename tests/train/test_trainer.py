@@ -75,18 +75,22 @@ def test_lenet_learns_digits(home: Workspace) -> None:
     assert any(r["kind"] == "step" and r["images_per_s"] > 0 for r in steps)
 
 
-def _run(home: Workspace, code: str, *args: str, threads: int = 1) -> subprocess.Popen:
+def _lumos(home: Workspace, *args: str, threads: int = 1) -> subprocess.Popen:
+    """``lumos ARGS`` in a process of its own, as a person runs it; its error output goes to
+    ``home/stderr.txt`` (read by :func:`_said`)."""
     env = {**os.environ, "LUMOS_HOME": str(home.root), "OMP_NUM_THREADS": str(threads)}
-    return subprocess.Popen([sys.executable, "-c", code, *args], env=env)
+    command = [sys.executable, "-c", "from lumos.cli import main; main()", *args]
+    with (home.root / "stderr.txt").open("w") as said:
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=said)
 
 
-RUN = (
-    "import lumos, sys; from lumos.train import Recipe; "
-    "r = Recipe(dataset='digits', network='lenet5', epochs=4, batch_size=16, lr=0.05, workers=0, "
-    "hflip=True, rotation=10, crop_scale=0.8, checkpoint_steps=20); "
-    "lumos.train(r, progress=False)"
-)
-RESUME = "import lumos, sys; lumos.train(resume=sys.argv[1], progress=False)"
+def _said(home: Workspace) -> str:
+    return (home.root / "stderr.txt").read_text()
+
+
+RUN = ("train", "dataset=digits", "network=lenet5", "epochs=4", "batch_size=16", "lr=0.05",
+       "workers=0", "hflip=true", "rotation=10", "crop_scale=0.8", "checkpoint_steps=20",
+       "precision=fp32")  # fmt: skip
 
 
 def _newest_job(home: Workspace) -> str:
@@ -132,21 +136,23 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
 ) -> None:
     """Killed inside its first epoch (checkpoints every 20 steps) or stopped with Ctrl-C, and
     resumed under another thread count, a run reaches the same weights and the same chart."""
-    whole = _run(home, RUN)
-    assert whole.wait(180) == 0
+    assert _lumos(home, *RUN).wait(180) == 0, _said(home)
     reference = _newest_job(home)
 
-    stopped = _run(home, RUN)
+    stopped = _lumos(home, *RUN)
     job_id = _wait_until_running(home, ready, stopped)
     stopped.send_signal(how)
     stopped.wait(60)
-    job = open_job(home, job_id)
-    if how == signal.SIGINT:
-        assert job.state == "aborted" and "resume with `lumos train --resume" in job.error
+    job, said = open_job(home, job_id), _said(home)
+    if how == signal.SIGINT:  # an interrupt is not an error: exit 130, the way on kept
+        resume = f"resume with `lumos train --resume {job_id}`"
+        assert job.state == "aborted" and resume in job.error
+        assert stopped.returncode == 130 and said.splitlines()[-1].startswith("lumos: interrupted")
+        assert resume in said and "error" not in said, said
     else:  # SIGKILL leaves no goodbye: the next look at the jobs finds the process gone
         assert job.state == "failed" and "the process running this job died" in job.error
         assert load_checkpoint(job.folder / "checkpoints" / LAST)["state"]["position"] > 0
-    assert _run(home, RESUME, job_id, threads=2).wait(180) == 0
+    assert _lumos(home, "train", "--resume", job_id, threads=2).wait(180) == 0, _said(home)
     assert "threads: 1 (the checkpoint resumed from)" in (job.folder / "log.txt").read_text()
     assert [r["epoch"] for r in history(job.folder)] == [1, 2, 3, 4]
     assert _steps(job.folder) == _steps(home.jobs_dir / reference)

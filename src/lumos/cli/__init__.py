@@ -26,7 +26,7 @@ from lumos.cli import (
     workbench,
 )
 from lumos.cli.common import fail, out
-from lumos.errors import LumosError
+from lumos.errors import LumosError, Stopped
 
 SECTIONS = {  # the help's headings, each with its commands in the order shown
     "Data": ["data", "label"],
@@ -91,6 +91,8 @@ def main() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
+    except Stopped as e:  # an interrupt is not an error: what was done is kept, and how to go on
+        fail(str(e), 130)
     except LumosError as e:
         fail(f"error: {e}")
     except ValidationError as e:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from lumos.data import Dataset
-from lumos.errors import LumosError
+from lumos.errors import LumosError, Stopped
 from lumos.fileio import write_json_atomic
 from lumos.jobs import Job, create_job, open_job, set_state
 from lumos.models import NetworkSpec, build_network
@@ -50,7 +50,7 @@ from lumos.workspace import Workspace
 PROCESSES_REPORT = "processes.txt"  # the last output of a group's processes that failed
 
 
-class Interrupted(Exception):  # noqa: N818 - a signal, not an error
+class _StopRequested(Exception):  # noqa: N818 - a signal, not an error
     """Ctrl-C arrived; the trainer stopped at a batch boundary."""
 
 
@@ -63,7 +63,7 @@ class _StopOnRequest(Callback):
 
     def after_batch(self, trainer: Trainer) -> None:
         if self.group.anyone(self.requested):
-            raise Interrupted
+            raise _StopRequested
 
 
 class _JobProgress(Callback):
@@ -164,16 +164,16 @@ def run(
             _prepare(trainer, job, payload)
             with _graceful_interrupt(stopper):
                 trainer.fit()
-    except Interrupted:
+    except _StopRequested:
         assert trainer is not None
         if job is None or checkpoints is None:
-            raise TrainError("interrupted") from None
+            raise Stopped("interrupted") from None
         checkpoints.save(trainer)
         where = f"interrupted at epoch {trainer.state.epoch + 1}"
         set_state(
             workspace, job, "aborted", f"{where}; resume with `lumos train --resume {job.id}`"
         )
-        raise TrainError(job.error or "interrupted") from None
+        raise Stopped(job.error or "interrupted") from None
     except (LumosError, KeyboardInterrupt) as e:
         if job is not None:
             state = "failed" if isinstance(e, LumosError) else "aborted"
@@ -194,6 +194,8 @@ def _launched(
         launch(processes, job.id, workspace.root, device, progress=progress, report=report)
     except TrainError as e:
         job = open_job(workspace, job.id)
+        if job.state == "aborted":  # its processes were stopped, and said how to resume
+            raise Stopped(job.error or "interrupted") from None
         if job.state in ("queued", "running"):
             resume = f"lumos train --resume {job.id}"
             said = f"{e} (their output: {PROCESSES_REPORT}); resume with `{resume}`"
