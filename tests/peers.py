@@ -22,6 +22,26 @@ def _image(seed: int) -> object:
     return Image.from_numpy(pixels)
 
 
+def unsplit_boxes_dataset(count: int, *, without_objects: int) -> object:
+    """``count`` images in datumaro's ``default`` subset (no split lists), the first
+    ``without_objects`` of them with no boxes, the others with one box of each class."""
+    import datumaro as dm
+    from datumaro.components.annotation import Bbox
+    from datumaro.components.dataset_base import DatasetItem
+
+    items = [
+        DatasetItem(
+            id=f"image{i:02d}",
+            media=_image(i),
+            annotations=[] if i < without_objects else [
+                Bbox(2 + i % 9, 3, 12, 8, label=0), Bbox(30, 10 + i % 5, 20, 25, label=1)
+            ],
+        )
+        for i in range(count)
+    ]  # fmt: skip
+    return dm.Dataset.from_iterable(items, categories=_categories())
+
+
 def _categories() -> dict:
     from datumaro.components.annotation import AnnotationType, LabelCategories
 

@@ -124,6 +124,28 @@ def test_voc_corners_difficult_and_broken_files(tmp_path: Path, workspace: Works
     assert "skipped JPEGImages/three.jpg: image file not found" in text
 
 
+def test_voc_lists_of_any_name_keep_images_without_objects(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    """A split's list gives its split, any other list of names (datumaro's default.txt) none;
+    per-class lists (two columns) add nothing; an image neither listed nor annotated is named."""
+    root = voc_source(tmp_path / "voc")
+    for stem in ("four", "five", "six"):
+        write_image(root / "JPEGImages" / f"{stem}.jpg", (50, 40), seed=len(stem))
+    lists = root / "ImageSets" / "Main"
+    (lists / "default.txt").write_text("one\nfour\n\n")
+    (lists / "train.txt").write_text("five\n")
+    (lists / "car_train.txt").write_text("one  1\nseven -1\n")
+    dataset = Dataset(import_dataset(root, "voc"))
+    assert {Path(s.source).stem: (s.split, len(s.boxes)) for s in dataset} == {
+        "one": ("val", 2), "four": ("train", 0), "five": ("train", 0)
+    }  # four has no split of its own: the import put it in train
+    assert "skipped JPEGImages/six.jpg: no annotation file and not listed in ImageSets" in (
+        reasons(dataset)
+    )
+    assert "seven" not in reasons(dataset)
+
+
 def test_voc_billion_laughs_is_refused(tmp_path: Path, workspace: Workspace) -> None:
     root = voc_source(tmp_path / "voc")
     (root / "Annotations" / "one.xml").write_text(

@@ -26,6 +26,7 @@ from peers import (
     peer_boxes,
     peer_masks,
     same_boxes,
+    unsplit_boxes_dataset,
 )
 
 dm = pytest.importorskip("datumaro")
@@ -63,6 +64,30 @@ def test_boxes_go_from_datumaro_through_lumos_and_back_exactly(
     export_dataset("boxes", lumos_format, tmp_path / "back", workspace=workspace, corners="edges")
     back = dm.Dataset.import_from(str(tmp_path / "back"), peer_format)
     assert same_boxes(peer_boxes(back), atol=0.01), peer_boxes(back)
+
+
+@pytest.mark.parametrize(
+    "peer_format", ["voc_detection", "coco_instances", "kitti_detection", "cvat", "label_me", "yolo"]
+)
+def test_every_image_of_datumaros_default_subset_arrives(
+    workspace: Workspace, tmp_path: Path, peer_format: str
+) -> None:
+    """datumaro's own subset when none is named (``default``: for VOC one
+    ``ImageSets/Main/default.txt``, no train/val lists): the 5 images of 30 without objects
+    (for VOC: without an XML) are imported too, and nothing is reported."""
+    unsplit_boxes_dataset(30, without_objects=5).export(
+        str(tmp_path / "peer"), peer_format, save_media=True
+    )
+    import_dataset(tmp_path / "peer", "unsplit", ImportOptions(corners="edges"),
+                   workspace=workspace)  # fmt: skip
+    data = Dataset.open("unsplit", workspace)
+    assert data.report["problems"] == []
+    found = lumos_boxes(data)
+    assert sorted(found) == [f"image{i:02d}" for i in range(30)]
+    assert [stem for stem, (_, boxes) in sorted(found.items()) if not boxes] == [
+        f"image{i:02d}" for i in range(5)
+    ]
+    assert all(len(boxes) == 2 for stem, (_, boxes) in found.items() if stem >= "image05")
 
 
 def test_voc_corners_are_one_based_pixels_unless_told_otherwise(

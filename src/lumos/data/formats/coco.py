@@ -2,6 +2,7 @@
 
 SOURCE is an annotation file, or a folder with ``annotations/*.json`` (one per split, named
 like ``instances_train2017.json``). Images are looked for beside the file, in ``images/``,
+``images/<subset>/`` (``instances_<subset>.json``: datumaro's ``default`` too),
 ``images/<split>/`` and ``<split>2017/`` of the dataset folder.
 """
 
@@ -79,13 +80,14 @@ def _read(
     for annotation in document.get("annotations", []):
         if isinstance(annotation, dict):
             annotations.setdefault(annotation.get("image_id"), []).append(annotation)
-    image_ids = set()
+    image_ids, folders = set(), _image_folders(path, split)
     for entry in document["images"]:
         if not isinstance(entry, dict) or "file_name" not in entry or "id" not in entry:
             result.skip(path.name, f"malformed image entry {str(entry)[:80]}")
             continue
         image_ids.add(entry["id"])
-        item = _item(entry, annotations.get(entry["id"], []), root, split, categories, result)
+        item = _item(entry, annotations.get(entry["id"], []), root, folders, split, categories,
+                     result)  # fmt: skip
         if item is not None:
             result.items.append(item)
     orphans = sum(len(v) for k, v in annotations.items() if k not in image_ids)
@@ -97,13 +99,14 @@ def _item(
     entry: dict,
     annotations: list[dict],
     root: Path,
+    folders: list[str],
     split: str | None,
     categories: dict[int, str],
     result: Scan,
 ) -> SourceItem | None:
     name = str(entry["file_name"])
     try:
-        image = _find(root, name, split)
+        image = _find(root, name, folders)
     except DataError as e:
         result.skip(name, e.reason)
         return None
@@ -138,11 +141,19 @@ def _item(
     return SourceItem(name, path=image, boxes=tuple(boxes), mask=mask, split=split)
 
 
-def _find(root: Path, name: str, split: str | None) -> Path:
-    candidates = ["", "images"]
+def _image_folders(path: Path, split: str | None) -> list[str]:
+    """Where the images of annotation file ``path`` may be, relative to the dataset folder."""
+    folders = ["", "images"]
+    _, _, subset = path.stem.partition("_")  # instances_<subset>
+    if subset:
+        folders.append(f"images/{subset}")
     if split:
-        candidates += [f"images/{split}", f"{split}2017", f"{split}2014", split]
-    for folder in candidates:
+        folders += [f"images/{split}", f"{split}2017", f"{split}2014", split]
+    return folders
+
+
+def _find(root: Path, name: str, folders: list[str]) -> Path:
+    for folder in folders:
         path = resolve_inside(root, Path(folder) / name)
         if path.is_file():
             return path

@@ -8,8 +8,9 @@ crowd boxes, which evaluation ignores. Classes follow ``classes.txt`` or ``label
 (datumaro's and CVAT's ``name:r,g,b:parts:actions`` lines) if given, else the 20 standard
 VOC classes when there are masks, else the names found. Masks are palette or grayscale PNGs
 of class values, or RGB PNGs in the label map's colours (VOC's colour map where it gives
-none). An image listed in ``ImageSets`` without an annotation file is an image without
-objects.
+none). An image listed in ``ImageSets`` (any list: ``<split>.txt`` or datumaro's
+``default.txt``) without an annotation file is an image without objects; one neither
+listed nor annotated is reported, not imported.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from lumos.data.formats.common import (
     save_image,
     split_named,
 )
+from lumos.data.images import is_image_name
 from lumos.data.palette import colour_table, voc_colour, voc_palette
 from lumos.data.records import CLASSIFICATION, Box, ColourMask, Scan, SourceItem
 from lumos.errors import DataError
@@ -72,14 +74,22 @@ def detect(source: Path) -> bool:
     return (source / "Annotations").is_dir() or (source / "SegmentationClass").is_dir()
 
 
-def _splits(source: Path, kind: str) -> dict[str, str]:
-    """{image stem: split} from ``ImageSets/<kind>/<split>.txt``."""
-    found = {}
+def _listed(source: Path, kind: str) -> dict[str, str | None]:
+    """{image stem: its split, or None} from the lists in ``ImageSets/<kind>/``.
+
+    ``<split>.txt`` gives its images that split; any other list of one name a line (datumaro's
+    ``default.txt``) gives images without one (the import splits them). Two-column lists
+    (VOC's per-class ``<class>_<split>.txt``) name the images of ``<split>.txt`` again."""
+    found: dict[str, str | None] = {}
     for list_file in sorted((source / "ImageSets" / kind).glob("*.txt")):
         split = split_named(list_file.stem)
-        if split:
-            for line in list_file.read_text(encoding="utf-8").split():
-                found[line] = split
+        rows = [line.split() for line in list_file.read_text(encoding="utf-8").splitlines()]
+        rows = [row for row in rows if row]
+        if split is None and any(len(row) != 1 for row in rows):
+            continue
+        for row in rows:
+            if split is not None or row[0] not in found:
+                found[row[0]] = split
     return found
 
 
@@ -99,10 +109,11 @@ def scan(source: Path, corners: Corners = "pixels") -> Scan:
     colours = colour_table(_mask_colours(label_map, len(result.classes or ())))
     stems = sorted({p.stem for p in (source / "Annotations").glob("*.xml")})
     if stems:
-        splits = _splits(source, "Main") or _splits(source, "Segmentation")
+        splits = _listed(source, "Main") or _listed(source, "Segmentation")
         stems = sorted({*stems, *splits})  # listed without annotations: no objects
+        _report_unlisted(source / "JPEGImages", set(stems), result)
     else:
-        splits = _splits(source, "Segmentation") or _splits(source, "Main")
+        splits = _listed(source, "Segmentation") or _listed(source, "Main")
         stems = sorted({*(p.stem for p in masks_dir.glob("*.png")), *splits})
         result.task = "segmentation"
     for stem in stems:
@@ -116,6 +127,14 @@ def scan(source: Path, corners: Corners = "pixels") -> Scan:
         item.split = splits.get(stem)
         result.items.append(item)
     return result
+
+
+def _report_unlisted(images: Path, stems: set[str], result: Scan) -> None:
+    """An image with neither annotations nor a line in ``ImageSets`` is named, not imported:
+    nothing says whether it holds no objects or lost its labels."""
+    for image in sorted(images.glob("*")) if images.is_dir() else []:
+        if is_image_name(image) and image.stem not in stems:
+            result.skip(image, "no annotation file and not listed in ImageSets")
 
 
 def _item(source: Path, stem: str, corners: Corners) -> SourceItem:
