@@ -22,7 +22,6 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     return Workspace(root).ensure()
 
 
-
 @pytest.fixture
 def digits(workspace: Workspace) -> Workspace:
     """The workspace with ``digits``: sklearn's digits, 30 images a class (300 records)."""

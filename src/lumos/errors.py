@@ -9,7 +9,7 @@ class LumosError(Exception):
     """Base of every error lumos raises on purpose; front ends show it as one line."""
 
 
-class Stopped(LumosError):
+class Stopped(LumosError):  # noqa: N818 - a stop, not a failure
     """A run that Ctrl-C (or an abort) stopped after saving what resumes it. Not a failure:
     the message says how to go on, and the CLI shows it without "error" and exits 130."""
 

@@ -138,7 +138,9 @@ def test_voc_lists_of_any_name_keep_images_without_objects(
     (lists / "car_train.txt").write_text("one  1\nseven -1\n")
     dataset = Dataset(import_dataset(root, "voc"))
     assert {Path(s.source).stem: (s.split, len(s.boxes)) for s in dataset} == {
-        "one": ("val", 2), "four": ("train", 0), "five": ("train", 0)
+        "one": ("val", 2),
+        "four": ("train", 0),
+        "five": ("train", 0),
     }  # four has no split of its own: the import put it in train
     assert "skipped JPEGImages/six.jpg: no annotation file and not listed in ImageSets" in (
         reasons(dataset)

@@ -67,7 +67,8 @@ def test_boxes_go_from_datumaro_through_lumos_and_back_exactly(
 
 
 @pytest.mark.parametrize(
-    "peer_format", ["voc_detection", "coco_instances", "kitti_detection", "cvat", "label_me", "yolo"]
+    "peer_format",
+    ["voc_detection", "coco_instances", "kitti_detection", "cvat", "label_me", "yolo"],
 )
 def test_every_image_of_datumaros_default_subset_arrives(
     workspace: Workspace, tmp_path: Path, peer_format: str

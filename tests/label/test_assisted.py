@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from helpers import square_boxes
 from lumos.data import import_dataset
 from lumos.deploy.from_job import bundle_from_job
