@@ -7,7 +7,6 @@ import gzip
 import io
 import json
 import pickle
-import socket
 import struct
 import sys
 import threading
@@ -22,6 +21,7 @@ from PIL import Image
 
 from lumos.cli import main
 from lumos.data import Dataset, Sample
+from needs import missing
 
 PYTHON_NETWORK = (
     "from torch import nn\n"
@@ -312,22 +312,20 @@ def workbench_client(workspace: object, **settings: object):
 
 @contextlib.contextmanager
 def running_server(app: object, **config: object) -> Iterator[tuple[str, object]]:
-    """``app`` served by Uvicorn on a free loopback port in a thread; yields (url, server).
+    """``app`` served by Uvicorn in a thread on the loopback port the system gives it (port 0:
+    no other process can take it between a choice and the bind); yields (url, server).
     Leaving asks the server to exit and waits for it (requests in flight are answered)."""
     import uvicorn
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **config)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        assert thread.is_alive(), "server did not start"
         time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}", server
     finally:
@@ -366,9 +364,35 @@ CHROMIUM_ARGS = [
 ]
 
 
-def launch_chromium(playwright: object) -> object:
-    """Debian's Chromium, headless, as every browser test starts it."""
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)  # type: ignore[attr-defined]
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright, as every browser test starts it."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        missing("chromium", f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_for_job(workspace: object, job_id: str, state: str = "done") -> object:
+    """Job ``job_id`` once it reached ``state``, read from the store as every front end reads
+    it; one that ends in another state fails the test at once with its error. The deadline
+    only catches a hang: a slow machine is slow, not wrong."""
+    from lumos.jobs import FINAL, open_job
+
+    deadline = time.monotonic() + 900
+    while True:
+        job = open_job(workspace, job_id)  # type: ignore[arg-type]
+        if job.state == state:
+            return job
+        assert job.state not in FINAL, f"job {job_id} is {job.state}: {job.error}"
+        assert time.monotonic() < deadline, f"job {job_id} still {job.state} after 15 minutes"
+        time.sleep(0.1)
 
 
 def insert_jobs(root: str, worker: int) -> None:

@@ -1,8 +1,10 @@
 """The DIGITS loop in a real browser: Debian's headless Chromium driven by Playwright.
 
-One server (with its job runner) and one browser serve the whole module; the tests run in
-order, each continuing from what the one before made. Screenshots of every page go to
-``test-artifacts/screenshots/``.
+One Chromium serves the module; each test gets a fresh workspace served by its own
+``lumos ui`` and a fresh browser context, and builds what it starts from (a dataset, a
+trained job, a saved model) through the library, so no test depends on another. A job is
+awaited in the store until it reaches its state, then on the page. Screenshots of every
+page go to ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -10,49 +12,57 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
-from helpers import CHROMIUM, colour_folders, launch_chromium, running_server
+from helpers import chromium, colour_folders, running_server, wait_for_job
+from lumos.data import import_dataset
+from lumos.deploy.from_job import bundle_from_job
+from lumos.jobs import Job
 from lumos.recipe import Recipe
 from lumos.sweep import create_sweep, work_on
+from lumos.train import train
 from lumos.web.app import create_app
 from lumos.web.settings import WebSettings
 from lumos.workspace import Workspace
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-# The tests follow each other on one server: pytest runs with --dist loadfile (pyproject),
-# which keeps a file's tests on one xdist worker, in order.
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not installed (make test installs it as root)",
-)
+
+@dataclass
+class Site:
+    url: str
+    workspace: Workspace
+    folder: Path  # where a test writes source files; the server's forms may name them
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A running ``lumos ui`` on a fresh workspace; yields its address and a data folder."""
-    root = tmp_path_factory.mktemp("web")
-    settings = WebSettings(Workspace(root / "workspace"), roots=[root])
-    with running_server(create_app(settings)) as (url, _):
-        yield url, root
+def browser() -> Iterator[object]:
+    with chromium() as browser:
+        yield browser
 
 
-@pytest.fixture(scope="module")
-def page(site: tuple[str, Path]):
-    with playwright_api.sync_playwright() as p:
-        browser = launch_chromium(p)
-        context = browser.new_context(base_url=site[0], viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        playwright_api.expect.set_options(timeout=60_000)  # a busy machine is slow, not wrong
-        yield page
-        browser.close()
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """A running ``lumos ui`` (with its job runner) on a fresh workspace."""
+    workspace = Workspace(tmp_path / "workspace")
+    with running_server(create_app(WebSettings(workspace, roots=[tmp_path]))) as (url, _):
+        yield Site(url, workspace, tmp_path)
+
+
+@pytest.fixture
+def page(browser, site: Site):
+    context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    expect.set_options(timeout=60_000)  # a page that polls shows a state the store already has
+    yield page
+    context.close()
 
 
 def _shot(page, name: str) -> None:
@@ -66,8 +76,12 @@ def _png_file(name: str, pixels: np.ndarray) -> dict:
     return {"name": name, "mimeType": "image/png", "buffer": buffer.getvalue()}
 
 
-def _wait_for_state(page, state: str, timeout: float = 120_000) -> None:
-    playwright_api.expect(page.locator("#job-state")).to_have_text(state, timeout=timeout)
+def _job_on_page(page, site: Site, state: str = "done") -> str:
+    """The job whose page is open, awaited in the store until ``state``, then on its page."""
+    job_id = page.url.rsplit("/", 1)[1]
+    wait_for_job(site.workspace, job_id, state)
+    expect(page.locator("#job-state")).to_have_text(state)
+    return job_id
 
 
 def _points(page, chart: str) -> int:
@@ -76,56 +90,76 @@ def _points(page, chart: str) -> int:
     )
 
 
-def test_create_dataset_from_a_folder(page, site) -> None:
+def _colours(site: Site) -> None:
+    """Dataset ``colours``: 20 noisy 16x16 squares of red, green and blue each."""
+    source = colour_folders(site.folder / "colours", per_class=20)
+    import_dataset(source, "colours", workspace=site.workspace)
+
+
+def _trained(site: Site) -> Job:
+    """A LeNet-5 trained on ``colours`` as the model form would start it (pinned to fp32)."""
+    recipe = Recipe(dataset="colours", network="lenet5", epochs=8, batch_size=4, lr=0.05,
+                    optimizer="sgd", workers=0, precision="fp32")  # fmt: skip
+    return train(recipe, workspace=site.workspace, progress=False)
+
+
+def _saved(site: Site) -> None:
+    """``colours`` and ``colour-net``, a LeNet-5 trained on it and saved."""
+    _colours(site)
+    bundle_from_job(_trained(site).id, "colour-net", workspace=site.workspace)
+
+
+def test_create_dataset_from_a_folder(page, site: Site) -> None:
     page.goto("/")
-    playwright_api.expect(page.locator("#datasets td.empty")).to_have_text(
+    expect(page.locator("#datasets td.empty")).to_have_text(
         "no datasets yet: create one"
     )
     _shot(page, "home-empty")
-    source = colour_folders(site[1] / "colours", per_class=20)
+    source = colour_folders(site.folder / "colours", per_class=20)
     page.goto("/datasets/new")
     page.fill("input[name=name]", "colours")
     page.fill("input[name=source]", str(source))
     page.fill("input[name=width]", "16")
     page.fill("input[name=height]", "16")
     page.click("#preview-button")  # the source's first image
-    playwright_api.expect(page.locator("#resize-previews img")).to_have_count(4)
+    expect(page.locator("#resize-previews img")).to_have_count(4)
     before = page.locator("#resize-previews img").first.get_attribute("src")
     wide = np.zeros((32, 96, 3), np.uint8)
     wide[:, :, 0] = np.linspace(0, 255, 96, dtype=np.uint8)  # a red ramp, 3:1
     wide[8:24, 40:56] = (40, 200, 40)
     page.set_input_files("#preview-image", _png_file("wide.png", wide))
-    playwright_api.expect(page.locator("#resize-previews img").first).not_to_have_attribute(
+    expect(page.locator("#resize-previews img").first).not_to_have_attribute(
         "src", before
     )  # the previews follow the chosen image
     chosen = page.locator("#resize-previews figure.chosen figcaption")
-    playwright_api.expect(chosen).to_have_text("squash")
+    expect(chosen).to_have_text("squash")
     page.select_option("select[name=resize_mode]", "crop")
-    playwright_api.expect(chosen).to_have_text("crop")
+    expect(chosen).to_have_text("crop")
     page.locator("#resize-previews figure", has_text="squash").click()
-    playwright_api.expect(page.locator("select[name=resize_mode]")).to_have_value("squash")
+    expect(page.locator("select[name=resize_mode]")).to_have_value("squash")
     _shot(page, "dataset-new")
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/jobs/import-"))
-    _wait_for_state(page, "done")
+    _job_on_page(page, site)
     # An import's page: what it made, with a link; no training charts, nothing to save.
-    playwright_api.expect(page.locator("#result-list a", has_text="colours")).to_have_attribute(
+    expect(page.locator("#result-list a", has_text="colours")).to_have_attribute(
         "href", "/datasets/colours"
     )
-    playwright_api.expect(page.locator("#train-charts")).to_be_hidden()
-    playwright_api.expect(page.locator("#save-model")).to_be_hidden()
+    expect(page.locator("#train-charts")).to_be_hidden()
+    expect(page.locator("#save-model")).to_be_hidden()
     _shot(page, "job-import")
     page.click("#clone-job")
     page.wait_for_url(re.compile(r"/datasets/new\?clone=import-"))
-    playwright_api.expect(page.locator("input[name=source]")).to_have_value(str(source))
-    playwright_api.expect(page.locator("input[name=width]")).to_have_value("16")
+    expect(page.locator("input[name=source]")).to_have_value(str(source))
+    expect(page.locator("input[name=width]")).to_have_value("16")
 
 
-def test_explorer_filters_by_class(page) -> None:
+def test_explorer_filters_by_class(page, site: Site) -> None:
+    _colours(site)
     page.goto("/datasets/colours")
-    playwright_api.expect(page.locator("#gallery figure")).to_have_count(60)
+    expect(page.locator("#gallery figure")).to_have_count(60)
     page.select_option("#class-filter", "red")
-    playwright_api.expect(page.locator("#gallery figure")).to_have_count(20)
+    expect(page.locator("#gallery figure")).to_have_count(20)
     captions = page.locator("#gallery figcaption").all_inner_texts()
     assert all(c.startswith("red ·") for c in captions)
     assert "class=red" in page.url
@@ -134,29 +168,31 @@ def test_explorer_filters_by_class(page) -> None:
 
 def _start_training(page, epochs: int) -> str:
     page.goto("/models/new?dataset=colours")
-    playwright_api.expect(page.locator("#network-select option[value=lenet5]")).to_have_count(1)
+    expect(page.locator("#network-select option[value=lenet5]")).to_have_count(1)
     page.select_option("#network-select", "lenet5")
     for name, value in {"epochs": epochs, "batch_size": 4, "lr": 0.05, "workers": 0}.items():
         page.fill(f"input[name={name}]", str(value))
     page.select_option("select[name=optimizer]", "sgd")
-    playwright_api.expect(page.locator("#network-summary table")).to_have_count(1)
+    expect(page.locator("#network-summary table")).to_have_count(1)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/jobs/train-"))
     return page.url.rsplit("/", 1)[1]
 
 
-def test_training_job_charts_every_epoch(page) -> None:
+def test_training_job_charts_every_epoch(page, site: Site) -> None:
+    _colours(site)
     _start_training(page, epochs=8)
-    _wait_for_state(page, "done")
+    _job_on_page(page, site)
     page.wait_for_function("() => document.getElementById('score-chart').data?.[0]?.x.length === 8")
     assert _points(page, "loss-chart") >= 8
-    playwright_api.expect(page.locator("#epochs-table tbody tr")).to_have_count(8)
+    expect(page.locator("#epochs-table tbody tr")).to_have_count(8)
     _shot(page, "job-done")
 
 
-def test_chart_grows_while_training_then_abort_and_clone(page) -> None:
+def test_chart_grows_while_training_then_abort_and_clone(page, site: Site) -> None:
+    _colours(site)
     job_id = _start_training(page, epochs=400)
-    _wait_for_state(page, "running")
+    _job_on_page(page, site, "running")
     page.wait_for_function("() => document.getElementById('loss-chart').data?.[0]?.x.length > 0")
     first = _points(page, "loss-chart")
     page.wait_for_function(
@@ -164,21 +200,24 @@ def test_chart_grows_while_training_then_abort_and_clone(page) -> None:
     )
     _shot(page, "job-training")
     page.click("#abort-job")
-    _wait_for_state(page, "aborted")
-    playwright_api.expect(page.locator("#job-error")).to_contain_text("resume with")
+    _job_on_page(page, site, "aborted")
+    expect(page.locator("#job-error")).to_contain_text("resume with")
     page.click("#clone-job")
     page.wait_for_url(re.compile(rf"/models/new\?clone={job_id}"))
-    playwright_api.expect(page.locator("input[name=epochs]")).to_have_value("400")
-    playwright_api.expect(page.locator("#flash")).to_contain_text(f"filled from job {job_id}")
+    expect(page.locator("input[name=epochs]")).to_have_value("400")
+    expect(page.locator("#flash")).to_contain_text(f"filled from job {job_id}")
     page.fill("input[name=rotation]", "30")
     page.click("#augment-button")
     page.wait_for_function("() => document.getElementById('augment-preview').naturalWidth > 0")
     _shot(page, "model-new")
 
 
-def test_save_model_classify_an_upload_and_download(page, site) -> None:
+def test_save_model_classify_an_upload_and_download(page, site: Site) -> None:
+    _colours(site)
+    job = _trained(site)
     page.goto("/")
-    page.locator("#jobs tr", has_text="done").filter(has_text="lenet5").first.locator("a").click()
+    page.locator("#jobs tr", has_text="done").filter(has_text="lenet5").locator("a").click()
+    page.wait_for_url(re.compile(rf"/jobs/{job.id}$"))
     page.once("dialog", lambda dialog: dialog.accept("colour-net"))
     page.click("#save-model")
     page.wait_for_url(re.compile(r"/models/colour-net$"))
@@ -186,11 +225,11 @@ def test_save_model_classify_an_upload_and_download(page, site) -> None:
         "#predict-image", _png_file("red.png", np.full((16, 16, 3), (230, 40, 30), np.uint8))
     )
     page.click("#predict-form button[type=submit]")
-    playwright_api.expect(page.locator("#answer .bar-row")).to_have_count(3)
+    expect(page.locator("#answer .bar-row")).to_have_count(3)
     assert page.locator("#answer .bar-row span").first.inner_text() == "red"
-    playwright_api.expect(page.locator("#answer-picture")).to_be_visible()
+    expect(page.locator("#answer-picture")).to_be_visible()
     page.click("#show-layers")
-    playwright_api.expect(
+    expect(
         page.locator("#layers .layer h3", has_text="Conv2d").first
     ).to_be_visible()
     _shot(page, "model")
@@ -201,18 +240,18 @@ def test_save_model_classify_an_upload_and_download(page, site) -> None:
     # Optimise to INT8 from the Deploy card: a job, then a row with its score and a download.
     page.select_option("#optimize-form select[name=precision]", "int8")
     page.click("#optimize-form button[type=submit]")
-    page.wait_for_url(re.compile(r"/jobs/"))
-    playwright_api.expect(page.locator("#job-state")).to_have_text("done")
+    page.wait_for_url(re.compile(r"/jobs/optimize-"))
+    _job_on_page(page, site)
     # An optimisation's page: its result links the model and the artefact; no clone, no save.
-    playwright_api.expect(page.locator("#result-list a", has_text="int8")).to_have_attribute(
+    expect(page.locator("#result-list a", has_text="int8")).to_have_attribute(
         "href", "/api/models/colour-net/artefacts/int8"
     )
     for button in ("#save-model", "#clone-job"):
-        playwright_api.expect(page.locator(button)).to_be_hidden()
+        expect(page.locator(button)).to_be_hidden()
     _shot(page, "job-optimize")
     page.goto("/models/colour-net")
     row = page.locator("#artefact-table tr", has_text="int8")
-    playwright_api.expect(row).to_contain_text("top-1 accuracy")
+    expect(row).to_contain_text("top-1 accuracy")
     _shot(page, "model-deploy")
     with page.expect_download() as artefact:
         row.locator("a", has_text="download").click()
@@ -223,68 +262,74 @@ def test_save_model_classify_an_upload_and_download(page, site) -> None:
          (("red", (230, 40, 30)), ("blue", (30, 40, 230)))],
     )  # fmt: skip
     page.click("#many-form button[type=submit]")
-    playwright_api.expect(page.locator("#many-result")).to_contain_text("2 images")
+    expect(page.locator("#many-result")).to_contain_text("2 images")
     assert "null" not in page.locator("#many-result").inner_text()
     page.goto("/")
-    playwright_api.expect(page.locator("#models a", has_text="colour-net")).to_have_count(1)
+    expect(page.locator("#models a", has_text="colour-net")).to_have_count(1)
     optimised = page.locator("#jobs tr", has_text="optimise colour-net")
     assert optimised.locator(".progress div").get_attribute("style") == "width: 100%;"
     _shot(page, "home")
 
 
-def test_a_sample_imports_from_the_new_dataset_page(page) -> None:
+def test_a_sample_imports_from_the_new_dataset_page(page, site: Site) -> None:
     page.goto("/datasets/new")
     page.select_option("#sample", "sample:digits")
-    playwright_api.expect(page.locator("input[name=name]")).to_have_value("digits")
+    expect(page.locator("input[name=name]")).to_have_value("digits")
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/jobs/import-"))
-    _wait_for_state(page, "done")
+    _job_on_page(page, site)
     page.locator("#result-list a", has_text="digits").click()
-    playwright_api.expect(page.locator("#dataset-summary")).to_contain_text("classification")
+    expect(page.locator("#dataset-summary")).to_contain_text("classification")
 
 
-def test_the_new_model_form_suggests_a_network_for_the_data(page) -> None:
+def test_the_new_model_form_suggests_a_network_for_the_data(page, site: Site) -> None:
+    _colours(site)
+    import_dataset("sample:digits", "digits", workspace=site.workspace, max_per_class=10)
     page.goto("/models/new?dataset=digits")
-    playwright_api.expect(page.locator("#network-select")).to_have_value("lenet5")
+    expect(page.locator("#network-select")).to_have_value("lenet5")
     page.select_option("#dataset-select", "colours")
-    playwright_api.expect(page.locator("#network-select")).to_have_value("resnet18")
+    expect(page.locator("#network-select")).to_have_value("resnet18")
     plan = page.locator("#network-plan")
-    playwright_api.expect(plan).to_contain_text("Training at batch")
+    expect(plan).to_contain_text("Training at batch")
     page.select_option("#plan-gpu", "t4")
-    playwright_api.expect(plan).to_contain_text(re.compile(r"On the NVIDIA T4: largest batch \d+"))
+    expect(plan).to_contain_text(re.compile(r"On the NVIDIA T4: largest batch \d+"))
     page.fill("input[name=batch_size]", "8")
     page.dispatch_event("input[name=batch_size]", "change")
-    playwright_api.expect(plan).to_contain_text("Training at batch 8")
+    expect(plan).to_contain_text("Training at batch 8")
     _shot(page, "model-new-plan")
 
 
-def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(page) -> None:
+def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(
+    page, site: Site
+) -> None:
+    _saved(site)
     page.goto("/datasets/colours")
     page.click("#transfer-link")
     page.wait_for_url(re.compile(r"/datasets/colours/transfer$"))
     page.select_option("#strategy", "lp-ft")
     page.click("#rank-button")
     row = page.locator("#transfer-table tbody tr", has_text="colour-net")
-    playwright_api.expect(row).to_contain_text("lenet5")
-    playwright_api.expect(page.locator("#transfer-table thead")).to_contain_text("vs from scratch")
+    expect(row).to_contain_text("lenet5")
+    expect(page.locator("#transfer-table thead")).to_contain_text("vs from scratch")
     status = page.locator("#transfer-status")
-    playwright_api.expect(status).to_have_text("1 model ranked, best first.")
+    expect(status).to_have_text("1 model ranked, best first.")
     _shot(page, "transfer")
     row.locator("a", has_text="Fine-tune from this one").click()
     page.wait_for_url(re.compile(r"/models/new\?"))
-    playwright_api.expect(page.locator("#network-select")).to_have_value("lenet5")
-    playwright_api.expect(page.locator("input[name=init]")).to_have_value("colour-net")
-    playwright_api.expect(page.locator("select[name=finetune]")).to_have_value("lp-ft")
+    expect(page.locator("#network-select")).to_have_value("lenet5")
+    expect(page.locator("input[name=init]")).to_have_value("colour-net")
+    expect(page.locator("select[name=finetune]")).to_have_value("lp-ft")
     page.fill("input[name=epochs]", "2")
     page.fill("input[name=batch_size]", "8")
     page.click("#train-form button[type=submit]")
     page.wait_for_url(re.compile(r"/jobs/train-"))
-    _wait_for_state(page, "done")
-    playwright_api.expect(page.locator("#job-log")).to_contain_text("colour-net")
+    _job_on_page(page, site)
+    expect(page.locator("#job-log")).to_contain_text("colour-net")
 
 
-def test_a_sweep_is_listed_and_its_page_shows_trials_and_plots(page, site) -> None:
-    workspace = Workspace(site[1] / "workspace")
+def test_a_sweep_is_listed_and_its_page_shows_trials_and_plots(page, site: Site) -> None:
+    workspace = site.workspace
+    import_dataset("sample:digits", "digits", workspace=workspace, max_per_class=30)
     recipe = Recipe(dataset="digits", network="lenet5", epochs=1, batch_size=32, workers=0,
                     precision="fp32", checkpoint_minutes=0)  # fmt: skip
     sweep = create_sweep(recipe, ["lr=log:1e-3:0.3", "batch_size=16,32"], name="web-sweep",
@@ -292,21 +337,22 @@ def test_a_sweep_is_listed_and_its_page_shows_trials_and_plots(page, site) -> No
     work_on(sweep, workspace, seed=0)
     page.goto("/")
     page.click("#sweeps a:has-text('web-sweep')")
-    playwright_api.expect(page.locator("#sweep-trials tbody tr")).to_have_count(3)
-    playwright_api.expect(page.locator("#sweep-best")).to_contain_text("Best: trial")
-    playwright_api.expect(page.locator("#sweep-pictures img")).to_have_count(2)
+    expect(page.locator("#sweep-trials tbody tr")).to_have_count(3)
+    expect(page.locator("#sweep-best")).to_contain_text("Best: trial")
+    expect(page.locator("#sweep-pictures img")).to_have_count(2)
     page.wait_for_function(
         "() => [...document.querySelectorAll('#sweep-pictures img')]"
         ".every((i) => i.complete && i.naturalWidth > 0)"
     )
     page.click("#sweep-trials tbody tr >> nth=0 >> a")
-    playwright_api.expect(page.locator("#job-state")).to_have_text("done")
+    expect(page.locator("#job-state")).to_have_text("done")
     _shot(page, "sweep-job")
 
 
-def test_pages_ask_nothing_of_the_network_and_miss_nothing(page, site) -> None:
+def test_pages_ask_nothing_of_the_network_and_miss_nothing(page, site: Site) -> None:
     """Every request of every page (the API docs too) goes to this server and is answered;
     no page logs an error (a bad input pattern, a missing favicon)."""
+    _saved(site)
     requests, failures, errors = [], [], []
     page.on("request", lambda r: requests.append(r.url))
     page.on("response", lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"))
@@ -317,8 +363,8 @@ def test_pages_ask_nothing_of_the_network_and_miss_nothing(page, site) -> None:
     page.fill("input[name=name]", "-bad")
     assert not page.evaluate("() => document.querySelector('input[name=name]').checkValidity()")
     page.goto("/docs")
-    playwright_api.expect(page.locator(".swagger-ui .title").first).to_contain_text("lumos")
+    expect(page.locator(".swagger-ui .title").first).to_contain_text("lumos")
     page.goto("/")
-    playwright_api.expect(page.locator("#models a", has_text="colour-net")).to_have_count(1)
-    assert requests and [u for u in requests if not u.startswith((site[0], "data:"))] == []
+    expect(page.locator("#models a", has_text="colour-net")).to_have_count(1)
+    assert requests and [u for u in requests if not u.startswith((site.url, "data:"))] == []
     assert failures == [] and errors == []
