@@ -43,6 +43,7 @@ def _unexpected_skip(report: pytest.TestReport | pytest.CollectReport, excinfo) 
     if excinfo is not None and excinfo.errisinstance(Withheld):
         return
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
     report.outcome = "failed"
     report.longrepr = f"{REQUIRE_PEERS}=1 and this did not run: {reason}"
 

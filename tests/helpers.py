@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import pickle
+import socket
 import struct
 import sys
 import threading
@@ -331,6 +332,23 @@ def running_server(app: object, **config: object) -> Iterator[tuple[str, object]
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextlib.contextmanager
+def reserved_ports(count: int = 1) -> Iterator[list[int]]:
+    """Loopback ports the system gives, for a server that must be told its port before it
+    starts (torchrun's rendezvous, Triton). Each stays bound here (SO_REUSEADDR, not
+    listening) until the block ends, so no other process takes it in between; the server,
+    which binds with SO_REUSEADDR too, can."""
+    held = [socket.socket() for _ in range(count)]
+    try:
+        for s in held:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", 0))
+        yield [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
 
 
 def trained_lenet(workspace: object) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from helpers import reserved_ports
+from needs import missing
+
 VENV = Path(os.environ.get("LUMOS_TRITON_VENV", Path(__file__).parents[1] / ".venv-triton"))
 SHIM = Path(__file__).parent / "fixtures" / "triton_onnxruntime" / "model.py"
 
 
 def _distribution() -> tuple[Path, Path]:
-    """(pytriton's tritonserver folder, its shared libraries), or skip saying why."""
+    """(pytriton's tritonserver folder, its shared libraries), or :func:`missing`."""
     found = sorted(VENV.glob("lib/python3*/site-packages/pytriton/tritonserver/bin/tritonserver"))
     if not found:
-        pytest.skip(f"no Triton server in {VENV} (`make triton` installs nvidia-pytriton)")
+        missing("triton", f"no Triton server in {VENV}")
     server = found[0].parents[1]
     return server, server.parents[1] / "nvidia_pytriton.libs"
 
@@ -40,61 +42,47 @@ def _backends(server: Path, folder: Path) -> Path:
     return backends
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @contextlib.contextmanager
-def triton_server(repository: Path, scratch: Path, timeout: float = 90) -> Iterator[str]:
-    """Triton serving ``repository`` on free loopback ports; yields its HTTP address
-    (host:port). The server's log is shown if it does not become ready."""
+def triton_server(repository: Path, scratch: Path, load: list[str]) -> Iterator[str]:
+    """Triton serving ``repository`` over HTTP on a loopback port, its models loaded on
+    request (``load`` at start); yields its address (host:port) once it is ready. Its log is
+    shown if it ends before."""
     import tritonclient.http as httpclient
 
     server, libraries = _distribution()
-    http, grpc, metrics = _free_ports(3)
     env = dict(os.environ, LD_LIBRARY_PATH=str(libraries))
     env["PATH"] = f"{VENV / 'bin'}:{env['PATH']}"
-    log = (scratch / "tritonserver.log").open("w")
-    process = subprocess.Popen(
-        [
+    log_path = scratch / "tritonserver.log"
+    with reserved_ports(1) as [port], log_path.open("w") as log:
+        command = [
             str(server / "bin" / "tritonserver"),
             f"--model-repository={repository}",
             f"--backend-directory={_backends(server, scratch)}",
-            f"--http-port={http}",
-            f"--grpc-port={grpc}",
-            f"--metrics-port={metrics}",
+            "--model-control-mode=explicit",
+            *(f"--load-model={name}" for name in load),
+            f"--http-port={port}",
             "--http-address=127.0.0.1",
-            "--grpc-address=127.0.0.1",
+            "--allow-grpc=false",
             "--allow-metrics=false",
             "--exit-on-error=true",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"127.0.0.1:{http}"
-    try:
-        client = httpclient.InferenceServerClient(url)
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(Exception):
-                if client.is_server_ready():
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                sys.stderr.write((scratch / "tritonserver.log").read_text())
-                pytest.fail("Triton did not become ready (its log is above)")
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
+            "--exit-timeout-secs=2",  # not 30 s waiting for the tests' clients to hang up
+        ]
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        url = f"127.0.0.1:{port}"
         try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            with contextlib.closing(httpclient.InferenceServerClient(url)) as client:
+                while True:  # until it is ready or has ended: a loaded machine is slow, not wrong
+                    with contextlib.suppress(Exception):
+                        if client.is_server_ready():
+                            break
+                    if process.poll() is not None:
+                        sys.stderr.write(log_path.read_text())
+                        pytest.fail("Triton ended before it was ready (its log is above)")
+                    time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()

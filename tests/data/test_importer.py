@@ -15,6 +15,7 @@ from lumos.data import Dataset, import_dataset, list_datasets, remove_dataset
 from lumos.errors import DataError, NotFoundError, WorkspaceError
 from lumos.jobs import list_jobs
 from lumos.workspace import Workspace
+from needs import withheld
 
 
 def problems_of(dataset: Dataset, kind: str) -> dict[str, str]:
@@ -309,12 +310,12 @@ def test_imports_are_recorded_as_jobs(tmp_path: Path, workspace: Workspace) -> N
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 6 MB file system (tmpfs; mounting needs root)."""
     if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("mounting a small tmpfs needs root")
+        withheld("mounting a small tmpfs needs root")
     folder = tmp_path / "small-disk"
     folder.mkdir()
     mount = ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(folder)]
     if subprocess.run(mount, capture_output=True, check=False).returncode != 0:
-        pytest.skip("this machine does not let tests mount a tmpfs")
+        withheld("this machine does not let tests mount a tmpfs")
     yield folder
     subprocess.run(["umount", "-l", str(folder)], check=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -12,9 +13,14 @@ from lumos.data import Dataset, import_dataset
 from lumos.data.export import export_dataset
 from lumos.errors import DataError
 from lumos.workspace import Workspace
+from needs import peer_module
 from peers import BOXES, CLASSES, boxes_dataset, same_boxes
 
-pytest.importorskip("label_studio_converter")
+
+@pytest.fixture(autouse=True)
+def converter() -> ModuleType:
+    """Label Studio's own converter (label-studio-converter): every test here runs it."""
+    return peer_module("label_studio_converter")
 
 
 def _found(data: Dataset, *, splits: bool = True) -> dict[str, tuple[str | None, list]]:

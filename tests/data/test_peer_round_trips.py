@@ -16,6 +16,7 @@ import pytest
 from lumos.data import Dataset, ImportOptions, import_dataset
 from lumos.data.export import export_dataset
 from lumos.workspace import Workspace
+from needs import missing
 from peers import (
     BOXES,
     CLASSES,
@@ -28,8 +29,6 @@ from peers import (
     same_boxes,
     unsplit_boxes_dataset,
 )
-
-dm = pytest.importorskip("datumaro")
 
 
 def lumos_boxes(data: Dataset) -> dict[str, tuple[str, list]]:
@@ -53,7 +52,7 @@ def lumos_boxes(data: Dataset) -> dict[str, tuple[str, list]]:
     ],
 )
 def test_boxes_go_from_datumaro_through_lumos_and_back_exactly(
-    workspace: Workspace, tmp_path: Path, peer_format: str, lumos_format: str
+    workspace: Workspace, tmp_path: Path, peer_format: str, lumos_format: str, dm
 ) -> None:
     boxes_dataset().export(str(tmp_path / "peer"), peer_format, save_media=True)
     options = ImportOptions(corners="edges")  # datumaro's VOC convention; others ignore it
@@ -71,7 +70,7 @@ def test_boxes_go_from_datumaro_through_lumos_and_back_exactly(
     ["voc_detection", "coco_instances", "kitti_detection", "cvat", "label_me", "yolo"],
 )
 def test_every_image_of_datumaros_default_subset_arrives(
-    workspace: Workspace, tmp_path: Path, peer_format: str
+    workspace: Workspace, tmp_path: Path, peer_format: str, dm
 ) -> None:
     """datumaro's own subset when none is named (``default``: for VOC one
     ``ImageSets/Main/default.txt``, no train/val lists): the 5 images of 30 without objects
@@ -92,7 +91,7 @@ def test_every_image_of_datumaros_default_subset_arrives(
 
 
 def test_voc_corners_are_one_based_pixels_unless_told_otherwise(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, tmp_path: Path, dm
 ) -> None:
     boxes_dataset().export(str(tmp_path / "peer"), "voc_detection", save_media=True)
     import_dataset(tmp_path / "peer", "pixels", workspace=workspace)
@@ -108,7 +107,7 @@ def test_voc_corners_are_one_based_pixels_unless_told_otherwise(
     ("peer_format", "lumos_format"), [("voc_segmentation", "voc"), ("cvat", "cvat")]
 )
 def test_masks_go_from_datumaro_through_lumos_and_back_identical(
-    workspace: Workspace, tmp_path: Path, peer_format: str, lumos_format: str
+    workspace: Workspace, tmp_path: Path, peer_format: str, lumos_format: str, dm
 ) -> None:
     masks_dataset().export(str(tmp_path / "peer"), peer_format, save_media=True)
     import_dataset(tmp_path / "peer", "masks", workspace=workspace)
@@ -149,9 +148,8 @@ def _globox_read(out: Path, lumos_format: str) -> object:
 
 @pytest.mark.parametrize("lumos_format", ["voc", "coco", "cvat", "yolo", "labelme"])
 def test_globox_reads_every_lumos_export(
-    workspace: Workspace, tmp_path: Path, lumos_format: str
+    workspace: Workspace, tmp_path: Path, lumos_format: str, dm, globox
 ) -> None:
-    pytest.importorskip("globox")
     boxes_dataset().export(str(tmp_path / "peer"), "voc_detection", save_media=True)
     import_dataset(tmp_path / "peer", "boxes", ImportOptions(corners="edges"), workspace=workspace)
     export_dataset("boxes", lumos_format, tmp_path / "out", workspace=workspace, corners="edges")
@@ -179,12 +177,12 @@ print(json.dumps({k: checked[k] for k in ("train", "val", "names")}))
 
 
 def test_ultralytics_finds_the_yolo_export_from_anywhere(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, tmp_path: Path, dm
 ) -> None:
     """Ultralytics' own dataset check, in a process of its own: importing ultralytics
     replaces PIL.Image.open for the whole process."""
     if importlib.util.find_spec("ultralytics") is None:
-        pytest.skip("ultralytics is not installed (a test dependency)")
+        missing("package", "ultralytics is not installed")
     boxes_dataset().export(str(tmp_path / "peer"), "yolo", save_media=True)
     import_dataset(tmp_path / "peer", "boxes", workspace=workspace)
     export_dataset("boxes", "yolo", tmp_path / "out", workspace=workspace)
@@ -220,9 +218,8 @@ def _globox_set(images: Path) -> object:
 
 @pytest.mark.parametrize("peer_format", ["coco", "voc", "cvat", "yolo"])
 def test_what_globox_writes_lumos_imports(
-    workspace: Workspace, tmp_path: Path, peer_format: str
+    workspace: Workspace, tmp_path: Path, peer_format: str, globox
 ) -> None:
-    pytest.importorskip("globox")
     source = tmp_path / "globox"
     images = source / {"voc": "JPEGImages", "yolo": "images/train"}.get(peer_format, "images")
     annotations = _globox_set(images)

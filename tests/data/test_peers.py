@@ -12,10 +12,8 @@ from lumos.data.export import export_dataset
 from lumos.errors import DataError
 from lumos.workspace import Workspace
 
-dm = pytest.importorskip("datumaro")
 
-
-def _boxes_dataset() -> object:
+def _boxes_dataset(dm) -> object:
     """Three images, one without objects, classes red and blue, train and val."""
     from datumaro.components.annotation import AnnotationType, Bbox, LabelCategories
     from datumaro.components.dataset_base import DatasetItem
@@ -36,9 +34,9 @@ def _boxes_dataset() -> object:
 
 
 def test_datumaros_pascal_voc_keeps_its_label_map_and_its_images_without_objects(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, tmp_path: Path, dm
 ) -> None:
-    _boxes_dataset().export(str(tmp_path / "voc"), "voc_detection", save_media=True)
+    _boxes_dataset(dm).export(str(tmp_path / "voc"), "voc_detection", save_media=True)
     import_dataset(tmp_path / "voc", "voc", workspace=workspace)
     data = Dataset.open("voc", workspace)
     assert data.classes == ["red", "blue"] and len(data) == 3
@@ -58,8 +56,8 @@ def test_datumaros_pascal_voc_keeps_its_label_map_and_its_images_without_objects
         assert name == want and np.allclose(corners, wanted, atol=1), (found, expected)
 
 
-def test_darknet_yolo_as_datumaro_writes_it(workspace: Workspace, tmp_path: Path) -> None:
-    _boxes_dataset().export(str(tmp_path / "darknet"), "yolo", save_media=True)
+def test_darknet_yolo_as_datumaro_writes_it(workspace: Workspace, tmp_path: Path, dm) -> None:
+    _boxes_dataset(dm).export(str(tmp_path / "darknet"), "yolo", save_media=True)
     assert (tmp_path / "darknet" / "obj.data").is_file()
     import_dataset(tmp_path / "darknet", "darknet", workspace=workspace)
     data = Dataset.open("darknet", workspace)
@@ -84,7 +82,7 @@ def test_darknet_yolo_as_datumaro_writes_it(workspace: Workspace, tmp_path: Path
     ],
 )
 def test_a_bad_darknet_file_is_named(
-    workspace: Workspace, tmp_path: Path, text: str, message: str
+    workspace: Workspace, tmp_path: Path, text: str, message: str, dm
 ) -> None:
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "obj.data").write_text(text)
@@ -94,11 +92,11 @@ def test_a_bad_darknet_file_is_named(
 
 
 def test_kitti_as_datumaro_writes_it_under_a_subset_folder(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, tmp_path: Path, dm
 ) -> None:
     from datumaro.components.dataset_base import DatasetItem
 
-    whole = _boxes_dataset()
+    whole = _boxes_dataset(dm)
     one_subset = dm.Dataset.from_iterable(
         [DatasetItem(id=i.id, media=i.media, annotations=i.annotations) for i in whole],
         categories=whole.categories(),
@@ -113,8 +111,8 @@ def test_kitti_as_datumaro_writes_it_under_a_subset_folder(
     assert len(by_source["empty"].boxes) == 0 and len(by_source["a"].boxes) == 2
 
 
-def test_labelme_xml_both_ways_with_datumaro(workspace: Workspace, tmp_path: Path) -> None:
-    _boxes_dataset().export(str(tmp_path / "labelme"), "label_me", save_media=True)
+def test_labelme_xml_both_ways_with_datumaro(workspace: Workspace, tmp_path: Path, dm) -> None:
+    _boxes_dataset(dm).export(str(tmp_path / "labelme"), "label_me", save_media=True)
     import_dataset(tmp_path / "labelme", "labelme", workspace=workspace)
     data = Dataset.open("labelme", workspace)
     assert data.manifest["format"] == "labelme-xml" and len(data) == 3

@@ -15,9 +15,6 @@ from lumos.deploy.runtime import WorkspaceModels
 from lumos.deploy.serve import ServeSettings, create_server
 from lumos.workspace import Workspace
 
-httpclient = pytest.importorskip("tritonclient.http")
-InferenceServerException = pytest.importorskip("tritonclient.utils").InferenceServerException
-
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
@@ -70,7 +67,9 @@ def test_two_models_answer_by_name_and_are_counted_apart(home: Workspace, digit)
         assert ready == {"ready": True, "models": {"lenet": True, "twin": True}}
 
 
-def test_models_load_and_unload_through_the_repository_api(home: Workspace, digit) -> None:
+def test_models_load_and_unload_through_the_repository_api(
+    home: Workspace, httpclient, digit
+) -> None:
     library = WorkspaceModels(home, "onnxruntime")
     app = create_server([library.load("lenet")], ServeSettings(), loader=library)
     with running_server(app) as (url, _):
@@ -88,11 +87,13 @@ def test_models_load_and_unload_through_the_repository_api(home: Workspace, digi
         assert list(markers.glob(".served-by-*"))  # `lumos models remove` refuses it now
         client.unload_model("spare")
         assert not client.is_model_ready("spare") and not list(markers.glob(".served-by-*"))
-        with pytest.raises(InferenceServerException, match="no model 'spare' version '1'"):
+        with pytest.raises(
+            httpclient.InferenceServerException, match="no model 'spare' version '1'"
+        ):
             client.infer("spare", [files])
-        with pytest.raises(InferenceServerException, match="failed to load 'ghost'"):
+        with pytest.raises(httpclient.InferenceServerException, match="failed to load 'ghost'"):
             client.load_model("ghost")
-        with pytest.raises(InferenceServerException, match="no model 'ghost' is served"):
+        with pytest.raises(httpclient.InferenceServerException, match="no model 'ghost' is served"):
             client.unload_model("ghost")
         browser = httpx.post(
             f"{url}/v2/repository/models/spare/load", headers={"Origin": "http://evil.example"}

@@ -20,9 +20,6 @@ from lumos.deploy.serve import ServeSettings, create_server
 from lumos.tasks.inputs import network_input, preprocess
 from lumos.workspace import Workspace
 
-httpclient = pytest.importorskip("tritonclient.http")
-InferenceServerException = pytest.importorskip("tritonclient.utils").InferenceServerException
-
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workspace]]:
@@ -43,7 +40,7 @@ def _pngs(workspace: Workspace, count: int) -> tuple[list[bytes], list[str]]:
     return files, [test.classes[i] for i in test.labels()[:count]]
 
 
-def test_health_and_metadata_through_tritonclient(served) -> None:
+def test_health_and_metadata_through_tritonclient(served, httpclient) -> None:
     url, _ = served
     client = httpclient.InferenceServerClient(url.removeprefix("http://"))
     assert client.is_server_live() and client.is_server_ready()
@@ -55,12 +52,12 @@ def test_health_and_metadata_through_tritonclient(served) -> None:
     inputs = {i["name"]: (i["datatype"], i["shape"]) for i in model["inputs"]}
     assert inputs == {"images": ("FP32", [-1, 1, 28, 28]), "image_bytes": ("BYTES", [-1])}
     assert model["outputs"][0] == {"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]}
-    with pytest.raises(InferenceServerException, match="no model 'other'"):
+    with pytest.raises(httpclient.InferenceServerException, match="no model 'other'"):
         client.get_model_metadata("other")
 
 
 @pytest.mark.parametrize("binary", [True, False])
-def test_infer_tensors_and_image_files_as_lumos_predicts(served, binary: bool) -> None:
+def test_infer_tensors_and_image_files_as_lumos_predicts(served, httpclient, binary: bool) -> None:
     url, workspace = served
     client = httpclient.InferenceServerClient(url.removeprefix("http://"))
     bundle = Bundle.load("lenet", workspace)
@@ -88,25 +85,33 @@ def test_infer_tensors_and_image_files_as_lumos_predicts(served, binary: bool) -
     ("build", "message"),
     [
         (
-            lambda: _input("images", np.zeros((1, 3, 28, 28), np.float32)),
+            lambda h: _input(h, "images", np.zeros((1, 3, 28, 28), np.float32)),
             "must be FP32 \\[N, 1, 28, 28\\]",
         ),
-        (lambda: _input("images", np.zeros((1, 1, 28, 28), np.float64), "FP64"), "must be FP32"),
-        (lambda: _input("pixels", np.zeros((1, 1, 28, 28), np.float32)), "inputs are 'images'"),
         (
-            lambda: _input("image_bytes", np.array([b"not an image"], dtype=object), "BYTES"),
+            lambda h: _input(h, "images", np.zeros((1, 1, 28, 28), np.float64), "FP64"),
+            "must be FP32",
+        ),
+        (
+            lambda h: _input(h, "pixels", np.zeros((1, 1, 28, 28), np.float32)),
+            "inputs are 'images'",
+        ),
+        (
+            lambda h: _input(h, "image_bytes", np.array([b"not an image"], dtype=object), "BYTES"),
             "image 0",
         ),
     ],
 )
-def test_bad_tensors_are_refused_in_the_protocols_shape(served, build, message: str) -> None:
+def test_bad_tensors_are_refused_in_the_protocols_shape(
+    served, httpclient, build, message: str
+) -> None:
     url, _ = served
     client = httpclient.InferenceServerClient(url.removeprefix("http://"))
-    with pytest.raises(InferenceServerException, match=message):
-        client.infer("lenet", [build()])
+    with pytest.raises(httpclient.InferenceServerException, match=message):
+        client.infer("lenet", [build(httpclient)])
 
 
-def _input(name: str, array: np.ndarray, kind: str = "FP32") -> object:
+def _input(httpclient, name: str, array: np.ndarray, kind: str = "FP32") -> object:
     tensor = httpclient.InferInput(name, list(array.shape), kind)
     tensor.set_data_from_numpy(array, binary_data=True)
     return tensor

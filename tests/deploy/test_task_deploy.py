@@ -27,8 +27,6 @@ from lumos.deploy.serve import ServeSettings, create_server
 from lumos.train import Recipe, train
 from lumos.workspace import Workspace
 
-httpclient = pytest.importorskip("tritonclient.http")
-
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
@@ -101,7 +99,7 @@ def test_a_segmenter_quantises_to_int8_scored_by_miou(home: Workspace) -> None:
     assert artefact.baseline >= 0.6 and abs(artefact.delta) <= 0.05
 
 
-def test_served_boxes_are_in_the_files_pixels(served: str, home: Workspace) -> None:
+def test_served_boxes_are_in_the_files_pixels(served: str, httpclient, home: Workspace) -> None:
     image, truth, classes = _test_scene(home)
     answer = httpx.post(f"{served}/v1/models/boxes/predict", files={"f": ("s.png", _png(image))})
     assert answer.status_code == 200, answer.text
@@ -132,7 +130,7 @@ def test_served_boxes_are_in_the_files_pixels(served: str, home: Workspace) -> N
     assert box_iou(truth / 2, torch.tensor(in_input_pixels)).max(1).values.min() >= 0.6
 
 
-def test_served_masks_come_as_png_and_as_a_tensor(served: str, home: Workspace) -> None:
+def test_served_masks_come_as_png_and_as_a_tensor(served: str, httpclient, home: Workspace) -> None:
     part = Dataset.open("squares", home).split("test")
     record = part[0]
     answer = httpx.post(

@@ -3,7 +3,9 @@ run by the real Triton Inference Server."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import onnxruntime
@@ -19,10 +21,8 @@ from lumos.models import NetworkSpec, build_model
 from lumos.models.normalization import identity, normalized_model
 from lumos.tasks.inputs import network_input
 from lumos.workspace import Workspace
+from needs import peer_module
 from triton_server import triton_server
-
-model_config_pb2 = pytest.importorskip("tritonclient.grpc.model_config_pb2")
-text_format = pytest.importorskip("google.protobuf.text_format")
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +46,21 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return workspace
 
 
+def _schema() -> ModuleType:
+    """Triton's model configuration messages, as tritonclient carries them."""
+    return peer_module("tritonclient.grpc.model_config_pb2")
+
+
 def _config(folder: Path) -> object:
     """The model's config.pbtxt parsed by Triton's ModelConfig message (unknown fields fail)."""
-    return text_format.Parse((folder / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
+    text_format = peer_module("google.protobuf.text_format")
+    return text_format.Parse((folder / "config.pbtxt").read_text(), _schema().ModelConfig())
 
 
 def _tensors(entries) -> dict[str, tuple[str, list[int], str]]:
     return {
         t.name: (
-            model_config_pb2.DataType.Name(t.data_type),
+            _schema().DataType.Name(t.data_type),
             list(t.dims),
             getattr(t, "label_filename", ""),  # an output's field
         )
@@ -74,7 +80,7 @@ def test_a_classifier_repository_with_batch_sizes_from_timing(home: Workspace, t
     assert preferred == sorted(preferred) and set(preferred) <= {1, 2, 4, 8, 16}
     assert config.dynamic_batching.max_queue_delay_microseconds == 5000
     assert [g.count for g in config.instance_group] == [1]
-    assert config.instance_group[0].kind == model_config_pb2.ModelInstanceGroup.KIND_AUTO
+    assert config.instance_group[0].kind == _schema().ModelInstanceGroup.KIND_AUTO
     assert (model.folder / "labels.txt").read_text().splitlines() == bundle.labels
     assert model.check.agreement == 1.0
     images = network_input(Dataset.open("digits", home).split("test").images(range(5)), bundle)
@@ -148,17 +154,31 @@ def test_bad_settings_and_existing_models(
     assert _config(tmp_path / "m2").name == "m2"
 
 
-def test_the_real_triton_server_runs_the_repository(home: Workspace, tmp_path: Path) -> None:
-    httpclient = pytest.importorskip("tritonclient.http")
-    from tritonclient.utils import InferenceServerException
+def _mistaken(repository: Path, name: str, source: str, old: str, new: str) -> None:
+    """A copy of model ``source`` named ``name`` whose configuration says ``new`` for ``old``."""
+    shutil.copytree(repository / source, repository / name)
+    config = repository / name / "config.pbtxt"
+    text = config.read_text()
+    assert old in text
+    text = text.replace(old, new).replace(f'name: "{source}"\n', f'name: "{name}"\n', 1)
+    config.write_text(text)
 
+
+def test_the_real_triton_server_runs_the_repository(
+    home: Workspace, tmp_path: Path, httpclient
+) -> None:
     repository = tmp_path / "repo"
     lenet = Bundle.load("lenet", home)
     write_model(lenet, repository, preferred=[2, 4], max_batch=4)
     write_model(Bundle.load("boxes", home), repository)
+    # Configurations that do not describe their graphs, as Triton's backend refuses them.
+    _mistaken(repository, "wrong-dims", "lenet", "dims: [ 1, 28, 28 ]", "dims: [ 1, 32, 32 ]")
+    _mistaken(repository, "wrong-type", "lenet", "data_type: TYPE_FP32 dims: [ 10 ]",
+              "data_type: TYPE_INT64 dims: [ 10 ]")  # fmt: skip
+    _mistaken(repository, "batched-boxes", "boxes", "max_batch_size: 0", "max_batch_size: 8")
     test = Dataset.open("digits", home).split("test")
     images = network_input(test.images(range(3)), lenet).numpy()
-    with triton_server(repository, tmp_path) as url:
+    with triton_server(repository, tmp_path, load=["lenet", "boxes"]) as url:
         client = httpclient.InferenceServerClient(url)
         assert client.is_model_ready("lenet") and client.is_model_ready("boxes")
         served = client.get_model_config("lenet")
@@ -176,7 +196,7 @@ def test_the_real_triton_server_runs_the_repository(home: Workspace, tmp_path: P
 
         too_many = httpclient.InferInput("images", [5, 1, 28, 28], "FP32")
         too_many.set_data_from_numpy(np.zeros((5, 1, 28, 28), np.float32))
-        with pytest.raises(InferenceServerException, match="batch-size must be <= 4"):
+        with pytest.raises(httpclient.InferenceServerException, match="batch-size must be <= 4"):
             client.infer("lenet", [too_many])
 
         scene = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
@@ -190,3 +210,39 @@ def test_the_real_triton_server_runs_the_repository(home: Workspace, tmp_path: P
             strict=True,
         ):
             np.testing.assert_allclose(answer.as_numpy(name), expected, atol=1e-5)
+
+        for name, reason in (
+            ("wrong-dims", r"input 'images': the graph's shape is \[-1, 1, 28, 28\], the "
+                           r"configuration's \[-1, 1, 32, 32\]"),
+            ("wrong-type", "output 'logits' is TYPE_INT64 in the configuration, tensor.float."),
+            ("batched-boxes", r"input 'images': the graph's shape is \[-1, 3, 64, 64\], "
+                              r"the configuration's \[-1, -1, 3, 64, 64\] \(max_batch_size > 0"),
+        ):  # fmt: skip
+            with pytest.raises(httpclient.InferenceServerException, match=reason):
+                client.load_model(name)
+            assert not client.is_model_ready(name)
+
+
+def test_triton_batches_concurrent_requests_dynamically(
+    home: Workspace, tmp_path: Path, httpclient
+) -> None:
+    """48 one-image requests sent at once: Triton's dynamic batcher runs them in batches
+    above one (its own statistics say so), and each request gets its own image's answer."""
+    lenet = Bundle.load("lenet", home)
+    write_model(lenet, tmp_path / "repo", preferred=[4, 8], max_batch=8, max_delay_ms=20)
+    test = Dataset.open("digits", home).split("test")
+    images = network_input(test.images(range(48)), lenet).numpy()
+    expected = Predictor(lenet).logits(images)
+    with triton_server(tmp_path / "repo", tmp_path, load=["lenet"]) as url:
+        client = httpclient.InferenceServerClient(url, concurrency=48)
+        pending = []
+        for image in images:
+            request = httpclient.InferInput("images", [1, *image.shape], "FP32")
+            request.set_data_from_numpy(image[None])
+            pending.append(client.async_infer("lenet", [request]))
+        answers = np.concatenate([p.get_result().as_numpy("logits") for p in pending])
+        np.testing.assert_allclose(answers, expected, atol=1e-4)
+        stats = client.get_inference_statistics("lenet")["model_stats"][0]
+    sizes = {int(b["batch_size"]): int(b["compute_infer"]["count"]) for b in stats["batch_stats"]}
+    assert int(stats["inference_count"]) == 48 and sum(k * n for k, n in sizes.items()) == 48
+    assert max(sizes) > 1 and int(stats["execution_count"]) < 48, sizes

@@ -111,9 +111,7 @@ def _saved(site: Site) -> None:
 
 def test_create_dataset_from_a_folder(page, site: Site) -> None:
     page.goto("/")
-    expect(page.locator("#datasets td.empty")).to_have_text(
-        "no datasets yet: create one"
-    )
+    expect(page.locator("#datasets td.empty")).to_have_text("no datasets yet: create one")
     _shot(page, "home-empty")
     source = colour_folders(site.folder / "colours", per_class=20)
     page.goto("/datasets/new")
@@ -229,9 +227,7 @@ def test_save_model_classify_an_upload_and_download(page, site: Site) -> None:
     assert page.locator("#answer .bar-row span").first.inner_text() == "red"
     expect(page.locator("#answer-picture")).to_be_visible()
     page.click("#show-layers")
-    expect(
-        page.locator("#layers .layer h3", has_text="Conv2d").first
-    ).to_be_visible()
+    expect(page.locator("#layers .layer h3", has_text="Conv2d").first).to_be_visible()
     _shot(page, "model")
     with page.expect_download() as download:
         page.click("#download-model")
@@ -299,9 +295,7 @@ def test_the_new_model_form_suggests_a_network_for_the_data(page, site: Site) ->
     _shot(page, "model-new-plan")
 
 
-def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(
-    page, site: Site
-) -> None:
+def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(page, site: Site) -> None:
     _saved(site)
     page.goto("/datasets/colours")
     page.click("#transfer-link")

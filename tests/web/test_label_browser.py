@@ -100,9 +100,7 @@ def test_classes_by_key_with_the_next_image_at_once(browser, site) -> None:
         _prefetched(page)
         before = page.locator("#label-position").get_attribute("data-image")
         page.keyboard.press(key)
-        expect(page.locator("#label-position")).not_to_have_attribute(
-            "data-image", before
-        )
+        expect(page.locator("#label-position")).not_to_have_attribute("data-image", before)
     _prefetched(page)
     page.keyboard.press("s")
     expect(page.locator("#label-position")).to_contain_text("image 6 of 12")
