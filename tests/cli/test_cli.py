@@ -127,16 +127,20 @@ def test_version(cli) -> None:
 
 def test_demo_runs_the_whole_loop(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The detector's recipe reaching its score is test_detectors' job; here two epochs
-    # show the step runs end to end.
+    # show the step runs end to end. The digits recipe runs whole, pinned to fp32: it scored
+    # 97.21-98.32% test top-1 over seeds 0-2 in fp32 (AVX2 and AVX-512) and bf16 autocast;
+    # the test leaves three test images (of 179) below the lowest.
     short = Recipe(**{**demo_module.DETECTION_RECIPE.model_dump(), "epochs": 2})
     monkeypatch.setattr(demo_module, "DETECTION_RECIPE", short)
+    digits = demo_module.DEMO_RECIPE.model_copy(update={"precision": "fp32"})
+    monkeypatch.setattr(demo_module, "DEMO_RECIPE", digits)
     code, out, err = cli("demo", "--out", str(tmp_path / "demo"))
     assert code == 0, err
     assert "digits: 1797 records" in out and "shapes: 300 records" in out
     for name in ("digits", "shapes"):
         assert Image.open(tmp_path / "demo" / f"{name}-grid.png").size[0] >= 6 * 128
     top1 = float(out.split("test top-1 ")[1].split("%")[0])
-    assert top1 >= 97.0
+    assert top1 >= 95.5
     assert (tmp_path / "demo" / "digits-lenet-test" / "confusion.png").is_file()
     assert (tmp_path / "demo" / "digits-lenet.onnx").is_file() and "top-1 agreement 100.0%" in out
     assert "INT8: top-1 accuracy" in out

@@ -1,11 +1,11 @@
-"""Model-assisted labelling end to end: a detector trained for a minute on a fifth of a set
-pre-labels the rest, the most doubtful first; a simulated annotator keeps a pre-label box
-within IoU 0.7 of a true one of its class and moves, relabels, adds or deletes the rest.
+"""Model-assisted labelling end to end: a light detector trained in seconds on a fifth of a
+set pre-labels the rest, the most doubtful first; a simulated annotator keeps a pre-label
+box within IoU 0.7 of a true one of its class and moves, relabels, adds or deletes the rest.
 
-The pre-labels must save work against labelling from nothing (0.72 of the edits on this
-machine, 36 s; a margin for other arithmetic). The goal, at most half on the shapes sample,
-needs a detector trained for minutes: benchmarks/label_assist.py measures it (0.235 after
-400 epochs, 15 minutes here; docs/BENCHMARKS.md)."""
+The goal: pre-labels leave at most half the edits of labelling from nothing. Measured with
+this recipe (seed 0): 0.345 in fp32 with AVX-512, 0.343 with AVX2; seeds 1 and 2 gave 0.30
+and 0.44. On the shapes sample `benchmarks/label_assist.py` measures it (docs/BENCHMARKS.md).
+"""
 
 from __future__ import annotations
 
@@ -48,9 +48,10 @@ def test_prelabels_save_edits(workspace: Workspace, tmp_path: Path) -> None:
         )
     (fifth / "annotations.json").write_text(json.dumps(coco))
     import_dataset(fifth / "annotations.json", "fifth", workspace=workspace, test_percent=0)
-    recipe = Recipe(dataset="fifth", network="fcos_resnet18_fpn", input_size=(64, 64), epochs=12,
-                    batch_size=8, optimizer="adamw", lr=0.002, weight_decay=1e-4, warmup_epochs=1,
-                    clip_grad=10, hflip=True, precision="fp32", workers=1)  # fmt: skip
+    recipe = Recipe(dataset="fifth", network="fcos_cs3darknet_n_fpn", input_size=(64, 64),
+                    epochs=20, batch_size=8, optimizer="adamw", lr=0.004, weight_decay=1e-4,
+                    warmup_epochs=1, clip_grad=10, hflip=True, precision="fp32", seed=0,
+                    workers=1)  # fmt: skip
     bundle_from_job(
         train(recipe, workspace=workspace, progress=False).id, "first-pass", workspace=workspace
     )
@@ -71,8 +72,9 @@ def test_prelabels_save_edits(workspace: Workspace, tmp_path: Path) -> None:
         from_nothing += len(want["boxes"])
         project.save(image_id, "sim", want, shown["revision"])
     ratio = edits / from_nothing
-    print(f"edits with pre-labels: {edits} of {from_nothing} from nothing ({ratio:.2f})")
-    assert ratio < 0.9
     done = progress(project)
+    print(f"edits with pre-labels: {edits} of {from_nothing} from nothing ({ratio:.3f}); "
+          f"pre-labels kept as they were: {done['prelabels_accepted']:.3f}")
+    assert ratio <= 0.5
     assert done["labelled"] == 240 and done["prelabels_judged"] == 240
-    assert done["prelabels_accepted"] > 0.1  # images whose pre-label was right as it was
+    assert done["prelabels_accepted"] >= 0.4  # images whose pre-label was right as it was

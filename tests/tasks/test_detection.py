@@ -124,8 +124,8 @@ def test_box_batches_carry_negatives_and_crowds(tmp_path: Path) -> None:
 
 
 def _fcos_recipe(dataset: str, **values: object) -> Recipe:
-    """The demo's detector recipe at 96x96, as the tests' scores were set for."""
-    base = DETECTION_RECIPE.model_dump() | {"input_size": (96, 96)}
+    """The demo's detector recipe at 96x96 in fp32, as the tests' scores were set for."""
+    base = DETECTION_RECIPE.model_dump() | {"input_size": (96, 96), "precision": "fp32"}
     return Recipe(**{**base, "dataset": dataset, "workers": 1, **values})
 
 
@@ -170,7 +170,7 @@ def test_fcos_learns_squares_and_the_bundle_detects_them(
     box), and its margins were set for that arithmetic; the bf16 path has its own tests.
     The goal on the shapes sample (mAP50 >= 0.8 in minutes) is `benchmarks/goals.py`.
     """
-    recipe = _fcos_recipe("squares", epochs=10, input_size=(64, 64), precision="fp32")
+    recipe = _fcos_recipe("squares", epochs=10, input_size=(64, 64))
     job = train(recipe, workspace=shapes_home, progress=False)
     lines = (job.folder / "metrics.jsonl").read_text().splitlines()
     best = max(r.get("val_map_50", 0.0) for r in map(json.loads, lines))
@@ -349,7 +349,9 @@ def test_detection_bundle_bad_input(
 
 
 def test_shapes_serves_detectors_and_segmenters(shapes_home: Workspace, tmp_path: Path) -> None:
-    """The shapes sample is a detection set with masks: a segmenter is scored on it too."""
+    """The shapes sample is a detection set with masks: a segmenter is scored on it too. One
+    that calls every pixel background scores what the test masks say it must: background's
+    IoU is its share of the pixels, every shape's is 0."""
     from lumos.deploy import save_bundle
     from lumos.evaluate import run_evaluation
     from lumos.models import NetworkSpec
@@ -357,16 +359,22 @@ def test_shapes_serves_detectors_and_segmenters(shapes_home: Workspace, tmp_path
     shapes = Dataset.open("shapes", shapes_home)
     assert SEGMENTATION.fits(shapes) and DETECTION.fits(shapes)
     assert not CLASSIFICATION.fits(shapes)
-    spec = NetworkSpec(name="fpn_resnet18", num_classes=4, in_channels=3, input_size=(64, 64))
-    model = normalized_model(build_model(spec.name, 4, 3, (64, 64)), identity(3))
+    spec = NetworkSpec(name="fpn_resnet18", num_classes=4, in_channels=3, input_size=(128, 128))
+    model = normalized_model(build_model(spec.name, 4, 3, (128, 128)), identity(3))
+    with torch.no_grad():  # background everywhere, whatever the image
+        model.net.classify.weight.zero_()
+        model.net.classify.bias.copy_(torch.tensor([5.0, 0.0, 0.0, 0.0]))
     meta = {
         "task": "segmentation", "network": spec.model_dump(mode="json"),
         "labels": ["background", *shapes.classes], "provenance": {},
-        "preprocessing": {"size": [128, 128], "input_size": [64, 64], "channels": 3},
+        "preprocessing": {"size": [128, 128], "input_size": [128, 128], "channels": 3},
     }  # fmt: skip
     save_bundle("seg", meta=meta, weights=model.state_dict(), workspace=shapes_home)
     report, _ = run_evaluation("seg", "shapes", workspace=shapes_home, out=tmp_path / "ev")
-    assert 0.0 <= report.metrics["miou"] <= 1.0
+    masks = np.stack([sample.mask for sample in shapes.split("test")])
+    present = len(np.unique(masks))  # background and the shapes the test split holds
+    assert report.metrics["miou"] == pytest.approx((masks == 0).mean() / present)
+    assert report.metrics["pixel_accuracy"] == pytest.approx((masks == 0).mean())
 
 
 class _TwoAnswers(torch.nn.Module):

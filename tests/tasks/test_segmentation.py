@@ -18,6 +18,7 @@ from lumos.workspace import Workspace
 SEGMENTER = Recipe(
     dataset="squares", network="fpn_resnet18", epochs=10, batch_size=8, optimizer="adamw",
     lr=0.002, weight_decay=1e-4, warmup_epochs=1, hflip=True, vflip=True, workers=1,
+    precision="fp32",
 )  # fmt: skip
 
 

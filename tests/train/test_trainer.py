@@ -51,6 +51,7 @@ def lenet(**values: object) -> Recipe:
         "batch_size": 32,
         "lr": 0.05,
         "workers": 0,
+        "precision": "fp32",  # the scores asserted were measured in it
     }
     return Recipe(**{**settings, **values})
 
@@ -282,10 +283,12 @@ def test_empty_validation_split(tmp_path: Path) -> None:
     ],
 )
 def test_recipe_options_train(home: Workspace, values: dict) -> None:
+    """Every option learns digits in its epochs: 0.52-0.84 val accuracy measured (chance is
+    0.1) in fp32 on AVX2 and AVX-512 and with bf16 autocast; 0.45 leaves room for any."""
     job = train(lenet(**{"epochs": 2, **values}), workspace=home, progress=False)
     epochs = history(job.folder)
     assert all(torch.isfinite(torch.tensor(r["train_loss"])) for r in epochs)
-    assert epochs[-1]["val_accuracy"] > 0.15
+    assert epochs[-1]["val_accuracy"] >= 0.45
 
 
 def test_early_stopping(home: Workspace) -> None:
@@ -380,7 +383,7 @@ def test_lr_find(
         lr_find(lenet(), tmp_path / "x", start=1.0, end=0.1, workspace=home)
 
 
-def test_network_that_does_not_fit_and_missing_tensorboard(home: Workspace, tmp_path: Path) -> None:
+def test_network_that_does_not_fit(home: Workspace, tmp_path: Path) -> None:
     net = tmp_path / "net.yaml"
     net.write_text("layers:\n  - conv: {out: 4, kernel: 40}\n  - flatten\n  - linear: classes\n")
     jobs = len(list_jobs(home))
@@ -389,12 +392,26 @@ def test_network_that_does_not_fit_and_missing_tensorboard(home: Workspace, tmp_
     ):
         train(lenet(network=str(net)), workspace=home, progress=False)
     assert len(list_jobs(home)) == jobs  # refused before a job was made
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        with pytest.raises(Exception, match="tensorboard: true needs the tensorboard package"):
-            train(lenet(tensorboard=True), workspace=home, progress=False)
-        assert list_jobs(home)[0]["state"] == "failed"
+
+
+def test_tensorboard_gets_every_epoch_or_its_absence_is_named(
+    home: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read back by TensorBoard's own reader (a test dependency); without the package, the
+    run fails saying what to install."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    job = train(lenet(epochs=2, tensorboard=True), workspace=home, progress=False)
+    events = EventAccumulator(str(job.folder / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("val_accuracy")] == [1, 2]
+    assert events.Scalars("val_accuracy")[-1].value == pytest.approx(
+        history(job.folder)[-1]["val_accuracy"]
+    )
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
+    with pytest.raises(Exception, match="tensorboard: true needs the tensorboard package"):
+        train(lenet(tensorboard=True), workspace=home, progress=False)
+    assert list_jobs(home)[0]["state"] == "failed"
 
 
 def test_jobs_cli(

@@ -52,7 +52,8 @@ def colours(tmp_path: Path, workspace: Workspace) -> str:
 
 
 def _trained_model(workspace: Workspace) -> str:
-    recipe = Recipe(dataset="colours", network="lenet5", epochs=3, batch_size=4, lr=0.05, workers=0)
+    recipe = Recipe(dataset="colours", network="lenet5", epochs=3, batch_size=4, lr=0.05, workers=0,
+                    precision="fp32")  # fmt: skip
     job = queue_training(recipe, workspace)
     assert run_job(workspace, job.id) == 0
     bundle_from_job(job.id, "colour-net", workspace=workspace)
