@@ -3,16 +3,21 @@
 Both train from scratch on the built-in ``shapes`` sample (225 train / 45 val / 30 test
 images) at 96x96, side by side on the machine's cores with one thread each, for the same
 ``--minutes`` (lumos: the recipe's ``time_limit``; Ultralytics: its ``time``); each sets
-its epochs to what fits. lumos trains ``--network`` with the demo's detection recipe;
-YOLOv8n is built from Ultralytics' ``yolov8n.yaml`` (no pretrained weights) and trained
-with its own defaults on lumos's YOLO export of the same splits. Both are scored on the
-test split by lumos's COCO evaluator (YOLO's boxes at its validation settings, conf 0.001,
-IoU 0.7). Batch-1 latency: each model's ONNX graph on ONNX Runtime, one thread, median of
-``--runs`` calls (lumos's graph includes decoding and NMS; YOLOv8n's, as Ultralytics
-exports it, decoding without NMS). Ultralytics (AGPL) is a benchmark extra, never a
-dependency of lumos.
+its epochs to what fits and keeps its best checkpoint by its own validation score. lumos
+trains ``--network`` with the demo's detection recipe; YOLOv8n is built from Ultralytics'
+``yolov8n.yaml`` (no pretrained weights) and trained with its own defaults on lumos's YOLO
+export of the same splits. Each model's boxes on the val and test images (YOLO's at its
+validation settings, conf 0.001, IoU 0.7) are scored by lumos's COCO evaluator: val is
+what any choice is made on; the test split is read once, after training, for the table.
+Each test mAP50 comes with a 95% bootstrap interval over test images and seeds, and the
+interval of the difference (paired: the same resamples); overlapping intervals are "not
+distinguishable". Parameters and FLOPs (torch's FlopCounterMode, one 96x96 image, the
+network's forward in eval mode) are computed here. Batch-1 latency: each model's ONNX graph
+on ONNX Runtime, one thread, median of ``--runs`` calls (lumos's graph includes decoding
+and NMS; YOLOv8n's, as Ultralytics exports it, decoding without NMS). Ultralytics (AGPL) is
+a benchmark extra, never a dependency of lumos.
 
-    python benchmarks/yolo_compare.py [--minutes 5] [--seeds 0,1,2] [--network NAME]
+    python benchmarks/yolo_compare.py [--minutes 5] [--seeds 0,1,2,3,4] [--network NAME]
                                       [--precision fp32|bf16|auto]
 """
 
@@ -30,8 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bootstrap import intervals, verdict
+from machine import print_machine
+
 SIZE = 96
 CLASSES_FILE = "data.yaml"
+SPLITS = ("val", "test")
 
 
 def one_thread() -> None:
@@ -43,11 +52,13 @@ def one_thread() -> None:
 def train_lumos(
     workspace: Path, network: str, precision: str, minutes: float, seed: int, out: Path
 ) -> dict:
+    from lumos.data import Dataset
+    from lumos.data.loader import BatchLoader
     from lumos.demo import DETECTION_RECIPE
     from lumos.deploy import Bundle
     from lumos.deploy.export import export_bundle
     from lumos.deploy.from_job import bundle_from_job
-    from lumos.evaluate import run_evaluation
+    from lumos.tasks.detection.scoring import detect_split
     from lumos.train import train
     from lumos.train.callbacks import METRICS, read_metrics
     from lumos.workspace import Workspace
@@ -63,12 +74,18 @@ def train_lumos(
     seconds = time.perf_counter() - start
     name = f"light-{seed}"
     bundle_from_job(job.id, name, workspace=home, overwrite=True)
-    report, _ = run_evaluation(name, "shapes", "test", workspace=home, out=out / name)
     bundle = Bundle.load(name, home)
+    model = bundle.model()
+    found = {}
+    for split in SPLITS:
+        part = Dataset.open("shapes", home).split(split)
+        loader = BatchLoader(part, 16, targets="boxes")
+        _, boxes = detect_split(model, loader, bundle.preprocessing.input_size)
+        found[split] = [{k: v.tolist() for k, v in image.items()} for image in boxes]
     export_bundle(bundle, out / f"{name}.onnx")
     epochs = sum(r["kind"] == "epoch" for r in read_metrics(job.folder / METRICS))
-    return {"map_50": report.metrics["map_50"], "seconds": seconds, "epochs": epochs,
-            "onnx": str(out / f"{name}.onnx")}  # fmt: skip
+    return {"found": found, "seconds": seconds, "epochs": epochs,
+            "size": size(model), "onnx": str(out / f"{name}.onnx")}  # fmt: skip
 
 
 def train_yolo(workspace: Path, data: Path, minutes: float, seed: int, out: Path) -> dict:
@@ -87,7 +104,7 @@ def train_yolo(workspace: Path, data: Path, minutes: float, seed: int, out: Path
     )  # fmt: skip
     seconds = time.perf_counter() - start
     best = YOLO(str(out / "yolo" / f"seed{seed}" / "weights" / "best.pt"))
-    truths, found = yolo_detections(workspace, best)
+    found = {split: yolo_detections(workspace, best, split) for split in SPLITS}
     network = best.model.eval()
     for module in network.modules():
         if hasattr(module, "export"):
@@ -97,33 +114,52 @@ def train_yolo(workspace: Path, data: Path, minutes: float, seed: int, out: Path
     network(example)
     torch.onnx.export(network, (example,), str(onnx_file), dynamo=False, opset_version=17)
     epochs = len((out / "yolo" / f"seed{seed}" / "results.csv").read_text().splitlines()) - 1
-    return {"map_50": score(workspace, truths, found), "seconds": seconds, "epochs": epochs,
+    return {"found": found, "seconds": seconds, "epochs": epochs, "size": size(network),
             "onnx": str(onnx_file)}  # fmt: skip
 
 
-def yolo_detections(workspace: Path, model) -> tuple[list, list]:
-    """The test split's stored boxes and YOLO's boxes for each image, in stored pixels."""
+def size(network) -> dict:
+    """Parameters of ``network`` and the FLOPs of its forward in eval mode on one 96x96 image
+    (torch's FlopCounterMode: convolutions and matrix products, 2 FLOPs a multiply-add)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        network(torch.rand(1, 3, SIZE, SIZE))
+    params = sum(p.numel() for p in network.parameters())
+    return {"params": params, "flops": counter.get_total_flops()}
+
+
+def truths_of(workspace: Path, split: str) -> list[dict]:
+    """The stored boxes of a split's images, in stored pixels."""
     from lumos.data import Dataset
     from lumos.data.loader import BatchLoader
     from lumos.workspace import Workspace
 
-    part = Dataset.open("shapes", Workspace(workspace)).split("test")
-    truths = [t for _, targets in BatchLoader(part, 16, targets="boxes") for t in targets]
+    part = Dataset.open("shapes", Workspace(workspace)).split(split)
+    return [t for _, targets in BatchLoader(part, 16, targets="boxes") for t in targets]
+
+
+def yolo_detections(workspace: Path, model, split: str) -> list[dict]:
+    """YOLO's boxes on each image of a split, in stored pixels."""
+    from lumos.data import Dataset
+    from lumos.workspace import Workspace
+
+    part = Dataset.open("shapes", Workspace(workspace)).split(split)
     found = []
     for image in part.images(np.arange(len(part))):
         result = model.predict(image[:, :, ::-1], imgsz=SIZE, conf=0.001, iou=0.7, verbose=False)
         boxes = result[0].boxes
-        found.append({"boxes": boxes.xyxy.numpy(), "labels": boxes.cls.numpy().astype(int),
-                      "scores": boxes.conf.numpy()})  # fmt: skip
-    return truths, found
+        found.append({"boxes": boxes.xyxy.numpy().tolist(),
+                      "labels": boxes.cls.numpy().astype(int).tolist(),
+                      "scores": boxes.conf.numpy().tolist()})  # fmt: skip
+    return found
 
 
-def score(workspace: Path, truths: list, found: list) -> float:
-    from lumos.data import Dataset
+def map50(truths: list[dict], found: list[dict], classes: list[str]) -> float:
     from lumos.tasks.detection.coco import coco_documents, coco_metrics
-    from lumos.workspace import Workspace
 
-    classes = Dataset.open("shapes", Workspace(workspace)).classes
     return coco_metrics(*coco_documents(truths, found, classes))["map_50"]
 
 
@@ -166,12 +202,48 @@ def worker(args: argparse.Namespace) -> None:
     (out / f"{args.worker}-{args.seed}.json").write_text(json.dumps(found))
 
 
+def report(workspace: Path, rows: dict[str, list[dict]]) -> None:
+    """Val and test mAP50 per system, the test's bootstrap intervals and the verdict."""
+    from lumos.data import Dataset
+    from lumos.workspace import Workspace
+
+    classes = Dataset.open("shapes", Workspace(workspace)).classes
+    truths = {split: truths_of(workspace, split) for split in SPLITS}
+    for who, runs in rows.items():
+        val = [map50(truths["val"], r["found"]["val"], classes) for r in runs]
+        test = [map50(truths["test"], r["found"]["test"], classes) for r in runs]
+        print(f"== {who:5}: val mAP50 mean {statistics.fmean(val):.3f} "
+              f"({', '.join(f'{v:.3f}' for v in val)}); test mAP50 mean "
+              f"{statistics.fmean(test):.3f} ({', '.join(f'{v:.3f}' for v in test)}); "
+              f"{runs[0]['size']['params'] / 1e6:.2f}M params, "
+              f"{runs[0]['size']['flops'] / 1e6:.0f} MFLOPs at {SIZE}x{SIZE}; batch-1 ONNX "
+              f"median {statistics.median(r['latency_ms'] for r in runs):.2f} ms; training "
+              f"{statistics.median(r['seconds'] for r in runs):.0f} s, "
+              f"{statistics.median(r['epochs'] for r in runs):.0f} epochs (medians)")  # fmt: skip
+
+    def mean_map(who: str):
+        def score(images: np.ndarray, seeds: np.ndarray) -> float:
+            picked = [truths["test"][i] for i in images]
+            return statistics.fmean(
+                map50(picked, [rows[who][s]["found"]["test"][i] for i in images], classes)
+                for s in seeds
+            )
+
+        return score
+
+    found = intervals({who: mean_map(who) for who in rows}, len(truths["test"]),
+                      len(rows["lumos"]))  # fmt: skip
+    for name, (low, high) in found.items():
+        print(f"95% bootstrap interval of test mAP50, {name}: [{low:.3f}, {high:.3f}]")
+    print(f"verdict: {verdict('lumos', 'yolo', found)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--network", default="fcos_cs3darknet_n_fpn")
     parser.add_argument(
         "--precision", default="fp32", help="lumos's (YOLO trains in fp32 on a CPU)"
@@ -184,6 +256,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return worker(args)
+    print_machine()
     env = dict(os.environ, OMP_NUM_THREADS="1")
     rows = {"lumos": [], "yolo": []}
     with tempfile.TemporaryDirectory() as scratch:
@@ -207,15 +280,10 @@ def main() -> None:
                 found = json.loads((root / f"{who}-{seed}.json").read_text())
                 found["latency_ms"] = latency_ms(found.pop("onnx"), args.runs)
                 rows[who].append(found)
-                print(f"seed {seed} {who:5}: test mAP50 {found['map_50']:.3f} after "
-                      f"{found['epochs']} epochs in {found['seconds']:.0f} s; batch-1 ONNX "
-                      f"{found['latency_ms']:.2f} ms", flush=True)  # fmt: skip
-    for who, found in rows.items():
-        maps = [r["map_50"] for r in found]
-        print(f"== {who:5}: test mAP50 mean {statistics.fmean(maps):.3f} "
-              f"[{min(maps):.3f}, {max(maps):.3f}]; batch-1 ONNX median "
-              f"{statistics.median(r['latency_ms'] for r in found):.2f} ms; training "
-              f"{statistics.median(r['seconds'] for r in found):.0f} s (median)")  # fmt: skip
+                print(f"seed {seed} {who:5}: {found['epochs']} epochs in "
+                      f"{found['seconds']:.0f} s; batch-1 ONNX {found['latency_ms']:.2f} ms",
+                      flush=True)  # fmt: skip
+        report(root / "workspace", rows)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import gzip
 import io
 import json
 import pickle
+import shutil
 import socket
 import struct
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -353,21 +357,36 @@ def reserved_ports(count: int = 1) -> Iterator[list[int]]:
             s.close()
 
 
-def trained_lenet(workspace: object) -> None:
-    """``digits`` (sklearn digits, 80 per class) and ``lenet``, a LeNet-5 trained on it."""
+def lenet_workspace(root: Path) -> object:
+    """A workspace at ``root`` (which must not exist) holding ``digits`` (sklearn's digits,
+    80 a class) and ``lenet``, a LeNet-5 trained on it in fp32 and saved: built once a test
+    process and copied, so each caller has its own to change."""
+    from lumos.workspace import Workspace
+
+    shutil.copytree(_lenet_template(), root)
+    return Workspace(root)
+
+
+@functools.cache
+def _lenet_template() -> Path:
     from lumos.data import import_dataset
     from lumos.deploy.from_job import bundle_from_job
     from lumos.train import Recipe, train
+    from lumos.workspace import Workspace
 
+    folder = Path(tempfile.mkdtemp(prefix="lumos-lenet-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    workspace = Workspace(folder / "workspace").ensure()
     import_dataset("sample:digits", "digits", workspace=workspace, max_per_class=80)
     recipe = Recipe(dataset="digits", network="lenet5", epochs=8, batch_size=32, lr=0.05, workers=0,
                     precision="fp32")  # fmt: skip
     job = train(recipe, workspace=workspace, progress=False)
     bundle_from_job(job.id, "lenet", workspace=workspace)
+    return workspace.root
 
 
 def digit_png(workspace: object, index: int = 1) -> tuple[bytes, str]:
-    """A test image of ``digits`` (see :func:`trained_lenet`) as PNG bytes, and its class."""
+    """A test image of ``digits`` (see :func:`lenet_workspace`) as PNG bytes, and its class."""
     from lumos.data import Dataset
 
     test = Dataset.open("digits", workspace).split("test")

@@ -13,10 +13,10 @@ from helpers import (
     colour_labels,
     colours_recipe,
     import_squares,
+    lenet_workspace,
     run_cli,
     square_boxes,
     squares_recipe,
-    trained_lenet,
 )
 from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError, list_bundles, remove_bundle
@@ -29,9 +29,7 @@ from lumos.workspace import Workspace
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("deploy")).ensure()
-    trained_lenet(workspace)
-    return workspace
+    return lenet_workspace(tmp_path_factory.mktemp("deploy") / "workspace")
 
 
 def test_bundle_carries_everything_needed(home: Workspace, tmp_path: Path) -> None:

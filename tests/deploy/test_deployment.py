@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import PYTHON_NETWORK, colour_folders, run_cli, trained_lenet, workbench_client
+from helpers import PYTHON_NETWORK, colour_folders, lenet_workspace, run_cli, workbench_client
 from lumos.data import Dataset, import_dataset
 from lumos.deploy import Bundle, BundleError
 from lumos.deploy.export import ExportError, export_bundle, onnx_bytes, read_metadata
@@ -28,9 +28,7 @@ from lumos.workspace import Workspace
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("deployment")).ensure()
-    trained_lenet(workspace)
-    return workspace
+    return lenet_workspace(tmp_path_factory.mktemp("deployment") / "workspace")
 
 
 @pytest.fixture

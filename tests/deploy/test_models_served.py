@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from helpers import digit_png, run_cli, running_server, trained_lenet
+from helpers import digit_png, lenet_workspace, run_cli, running_server
 from lumos.deploy.runtime import WorkspaceModels
 from lumos.deploy.serve import ServeSettings, create_server
 from lumos.workspace import Workspace
@@ -19,8 +19,7 @@ from lumos.workspace import Workspace
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """``lenet`` and its copy ``twin``; ``spare`` is saved but not served at first."""
-    workspace = Workspace(tmp_path_factory.mktemp("models")).ensure()
-    trained_lenet(workspace)
+    workspace = lenet_workspace(tmp_path_factory.mktemp("models") / "workspace")
     for copy in ("twin", "spare"):
         shutil.copytree(workspace.models_dir / "lenet", workspace.models_dir / copy)
         meta = workspace.models_dir / copy / "bundle.json"

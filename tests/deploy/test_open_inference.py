@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import running_server, trained_lenet
+from helpers import lenet_workspace, running_server
 from lumos.data import Dataset
 from lumos.deploy import Bundle
 from lumos.deploy.runtime import Predictor
@@ -23,8 +23,7 @@ from lumos.workspace import Workspace
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workspace]]:
-    workspace = Workspace(tmp_path_factory.mktemp("v2")).ensure()
-    trained_lenet(workspace)
+    workspace = lenet_workspace(tmp_path_factory.mktemp("v2") / "workspace")
     predictor = Predictor(Bundle.load("lenet", workspace))
     with running_server(create_server(predictor, ServeSettings(max_delay_ms=2))) as (url, _):
         yield url, workspace

@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 
-from helpers import digit_png, run_cli, running_server, trained_lenet
+from helpers import digit_png, lenet_workspace, run_cli, running_server
 from lumos.data import Dataset
 from lumos.deploy import Bundle
 from lumos.deploy.runtime import Predictor, predictor_for
@@ -32,9 +32,7 @@ TOKEN = "a-long-serving-token"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("serve")).ensure()
-    trained_lenet(workspace)
-    return workspace
+    return lenet_workspace(tmp_path_factory.mktemp("serve") / "workspace")
 
 
 @pytest.fixture(scope="module", name="digit_png")

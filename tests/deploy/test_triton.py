@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from helpers import run_cli, trained_lenet
+from helpers import lenet_workspace, run_cli
 from lumos.data import Dataset
 from lumos.deploy import Bundle, save_bundle
 from lumos.deploy.runtime import Predictor
@@ -28,8 +28,7 @@ from triton_server import triton_server
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """``lenet`` trained on digits, and untrained 64x64 shape detector and segmenter."""
-    workspace = Workspace(tmp_path_factory.mktemp("triton")).ensure()
-    trained_lenet(workspace)
+    workspace = lenet_workspace(tmp_path_factory.mktemp("triton") / "workspace")
     labels = ["background", "circle", "square", "triangle"]
     for name, network, task in (
         ("boxes", "fcos_cs3darknet_n_fpn", "detection"),

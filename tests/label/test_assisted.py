@@ -73,8 +73,10 @@ def test_prelabels_save_edits(workspace: Workspace, tmp_path: Path) -> None:
         project.save(image_id, "sim", want, shown["revision"])
     ratio = edits / from_nothing
     done = progress(project)
-    print(f"edits with pre-labels: {edits} of {from_nothing} from nothing ({ratio:.3f}); "
-          f"pre-labels kept as they were: {done['prelabels_accepted']:.3f}")
+    print(
+        f"edits with pre-labels: {edits} of {from_nothing} from nothing ({ratio:.3f}); "
+        f"pre-labels kept as they were: {done['prelabels_accepted']:.3f}"
+    )
     assert ratio <= 0.5
     assert done["labelled"] == 240 and done["prelabels_judged"] == 240
     assert done["prelabels_accepted"] >= 0.4  # images whose pre-label was right as it was

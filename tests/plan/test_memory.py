@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from helpers import run_cli, trained_lenet
+from helpers import lenet_workspace, run_cli
 from lumos.bundle import Bundle
 from lumos.plan import Planner, estimate, workload
 from lumos.plan.measure import training_peak
 from lumos.plan.trace import trace_real
-from lumos.workspace import Workspace
 
 
 @pytest.mark.parametrize(
@@ -106,9 +106,10 @@ def test_plan_refuses_bad_input_in_one_line(
 
 
 def test_plan_a_saved_model_at_its_own_input(
-    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    trained_lenet(workspace)
+    workspace = lenet_workspace(tmp_path / "lenet")
+    monkeypatch.setenv("LUMOS_HOME", str(workspace.root))
     code, out, err = run_cli(monkeypatch, capsys, "plan", "lenet", "--batch", "16", "--classes",
                              "3", "--json")  # fmt: skip
     assert code == 0, err

@@ -6,7 +6,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from helpers import api_error, class_folders, trained_lenet, workbench_client
+from helpers import api_error, class_folders, lenet_workspace, workbench_client
 from lumos.data import Dataset
 from lumos.workspace import Workspace
 
@@ -147,8 +147,8 @@ def test_bad_label_requests_are_one_line_errors(workspace: Workspace, tmp_path: 
     assert client.get("/label/nope").status_code == 404
 
 
-def test_a_classifier_prelabels_through_a_job(workspace: Workspace, tmp_path: Path) -> None:
-    trained_lenet(workspace)
+def test_a_classifier_prelabels_through_a_job(tmp_path: Path) -> None:
+    workspace = lenet_workspace(tmp_path / "workspace")
     client = workbench_client(workspace, roots=[tmp_path], run_jobs=False)
     classes = Dataset.open("digits", workspace).classes
     body = {"name": "digits", "task": "classification", "classes": classes, "dataset": "digits"}
