@@ -27,6 +27,7 @@ import numpy as np
 
 from lumos.evaluate import coco_metrics
 from lumos.tasks.detection.coco import STAT_KEYS
+from machine import print_machine
 
 
 def documents(images: int, seed: int = 0) -> tuple[dict, list]:
@@ -105,6 +106,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    print_machine()
     truth, results = documents(args.images)
     with tempfile.TemporaryDirectory() as folder:
         gt_path, results_path = Path(folder) / "gt.json", Path(folder) / "results.json"

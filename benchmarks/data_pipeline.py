@@ -28,6 +28,7 @@ from torchvision import datasets, transforms
 from lumos.data import Dataset, import_dataset
 from lumos.data.loader import BatchLoader
 from lumos.workspace import Workspace
+from machine import print_machine
 
 
 def make_images(root: Path, count: int, size: int = 64, classes: int = 10) -> None:
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    print_machine()
     torch.set_num_threads(os.cpu_count() or 1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "images"

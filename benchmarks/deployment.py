@@ -53,6 +53,7 @@ from lumos.deploy.runtime import Predictor, predictor_for
 from lumos.models import NetworkSpec
 from lumos.train import Recipe, train
 from lumos.workspace import Workspace
+from machine import print_machine
 
 SIZE = (224, 224)
 PARTS = ("layers", "int8", "throughput", "serve", "prune")
@@ -332,10 +333,8 @@ def main() -> None:
         print(json.dumps(result))
         return
     parts = args.only.split(",")
-    about = machine()
-    print(f"{about['cpu']}, {about['cores']} cores, {' '.join(about['cpu_flags'])}; "
-          f"torch {about['torch']}, onnxruntime {about['onnxruntime']}")  # fmt: skip
-    torch.set_num_threads(about["cores"])
+    print_machine()
+    torch.set_num_threads(machine()["cores"])
     with tempfile.TemporaryDirectory() as scratch:
         workspace = Workspace(args.home or Path(scratch)).ensure()
         os.environ["LUMOS_HOME"] = str(workspace.root)

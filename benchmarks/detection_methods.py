@@ -29,6 +29,7 @@ from lumos.models import NetworkSpec, build_network
 from lumos.models.normalization import identity, normalized_model
 from lumos.tasks.detection.search import Detections, Detector
 from lumos.workspace import Workspace
+from machine import print_machine
 
 LAYERS = [
     {"conv": {"out": 16, "kernel": 5}}, "relu", {"maxpool": 2},
@@ -102,6 +103,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    print_machine()
     with tempfile.TemporaryDirectory() as folder:
         detector = Detector(classifier(Workspace(Path(folder))))
         print(f"conversion stride {detector.conversion.stride}")

@@ -29,6 +29,7 @@ from lumos.deploy.optimize import run_optimization
 from lumos.deploy.sessions import onnx_session
 from lumos.train import train
 from lumos.workspace import Workspace
+from machine import print_machine
 
 
 def median_ms(graph: Path | str, batch: np.ndarray, threads: int) -> float:
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--network", default=DETECTION_RECIPE.network)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    print_machine()
     with tempfile.TemporaryDirectory() as scratch:
         home = Workspace(Path(scratch)).ensure()
         import_dataset("sample:shapes", "shapes", workspace=home)

@@ -23,6 +23,7 @@ from lumos.data import Dataset, import_dataset
 from lumos.demo import DETECTION_RECIPE
 from lumos.train.trainer import Trainer
 from lumos.workspace import Workspace
+from machine import print_machine
 
 
 def images_per_second(dataset: Dataset, network: str, precision: str, steps: int, warmup: int):
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--network", default=DETECTION_RECIPE.network)
     args = parser.parse_args()
+    print_machine()
     with tempfile.TemporaryDirectory() as folder:
         workspace = Workspace(Path(folder))
         dataset = Dataset(import_dataset("sample:shapes", "shapes", workspace=workspace))

@@ -34,6 +34,7 @@ from lumos.evaluate.run import run_evaluation
 from lumos.train import Recipe, train
 from lumos.train.callbacks import METRICS, read_metrics
 from lumos.workspace import Workspace
+from machine import print_machine
 
 SEGMENTATION_RECIPE = Recipe(
     dataset="shapes", network="fpn_resnet18", epochs=16, batch_size=8, optimizer="adamw",
@@ -90,6 +91,7 @@ def main() -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="change the recipe"
     )
     args = parser.parse_args()
+    print_machine()
     if args.threads:
         torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]

@@ -26,6 +26,7 @@ from lumos.deploy.from_job import bundle_from_job
 from lumos.label import LabelProject, images_below, prelabel, progress, queue
 from lumos.train import train
 from lumos.workspace import Workspace
+from machine import print_machine
 
 LABELLED = 60
 
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.001)
     parser.add_argument("--seeds", type=int, default=1)
     args = parser.parse_args()
+    print_machine()
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace(Path(tmp) / "ws").ensure()

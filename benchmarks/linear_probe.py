@@ -23,6 +23,7 @@ from lumos.data import Dataset, import_dataset
 from lumos.train import Recipe
 from lumos.train.trainer import Trainer
 from lumos.workspace import Workspace
+from machine import print_machine
 from train_throughput import write_cifar
 
 
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--probe-epochs", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    print_machine()
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace(Path(tmp) / "ws").ensure()
         write_cifar(Path(tmp) / "gratings", args.train, args.val)

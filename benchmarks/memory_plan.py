@@ -12,6 +12,7 @@ import statistics
 
 from lumos.plan.measure import training_peak
 from lumos.plan.memory import Planner, workload
+from machine import print_machine
 
 NETWORKS = [  # network, input, three batch sizes
     ("lenet5", (1, 32, 32), (16, 64, 256)),
@@ -41,6 +42,7 @@ def cases() -> list[tuple[str, tuple[int, int, int], int, str, str]]:
 
 
 def main() -> None:
+    print_machine()
     header = ("network", "input", "batch", "optim", "prec", "estimate", "rule", "measured")
     print(" | ".join(header) + " | est. error | rule error")
     errors: dict[str, list[float]] = {"estimate": [], "rule": []}

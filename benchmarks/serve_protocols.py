@@ -37,6 +37,7 @@ from deployment import in_own_process, load_with, native_request, serving
 from lumos.deploy import Bundle, save_bundle
 from lumos.models import NetworkSpec
 from lumos.workspace import Workspace
+from machine import print_machine
 
 MODEL = "lenet"
 
@@ -110,6 +111,7 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--image", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    print_machine()
     if args.client:
         return client(args)
     with tempfile.TemporaryDirectory() as scratch:

@@ -18,6 +18,7 @@ from lumos.recipe import Recipe
 from lumos.sweep import create_sweep, work_on
 from lumos.sweep.report import best_row, rows
 from lumos.workspace import Workspace
+from machine import print_machine
 
 PARAMS = ["lr=log:1e-3:1.0", "batch_size=16,32,64", "momentum=0.5:0.95"]
 
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3, help="sweeps of each kind, seeds 0..N-1")
     args = parser.parse_args()
+    print_machine()
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace(Path(tmp) / "ws").ensure()
         import_dataset("sample:digits", "digits", workspace=workspace)

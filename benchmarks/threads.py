@@ -32,6 +32,7 @@ from lumos.train import Recipe
 from lumos.train.callbacks import METRICS, read_metrics
 from lumos.train.run import queue_training
 from lumos.workspace import Workspace
+from machine import print_machine
 from train_throughput import write_cifar
 
 BUSY = (
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
+    print_machine()
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace(Path(tmp) / "ws").ensure()
         write_cifar(Path(tmp) / "gratings", args.train, 200)

@@ -32,6 +32,7 @@ from lumos.train import Recipe
 from lumos.train.callbacks import MetricsLog, ProgressBar
 from lumos.train.trainer import Callback, Trainer
 from lumos.workspace import Workspace
+from machine import print_machine
 
 
 def gratings(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +125,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
+    print_machine()
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace(Path(tmp) / "ws")
         write_cifar(Path(tmp) / "gratings", args.train, args.val)

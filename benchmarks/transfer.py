@@ -37,6 +37,7 @@ from lumos.train import Recipe, train
 from lumos.train.trainer import Trainer
 from lumos.transfer.rank import rank
 from lumos.workspace import Workspace
+from machine import print_machine
 
 NETWORK = "resnet18"
 DIGITS = [str(d) for d in range(10)]
@@ -162,6 +163,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
+    print_machine()
     torch.set_num_threads(args.threads)
     work = args.work or Path(tempfile.mkdtemp(prefix="lumos-transfer-"))
     work.mkdir(parents=True, exist_ok=True)

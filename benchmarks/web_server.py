@@ -35,6 +35,7 @@ from lumos.jobs import create_job, open_job, set_state
 from lumos.train import Recipe
 from lumos.train.run import queue_training
 from lumos.workspace import Workspace
+from machine import print_machine
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -212,6 +213,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
+    print_machine()
     for name, run in (
         ("api", lambda root: bench_api(root, args.requests)),
         ("explorer", lambda root: bench_explorer(root, args.pages)),
