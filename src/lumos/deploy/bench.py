@@ -24,6 +24,7 @@ from lumos.bundle import Bundle
 from lumos.deploy.export import example_input
 from lumos.deploy.runtime import predictor_for
 from lumos.errors import LumosError
+from lumos.figures import pyplot
 from lumos.fileio import write_json_atomic
 
 DEFAULT_BATCHES = (1, 8, 32, 128)
@@ -124,10 +125,7 @@ def benchmark(
 def write_results(rows: list[BenchRow], folder: Path, title: str) -> list[Path]:
     """``bench.csv``, ``bench.json`` (with the machine) and ``bench.png`` (latency against
     throughput, one line per target, points labelled by batch size)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     folder.mkdir(parents=True, exist_ok=True)
     table = folder / "bench.csv"

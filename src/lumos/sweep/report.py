@@ -10,13 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import optuna
 from optuna.trial import TrialState
 
+from lumos.figures import pyplot
 from lumos.fileio import write_bytes_atomic
 from lumos.sweep.study import Sweep, trial_recipe, trials_of
 from lumos.workspace import Workspace
@@ -116,6 +113,7 @@ def _table_bytes(found: list[Row], sweep: Sweep) -> bytes:
 
 
 def _plots(sweep: Sweep, folder: Path) -> list[Path]:
+    plt = pyplot()
     written = []
     weights = importances(sweep)
     if weights:

@@ -8,15 +8,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from lumos.data import Dataset
 from lumos.data.show import CELL, palette, render
+from lumos.figures import pyplot
 
 
 @dataclass
@@ -65,6 +62,7 @@ def write_report(report: Report, dataset: Dataset, folder: Path) -> list[Path]:
 
 
 def _confusion(report: Report, folder: Path) -> list[Path]:
+    plt = pyplot()
     matrix, classes = report.confusion, report.classes
     assert matrix is not None
     with (folder / "confusion.csv").open("w", newline="") as f:
@@ -124,6 +122,7 @@ def _top_losses(report: Report, dataset: Dataset, path: Path) -> Path:
 
 
 def _calibration(report: Report, path: Path) -> Path:
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     confidence, accuracy, _ = zip(*report.calibration, strict=True)
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")

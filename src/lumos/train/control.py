@@ -13,12 +13,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from lumos.data import Dataset
+from lumos.figures import pyplot
 from lumos.fileio import write_json_atomic
 from lumos.jobs import Job
 from lumos.recipe import Recipe
@@ -122,6 +118,7 @@ def _best(values: list[float | None], metric: str) -> float:
 
 
 def _write(comparison: Comparison, folder: Path) -> None:
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.6))
     for label, values in ((f"from {comparison.source}", comparison.from_source),
                           ("from scratch", comparison.from_scratch)):  # fmt: skip

@@ -13,13 +13,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from lumos.data import Dataset
+from lumos.figures import pyplot
 from lumos.recipe import Recipe
 from lumos.train.trainer import Trainer, TrainError
 from lumos.workspace import Workspace
@@ -105,6 +102,7 @@ def _write_csv(out: Path, rates: list[float], losses: list[float]) -> Path:
 
 
 def _plot(out: Path, rates: list[float], losses: list[float], suggestion: float) -> Path:
+    plt = pyplot()
     path = out / "lr_find.png"
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.plot(rates, losses)

@@ -10,11 +10,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from sklearn.metrics import (
-    average_precision_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-)
 
 from lumos.data import Dataset
 from lumos.tasks.base import TrainedModel
@@ -57,6 +52,8 @@ def _single_label(
     classes = bundle.labels
     predicted = probabilities.argmax(1)
     ranked = np.argsort(-probabilities, axis=1)[:, :5]
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # slow to load
+
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predicted, labels=range(len(classes)), zero_division=0
     )
@@ -104,6 +101,8 @@ def _multi_label(
     labels: np.ndarray,
     thresholds: np.ndarray,
 ) -> Report:
+    from sklearn.metrics import average_precision_score, precision_recall_fscore_support
+
     classes = bundle.labels
     predicted = probabilities >= thresholds
     truth = labels > 0

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from lumos.errors import DataError
+from lumos.figures import pyplot
 from lumos.fileio import load_json
 
 STAT_KEYS = (
@@ -278,10 +279,7 @@ def _xyxy(boxes: list[list[float]]):
 
 
 def _pr_curves(precision: np.ndarray, names: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     recall = np.linspace(0, 1, precision.shape[1])
     figure, axes = plt.subplots(figsize=(5.5, 4.5))
@@ -301,10 +299,7 @@ def _pr_curves(precision: np.ndarray, names: list[str], path: Path) -> None:
 
 
 def _confusion_png(matrix: np.ndarray, labels: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     size = max(4.0, 0.5 * len(labels) + 2)
     figure, axes = plt.subplots(figsize=(size, size))
