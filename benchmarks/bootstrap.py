@@ -35,10 +35,14 @@ def intervals(
 
 def verdict(first: str, second: str, found: dict[str, tuple[float, float]]) -> str:
     """Which of two systems scores higher, or "not distinguishable" when their intervals
-    overlap."""
+    overlap (the conservative reading); the paired difference's interval is said beside it."""
     (low_a, high_a), (low_b, high_b) = found[first], found[second]
     if low_a > high_b:
-        return f"{first} higher"
-    if low_b > high_a:
-        return f"{second} higher"
-    return "not distinguishable"
+        said = f"{first} higher"
+    elif low_b > high_a:
+        said = f"{second} higher"
+    else:
+        said = "not distinguishable (the intervals overlap)"
+    low, high = found[f"{first} - {second}"]
+    paired = "holds 0" if low <= 0 <= high else "excludes 0"
+    return f"{said}; the paired difference's interval [{low:.3f}, {high:.3f}] {paired}"

@@ -32,7 +32,7 @@ def _recipe(epochs: int = 2) -> Recipe:
     )
 
 
-def _wait_for(predicate, timeout: float = 60.0) -> None:
+def _wait_for(predicate, timeout: float = 600.0) -> None:  # a deadline for a hang only
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

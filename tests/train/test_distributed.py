@@ -92,7 +92,7 @@ def test_a_killed_process_ends_the_run_and_resume_continues_it_exactly(
                       progress=False)  # fmt: skip
     running = _lumos("train", *SETTINGS, "epochs=24", "checkpoint_steps=3", "--nproc", "2",
                      home=home)  # fmt: skip
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600
     job = None
     while time.monotonic() < deadline:
         jobs = [j for j in _train_jobs(home) if j.name != reference.folder.name]
@@ -102,7 +102,7 @@ def test_a_killed_process_ends_the_run_and_resume_continues_it_exactly(
         time.sleep(0.2)
     assert job is not None, running.communicate()
     os.kill(_workers(home)[1], signal.SIGKILL)
-    _, err = running.communicate(timeout=120)
+    _, err = running.communicate(timeout=600)
     assert running.returncode == 2 and "Traceback" not in err, err
     assert "lumos: error: training process 1 was killed by signal 9 (SIGKILL)" in err
     killed = open_job(digits, job.name)

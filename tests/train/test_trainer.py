@@ -109,7 +109,7 @@ def _steps(job_folder: Path) -> list[int]:
 
 def _wait_until_running(home: Workspace, ready, process: subprocess.Popen) -> str:
     """The running job's id once ``ready(job folder)`` holds."""
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # catches a hang only
     while time.monotonic() < deadline:
         jobs = list_jobs(home)
         if jobs and jobs[0]["state"] == "running" and ready(home.jobs_dir / jobs[0]["id"]):
@@ -128,22 +128,28 @@ def _after_a_step_checkpoint(folder: Path) -> bool:
     return last.exists() and load_checkpoint(last)["state"]["position"] > 0
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(home: Workspace) -> str:
+    """The job of RUN trained whole, once for the module (the tests only read it)."""
+    assert _lumos(home, *RUN).wait(600) == 0, _said(home)
+    return _newest_job(home)
+
+
 @pytest.mark.parametrize(
     ("how", "ready"),
     [(signal.SIGKILL, _after_a_step_checkpoint), (signal.SIGINT, _after_an_epoch)],
 )
 def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
-    home: Workspace, how: signal.Signals, ready
+    home: Workspace, uninterrupted: str, how: signal.Signals, ready
 ) -> None:
     """Killed inside its first epoch (checkpoints every 20 steps) or stopped with Ctrl-C, and
     resumed under another thread count, a run reaches the same weights and the same chart."""
-    assert _lumos(home, *RUN).wait(180) == 0, _said(home)
-    reference = _newest_job(home)
+    reference = uninterrupted
 
     stopped = _lumos(home, *RUN)
     job_id = _wait_until_running(home, ready, stopped)
     stopped.send_signal(how)
-    stopped.wait(60)
+    stopped.wait(600)
     job, said = open_job(home, job_id), _said(home)
     if how == signal.SIGINT:  # an interrupt is not an error: exit 130, the way on kept
         resume = f"resume with `lumos train --resume {job_id}`"
@@ -153,7 +159,7 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
     else:  # SIGKILL leaves no goodbye: the next look at the jobs finds the process gone
         assert job.state == "failed" and "the process running this job died" in job.error
         assert load_checkpoint(job.folder / "checkpoints" / LAST)["state"]["position"] > 0
-    assert _lumos(home, "train", "--resume", job_id, threads=2).wait(180) == 0, _said(home)
+    assert _lumos(home, "train", "--resume", job_id, threads=2).wait(600) == 0, _said(home)
     assert "threads: 1 (the checkpoint resumed from)" in (job.folder / "log.txt").read_text()
     assert [r["epoch"] for r in history(job.folder)] == [1, 2, 3, 4]
     assert _steps(job.folder) == _steps(home.jobs_dir / reference)
