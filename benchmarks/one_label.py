@@ -44,12 +44,12 @@ def train_one(workspace: Path, seed: int, changes: dict, out: Path) -> None:
     from lumos.deploy import Bundle
     from lumos.deploy.from_job import bundle_from_job
     from lumos.tasks.detection.scoring import detect_split
-    from lumos.train import train
+    from lumos.train import Recipe, train
     from lumos.workspace import Workspace
 
     torch.set_num_threads(1)
     home = Workspace(workspace)
-    recipe = DETECTION_RECIPE.model_copy(update={"seed": seed, "workers": 0, **changes})
+    recipe = Recipe(**{**DETECTION_RECIPE.model_dump(), "seed": seed, "workers": 0, **changes})
     job = train(recipe, workspace=home, progress=False)
     bundle_from_job(job.id, f"detector-{seed}", workspace=home, overwrite=True)
     bundle = Bundle.load(f"detector-{seed}", home)
