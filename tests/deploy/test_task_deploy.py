@@ -30,14 +30,14 @@ from lumos.workspace import Workspace
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """``boxes``: FCOS trained on red and blue squares (64x64, fp32); ``masks``: a U-Net
-    trained on bright squares (32x32)."""
+    """``boxes``: the light FCOS trained on red and blue squares (64x64, fp32); ``masks``: a
+    U-Net trained on bright squares (32x32)."""
     root = tmp_path_factory.mktemp("task-deploy")
     workspace = Workspace(root / "ws").ensure()
     import_dataset(square_boxes(root / "boxes"), "boxes", workspace=workspace)
     detector = Recipe(**DETECTION_RECIPE.model_dump() | {
-        "dataset": "boxes", "input_size": (64, 64), "epochs": 10, "precision": "fp32",
-        "workers": 1,
+        "dataset": "boxes", "network": "fcos_cs3darknet_n_fpn", "input_size": (64, 64),
+        "epochs": 20, "lr": 0.004, "precision": "fp32", "workers": 1,
     })  # fmt: skip
     bundle_from_job(train(detector, workspace=workspace, progress=False).id, "boxes",
                     workspace=workspace)  # fmt: skip
