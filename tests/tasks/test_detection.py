@@ -170,7 +170,8 @@ def test_fcos_learns_squares_and_the_bundle_detects_them(
     box), and its margins were set for that arithmetic; the bf16 path has its own tests.
     The goal on the shapes sample (mAP50 >= 0.8 in minutes) is `benchmarks/goals.py`.
     """
-    recipe = _fcos_recipe("squares", epochs=10, input_size=(64, 64))
+    recipe = _fcos_recipe("squares", network="fcos_cs3darknet_n_fpn", epochs=20, lr=0.004,
+                          input_size=(64, 64))  # fmt: skip
     job = train(recipe, workspace=shapes_home, progress=False)
     lines = (job.folder / "metrics.jsonl").read_text().splitlines()
     best = max(r.get("val_map_50", 0.0) for r in map(json.loads, lines))
