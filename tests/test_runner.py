@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -133,6 +135,38 @@ def test_dead_worker_marks_job_failed_and_keeps_log(tmp_path: Path, workspace: W
         "state running (worker pid" in log
         and f"state failed: the process running this job died (pid {pid})" in log
     )
+
+
+SERVER = """
+import sys, time
+from lumos.jobs import open_job
+from lumos.runner import JobRunner
+from lumos.workspace import Workspace
+workspace = Workspace(sys.argv[1])
+runner = JobRunner(workspace)
+runner.tick()
+while open_job(workspace, sys.argv[2]).state != "running":
+    time.sleep(0.05)
+runner.stop()
+"""
+
+
+def test_a_server_that_ends_leaves_its_running_job_running(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    """A process that started a job and then ends (a `lumos ui` stopped) neither waits for
+    the job nor takes it down: the job goes on until it is aborted."""
+    import_dataset(colour_folders(tmp_path / "src", per_class=40), "colours", workspace=workspace)
+    long = queue_training(_recipe(epochs=5000), workspace)
+    said = tmp_path / "server.txt"  # a file: a pipe would stay open in the job's processes
+    with said.open("w") as output:
+        server = subprocess.run([sys.executable, "-c", SERVER, str(workspace.root), long.id],
+                                stdout=output, stderr=subprocess.STDOUT, timeout=600)  # fmt: skip
+    assert server.returncode == 0, said.read_text()
+    assert open_job(workspace, long.id).state == "running"  # not waited for, not ended
+    _wait_for(lambda: (long.folder / "metrics.jsonl").is_file())
+    abort_job(workspace, long.id)
+    _wait_for(lambda: open_job(workspace, long.id).state == "aborted")
 
 
 def test_queue_survives_a_restart(tmp_path: Path, workspace: Workspace) -> None:

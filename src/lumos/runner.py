@@ -1,24 +1,33 @@
 """The job runner: starts queued jobs from ``lumos.db`` as worker processes.
 
-Each queued job runs in its own process (``python -m lumos.worker``), at most
-``max_training`` training jobs and ``max_other`` other jobs at a time, oldest first, each
-with its share of the cores (:mod:`lumos.threads`). The
-queue lives in the store, so jobs queued before a restart start after it, and a runner in
-another process (a second ``lumos ui``) never starts the same job twice: workers claim
-their job atomically.
+Each queued job runs in its own process (:mod:`lumos.worker`), at most ``max_training``
+training jobs and ``max_other`` other jobs at a time, oldest first, each with its share of
+the cores (:mod:`lumos.threads`). The processes are forked from a server process that has
+imported the worker once (multiprocessing's forkserver): a job starts in milliseconds, not
+in the seconds that importing PyTorch and lumos takes each new interpreter. The queue lives
+in the store, so jobs queued before a restart start after it, and a runner in another
+process (a second ``lumos ui``) never starts the same job twice: workers claim their job
+atomically.
 """
 
 from __future__ import annotations
 
+import importlib
+import multiprocessing
 import os
-import subprocess
 import sys
 import threading
 from collections import Counter
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import torch
 
 from lumos.jobs import reap_dead_jobs
 from lumos.threads import share, worker_environment
 from lumos.workspace import Workspace
+
+WORKER = "lumos.worker"  # by name: the worker's room is above this one
 
 
 class JobRunner:
@@ -35,7 +44,7 @@ class JobRunner:
         self.workspace = workspace.ensure()
         self.limits = {"train": max_training, "other": max_other}
         self.interval = interval
-        self._workers: dict[str, subprocess.Popen] = {}
+        self._workers: dict[str, BaseProcess] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -89,26 +98,49 @@ class JobRunner:
     def _slot(kind: str) -> str:
         return "train" if kind == "train" else "other"
 
-    def _launch(self, job_id: str, threads: int) -> subprocess.Popen:
-        folder = self.workspace.jobs_dir / job_id
-        with (folder / "output.txt").open("ab") as output:
-            return subprocess.Popen(
-                [sys.executable, "-m", "lumos.worker", job_id, "--home", str(self.workspace.root)],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **worker_environment(threads)},
-                # its own session: a Ctrl-C meant for the server does not stop the jobs
-                start_new_session=True,
-            )
+    def _launch(self, job_id: str, threads: int) -> BaseProcess:
+        output = self.workspace.jobs_dir / job_id / "output.txt"
+        process = _processes().Process(
+            target=_work, args=(job_id, str(self.workspace.root), threads, str(output)),
+            name=f"lumos-job-{job_id}",
+        )  # fmt: skip
+        process.start()
+        # Not a child to wait for: multiprocessing joins the children it knows of when this
+        # process ends, and a server that stops leaves its running jobs running.
+        multiprocessing.process._children.discard(process)
+        return process
 
     def _collect_finished(self) -> None:
         for job_id, process in list(self._workers.items()):
-            if process.poll() is not None:  # reaped: its pid no longer looks alive
+            if not process.is_alive():  # reaped: its pid no longer looks alive
                 del self._workers[job_id]
 
     def wait(self) -> None:
         """Wait for every worker this runner started (tests, shutdown)."""
         for process in list(self._workers.values()):
-            process.wait()
+            process.join()
         self._collect_finished()
+
+
+def _processes() -> multiprocessing.context.BaseContext:
+    """Processes forked from one that imported the worker once, with OpenMP's waiting
+    threads asleep (``OMP_WAIT_POLICY`` is read when PyTorch loads, there)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([WORKER])
+    return context
+
+
+def _work(job_id: str, home: str, threads: int, output: str) -> None:
+    """A job's process: a session of its own (a Ctrl-C meant for the server does not stop
+    the job), its output appended to the job's ``output.txt``, its share of the cores."""
+    os.setsid()
+    with Path(output).open("ab") as sink:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+            os.dup2(sink.fileno(), stream.fileno())
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    os.environ.update(worker_environment(threads))
+    torch.set_num_threads(threads)
+    sys.exit(importlib.import_module(WORKER).main([job_id, "--home", home]))
