@@ -14,9 +14,13 @@ size of the split it summarises.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
+import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,12 +30,14 @@ from torch import nn
 
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader, at_size
+from lumos.fileio import write_json_atomic
 from lumos.models import NetworkSpec, build_network
 from lumos.models.digest import weights_digest
 from lumos.models.features import features, head_of
 
 REFERENCE_INPUT = (32, 32)
 SAMPLE = 2000  # images a fingerprint is computed from, at most
+KEPT = "feature-fingerprints.json"  # in the dataset's folder
 
 
 class FeatureFingerprint(BaseModel):
@@ -96,7 +102,35 @@ def reference_features(part: Dataset, limit: int = SAMPLE) -> tuple[np.ndarray, 
 
 
 def fingerprint(part: Dataset) -> FeatureFingerprint:
-    """``part`` (a training split) summarised in the reference network's feature space."""
+    """``part`` (a training split) summarised in the reference network's feature space;
+    computed once for these records of this content and this reference, then read."""
+    key = _key(part)
+    kept = _kept(part.folder)
+    if key in kept:
+        return FeatureFingerprint.model_validate(kept[key])
+    found = _computed(part)
+    with contextlib.suppress(OSError):  # a dataset on a read-only disk computes it each time
+        write_json_atomic(part.folder / KEPT, {**kept, key: found.model_dump()})
+    return found
+
+
+def _key(part: Dataset) -> str:
+    """The dataset's content, the records chosen and the reference, as one digest."""
+    digest = hashlib.sha256(part.manifest["fingerprint"].encode())
+    digest.update(np.ascontiguousarray(part.indices, dtype=np.int64).tobytes())
+    digest.update(f"{reference().digest} {SAMPLE}".encode())
+    return digest.hexdigest()
+
+
+def _kept(folder: Path) -> dict:
+    try:
+        kept = json.loads((folder / KEPT).read_text())
+    except (OSError, ValueError):
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def _computed(part: Dataset) -> FeatureFingerprint:
     inputs, labels = reference_features(part)
     classes = np.unique(labels)
     means = np.stack([inputs[labels == c].mean(0) for c in classes]).astype(np.float16)

@@ -24,6 +24,15 @@ from lumos.fileio import process_alive, staged_directory, write_bytes_atomic, wr
 from lumos.workspace import Workspace, validate_name
 
 
+def model_folder(name: str, workspace: Workspace, *, overwrite: bool = False) -> Path:
+    """Where model ``name`` is stored; refused when the name is not valid, or taken and not
+    to be overwritten (asked before a save does its work, not after)."""
+    folder = workspace.models_dir / validate_name(name, "model name")
+    if folder.exists() and not overwrite:
+        raise BundleError(f"model {name!r} already exists: use --overwrite to replace it")
+    return folder
+
+
 def save_bundle(
     name: str,
     *,
@@ -34,9 +43,7 @@ def save_bundle(
 ) -> Path:
     """Store a bundle as ``models/<name>/`` (atomically); returns the folder."""
     workspace = (workspace or Workspace()).ensure()
-    folder = workspace.models_dir / validate_name(name, "model name")
-    if folder.exists() and not overwrite:
-        raise BundleError(f"model {name!r} already exists: use --overwrite to replace it")
+    folder = model_folder(name, workspace, overwrite=overwrite)
     described = BundleMeta.parse(
         {
             "lumos_bundle": BUNDLE_VERSION,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lumos.bundle import Bundle, BundleError, BundleMeta, save_bundle
+from lumos.bundle import Bundle, BundleError, BundleMeta, model_folder, save_bundle
 from lumos.bundle.fingerprint import fingerprint
 from lumos.data import Dataset
 from lumos.fileio import load_json
@@ -23,6 +23,7 @@ def bundle_from_job(
 ) -> Path:
     """Save the best weights of training job ``job_id`` as model ``name``."""
     workspace = (workspace or Workspace()).ensure()
+    model_folder(name, workspace, overwrite=overwrite)
     job = open_job(workspace, job_id)
     if job.kind != "train":
         raise BundleError(f"job {job_id} is a {job.kind} job, not a training job")

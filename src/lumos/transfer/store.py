@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lumos.bundle import save_bundle
+from lumos.bundle import model_folder, save_bundle
 from lumos.bundle.fingerprint import fingerprint
 from lumos.data import Dataset
 from lumos.errors import DataError, LumosError
@@ -54,6 +54,8 @@ def import_model(
     """Store the weights of ``request`` as model ``name`` (default: the file's stem);
     returns its folder. Refused, naming the file, if they are not weights of the network."""
     path = Path(request.path)
+    workspace = (workspace or Workspace()).ensure()
+    model_folder(name or path.stem, workspace, overwrite=overwrite)
     tensors, kind = read_weights(path)
     task = task_of(request.network)
     if not task.scores_images:
