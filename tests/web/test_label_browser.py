@@ -52,6 +52,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Workspace]]:
 
 @pytest.fixture(scope="module")
 def browser():
+    expect.set_options(timeout=60_000)  # a busy machine is slow, not wrong
     with chromium() as browser:
         yield browser
 
