@@ -285,7 +285,7 @@ def test_empty_validation_split(tmp_path: Path) -> None:
         {"invert": 0.3, "epochs": 3},
         {"precision": "bf16", "epochs": 1},
         {"lr_policy": "plateau", "metric": "val_loss", "early_stopping": 1},
-        {"network": "resnet18", "epochs": 2, "channels_last": True, "input_size": (16, 16)},
+        {"network": "resnet18", "epochs": 1, "channels_last": True, "input_size": (12, 12)},
     ],
 )
 def test_recipe_options_train(home: Workspace, values: dict) -> None:
