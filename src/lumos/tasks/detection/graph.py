@@ -57,9 +57,11 @@ def graph_answer(
     )
 
 
-def graph_score(bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
-    """COCO mAP at IoU 0.5 of a graph's boxes on ``part``, found as the evaluation finds a
-    detector's (:func:`~lumos.tasks.detection.scoring.detect_split`)."""
+def graph_detections(
+    bundle: TrainedModel, run: GraphRun, part: Dataset
+) -> tuple[list[dict], list[dict]]:
+    """The stored boxes of every record of ``part`` and a graph's boxes for it, found as the
+    evaluation finds a detector's (:func:`~lumos.tasks.detection.scoring.detect_split`)."""
 
     def find(images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         shares = split_outputs(run(images.numpy()), len(images))
@@ -67,7 +69,12 @@ def graph_score(bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str
         return [{k: torch.from_numpy(v) for k, v in zip(names, s, strict=True)} for s in shares]
 
     loader = BatchLoader(part, 16, targets="boxes")
-    truths, found = detect_split(find, loader, bundle.preprocessing.input_size)
+    return detect_split(find, loader, bundle.preprocessing.input_size)
+
+
+def graph_score(bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
+    """COCO mAP at IoU 0.5 of a graph's boxes on ``part``."""
+    truths, found = graph_detections(bundle, run, part)
     return "mAP50", float(coco_metrics(*coco_documents(truths, found, part.classes))["map_50"])
 
 
