@@ -6,6 +6,7 @@ from PIL import Image
 
 from helpers import class_folders, png_claiming_size, run_cli
 from lumos import demo as demo_module
+from lumos.bundle import fingerprint
 from lumos.train import Recipe
 from lumos.workspace import Workspace
 
@@ -126,12 +127,15 @@ def test_version(cli) -> None:
 
 
 def test_demo_runs_the_whole_loop(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The detector's recipe reaching its score is test_detectors' job; here one epoch
-    # shows the step runs end to end. The digits recipe runs whole, pinned to fp32: it scored
+    # The detector's recipe reaching its score is test_detectors' job; here one epoch at
+    # 64x64 shows the step runs end to end, and saved models' fingerprints (test_fingerprint's
+    # job) read 300 images a split. The digits recipe runs whole, pinned to fp32: it scored
     # 97.21-98.32% test top-1 over seeds 0-2 in fp32 (AVX2 and AVX-512) and bf16 autocast;
     # the test leaves three test images (of 179) below the lowest.
-    short = Recipe(**{**demo_module.DETECTION_RECIPE.model_dump(), "epochs": 1, "warmup_epochs": 0})
+    short = Recipe(**{**demo_module.DETECTION_RECIPE.model_dump(), "epochs": 1,
+                      "warmup_epochs": 0, "input_size": (64, 64)})  # fmt: skip
     monkeypatch.setattr(demo_module, "DETECTION_RECIPE", short)
+    monkeypatch.setattr(fingerprint, "SAMPLE", 300)
     digits = demo_module.DEMO_RECIPE.model_copy(update={"precision": "fp32"})
     monkeypatch.setattr(demo_module, "DEMO_RECIPE", digits)
     code, out, err = cli("demo", "--out", str(tmp_path / "demo"))

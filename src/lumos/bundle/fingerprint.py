@@ -82,7 +82,7 @@ def reference() -> Reference:
     return Reference(network, head, centre, digest)
 
 
-def reference_features(part: Dataset, limit: int = SAMPLE) -> tuple[np.ndarray, np.ndarray]:
+def reference_features(part: Dataset, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """The L2-normalised reference features of at most ``limit`` records of ``part`` (a
     seeded sample) and their class labels (-1 where a record has no single class)."""
     chosen = np.random.default_rng(0).choice(len(part), min(limit, len(part)), replace=False)
@@ -131,7 +131,7 @@ def _kept(folder: Path) -> dict:
 
 
 def _computed(part: Dataset) -> FeatureFingerprint:
-    inputs, labels = reference_features(part)
+    inputs, labels = reference_features(part, SAMPLE)
     classes = np.unique(labels)
     means = np.stack([inputs[labels == c].mean(0) for c in classes]).astype(np.float16)
     return FeatureFingerprint(
