@@ -4,10 +4,12 @@ GPU, its largest batch, epoch time and cost; and what it refuses."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
-from helpers import api_error, colour_folders, workbench_client
+from helpers import api_error, colour_folders, run_cli, workbench_client
 from lumos.data import import_dataset
 from lumos.plan import Planner, workload
+from lumos.recipe import Arithmetic, Optimizer, Precision
 from lumos.workspace import Workspace
 
 
@@ -38,3 +40,19 @@ def test_the_plan_of_a_recipe_on_a_dataset_and_a_gpu(workspace: Workspace, tmp_p
     )
     for bad in ({"batch": 0}, {"batch": "x"}, {"precision": "fp8"}, {"gpu": "g" * 200}):
         assert client.get("/api/plan", params=query | bad).status_code == 422, bad
+
+
+def test_both_front_ends_offer_the_recipes_choices(
+    workspace: Workspace, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """The CLI's and the web's optimiser and precision lists are the recipe's own, so
+    neither can drift (``lumos plan`` takes an arithmetic: ``auto`` differs by device)."""
+    client = workbench_client(workspace, roots=[tmp_path], run_jobs=False)
+    parameters = client.get("/openapi.json").json()["paths"]["/api/plan"]["get"]["parameters"]
+    web = {p["name"]: p["schema"].get("enum") for p in parameters}
+    assert web["optimizer"] == list(get_args(Optimizer))
+    assert web["precision"] == list(get_args(Precision)) == ["auto", *get_args(Arithmetic)]
+    for option, choices in (("--optimizer", Optimizer), ("--precision", Arithmetic)):
+        code, _, err = run_cli(monkeypatch, capsys, "plan", "lenet5", option, "nope")
+        listed = ", ".join(f"'{c}'" for c in get_args(choices))
+        assert code == 2 and f"'nope' is not one of {listed}." in err, err

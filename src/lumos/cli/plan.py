@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from lumos.cli.common import out, parse_shape
+from lumos.recipe import Arithmetic, Optimizer
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,8 +66,8 @@ def plan_command(
         str | None, typer.Option("--input", help="CxHxW; default: the network's (model's) own.")
     ] = None,
     batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1,32,128",
-    optimizer: Annotated[Literal["sgd", "adam", "adamw"], typer.Option()] = "sgd",
-    precision: Annotated[Literal["fp32", "bf16", "fp16"], typer.Option()] = "fp32",
+    optimizer: Annotated[Optimizer, typer.Option()] = "sgd",
+    precision: Annotated[Arithmetic, typer.Option()] = "fp32",
     classes: Annotated[int, typer.Option(help="Classes the head scores (networks).", min=1)] = 10,
     memory: MemoryOption = None,
     gpu: GpuOption = None,

@@ -3,7 +3,7 @@ batch, an epoch's time and cost) for the new-model form."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
@@ -11,6 +11,7 @@ from lumos.errors import NotFoundError
 from lumos.models.zoo import list_models
 from lumos.plan.hardware import catalogue, device
 from lumos.plan.recipe import dataset_plan
+from lumos.recipe import Optimizer, Precision
 from lumos.web.api.common import settings_of, state_of
 
 router = APIRouter()
@@ -32,8 +33,8 @@ def plan(
     network: Annotated[str, Query(max_length=200)],
     dataset: Annotated[str, Query(max_length=200)],
     batch: Annotated[int, Query(ge=1, le=65536)] = 64,
-    optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = "sgd",
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto",
+    optimizer: Optimizer = "sgd",
+    precision: Precision = "auto",
     gpu: Annotated[str | None, Query(max_length=100)] = None,
     epochs: Annotated[int, Query(ge=1, le=100000)] = 10,
 ) -> dict[str, Any]:
