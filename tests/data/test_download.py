@@ -46,7 +46,7 @@ def test_cifar_download_unpacks_safely(tmp_path: Path, monkeypatch: pytest.Monke
         tar.add(batches, arcname="cifar-10-batches-py")
     monkeypatch.setitem(cifar.URLS, "cifar10", archive.as_uri())
     inner = cifar.download(tmp_path / "cache")
-    assert (inner / "data_batch_1").is_file() and cifar.detect(inner)
+    assert (inner / "data_batch_1").is_file() and cifar.sniff(inner)
 
 
 def test_download_failure_is_one_clear_error(

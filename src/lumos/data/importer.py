@@ -27,7 +27,15 @@ from lumos.data.decode import Decoded, DecodePlan, decode_item
 from lumos.data.encoded import chosen
 from lumos.data.formats.clues import one_class_clue
 from lumos.data.options import ImportOptions
-from lumos.data.records import CLASSIFICATION, IGNORE_INDEX, SPLITS, Problem, Scan, SourceItem, Task
+from lumos.data.records import (
+    CLASSIFICATION,
+    IGNORE_INDEX,
+    SPLITS,
+    Problem,
+    Scan,
+    SourceItem,
+    TaskKind,
+)
 from lumos.data.selection import all_grayscale, common_size, nothing_usable, select_items
 from lumos.data.splits import split_codes
 from lumos.data.stats import StatsAccumulator, box_stats, class_counts
@@ -138,7 +146,7 @@ class _Import:
     name: str
     source: str | Path
     reader_name: str
-    task: Task
+    task: TaskKind
     scan: Scan
     classes: list[str]
     items: list[SourceItem]
@@ -305,7 +313,7 @@ def _describe_source(source: str | Path) -> str:
     return text if formats.is_sample(text) else str(Path(source).resolve())
 
 
-def _class_warnings(task: Task, classes: list[str], manifest: dict) -> list[Problem]:
+def _class_warnings(task: TaskKind, classes: list[str], manifest: dict) -> list[Problem]:
     warnings = []
     if task == CLASSIFICATION and len(classes) == 1:
         warnings.append(

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lumos.data.geometry import ResizeMode
 from lumos.data.images import DEFAULT_MAX_PIXELS
-from lumos.data.records import Task
+from lumos.data.records import TaskKind
 
 DEFAULT_LONGEST_SIDE = 512
 """Without --size, the most common source size is kept up to this longest side."""
@@ -21,7 +21,7 @@ class ImportOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: str | None = Field(None, description="source format; detected when not given")
-    task: Task | None = Field(None, description="overrides the task the format implies")
+    task: TaskKind | None = Field(None, description="overrides the task the format implies")
     size: tuple[int, int] | None = Field(
         None,
         description="(height, width); default: the most common source size if its "

@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-Task = Literal["classification", "detection", "segmentation"]  # what a source is labelled for
-CLASSIFICATION: Task = "classification"  # a class (or classes) per image, no boxes or masks
-TASKS: tuple[Task, ...] = ("classification", "detection", "segmentation")
+TaskKind = Literal["classification", "detection", "segmentation"]  # what a source is labelled for
+CLASSIFICATION: TaskKind = "classification"  # a class (or classes) per image, no boxes or masks
+TASKS: tuple[TaskKind, ...] = ("classification", "detection", "segmentation")
 SPLITS = ("train", "val", "test")
 IGNORE_INDEX = 255
 """Mask value for pixels that carry no label (VOC's border, padding added by a resize).
@@ -92,7 +92,7 @@ class Problem:
 class Scan:
     """Everything a format reader found, before any pixel is decoded."""
 
-    task: Task
+    task: TaskKind
     items: list[SourceItem]
     problems: list[Problem] = field(default_factory=list)
     classes: list[str] | None = None

@@ -1,4 +1,4 @@
-"""One module per source format; each has ``NAME``, ``TASK``, ``detect``, ``scan`` and ``write``.
+"""One module per source format; each has ``NAME``, ``TASK``, ``sniff``, ``scan`` and ``write``.
 
 :func:`resolve` picks the reader for a source (by ``--format`` or by looking at it);
 ``sample:NAME`` sources come from :mod:`lumos.data.samples`.
@@ -88,7 +88,7 @@ def resolve(source: str | Path, format_name: str | None) -> tuple[Reader | Modul
             )
         return FORMATS[format_name], path
     for module in _MODULES:
-        if module.detect(path):
+        if module.sniff(path):
             return module, path
     raise DataError(path, f"cannot tell the format: pass --format ({', '.join(FORMATS)})")
 

@@ -89,7 +89,7 @@ def _batches(source: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     return bool(_batches(source)) and (
         (source / "batches.meta").is_file() or (source / "meta").is_file()
     )

@@ -34,7 +34,7 @@ def _annotation_files(source: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     if source.is_file():
         return source.suffix.lower() == ".json"
     return (source / "annotations").is_dir() and bool(_annotation_files(source))

@@ -55,7 +55,7 @@ def _documents(source: Path) -> list[tuple[Path, Element | DataError]]:
     return found
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     return any(isinstance(root, Element) for _, root in _documents(source))
 
 

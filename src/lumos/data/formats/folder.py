@@ -22,7 +22,7 @@ NAME = "folder"
 TASK = "classification"
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     return source.is_dir() and any(p.is_dir() for p in source.iterdir())
 
 

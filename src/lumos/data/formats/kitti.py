@@ -50,7 +50,7 @@ def _roots(source: Path) -> dict[str | None, tuple[Path, Path]]:
     return {None: subsets[0]} if len(subsets) == 1 else {}
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     return source.is_dir() and any(
         _looks_like_kitti(labels) for _, labels in _roots(source).values()
     )

@@ -31,7 +31,7 @@ NAME = "labelme"
 TASK = "detection"
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     if not source.is_dir():
         return False
     for path in sorted(source.rglob("*.json"))[:3]:

@@ -38,7 +38,7 @@ def _documents(source: Path) -> list[Path]:
     return sorted((source / "Annotations").rglob("*.xml")) if source.is_dir() else []
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     """An ``Annotations/`` folder whose XML has LabelMe's ``imagesize`` (VOC's has ``size``)."""
     for path in _documents(source)[:3]:
         try:

@@ -58,7 +58,7 @@ def _tasks_file(source: Path) -> Path | None:
     return found[0] if found else None
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     return _tasks_file(source) is not None
 
 

@@ -22,7 +22,7 @@ TASK = "classification"
 _LISTS = ("train.txt", "val.txt", "test.txt")
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     if source.is_file():
         return source.suffix.lower() == ".txt"
     return source.is_dir() and any((source / name).is_file() for name in _LISTS)

@@ -54,7 +54,7 @@ def _roots(source: Path) -> dict[str | None, tuple[Path, Path]]:
     return by_split or roots
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     roots = _roots(source) if source.is_dir() else {}
     return any(any(m.glob("*.png")) for _, m in roots.values())
 

@@ -46,7 +46,7 @@ def _pairs(source: Path) -> dict[str, tuple[Path, Path]]:
     return pairs
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     return source.is_dir() and bool(_pairs(source))
 
 

@@ -70,7 +70,7 @@ Corners = Literal["pixels", "edges"]
 READS_CORNERS = True  # scan() and write() take ``corners``
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     return (source / "Annotations").is_dir() or (source / "SegmentationClass").is_dir()
 
 
@@ -96,7 +96,7 @@ def _listed(source: Path, kind: str) -> dict[str, str | None]:
 def scan(source: Path, corners: Corners = "pixels") -> Scan:
     """Read a VOC folder; ``corners`` says whether bndbox numbers are VOC's 1-based pixels
     (the devkit, Detectron2) or 0-based edges (datumaro, CVAT)."""
-    if not detect(source):
+    if not sniff(source):
         raise DataError(source, "no Annotations/ or SegmentationClass/ folder: not a VOC dataset")
     masks_dir = source / "SegmentationClass"
     result = Scan(task="detection", items=[], root=source)

@@ -42,7 +42,7 @@ def _config_file(source: Path) -> Path | None:
     return next((source / n for n in names if (source / n).is_file()), None)
 
 
-def detect(source: Path) -> bool:
+def sniff(source: Path) -> bool:
     if source.is_file():
         return source.suffix.lower() in (".yaml", ".yml") or source.name == DARKNET
     return _config_file(source) is not None

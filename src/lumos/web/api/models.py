@@ -15,7 +15,7 @@ from lumos.bundle import Bundle, list_bundles, remove_bundle
 from lumos.deploy.export import current_onnx
 from lumos.deploy.from_job import bundle_from_job
 from lumos.deploy.optimize import check_request
-from lumos.deploy.trial import classify_many, inspect_layers, try_image
+from lumos.deploy.try_image import classify_many, inspect_layers, try_image
 from lumos.errors import DataError
 from lumos.evaluate.run import queue_evaluation
 from lumos.jobs import create_job, find_jobs
