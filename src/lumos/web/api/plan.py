@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from lumos.errors import NotFoundError
 from lumos.models.zoo import list_models
 from lumos.plan.hardware import catalogue, device
-from lumos.plan.recipe import dataset_plan
+from lumos.plan.on_dataset import dataset_plan
 from lumos.recipe import Optimizer, Precision
 from lumos.web.api.common import settings_of, state_of
 
