@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,11 +13,9 @@ from lumos.cli.common import out, parse_shape
 from lumos.recipe import Arithmetic, Optimizer
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from lumos.plan import MemoryPlan, Planner
-    from lumos.plan.hardware import Device
-    from lumos.plan.timing import DevicePlan, Efficiency
+    from lumos.plan import MemoryPlan
+    from lumos.plan.report import PlanReport
+    from lumos.plan.timing import Efficiency
 
 app = typer.Typer()
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
@@ -81,49 +79,31 @@ def plan_command(
     state, the activations kept for backward, traced from the network) and to run, per batch
     size, with the seeds' rule of thumb beside it; the largest batch that fits a memory or a
     GPU of the catalogue, and an epoch's time and cost there."""
-    from lumos.plan import Planner, workload_named
+    from lumos.plan import workload_named
     from lumos.plan.hardware import catalogue, device
-    from lumos.plan.measure import training_peak
+    from lumos.plan.report import plan_report
     from lumos.workspace import Workspace
 
     home = Workspace().root
     options = {"optimizer": optimizer, "precision": precision, "num_classes": classes}
     chosen = device(gpu, home) if gpu else None  # an unknown name fails before any tracing
     work = workload_named(network, parse_shape(input_shape) if input_shape else None, **options)
-    planner = Planner(work)
-    plans = [planner.plan(size) for size in parse_batches(batch)]
-    measured = [training_peak(work, p.batch) for p in plans if measure]
-    room = parse_bytes(memory) if memory else None
-    fits = planner.largest_batch(room) if room is not None else None
     devices = list(catalogue(home).values()) if compare else [chosen] if chosen else []
-    largest = max(p.batch for p in plans)
-    runs, share = _on_devices(planner, devices, largest, images, epochs, home)
+    report = plan_report(work, parse_batches(batch), memory=parse_bytes(memory) if memory else None,
+                         devices=devices, images=images, epochs=epochs, measure=measure,
+                         workspace_root=home)  # fmt: skip
     if json_output:
-        print(json.dumps(_as_json(plans, measured, fits, runs, share), indent=2))
+        print(json.dumps(report.as_dict(), indent=2))
         return
     _show_memory(f"{network}, {'x'.join(map(str, work.input_shape))}, {optimizer}, {precision}",
-                 plans, measured)  # fmt: skip
-    places = [(fits, memory)] if fits is not None else []
-    places += [(r.largest_batch, f"the {r.device.name}") for r in runs if chosen and not compare]
+                 report.plans, report.measured)  # fmt: skip
+    places = [(report.largest_batch, memory)] if report.largest_batch is not None else []
+    places += [(r.largest_batch, f"the {r.device.name}") for r in report.runs if not compare]
     for room, where in places:
-        _say_fit(plans, room, where)
-    if share:
-        out.print(_device_table(runs, images, epochs, compare))
-        out.print(_efficiency_note(share))
-
-
-def _on_devices(
-    planner: Planner, devices: list[Device], batch: int, images: int, epochs: int, home: Path
-) -> tuple[list[DevicePlan], Efficiency | None]:
-    """The recipe on each device, and the efficiency measured (once) for them."""
-    from lumos.plan.timing import efficiency, efficiency_cache, on_device
-
-    if not devices:
-        return [], None
-    share = efficiency(planner.work, efficiency_cache(home))
-    runs = [on_device(planner, d, batch, images=images, epochs=epochs, measured=share)
-            for d in devices]  # fmt: skip
-    return runs, share
+        _say_fit(report.plans, room, where)
+    if report.share:
+        out.print(_device_table(report, images, epochs, compare))
+        out.print(_efficiency_note(report.share))
 
 
 def _show_memory(title: str, plans: list[MemoryPlan], measured: list[int]) -> None:
@@ -145,25 +125,6 @@ def _say_fit(plans: list[MemoryPlan], fits: int, where: str) -> None:
             )
 
 
-def _as_json(
-    plans: list[MemoryPlan],
-    measured: list[int],
-    fits: int | None,
-    runs: list[DevicePlan],
-    share: Efficiency | None,
-) -> dict[str, Any]:
-    from lumos.plan.timing import ranked
-
-    rows = [plan.as_dict() for plan in plans]
-    for row, peak in zip(rows, measured, strict=False):
-        row["measured"] = peak
-    answer: dict[str, Any] = {"plans": rows, "largest_batch": fits}
-    if share is not None:
-        answer["devices"] = [run.as_dict() | {"cost_rank": rank} for run, rank in ranked(runs)]
-        answer["efficiency"] = share.__dict__ | {"share": share.share}
-    return answer
-
-
 def _memory_table(plans: list[MemoryPlan], measured: list[int], title: str) -> Table:
     table = Table(*COLUMNS, *(["measured"] if measured else []), title=title)
     for index, plan in enumerate(plans):
@@ -180,13 +141,11 @@ def _memory_table(plans: list[MemoryPlan], measured: list[int], title: str) -> T
     return table
 
 
-def _device_table(runs: list[DevicePlan], images: int, epochs: int, compare: bool) -> Table:
-    from lumos.plan.timing import ranked
-
+def _device_table(report: PlanReport, images: int, epochs: int, compare: bool) -> Table:
     table = Table("gpu", "memory", "largest batch", "arithmetic", "epoch", "$/epoch",
                   f"$/run ({epochs} epochs)", "kWh/run", *(["cost rank"] if compare else []),
                   title=f"{images:,} images an epoch")  # fmt: skip
-    for run, cost_rank in ranked(runs):
+    for run, cost_rank in report.ranked():
         fits = run.largest_batch > 0
         table.add_row(
             run.device.key,

@@ -10,8 +10,8 @@ import torch
 from lumos.arithmetic import choose
 from lumos.data import Dataset
 from lumos.plan.hardware import Device
-from lumos.plan.memory import Planner, workload
-from lumos.plan.timing import efficiency, efficiency_cache, on_device
+from lumos.plan.memory import workload
+from lumos.plan.report import plan_report
 from lumos.tasks import task_of
 
 PRECISIONS = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
@@ -45,11 +45,12 @@ def dataset_plan(
         precision=planned_precision(precision, device),
         num_classes=len(task_of(network).outputs(data.classes)),
     )
-    planner = Planner(work)
-    answer: dict[str, Any] = {"memory": planner.plan(batch).as_dict()}
-    if device is not None:
-        share = efficiency(work, efficiency_cache(workspace_root))
-        images = len(data.split("train")) or len(data)
-        run = on_device(planner, device, batch, images=images, epochs=epochs, measured=share)
-        answer |= {"device": run.as_dict(), "images": images, "share": share.share}
+    images = len(data.split("train")) or len(data)
+    devices = [device] if device is not None else []
+    report = plan_report(work, [batch], devices=devices, images=images, epochs=epochs,
+                         workspace_root=workspace_root)  # fmt: skip
+    answer: dict[str, Any] = {"memory": report.plans[0].as_dict()}
+    if report.share is not None:
+        answer |= {"device": report.runs[0].as_dict(), "images": images,
+                   "share": report.share.share}  # fmt: skip
     return answer
