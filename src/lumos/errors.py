@@ -33,3 +33,7 @@ class NotFoundError(WorkspaceError):
 
 class BundleError(LumosError):
     """A bundle that is missing, damaged, or of an unknown version."""
+
+
+class ExportError(LumosError):
+    """An export that cannot be made, or that does not compute what PyTorch computes."""

@@ -20,8 +20,8 @@ Optimizer = Literal["sgd", "adam", "adamw", "rmsprop"]
 LRPolicy = Literal[
     "fixed", "step", "multistep", "exponential", "polynomial", "cosine", "onecycle", "plateau"
 ]
-Arithmetic = Literal["fp32", "bf16", "fp16"]  # what a step computes in
-Precision = Literal["auto", Arithmetic]  # auto: what this device trains fastest in, well
+FixedPrecision = Literal["fp32", "bf16", "fp16"]  # a precision that is not auto
+Precision = Literal["auto", FixedPrecision]  # auto: what this device trains fastest in, well
 Normalize = Literal["none", "per-channel", "mean-image"]
 Balance = Literal["none", "weights", "sampler"]
 BatchNorm = Literal["train", "frozen", "reestimate"]

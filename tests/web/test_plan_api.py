@@ -9,7 +9,7 @@ from typing import get_args
 from helpers import api_error, colour_folders, run_cli, workbench_client
 from lumos.data import import_dataset
 from lumos.plan import Planner, workload
-from lumos.recipe import Arithmetic, Optimizer, Precision
+from lumos.recipe import FixedPrecision, Optimizer, Precision
 from lumos.workspace import Workspace
 
 
@@ -51,8 +51,8 @@ def test_both_front_ends_offer_the_recipes_choices(
     parameters = client.get("/openapi.json").json()["paths"]["/api/plan"]["get"]["parameters"]
     web = {p["name"]: p["schema"].get("enum") for p in parameters}
     assert web["optimizer"] == list(get_args(Optimizer))
-    assert web["precision"] == list(get_args(Precision)) == ["auto", *get_args(Arithmetic)]
-    for option, choices in (("--optimizer", Optimizer), ("--precision", Arithmetic)):
+    assert web["precision"] == list(get_args(Precision)) == ["auto", *get_args(FixedPrecision)]
+    for option, choices in (("--optimizer", Optimizer), ("--precision", FixedPrecision)):
         code, _, err = run_cli(monkeypatch, capsys, "plan", "lenet5", option, "nope")
         listed = ", ".join(f"'{c}'" for c in get_args(choices))
         assert code == 2 and f"'nope' is not one of {listed}." in err, err

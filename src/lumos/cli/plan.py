@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from lumos.cli.common import out, parse_shape
-from lumos.recipe import Arithmetic, Optimizer
+from lumos.recipe import FixedPrecision, Optimizer
 
 if TYPE_CHECKING:
     from lumos.plan import MemoryPlan
@@ -65,7 +65,7 @@ def plan_command(
     ] = None,
     batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1,32,128",
     optimizer: Annotated[Optimizer, typer.Option()] = "sgd",
-    precision: Annotated[Arithmetic, typer.Option()] = "fp32",
+    precision: Annotated[FixedPrecision, typer.Option()] = "fp32",
     classes: Annotated[int, typer.Option(help="Classes the head scores (networks).", min=1)] = 10,
     memory: MemoryOption = None,
     gpu: GpuOption = None,

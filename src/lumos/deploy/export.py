@@ -3,11 +3,11 @@
 The exported graph takes 0-1 float images (N, C, H, W) at the network's input size: the
 normalisation is inside it (see :mod:`lumos.models.normalization`), and the labels and
 preprocessing travel with it (ONNX metadata ``lumos``, TorchScript extra file
-``lumos.json``). A classifier gives ``logits`` (N, K), a segmenter ``logits`` (N, K, H, W),
-a detector (ONNX only) its boxes with decoding and NMS inside the graph (see
-:mod:`lumos.deploy.detection_graph`). Every export runs next to PyTorch on real images
-before it is written (top-1, pixel or box agreement); one that differs is refused and
-nothing is left behind.
+``lumos.json``). What is traced is the task's ``export_graph``: a classifier gives
+``logits`` (N, K), a segmenter ``logits`` (N, K, H, W), a detector (ONNX only) its boxes
+with decoding and NMS inside the graph (:mod:`lumos.tasks.detection.export_graph`). Every
+export runs next to PyTorch on real images before it is written (top-1, pixel or box
+agreement); one that differs is refused and nothing is left behind.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from lumos.bundle import META, Bundle
 from lumos.data import Dataset
 from lumos.data.geometry import RESAMPLING
 from lumos.data.loader import INPUT_RESAMPLING
-from lumos.deploy import detection_graph
-from lumos.deploy.detection_graph import compare_boxes
 from lumos.deploy.sessions import onnx_session
-from lumos.errors import DataError, LumosError, WorkspaceError
+from lumos.errors import DataError, ExportError, WorkspaceError
 from lumos.fileio import write_bytes_atomic
+from lumos.tasks.base import ExportGraph
+from lumos.tasks.detection.export_graph import compare_boxes
 from lumos.tasks.inputs import network_input
 
 FORMATS = ("onnx", "torchscript")
@@ -44,10 +44,6 @@ METADATA = "lumos"
 CHECK_IMAGES = 32
 LOGIT_TOLERANCE = 1e-3  # relative to the largest logit; fp32 graphs agree to about 1e-6
 BOX_AGREEMENT = 0.95  # share of PyTorch's confident boxes the exported graph must find
-
-
-class ExportError(LumosError):
-    """An export that cannot be made, or that does not compute what PyTorch computes."""
 
 
 @dataclass
@@ -215,9 +211,10 @@ def export_bundle(
     if format not in FORMATS:
         raise ExportError(f"unknown format {format!r} (choose {' or '.join(FORMATS)})")
     out = out or bundle.artefact_folder / f"{bundle.name}{SUFFIXES[format]}"
+    if format not in bundle.task.export_formats:
+        formats = " or ".join(f.upper() for f in bundle.task.export_formats)
+        raise ExportError(f"{bundle.origin}: {bundle.task} bundles export to {formats} only")
     detector = bundle.task.finds_boxes
-    if detector and format != "onnx":
-        raise ExportError(f"{bundle.origin}: detection bundles export to ONNX only")
     model = bundle.model(trust_code=trust_code)
     batch, source = check_images(bundle, dataset)
     with torch.inference_mode():
@@ -263,18 +260,12 @@ def current_onnx(bundle: Bundle) -> Path:
     return path
 
 
-def exportable(bundle: Bundle, model: torch.nn.Module) -> tuple[torch.nn.Module, list[str], dict]:
-    """The module to export for ``bundle``'s network, its output names and any custom
-    operator translations."""
-    if not bundle.task.finds_boxes:
-        return model, ["logits"], {}
-    if not detection_graph.supported(model):
-        raise ExportError(
-            f"{bundle.origin}: {bundle.spec.name} cannot be exported with its post-processing "
-            "(FCOS and RetinaNet detectors can)"
-        )
-    graph = detection_graph.DetectionGraph(model, bundle.preprocessing.input_size)
-    return graph.eval(), detection_graph.OUTPUTS, detection_graph.translations()
+def exportable(bundle: Bundle, model: torch.nn.Module) -> ExportGraph:
+    """What an export of ``bundle`` traces for its network ``model`` (the task says)."""
+    try:
+        return bundle.task.export_graph(model, bundle.preprocessing.input_size)
+    except ExportError as e:
+        raise ExportError(f"{bundle.origin}: {bundle.spec.name} {e}") from None
 
 
 def _shifted(run: list[np.ndarray], offset: int) -> list[np.ndarray]:

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from torchvision.ops import box_iou
 
-from lumos.data.records import Box, SourceItem
+from lumos.data.records import Box, Shapes, SourceItem
 from lumos.errors import LumosError
 
 Value = dict[str, Any]
@@ -246,7 +247,6 @@ def box_pairs(
 
     if not a or not b:
         return []
-    from torchvision.ops import box_iou
 
     corners = [
         torch.tensor([[x[k] for k in ("x1", "y1", "x2", "y2")] for x in boxes], dtype=torch.float64)
@@ -288,8 +288,6 @@ class PolygonLabels(LabelKind):
         return [polygon["class"] for polygon in value.get("polygons", [])]
 
     def item(self, source: str, value: Value, size: tuple[int, int]) -> SourceItem:
-        from lumos.data.records import Shapes
-
         width, height = size
         shapes = tuple(
             (p["class"], [[c for point in p["points"] for c in point]]) for p in value["polygons"]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -38,6 +38,15 @@ Batches = Iterable[tuple[torch.Tensor, Any]]  # (images, labels) as a loader yie
 # input size to its outputs, in the order lumos exports them (lumos.deploy.export)
 GraphRun = Callable[[np.ndarray], list[np.ndarray]]
 Prepare = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]  # a val batch on the device
+
+
+class ExportGraph(NamedTuple):
+    """What an export traces: the module, its output names and the translations of any
+    custom operators it holds (``torch.onnx.export``'s ``custom_translation_table``)."""
+
+    module: nn.Module
+    outputs: list[str]
+    translations: dict
 
 
 class TrainedModel(Protocol):
@@ -178,6 +187,7 @@ class Task(ABC):
     # How the task reads its exported graph: a module with graph_answer, graph_score,
     # tensors and tensor_specs (``lumos.tasks.<task>.graph``)
     graph: ClassVar[ModuleType]
+    export_formats: ClassVar[tuple[str, ...]] = ("onnx", "torchscript")
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -260,7 +270,12 @@ class Task(ABC):
     ) -> list[Result]:
         """One result per input, in order; an unreadable input carries its error."""
 
-    # -- an exported graph's outputs (lumos.deploy: runtimes, optimisation, serving) --------
+    # -- the exported graph (lumos.deploy: export, runtimes, optimisation, serving) ---------
+
+    def export_graph(self, model: nn.Module, input_size: tuple[int, int]) -> ExportGraph:
+        """What an export traces for ``model`` (a network at ``input_size``): the network
+        itself, giving ``logits``."""
+        return ExportGraph(model, ["logits"], {})
 
     def split_outputs(self, outputs: Sequence[np.ndarray], count: int) -> list[list[np.ndarray]]:
         """Each of ``count`` images' share of a batch's graph outputs: its row of each."""

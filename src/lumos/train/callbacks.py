@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from lumos.recipe import RecipeError
 from lumos.train.checkpoints import save_checkpoint, save_weights
 from lumos.train.trainer import Callback, StopTraining, Trainer
 
@@ -226,8 +227,6 @@ class TensorBoard(Callback):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            from lumos.recipe import RecipeError
-
             raise RecipeError(
                 "tensorboard: true needs the tensorboard package (pip install tensorboard)"
             ) from None

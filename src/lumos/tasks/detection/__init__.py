@@ -12,9 +12,11 @@ import torch
 from torch import nn
 
 from lumos.data import Dataset
+from lumos.errors import ExportError
 from lumos.models.detection import anchors_from_stats
 from lumos.recipe import Recipe
-from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
+from lumos.tasks.base import ExportGraph, Objective, PredictOptions, Setup, Task, TrainedModel
+from lumos.tasks.detection import export_graph as boxes_graph
 from lumos.tasks.detection import graph as box_graph
 from lumos.tasks.detection.objective import BoxObjective
 from lumos.tasks.detection.result import Detections, write_detections
@@ -35,6 +37,7 @@ class Detection(Task):
     background = True
     finds_boxes = True
     channels_last = False  # torchvision's detectors gain nothing from it
+    export_formats = ("onnx",)  # its NMS is ONNX's NonMaxSuppression
 
     def fits(self, dataset: Dataset) -> bool:
         return dataset.has_boxes
@@ -55,6 +58,16 @@ class Detection(Task):
         scale = math.sqrt(input_size[0] * input_size[1] / (stored[0] * stored[1]))
         anchors["sizes"] = [round(size * scale, 1) for size in anchors["sizes"]]
         return {"anchors": anchors}
+
+    def export_graph(self, model: nn.Module, input_size: tuple[int, int]) -> ExportGraph:
+        """The detector with its decoding and NMS, from images to boxes
+        (:mod:`lumos.tasks.detection.export_graph`)."""
+        if not boxes_graph.supported(model):
+            raise ExportError(
+                "cannot be exported with its post-processing (FCOS and RetinaNet detectors can)"
+            )
+        graph = boxes_graph.DetectionGraph(model, input_size).eval()
+        return ExportGraph(graph, boxes_graph.OUTPUTS, boxes_graph.translations())
 
     def tuned_settings(self, bundle: TrainedModel, validation: Dataset) -> dict[str, Any]:
         """The operating point: the score threshold with the best F1 on validation."""

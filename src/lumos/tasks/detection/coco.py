@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torchvision.ops import box_iou
 
 from lumos.errors import DataError
 from lumos.figures import pyplot
@@ -216,8 +218,6 @@ def box_confusion(
     """Counts of true class (rows) against predicted class (columns), the last row and column
     being the background: a missed object is (class, background), a false alarm
     (background, class). Detections are matched greedily by score at ``iou``, class-blind."""
-    from torchvision.ops import box_iou
-
     ids = sorted(c["id"] for c in truth["categories"])
     index = {category: i for i, category in enumerate(ids)}
     background = len(ids)
@@ -271,9 +271,7 @@ def best_threshold(truth: dict, detections: list) -> float:
     return max(candidates, key=lambda t: operating_point(truth, detections, t)["f1"])
 
 
-def _xyxy(boxes: list[list[float]]):
-    import torch
-
+def _xyxy(boxes: list[list[float]]) -> torch.Tensor:
     b = torch.tensor(boxes, dtype=torch.float64)
     return torch.cat([b[:, :2], b[:, :2] + b[:, 2:]], dim=1)
 

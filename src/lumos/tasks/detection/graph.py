@@ -1,7 +1,7 @@
 """A detector read from its exported graph: each image's boxes, the answers in the input
 file's pixels, tensors and the graph's mAP.
 
-The graph (lumos.deploy.detection_graph) gives the boxes of a whole batch: ``image (M,)``,
+The graph (lumos.tasks.detection.export_graph) gives the boxes of a whole batch: ``image (M,)``,
 ``boxes (M, 4)`` x1y1x2y2 in input pixels, ``scores (M,)`` and ``labels (M,)`` (indices
 into the bundle's labels, 0 the background never among them).
 """
