@@ -4,6 +4,7 @@ run by the real Triton Inference Server."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -222,6 +223,17 @@ def test_the_real_triton_server_runs_the_repository(
             assert not client.is_model_ready(name)
 
 
+def _statistics_of(client, model: str, requests: int) -> dict:
+    """The model's statistics once they count ``requests`` inferences: Triton records a
+    request's statistics after it has sent the response."""
+    deadline = time.monotonic() + 600  # only a hang
+    while True:
+        stats = client.get_inference_statistics(model)["model_stats"][0]
+        if int(stats["inference_count"]) >= requests or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.05)
+
+
 def test_triton_batches_concurrent_requests_dynamically(
     home: Workspace, tmp_path: Path, httpclient
 ) -> None:
@@ -241,7 +253,7 @@ def test_triton_batches_concurrent_requests_dynamically(
             pending.append(client.async_infer("lenet", [request]))
         answers = np.concatenate([p.get_result().as_numpy("logits") for p in pending])
         np.testing.assert_allclose(answers, expected, atol=1e-4)
-        stats = client.get_inference_statistics("lenet")["model_stats"][0]
+        stats = _statistics_of(client, "lenet", requests=48)
     sizes = {int(b["batch_size"]): int(b["compute_infer"]["count"]) for b in stats["batch_stats"]}
     assert int(stats["inference_count"]) == 48 and sum(k * n for k, n in sizes.items()) == 48
     assert max(sizes) > 1 and int(stats["execution_count"]) < 48, sizes
