@@ -34,7 +34,6 @@ from lumos.deploy.sessions import onnx_session
 from lumos.errors import DataError, ExportError, WorkspaceError
 from lumos.fileio import write_bytes_atomic
 from lumos.tasks.base import ExportGraph
-from lumos.tasks.detection.export_graph import compare_boxes
 from lumos.tasks.inputs import network_input
 
 FORMATS = ("onnx", "torchscript")
@@ -42,8 +41,6 @@ SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
 DEFAULT_OPSET = 18
 METADATA = "lumos"
 CHECK_IMAGES = 32
-LOGIT_TOLERANCE = 1e-3  # relative to the largest logit; fp32 graphs agree to about 1e-6
-BOX_AGREEMENT = 0.95  # share of PyTorch's confident boxes the exported graph must find
 
 
 @dataclass
@@ -189,13 +186,6 @@ def compatible_split(bundle: Bundle, dataset: Dataset, split: str) -> Dataset:
     return part if len(part) else dataset
 
 
-def compare(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
-    """(max abs difference, top-1 agreement) of two (N, K) logit arrays."""
-    diff = float(np.abs(reference - candidate).max())
-    agreement = float((reference.argmax(1) == candidate.argmax(1)).mean())
-    return diff, agreement
-
-
 def export_bundle(
     bundle: Bundle,
     out: Path | None = None,
@@ -214,36 +204,23 @@ def export_bundle(
     if format not in bundle.task.export_formats:
         formats = " or ".join(f.upper() for f in bundle.task.export_formats)
         raise ExportError(f"{bundle.origin}: {bundle.task} bundles export to {formats} only")
-    detector = bundle.task.finds_boxes
     model = bundle.model(trust_code=trust_code)
     batch, source = check_images(bundle, dataset)
     with torch.inference_mode():
         reference = model(torch.from_numpy(batch))
+    step = len(batch) if dynamic_batch or format != "onnx" else 1
     if format == "onnx":
         data = onnx_bytes(bundle, opset=opset, dynamic_batch=dynamic_batch, model=model)
         session = onnx_session(data)
-        step = len(batch) if dynamic_batch else 1
         runs = [
             session.run(None, {"images": batch[i : i + step]}) for i in range(0, len(batch), step)
         ]
     else:
         data, outputs = _torchscript(bundle, model, batch)
         runs = [[outputs]]
-    if detector:
-        found = [_shifted(run, i * step) for i, run in enumerate(runs)]
-        diff, agreement = compare_boxes(
-            reference, [np.concatenate(p) for p in zip(*found, strict=True)]
-        )
-        check = ExportCheck(source, len(batch), diff, agreement, "box")
-        refused = agreement < BOX_AGREEMENT
-    else:
-        reference = reference.float().numpy()
-        diff, agreement = compare(reference, np.concatenate([run[0] for run in runs]))
-        kind = "pixel" if reference.ndim == 4 else "top-1"
-        check = ExportCheck(source, len(batch), diff, agreement, kind)
-        refused = diff > LOGIT_TOLERANCE * max(1.0, float(np.abs(reference).max())) or agreement < (
-            1.0 if kind == "top-1" else 0.999
-        )
+    agreed = bundle.task.export_agreement(reference, runs, step)
+    check = ExportCheck(source, len(batch), agreed.max_abs_diff, agreed.agreement, agreed.kind)
+    refused = not agreed.close_enough
     if refused:
         raise ExportError(f"{out}: the {format} export differs from PyTorch; {check.line()}")
     write_bytes_atomic(out, data)
@@ -266,11 +243,6 @@ def exportable(bundle: Bundle, model: torch.nn.Module) -> ExportGraph:
         return bundle.task.export_graph(model, bundle.preprocessing.input_size)
     except ExportError as e:
         raise ExportError(f"{bundle.origin}: {bundle.spec.name} {e}") from None
-
-
-def _shifted(run: list[np.ndarray], offset: int) -> list[np.ndarray]:
-    """A detection graph's outputs for a slice of the batch, image indices made global."""
-    return [run[0] + offset, *run[1:]]
 
 
 def _torchscript(

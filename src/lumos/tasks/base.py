@@ -40,6 +40,9 @@ GraphRun = Callable[[np.ndarray], list[np.ndarray]]
 Prepare = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]  # a val batch on the device
 
 
+LOGIT_TOLERANCE = 1e-3  # of the largest logit; fp32 graphs agree with PyTorch to about 1e-6
+
+
 class ExportGraph(NamedTuple):
     """What an export traces: the module, its output names and the translations of any
     custom operators it holds (``torch.onnx.export``'s ``custom_translation_table``)."""
@@ -47,6 +50,15 @@ class ExportGraph(NamedTuple):
     module: nn.Module
     outputs: list[str]
     translations: dict
+
+
+class ExportAgreement(NamedTuple):
+    """How an export's outputs on a batch compare with PyTorch's own."""
+
+    max_abs_diff: float
+    agreement: float  # share of the inputs (images, pixels, confident boxes) given the same class
+    kind: str  # what is counted: "top-1", "pixel", "box"
+    close_enough: bool  # whether the export may be written
 
 
 class TrainedModel(Protocol):
@@ -188,6 +200,8 @@ class Task(ABC):
     # tensors and tensor_specs (``lumos.tasks.<task>.graph``)
     graph: ClassVar[ModuleType]
     export_formats: ClassVar[tuple[str, ...]] = ("onnx", "torchscript")
+    # What an export's logits must agree on with PyTorch's, and the share that must agree
+    export_agrees_on: ClassVar[tuple[str, float]] = ("top-1", 1.0)
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -276,6 +290,21 @@ class Task(ABC):
         """What an export traces for ``model`` (a network at ``input_size``): the network
         itself, giving ``logits``."""
         return ExportGraph(model, ["logits"], {})
+
+    def export_agreement(
+        self, reference: Any, runs: list[list[np.ndarray]], step: int
+    ) -> ExportAgreement:
+        """How the exported graph's outputs (``runs``: one list per ``step`` images of the
+        batch) agree with ``reference``, PyTorch's logits on the whole batch: the largest
+        difference within :data:`LOGIT_TOLERANCE` of the largest logit, and the class of
+        every input (image or pixel) as often as :attr:`export_agrees_on` asks."""
+        expected = reference.float().numpy()
+        found = np.concatenate([run[0] for run in runs])
+        diff = float(np.abs(expected - found).max())
+        agreement = float((expected.argmax(1) == found.argmax(1)).mean())
+        kind, needed = self.export_agrees_on
+        close = diff <= LOGIT_TOLERANCE * max(1.0, float(np.abs(expected).max()))
+        return ExportAgreement(diff, agreement, kind, close and agreement >= needed)
 
     def split_outputs(self, outputs: Sequence[np.ndarray], count: int) -> list[list[np.ndarray]]:
         """Each of ``count`` images' share of a batch's graph outputs: its row of each."""

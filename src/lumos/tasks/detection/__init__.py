@@ -15,7 +15,15 @@ from lumos.data import Dataset
 from lumos.errors import ExportError
 from lumos.models.detection import anchors_from_stats
 from lumos.recipe import Recipe
-from lumos.tasks.base import ExportGraph, Objective, PredictOptions, Setup, Task, TrainedModel
+from lumos.tasks.base import (
+    ExportAgreement,
+    ExportGraph,
+    Objective,
+    PredictOptions,
+    Setup,
+    Task,
+    TrainedModel,
+)
 from lumos.tasks.detection import export_graph as boxes_graph
 from lumos.tasks.detection import graph as box_graph
 from lumos.tasks.detection.objective import BoxObjective
@@ -68,6 +76,16 @@ class Detection(Task):
             )
         graph = boxes_graph.DetectionGraph(model, input_size).eval()
         return ExportGraph(graph, boxes_graph.OUTPUTS, boxes_graph.translations())
+
+    def export_agreement(
+        self, reference: Any, runs: list[list[np.ndarray]], step: int
+    ) -> ExportAgreement:
+        """The share of PyTorch's confident boxes the graph finds, with the largest
+        difference of a matched box's corners or score; at least ``BOX_AGREEMENT``."""
+        found = [[run[0] + i * step, *run[1:]] for i, run in enumerate(runs)]  # global indices
+        outputs = [np.concatenate(part) for part in zip(*found, strict=True)]
+        diff, agreement = boxes_graph.compare_boxes(reference, outputs)
+        return ExportAgreement(diff, agreement, "box", agreement >= boxes_graph.BOX_AGREEMENT)
 
     def tuned_settings(self, bundle: TrainedModel, validation: Dataset) -> dict[str, Any]:
         """The operating point: the score threshold with the best F1 on validation."""

@@ -26,6 +26,7 @@ from torchvision.ops import boxes as box_ops
 OUTPUTS = ["image", "boxes", "scores", "labels"]
 CONFIDENT = 0.3  # PyTorch's boxes from this score up must be found by an export
 SAME_BOX = 0.9  # IoU at which two boxes are the same
+BOX_AGREEMENT = 0.95  # share of PyTorch's confident boxes an export must find
 
 
 @torch.library.custom_op("lumos::batched_nms", mutates_args=())

@@ -31,6 +31,7 @@ class Segmentation(Task):
     # 0.674 +- 0.056) while FCOS did not lose mAP50. So on a CPU, ``auto`` keeps fp32 for
     # segmenters even where bf16 is native.
     cpu_autocast = False
+    export_agrees_on = ("pixel", 0.999)
 
     def fits(self, dataset: Dataset) -> bool:
         return dataset.has_masks
