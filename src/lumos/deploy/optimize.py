@@ -48,6 +48,7 @@ from lumos.deploy.runtime import Predictor
 from lumos.errors import DataError
 from lumos.fileio import write_bytes_atomic
 from lumos.jobs import running_job
+from lumos.tasks import TASKS
 from lumos.workspace import Workspace
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
@@ -179,9 +180,10 @@ def check_request(
     """Refuse what :func:`optimize_bundle` cannot do, before any work (or queueing) starts."""
     require(precision, PRECISIONS, "precision")
     require(pruning, PRUNING, "pruning")
-    if prune and not bundle.task.scores_images:
+    if prune and not bundle.task.prunable:
+        covered = " and ".join(f"{task.noun}s" for task in TASKS.values() if task.prunable)
         raise DataError(
-            None, f"model {bundle.name!r} is a {bundle.task.noun}: pruning covers classifiers"
+            None, f"model {bundle.name!r} is a {bundle.task.noun}: pruning covers {covered}"
         )
 
 

@@ -194,6 +194,7 @@ class Task(ABC):
     finds_boxes: ClassVar[bool] = False  # the network itself returns boxes
     multi_label: ClassVar[bool] = False  # may give several labels where the data has them
     scores_images: ClassVar[bool] = False  # gives one score per class for a whole image
+    prunable: ClassVar[bool] = False  # whether `lumos optimize --prune` covers its networks
     channels_last: ClassVar[bool] = True  # whether channels-last memory may help
     cpu_autocast: ClassVar[bool] = True  # whether ``precision: auto`` may pick bf16 on a CPU
     # How the task reads its exported graph: a module with graph_answer, graph_score,

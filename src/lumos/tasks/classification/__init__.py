@@ -31,6 +31,7 @@ class Classification(Task):
     example_network = "resnet18"
     multi_label = True
     scores_images = True
+    prunable = True  # pruning's fine-tuning and its tests cover classifiers only
 
     def fits(self, dataset: Dataset) -> bool:
         return dataset.has_class_labels

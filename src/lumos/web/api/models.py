@@ -47,7 +47,7 @@ def model_detail(request: Request, name: str) -> dict[str, Any]:
     return {
         "meta": bundle.meta.as_json(),
         "evaluations": evaluations,
-        "prunable": bundle.task.scores_images,  # the Deploy card prunes classifiers only
+        "prunable": bundle.task.prunable,
     }
 
 
