@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lumos.data.download import extract_tar, fetch
-from lumos.data.records import CLASSIFICATION, Scan, SourceItem
+from lumos.data.records import Scan, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def scan(source: Path) -> Scan:
 
 def write(dataset: Dataset, out: Path) -> None:
     """CIFAR-10 layout: ``data_batch_1``, ``val_batch``, ``test_batch`` and ``batches.meta``."""
-    if dataset.task != CLASSIFICATION or dataset.multi_label:
+    if not dataset.has_class_labels or dataset.multi_label:
         raise DataError(out, "the CIFAR format holds single-label classification only")
     if dataset.size != (32, 32) or dataset.channels != 3:
         raise DataError(out, "the CIFAR format holds 32x32 RGB images only")

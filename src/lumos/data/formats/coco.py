@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lumos.data.formats.common import export_stems, resolve_inside, save_image, split_in
-from lumos.data.records import CLASSIFICATION, Box, Scan, Shapes, SourceItem
+from lumos.data.records import Box, Scan, Shapes, SourceItem
 from lumos.errors import DataError
 from lumos.fileio import load_json
 
@@ -164,7 +164,7 @@ def write(dataset: Dataset, out: Path) -> None:
     """``out/annotations/instances_<split>.json`` and ``out/images/<split>/<record>.png``."""
     from pycocotools import mask as coco_mask
 
-    if dataset.task == CLASSIFICATION:
+    if dataset.has_class_labels:
         raise DataError(out, "the COCO format holds detection and segmentation only")
     categories = [{"id": i + 1, "name": name} for i, name in enumerate(dataset.classes)]
     documents: dict[str, dict] = {}

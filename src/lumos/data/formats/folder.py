@@ -12,7 +12,7 @@ from lumos.data.formats.common import (
     save_image,
     split_folders,
 )
-from lumos.data.records import CLASSIFICATION, Scan, SourceItem
+from lumos.data.records import Scan, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def scan(source: Path) -> Scan:
 
 def write(dataset: Dataset, out: Path) -> None:
     """``out/<split>/<class>/<record>.png``."""
-    if dataset.task != CLASSIFICATION or dataset.multi_label:
+    if not dataset.has_class_labels or dataset.multi_label:
         raise DataError(out, "the folder format holds single-label classification only")
     stems = export_stems(dataset)
     for sample in dataset:

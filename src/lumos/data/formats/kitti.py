@@ -21,7 +21,7 @@ from lumos.data.formats.common import (
     save_image,
     split_roots,
 )
-from lumos.data.records import CLASSIFICATION, Box, Scan, SourceItem
+from lumos.data.records import Box, Scan, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def _read_labels(path: Path, name: str, result: Scan) -> tuple[Box, ...]:
 
 def write(dataset: Dataset, out: Path) -> None:
     """``out/<split>/image_2/`` and ``out/<split>/label_2/``; crowd boxes become DontCare."""
-    if dataset.task == CLASSIFICATION:
+    if dataset.has_class_labels:
         raise DataError(out, "the KITTI format holds detection only")
     for name in dataset.classes:
         if " " in name or not name:

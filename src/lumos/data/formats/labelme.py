@@ -20,7 +20,7 @@ from lumos.data.formats.common import (
     split_folders,
     walk_files,
 )
-from lumos.data.records import CLASSIFICATION, Box, Scan, Shapes, SourceItem
+from lumos.data.records import Box, Scan, Shapes, SourceItem
 from lumos.errors import DataError
 from lumos.fileio import load_json
 
@@ -103,7 +103,7 @@ def _read(path: Path, name: str, split: str | None, result: Scan) -> SourceItem 
 
 def write(dataset: Dataset, out: Path) -> None:
     """``out/<split>/<record>.png`` with a LabelMe ``.json`` of rectangles beside each."""
-    if dataset.task == CLASSIFICATION:
+    if dataset.has_class_labels:
         raise DataError(out, "the LabelMe format holds detection only")
     stems = export_stems(dataset)
     for sample in dataset:

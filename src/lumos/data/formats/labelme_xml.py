@@ -24,7 +24,7 @@ from lumos.data.formats.common import (
     save_image,
     split_named,
 )
-from lumos.data.records import CLASSIFICATION, Box, Scan, Shapes, SourceItem
+from lumos.data.records import Box, Scan, Shapes, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _shapes(root: Element, polygons: list, name: str, result: Scan) -> Shapes | 
 def write(dataset: Dataset, out: Path) -> None:
     """``Images/<split>/<record>.png`` and ``Annotations/<split>/<record>.xml``, each box a
     ``bounding_box`` polygon; classes in ``classes.txt``."""
-    if dataset.task == CLASSIFICATION:
+    if dataset.has_class_labels:
         raise DataError(out, "the LabelMe format holds detection only")
     stems = export_stems(dataset)
     for sample in dataset:

@@ -236,7 +236,7 @@ def _results(sample: Sample, classes: list[str]) -> list[dict]:
 
 def _config(dataset: Dataset) -> str:
     """Label Studio's labelling interface: the image and one control for the classes."""
-    if dataset.task == CLASSIFICATION:
+    if dataset.has_class_labels:
         choice = "multiple" if dataset.multi_label else "single"
         control, item = f'Choices name="class" toName="image" choice="{choice}"', "Choice"
     else:

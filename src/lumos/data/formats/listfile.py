@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lumos.data.formats.common import export_stems, resolve_inside, save_image, split_named
-from lumos.data.records import CLASSIFICATION, Scan, SourceItem
+from lumos.data.records import Scan, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def _label_names(path: Path) -> list[str] | None:
 
 def write(dataset: Dataset, out: Path) -> None:
     """``out/images/<split>/<record>.png`` and ``out/<split>.txt`` with class names."""
-    if dataset.task != CLASSIFICATION:
+    if not dataset.has_class_labels:
         raise DataError(out, "the list format holds classification only")
     lines: dict[str, list[str]] = {}
     stems = export_stems(dataset)

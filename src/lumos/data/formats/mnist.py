@@ -15,7 +15,7 @@ import numpy as np
 
 from lumos.data.download import fetch
 from lumos.data.formats.common import split_named
-from lumos.data.records import CLASSIFICATION, Scan, SourceItem
+from lumos.data.records import Scan, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 def write(dataset: Dataset, out: Path) -> None:
     """``out/<split>-images-idx3-ubyte`` and ``-labels-idx1-ubyte`` for each split."""
-    if dataset.task != CLASSIFICATION or dataset.multi_label or dataset.channels != 1:
+    if not dataset.has_class_labels or dataset.multi_label or dataset.channels != 1:
         raise DataError(out, "the MNIST format holds single-label grayscale classification only")
     if not all(name == str(i) for i, name in enumerate(dataset.classes)):
         raise DataError(out, "the MNIST format needs classes named 0, 1, 2, ... in order")

@@ -34,7 +34,7 @@ from lumos.data.formats.common import (
 )
 from lumos.data.images import is_image_name
 from lumos.data.palette import colour_table, voc_colour, voc_palette
-from lumos.data.records import CLASSIFICATION, Box, ColourMask, Scan, SourceItem
+from lumos.data.records import Box, ColourMask, Scan, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -223,7 +223,7 @@ def write(dataset: Dataset, out: Path, corners: Corners = "pixels") -> None:
     """VOC layout with PNG images, ``labelmap.txt`` (and ``classes.txt``), the split lists
     in ``ImageSets/Main`` (and ``ImageSets/Segmentation`` with masks), masks as palette
     PNGs in ``SegmentationClass/``; ``corners`` as for :func:`scan`."""
-    if dataset.task == CLASSIFICATION:
+    if dataset.has_class_labels:
         raise DataError(out, "the VOC format holds detection and segmentation only")
     splits: dict[str, list[str]] = {}
     stems = export_stems(dataset)

@@ -22,7 +22,7 @@ from lumos.data.formats.common import (
     save_image,
 )
 from lumos.data.images import read_size
-from lumos.data.records import CLASSIFICATION, Box, Scan, Shapes, SourceItem
+from lumos.data.records import Box, Scan, Shapes, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ def _parse_line(
 
 def write(dataset: Dataset, out: Path) -> None:
     """``out/images/<split>/``, ``out/labels/<split>/`` and ``out/data.yaml`` (boxes only)."""
-    if dataset.task == CLASSIFICATION:
+    if dataset.has_class_labels:
         raise DataError(out, "the YOLO format holds detection only")
     height, width = dataset.size
     splits = set()
