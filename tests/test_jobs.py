@@ -1,4 +1,18 @@
-from lumos.jobs import create_job, find_jobs, job_record, list_jobs, open_job, set_state
+from lumos.data.import_job import ImportJob
+from lumos.deploy.optimize import OptimizeJob
+from lumos.evaluate.run import EvaluateJob
+from lumos.jobs import (
+    create_job,
+    find_jobs,
+    job_record,
+    list_jobs,
+    open_job,
+    queue_work,
+    set_state,
+    work_of,
+)
+from lumos.label.prelabel import PrelabelJob
+from lumos.worker import KINDS
 from lumos.workspace import Workspace
 
 
@@ -50,3 +64,18 @@ def test_finding_jobs_by_kind_state_and_parameters(workspace: Workspace) -> None
     assert [row["id"] for row in found] == [done.id]
     assert len(find_jobs(workspace, "evaluate", dataset="d")) == 3
     assert job_record(workspace, done.id)["state"] == "done"
+
+
+def test_every_kind_of_work_is_stored_and_read_back_as_itself(workspace: Workspace) -> None:
+    """A job's typed parameters survive the store, whoever queued them (web, CLI, test)."""
+    works = [
+        ImportJob("sample:digits", "d", {"val_percent": 20.0}, overwrite=True, upload="/tmp/u"),
+        PrelabelJob("project", "model"),
+        EvaluateJob("model", "d", "val"),
+        OptimizeJob("model", precision="fp16", prune=0.3, pruning="channels", finetune=2),
+    ]
+    assert {type(w).kind for w in works} | {"train"} == set(KINDS)
+    for work in works:
+        job = open_job(workspace, queue_work(work, workspace).id)
+        assert job.kind == work.kind and job.state == "queued"
+        assert work_of(job, KINDS) == work

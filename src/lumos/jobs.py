@@ -15,10 +15,10 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from lumos.errors import NotFoundError, WorkspaceError
 from lumos.fileio import process_alive, write_json_atomic
@@ -95,6 +95,27 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+class Work(Protocol):
+    """What a job of one kind does, as typed parameters: a dataclass whose fields are the
+    job's parameters in the store (:func:`queue_work`) and whose ``run`` a worker calls."""
+
+    kind: ClassVar[str]
+
+    def run(self, workspace: Workspace, job_id: str) -> None: ...
+
+
+def queue_work(work: Work, workspace: Workspace) -> Job:
+    """A new queued job that does ``work`` (a :class:`Work` dataclass)."""
+    return create_job(workspace, work.kind, asdict(work))  # type: ignore[call-overload]
+
+
+def work_of(job: Job, kinds: dict[str, type]) -> Work:
+    """The typed parameters of ``job``, read back from the store as its kind's class (the
+    store may keep more than the class reads: a training job's recipe)."""
+    cls = kinds[job.kind]
+    return cls(**{f.name: job.params[f.name] for f in fields(cls) if f.name in job.params})
 
 
 def create_job(

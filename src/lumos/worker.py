@@ -7,63 +7,19 @@ killed takes only its own process down; its state, log and outputs stay in the w
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-from collections.abc import Callable
 
-from lumos.data.importer import import_dataset
-from lumos.data.options import ImportOptions
-from lumos.deploy.optimize import run_optimization
+from lumos.data.import_job import ImportJob
+from lumos.deploy.optimize import OptimizeJob
 from lumos.errors import LumosError, Stopped
-from lumos.evaluate.run import run_evaluation
-from lumos.jobs import Job, claim_job, open_job, set_state
-from lumos.label import LabelProject, prelabel
-from lumos.train.run import train
+from lumos.evaluate.run import EvaluateJob
+from lumos.jobs import Job, claim_job, open_job, set_state, work_of
+from lumos.label.prelabel import PrelabelJob
+from lumos.train.run import TrainJob
 from lumos.workspace import Workspace
 
-
-def _import(workspace: Workspace, job: Job) -> None:
-    p = job.params
-    try:
-        import_dataset(
-            p["source"],
-            p["name"],
-            ImportOptions(**p["options"]),
-            workspace=workspace,
-            overwrite=p.get("overwrite", False),
-            job_id=job.id,
-        )
-    finally:
-        if p.get("upload"):  # an unpacked upload: the dataset holds its images now
-            shutil.rmtree(p["upload"], ignore_errors=True)
-
-
-def _train(workspace: Workspace, job: Job) -> None:
-    train(resume=job.id, workspace=workspace, progress=False)
-
-
-def _evaluate(workspace: Workspace, job: Job) -> None:
-    p = job.params
-    run_evaluation(p["model"], p["dataset"], p["split"], workspace=workspace, job_id=job.id)
-
-
-def _optimize(workspace: Workspace, job: Job) -> None:
-    run_optimization(**job.params, workspace=workspace, job_id=job.id)
-
-
-def _prelabel(workspace: Workspace, job: Job) -> None:
-    p = job.params
-    prelabel(
-        LabelProject.open(p["project"], workspace), p["model"], workspace=workspace, job_id=job.id
-    )
-
-
-RUNNERS: dict[str, Callable[[Workspace, Job], None]] = {
-    "import": _import,
-    "prelabel": _prelabel,
-    "train": _train,
-    "evaluate": _evaluate,
-    "optimize": _optimize,
+KINDS: dict[str, type] = {
+    work.kind: work for work in (ImportJob, PrelabelJob, TrainJob, EvaluateJob, OptimizeJob)
 }
 
 
@@ -72,11 +28,11 @@ def run_job(workspace: Workspace, job_id: str) -> int:
     job = claim_job(workspace, job_id)
     if job is None:
         return 0
-    if job.kind not in RUNNERS:
+    if job.kind not in KINDS:
         set_state(workspace, job, "failed", f"lumos cannot run {job.kind} jobs in a worker")
         return 1
     try:
-        RUNNERS[job.kind](workspace, job)
+        work_of(job, KINDS).run(workspace, job.id)
     except Stopped:  # aborted: the job says so and how to resume it
         return 130
     except LumosError as e:

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -327,3 +327,20 @@ def run_optimization(
             }
         )  # fmt: skip
     return artefact
+
+
+@dataclass(frozen=True)
+class OptimizeJob:
+    """:func:`run_optimization` of saved model ``model``, in a worker."""
+
+    kind: ClassVar[str] = "optimize"
+    model: str
+    precision: str = "int8"
+    dataset: str | None = None
+    calibrate: str | None = None
+    prune: float = 0.0
+    pruning: str = "unstructured"
+    finetune: int = 0
+
+    def run(self, workspace: Workspace, job_id: str) -> None:
+        run_optimization(**asdict(self), workspace=workspace, job_id=job_id)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from lumos.bundle import Bundle
 from lumos.data import Dataset, list_datasets
 from lumos.data.records import SPLITS
 from lumos.errors import DataError
-from lumos.jobs import Job, create_job, running_job
+from lumos.jobs import Job, queue_work, running_job
 from lumos.tasks.report import Report
 from lumos.workspace import Workspace, validate_name
 
@@ -40,7 +42,20 @@ def queue_evaluation(
     """A queued evaluation job for a runner, refused up front if it could not run."""
     workspace = (workspace or Workspace()).ensure()
     _checked(validate_name(model, "model name"), dataset, split, workspace)
-    return create_job(workspace, "evaluate", {"model": model, "dataset": dataset, "split": split})
+    return queue_work(EvaluateJob(model, dataset, split), workspace)
+
+
+@dataclass(frozen=True)
+class EvaluateJob:
+    """Evaluate saved model ``model`` on ``split`` of ``dataset``, in a worker."""
+
+    kind: ClassVar[str] = "evaluate"
+    model: str
+    dataset: str
+    split: str = "test"
+
+    def run(self, workspace: Workspace, job_id: str) -> None:
+        run_evaluation(self.model, self.dataset, self.split, workspace=workspace, job_id=job_id)
 
 
 def _checked(

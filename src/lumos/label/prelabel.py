@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 from lumos.bundle import Bundle
 from lumos.jobs import running_job
@@ -69,3 +71,16 @@ def _prelabel(
         done += project.set_prelabels(model, found)
         progress(start + len(part), len(images))
     return done
+
+
+@dataclass(frozen=True)
+class PrelabelJob:
+    """Pre-label label project ``project`` with saved model ``model``, in a worker."""
+
+    kind: ClassVar[str] = "prelabel"
+    project: str
+    model: str
+
+    def run(self, workspace: Workspace, job_id: str) -> None:
+        prelabel(LabelProject.open(self.project, workspace), self.model, workspace=workspace,
+                 job_id=job_id)  # fmt: skip

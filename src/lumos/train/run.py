@@ -13,8 +13,9 @@ import json
 import signal
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -244,7 +245,18 @@ def queue_training(
         (folder / "recipe.yaml").write_text(recipe.to_yaml())
         return recipe.model_dump(mode="json")
 
-    return create_job(workspace, "train", {}, prepare)
+    return create_job(workspace, TrainJob.kind, {}, prepare)
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """A queued training run: its recipe is the job's own ``recipe.yaml`` (the store keeps
+    its fields too), so a worker resumes the job."""
+
+    kind: ClassVar[str] = "train"
+
+    def run(self, workspace: Workspace, job_id: str) -> None:
+        train(resume=job_id, workspace=workspace, progress=False)
 
 
 def check_recipe(recipe: Recipe, dataset: Dataset) -> None:

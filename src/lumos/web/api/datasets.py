@@ -14,10 +14,11 @@ from pydantic import ValidationError
 from lumos.data.dataset import list_datasets, remove_dataset
 from lumos.data.formats import is_sample
 from lumos.data.images import open_image
+from lumos.data.import_job import ImportJob
 from lumos.data.options import ImportOptions
 from lumos.data.show import browse, resize_previews, tile
 from lumos.errors import DataError
-from lumos.jobs import create_job
+from lumos.jobs import queue_work
 from lumos.recipe import describe_error
 from lumos.tasks import task_named
 from lumos.tasks.inputs import expand
@@ -104,14 +105,9 @@ async def dataset_import(
         except DataError:
             remove_quietly(upload)
             raise
-    params = {
-        "source": str(location),
-        "name": name,
-        "options": chosen.model_dump(mode="json"),
-        "overwrite": overwrite,
-        "upload": str(upload) if upload else None,  # removed when the import ends
-    }
-    return job_row(state_of(request), create_job(settings.workspace, "import", params).id)
+    work = ImportJob(str(location), name, chosen.model_dump(mode="json"), overwrite,
+                     str(upload) if upload else None)  # fmt: skip
+    return job_row(state_of(request), queue_work(work, settings.workspace).id)
 
 
 def _import_options(text: str) -> ImportOptions:

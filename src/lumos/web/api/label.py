@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from lumos.jobs import create_job
+from lumos.jobs import queue_work
 from lumos.label import (
     LabelProject,
     agreement,
@@ -24,7 +24,7 @@ from lumos.label import (
     remove_project,
     start_project,
 )
-from lumos.label.prelabel import model_for
+from lumos.label.prelabel import PrelabelJob, model_for
 from lumos.web.api.common import settings_of, state_of, uploads_dir
 from lumos.web.api.jobs import job_row
 from lumos.web.security import IMAGE_TYPES, confined, remove_quietly, save_upload, unpack_zip
@@ -182,8 +182,8 @@ def label_prelabel(request: Request, name: str, body: Prelabel) -> dict[str, Any
     project = _project(request, name)
     state = state_of(request)
     model_for(project, body.model, state.settings.workspace)  # refused now, not in the job
-    params = {"project": project.name, "model": body.model}
-    return job_row(state, create_job(state.settings.workspace, "prelabel", params).id)
+    job = queue_work(PrelabelJob(project.name, body.model), state.settings.workspace)
+    return job_row(state, job.id)
 
 
 @router.post("/{name}/dataset", status_code=201)

@@ -14,11 +14,11 @@ from pydantic import BaseModel, Field
 from lumos.bundle import Bundle, list_bundles, remove_bundle
 from lumos.deploy.export import current_onnx
 from lumos.deploy.from_job import bundle_from_job
-from lumos.deploy.optimize import check_request
+from lumos.deploy.optimize import OptimizeJob, check_request
 from lumos.deploy.try_image import classify_many, inspect_layers, try_image
 from lumos.errors import DataError
 from lumos.evaluate.run import queue_evaluation
-from lumos.jobs import create_job, find_jobs
+from lumos.jobs import find_jobs, queue_work
 from lumos.models.inspect import TensorView
 from lumos.tasks.inputs import expand
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
@@ -195,7 +195,7 @@ def optimize_job(request: Request, body: OptimizeRequest) -> dict[str, Any]:
     for name in (body.dataset, body.calibrate):
         if name:
             state_of(request).datasets.get(name)
-    job = create_job(settings.workspace, "optimize", body.model_dump())
+    job = queue_work(OptimizeJob(**body.model_dump()), settings.workspace)
     return job_row(state_of(request), job.id)
 
 
