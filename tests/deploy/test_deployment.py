@@ -319,6 +319,8 @@ def test_optimisation_as_a_queued_job_from_the_web(home: Workspace, tmp_path: Pa
         ({"model": "nomodel"}, 404, "no model named 'nomodel'"),
         ({"model": "lenet", "calibrate": "nodata"}, 404, "nodata"),
         ({"model": "../etc"}, 400, "model name"),
+        ({"model": "lenet", "finetune": "many"}, 422, "finetune"),
+        ({"precision": "int8"}, 422, "model"),
     ]
     for body, status, message in bad:
         response = client.post("/api/optimize", json=body)

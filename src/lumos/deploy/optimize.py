@@ -32,6 +32,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from pydantic import Field
+from pydantic.dataclasses import dataclass as validated
 from torch import nn
 
 from lumos.bundle import Bundle
@@ -47,9 +49,9 @@ from lumos.deploy.prune import PRUNING, fine_tune, prune_model, require
 from lumos.deploy.runtime import Predictor
 from lumos.errors import DataError
 from lumos.fileio import write_bytes_atomic
-from lumos.jobs import running_job
+from lumos.jobs import Job, queue_work, running_job
 from lumos.tasks import TASKS
-from lumos.workspace import Workspace
+from lumos.workspace import Workspace, validate_name
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
 MIN_CALIBRATION = 16
@@ -329,18 +331,30 @@ def run_optimization(
     return artefact
 
 
-@dataclass(frozen=True)
+@validated(frozen=True)
 class OptimizeJob:
-    """:func:`run_optimization` of saved model ``model``, in a worker."""
+    """:func:`run_optimization` of saved model ``model``, in a worker; its fields validated
+    (the web takes it as the request's body)."""
 
     kind: ClassVar[str] = "optimize"
     model: str
     precision: str = "int8"
     dataset: str | None = None
     calibrate: str | None = None
-    prune: float = 0.0
+    prune: float = Field(0.0, ge=0, le=0.95)
     pruning: str = "unstructured"
-    finetune: int = 0
+    finetune: int = Field(0, ge=0, le=100)
 
     def run(self, workspace: Workspace, job_id: str) -> None:
         run_optimization(**asdict(self), workspace=workspace, job_id=job_id)
+
+
+def queue_optimization(work: OptimizeJob, workspace: Workspace) -> Job:
+    """A queued optimisation for a runner, refused up front if it could not run (the
+    model, the precision and pruning asked for, the datasets named)."""
+    bundle = Bundle.load(validate_name(work.model, "model name"), workspace)
+    check_request(bundle, work.precision, work.pruning, work.prune)
+    for name in (work.dataset, work.calibrate):
+        if name:
+            Dataset.open(name, workspace)
+    return queue_work(work, workspace)

@@ -9,16 +9,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from lumos.bundle import Bundle, list_bundles, remove_bundle
 from lumos.deploy.export import current_onnx
 from lumos.deploy.from_job import bundle_from_job
-from lumos.deploy.optimize import OptimizeJob, check_request
+from lumos.deploy.optimize import OptimizeJob, queue_optimization
 from lumos.deploy.try_image import classify_many, inspect_layers, try_image
 from lumos.errors import DataError
-from lumos.evaluate.run import queue_evaluation
-from lumos.jobs import find_jobs, queue_work
+from lumos.evaluate.run import EvaluateJob, queue_evaluation
+from lumos.jobs import find_jobs
 from lumos.models.inspect import TensorView
 from lumos.tasks.inputs import expand
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
@@ -170,37 +170,15 @@ async def model_layers(
     ]
 
 
-class EvaluateRequest(BaseModel):
-    model: str
-    dataset: str
-    split: str = "test"
-
-
-class OptimizeRequest(BaseModel):
-    model: str
-    precision: str = "int8"
-    dataset: str | None = None
-    calibrate: str | None = None
-    prune: float = Field(0.0, ge=0, le=0.95)
-    pruning: str = "unstructured"
-    finetune: int = Field(0, ge=0, le=100)
-
-
 @router.post("/optimize", status_code=202)
-def optimize_job(request: Request, body: OptimizeRequest) -> dict[str, Any]:
+def optimize_job(request: Request, body: OptimizeJob) -> dict[str, Any]:
     """Queue ``lumos optimize`` for a model; its artefact is recorded in the model."""
-    settings = settings_of(request)
-    bundle = Bundle.load(validate_name(body.model, "model name"), settings.workspace)
-    check_request(bundle, body.precision, body.pruning, body.prune)
-    for name in (body.dataset, body.calibrate):
-        if name:
-            state_of(request).datasets.get(name)
-    job = queue_work(OptimizeJob(**body.model_dump()), settings.workspace)
+    job = queue_optimization(body, settings_of(request).workspace)
     return job_row(state_of(request), job.id)
 
 
 @router.post("/evaluate", status_code=202)
-def evaluate_job(request: Request, body: EvaluateRequest) -> dict[str, Any]:
+def evaluate_job(request: Request, body: EvaluateJob) -> dict[str, Any]:
     job = queue_evaluation(
         body.model, body.dataset, body.split, workspace=settings_of(request).workspace
     )
