@@ -134,11 +134,39 @@ def test_classes_by_key_with_the_next_image_at_once(browser, site) -> None:
     expect(page.locator("#label-position")).to_contain_text("image 1 of 3")
 
 
+def test_undo_takes_back_the_last_key_even_when_the_server_answers_out_of_order(browser, site) -> None:
+    page = _page(browser, site, "cls")
+    project = LabelProject.open("cls", site[1])
+    ids = queue(project, "ann")
+    held = []
+
+    def hold_the_first_save(route) -> None:
+        if route.request.method == "PUT" and not held:
+            held.append(route)  # answered below, after the second save
+        else:
+            route.continue_()
+
+    page.route("**/api/label/cls/images/*", hold_the_first_save)
+    _prefetched(page)
+    page.keyboard.press("1")
+    expect(page.locator("#label-position")).to_contain_text("image 2 of 12")
+    _prefetched(page)
+    page.keyboard.press("2")
+    expect(page.locator("#label-progress")).to_contain_text("1 of 12 labelled")
+    held[0].continue_()
+    expect(page.locator("#label-progress")).to_contain_text("2 of 12 labelled")
+    page.keyboard.press("z")
+    expect(page.locator("#label-status")).to_contain_text("undone")
+    expect(page.locator("#label-position")).to_contain_text("image 2 of 12")
+    assert project.label(ids[1], "ann")["value"] is None
+    assert project.label(ids[0], "ann")["value"] == {"classes": ["cat"]}
+
+
 def test_a_second_tab_cannot_save_over_the_first(browser, site) -> None:
     first = _page(browser, site, "cls", "tabs")
     second = _page(browser, site, "cls", "tabs")
     first.keyboard.press("1")
-    expect(first.locator("#label-position")).to_contain_text("image 2 of")
+    expect(first.locator("#label-progress")).to_contain_text("1 of 12 labelled")  # stored
     second.keyboard.press("2")  # still at revision 0 of image 1
     expect(second.locator("#flash")).to_contain_text("since you opened revision 0")
     project = LabelProject.open("cls", site[1])

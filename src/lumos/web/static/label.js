@@ -183,8 +183,9 @@ class LabelTool {
     const before = this.current.value;
     this.previous = structuredClone(value);
     const request = api(`${this.base}/images/${id}`, { method: "PUT", json: { annotator: this.annotator, value, base: revision } });
+    // Undo takes saves back in the order they were made, not the order the server answered.
+    this.saves.push({ id, before, revision: request.then(({ revision: next }) => next) });
     const saved = request.then(({ revision: next }) => {
-      this.saves.push({ id, before, revision: next });
       const known = this.fetch(id);
       known.label = known.label.then((label) => ({ ...label, value, revision: next }));
       if (this.current.id === id) { this.current.value = value; this.current.revision = next; this.status(`saved (revision ${next})`); }
@@ -203,7 +204,9 @@ class LabelTool {
     if (this.editor.undoEdit()) return;
     const last = this.saves.pop();
     if (!last) { flash("nothing to undo"); return; }
-    const { id, before, revision } = last;
+    const { id, before } = last;
+    const revision = await last.revision.catch(() => null);
+    if (revision === null) { flash("that save failed: nothing to undo for it"); return; }
     const query = new URLSearchParams({ annotator: this.annotator, base: revision });
     const answer = before === null
       ? await api(`${this.base}/images/${id}?${query}`, { method: "DELETE" })
