@@ -49,7 +49,7 @@ from lumos.deploy.bench import machine, time_batches
 from lumos.deploy.export import example_input, onnx_bytes
 from lumos.deploy.from_job import bundle_from_job
 from lumos.deploy.optimize import layer_counts, optimize_bundle
-from lumos.deploy.runtime import Predictor, predictor_for
+from lumos.deploy.runtime import Predictor, load_predictor, predictor_for
 from lumos.models import NetworkSpec
 from lumos.train import Recipe, train
 from lumos.workspace import Workspace
@@ -70,7 +70,7 @@ print(2 * 2048 ** 3 / np.median(runs) / 1e9)
 
 def median_ms(predictor: Predictor, batch: int, seconds: float = 3.0) -> float:
     times = time_batches(
-        predictor.logits, example_input(predictor.bundle, batch).numpy(), min_seconds=seconds
+        predictor.outputs, example_input(predictor.bundle, batch).numpy(), min_seconds=seconds
     )
     return float(np.median(times) * 1000)
 
@@ -110,7 +110,7 @@ def trained_resnet18(workspace: Workspace, epochs: int) -> Bundle:
 def int8(bundle: Bundle, dataset: Dataset) -> None:
     print("(b) ResNet-18 224x224, ONNX Runtime INT8 against PyTorch eager fp32:")
     artefact = bundle.meta.artefacts["int8"]
-    predictors = Predictor(bundle, "torch"), predictor_for(bundle, "onnxruntime:int8")
+    predictors = Predictor(bundle), predictor_for(bundle, "onnxruntime:int8")
     rounds = [[median_ms(p, 1, 1.0) for p in predictors] for _ in range(5)]  # interleaved
     eager, quantised = np.median(rounds, axis=0)
     ratio = eager / quantised
@@ -161,7 +161,7 @@ def throughput(bundle: Bundle) -> None:
 
 def prune(bundle: Bundle, dataset: Dataset) -> None:
     print("(e) channel pruning + 1 epoch of fine-tuning, ResNet-18 224x224, ONNX Runtime fp32:")
-    full = Predictor(bundle, "onnxruntime")
+    full = load_predictor(bundle, "onnxruntime")
     for share in (0.3, 0.5):
         start = time.perf_counter()
         artefact = optimize_bundle(

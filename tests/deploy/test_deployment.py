@@ -19,7 +19,7 @@ from lumos.deploy import Bundle, BundleError
 from lumos.deploy.export import ExportError, export_bundle, onnx_bytes, read_metadata
 from lumos.deploy.optimize import layer_counts, optimize_bundle
 from lumos.deploy.prune import fine_tune, prune_model
-from lumos.deploy.runtime import Predictor, predictor_for
+from lumos.deploy.runtime import Predictor, load_predictor, predictor_for
 from lumos.deploy.sessions import BackendError, onnx_session
 from lumos.errors import DataError
 from lumos.models import NetworkSpec
@@ -66,10 +66,8 @@ def test_onnx_export_carries_labels_and_matches_pytorch(cli, home: Workspace, tm
     paths, _ = _digit_files(home, tmp_path / "files", 5)
     bundle = Bundle.load("lenet", home)
     torch_top = [p.labels for p in bundle.predict(paths)]
-    onnx_top = [
-        p.labels
-        for p in Predictor(bundle, "onnxruntime", artefact=tmp_path / "lenet.onnx").predict(paths)
-    ]
+    onnx = load_predictor(bundle, "onnxruntime", artefact=tmp_path / "lenet.onnx")
+    onnx_top = [p.labels for p in onnx.predict(paths)]
     assert onnx_top == torch_top
 
 
@@ -276,13 +274,15 @@ def test_layer_counts_fall_with_fusion():
 def test_backends_agree_and_unknown_ones_are_refused(home: Workspace):
     bundle = Bundle.load("lenet", home)
     batch = Dataset.open("digits", home).split("test").images(np.arange(8))
-    torch_scores = Predictor(bundle).classify(batch)
-    onnx_scores = Predictor(bundle, "onnxruntime").classify(batch)
+    torch_scores = np.stack([s[0] for s in Predictor(bundle).shares(batch)])
+    onnx_scores = np.stack([s[0] for s in load_predictor(bundle, "onnxruntime").shares(batch)])
     assert np.abs(torch_scores - onnx_scores).max() < 1e-4
     with pytest.raises(BackendError, match="unknown backend 'tpu'"):
-        Predictor(bundle, "tpu")
+        load_predictor(bundle, "tpu")
     with pytest.raises(BackendError, match="needs CUDAExecutionProvider"):
-        Predictor(bundle, "onnxruntime-cuda")
+        load_predictor(bundle, "onnxruntime-cuda")
+    with pytest.raises(TypeError, match="load_predictor"):
+        Predictor(bundle, "onnxruntime")
     with pytest.raises(BackendError, match="artefacts run on ONNX Runtime"):
         predictor_for(bundle, "torch:int8")
 

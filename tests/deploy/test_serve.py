@@ -23,7 +23,7 @@ import pytest
 from helpers import digit_png, lenet_workspace, run_cli, running_server
 from lumos.data import Dataset
 from lumos.deploy import Bundle
-from lumos.deploy.runtime import Predictor, predictor_for
+from lumos.deploy.runtime import Predictor, load_predictor, predictor_for
 from lumos.deploy.serve import ServeSettings, create_server
 from lumos.workspace import Workspace
 
@@ -204,10 +204,10 @@ def test_public_host_needs_a_token(home: Workspace, monkeypatch, capsys):
 
 def test_answers_match_across_batch_sizes(home: Workspace):
     """A batch answered together gives what each image gets alone."""
-    predictor = Predictor(Bundle.load("lenet", home), "onnxruntime")
+    predictor = load_predictor(Bundle.load("lenet", home), "onnxruntime")
     images = Dataset.open("digits", home).split("test").images(np.arange(12))
-    together = predictor.classify(images)
-    alone = np.concatenate([predictor.classify(images[i : i + 1]) for i in range(12)])
+    together = np.stack([share[0] for share in predictor.shares(images)])
+    alone = np.stack([predictor.shares(images[i : i + 1])[0][0] for i in range(12)])
     assert np.abs(together - alone).max() < 1e-5
 
 

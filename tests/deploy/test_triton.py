@@ -87,7 +87,7 @@ def test_a_classifier_repository_with_batch_sizes_from_timing(home: Workspace, t
     session = onnxruntime.InferenceSession(str(model.folder / "1" / "model.onnx"))
     np.testing.assert_allclose(
         session.run(None, {"images": images.numpy()})[0],
-        Predictor(bundle).logits(images.numpy()),
+        Predictor(bundle).outputs(images.numpy())[0],
         atol=1e-4,
     )
 
@@ -187,7 +187,7 @@ def test_the_real_triton_server_runs_the_repository(
         request.set_data_from_numpy(images)
         wanted = [httpclient.InferRequestedOutput("logits", class_count=1)]
         top = client.infer("lenet", [request], outputs=wanted).as_numpy("logits")
-        logits = Predictor(lenet).logits(images)
+        logits = Predictor(lenet).outputs(images)[0]
         assert [row[0].decode().split(":")[2] for row in top] == [
             lenet.labels[i] for i in logits.argmax(1)
         ]
@@ -243,7 +243,7 @@ def test_triton_batches_concurrent_requests_dynamically(
     write_model(lenet, tmp_path / "repo", preferred=[4, 8], max_batch=8, max_delay_ms=20)
     test = Dataset.open("digits", home).split("test")
     images = network_input(test.images(range(48)), lenet).numpy()
-    expected = Predictor(lenet).logits(images)
+    expected = Predictor(lenet).outputs(images)[0]
     with triton_server(tmp_path / "repo", tmp_path, load=["lenet"]) as url:
         client = httpclient.InferenceServerClient(url, concurrency=48)
         pending = []

@@ -134,7 +134,7 @@ def test_classes_by_key_with_the_next_image_at_once(browser, site) -> None:
     expect(page.locator("#label-position")).to_contain_text("image 1 of 3")
 
 
-def test_undo_takes_back_the_last_key_even_when_the_server_answers_out_of_order(browser, site) -> None:
+def test_undo_takes_back_the_last_key_though_the_server_answers_out_of_order(browser, site):
     page = _page(browser, site, "cls")
     project = LabelProject.open("cls", site[1])
     ids = queue(project, "ann")

@@ -11,7 +11,7 @@ import io
 import json
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ from lumos.fileio import (
 from lumos.models import NetworkSpec, build_network
 from lumos.models.normalization import identity, normalized_model
 from lumos.tasks import Task, task_named
-from lumos.tasks.base import PredictOptions, Result
-from lumos.tasks.inputs import expand
+from lumos.tasks.base import Result
+from lumos.tasks.predictor import Predictor
 from lumos.tasks.preprocessing import Preprocessing
 from lumos.workspace import Workspace, validate_name
 
@@ -223,10 +223,14 @@ class Bundle:
         trust_code: bool = False,
     ) -> list[Result]:
         """One result per image file, image in a folder, or array, in order: a classifier's
-        top classes, a detector's boxes, a segmenter's mask. An unreadable file's result
-        carries its error; a folder without images raises a ``DataError``."""
-        options = PredictOptions(top=top, device=device, trust_code=trust_code)
-        return self.task.predict(self, expand(inputs), options)
+        top classes, a detector's boxes, a segmenter's mask (:class:`Predictor` in PyTorch).
+        An unreadable file's result carries its error; a folder without images raises a
+        ``DataError``."""
+        return Predictor(self, device=device, trust_code=trust_code).predict(inputs, top=top)
+
+    def at_score_threshold(self, threshold: float) -> Bundle:
+        """This bundle with another operating point for its detector's boxes."""
+        return replace(self, meta=self.meta.model_copy(update={"score_threshold": threshold}))
 
     def save(self, path: Path) -> Path:
         """Write the bundle as one portable ``.lumos`` file."""

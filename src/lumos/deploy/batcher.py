@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from lumos.deploy.runtime import Predictor
-from lumos.tasks.inputs import network_input
 
 Observe = Callable[[int, int], None]  # (batch size, images still queued) after each batch
 
@@ -115,9 +114,7 @@ class Batcher:
 
     def run(self, images: list[np.ndarray]) -> list[list[np.ndarray]]:
         """Each image's share of one batch's outputs."""
-        bundle = self.predictor.bundle
-        outputs = self.predictor.outputs(network_input(images, bundle).numpy())
-        return bundle.task.split_outputs(outputs, len(images))
+        return self.predictor.shares(images)
 
 
 def _settle(future: asyncio.Future, share: Any) -> None:

@@ -33,8 +33,8 @@ from lumos.data.loader import INPUT_RESAMPLING
 from lumos.deploy.sessions import onnx_session
 from lumos.errors import DataError, ExportError, WorkspaceError
 from lumos.fileio import write_bytes_atomic
-from lumos.tasks.base import ExportGraph
 from lumos.tasks.inputs import network_input
+from lumos.tasks.predictor import export_graph
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -104,7 +104,7 @@ def onnx_bytes(
     if not 7 <= opset <= onnx.defs.onnx_opset_version():
         raise ExportError(f"opset {opset} is outside 7-{onnx.defs.onnx_opset_version()}")
     model = model if model is not None else bundle.model(trust_code=trust_code)
-    graph, outputs, translations = exportable(bundle, model)
+    graph, outputs, translations = export_graph(bundle, model)
     batch = torch.export.Dim("batch", min=1, max=65536)
     # The exporter reports progress on stdout and warns about every decomposition.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -235,14 +235,6 @@ def current_onnx(bundle: Bundle) -> Path:
     if not path.is_file() or path.stat().st_mtime_ns <= saved.stat().st_mtime_ns:
         export_bundle(bundle, path)
     return path
-
-
-def exportable(bundle: Bundle, model: torch.nn.Module) -> ExportGraph:
-    """What an export of ``bundle`` traces for its network ``model`` (the task says)."""
-    try:
-        return bundle.task.export_graph(model, bundle.preprocessing.input_size)
-    except ExportError as e:
-        raise ExportError(f"{bundle.origin}: {bundle.spec.name} {e}") from None
 
 
 def _torchscript(

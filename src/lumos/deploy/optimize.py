@@ -42,15 +42,15 @@ from lumos.deploy.export import (
     check_images,
     compatible_split,
     example_input,
-    exportable,
     onnx_bytes,
 )
 from lumos.deploy.prune import PRUNING, fine_tune, prune_model, require
-from lumos.deploy.runtime import Predictor
+from lumos.deploy.runtime import Predictor, load_predictor
 from lumos.errors import DataError
 from lumos.fileio import write_bytes_atomic
 from lumos.jobs import Job, queue_work, running_job
 from lumos.tasks import TASKS
+from lumos.tasks.predictor import export_graph
 from lumos.workspace import Workspace, validate_name
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
@@ -227,7 +227,7 @@ def optimize_bundle(
     elif finetune:
         raise DataError(None, "fine-tuning follows pruning: give --prune too")
     graph = onnx_bytes(bundle, model=model)
-    layers = layer_counts(exportable(bundle, model)[0], example_input(bundle, 1), graph)
+    layers = layer_counts(export_graph(bundle, model).module, example_input(bundle, 1), graph)
     data = convert_precision(graph, precision, calibration)
     name = precision + (f"-pruned{round(prune * 100)}-{pruning}" if prune else "")
     name += f"-finetuned{finetune}" if finetune else ""
@@ -235,7 +235,7 @@ def optimize_bundle(
     baseline = _recorded_baseline(bundle, dataset, split)
     if baseline is None:
         baseline = split_score(Predictor(bundle, trust_code=trust_code), part)[1]
-    metric, score = split_score(Predictor(bundle, "onnxruntime", artefact=data), part)
+    metric, score = split_score(load_predictor(bundle, "onnxruntime", artefact=data), part)
     artefact = Artefact(
         file=path.name,
         precision=precision,

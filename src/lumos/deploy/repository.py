@@ -18,8 +18,8 @@ from lumos.data.geometry import placement
 from lumos.deploy.batcher import Batcher
 from lumos.deploy.runtime import Predictor
 from lumos.errors import LumosError
-from lumos.tasks.base import Result
-from lumos.tasks.inputs import placed
+from lumos.tasks.base import Result, Seen
+from lumos.tasks.inputs import seen
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -113,25 +113,22 @@ class ServedModel:
         """Answers for image files, decoded and preprocessed as in training, through the
         batcher; a file that cannot be read raises its DataError."""
         bundle = self.bundle
-        ready = await asyncio.to_thread(lambda: [placed(data, bundle, n) for n, data in files])
-        shares = await self.batcher.submit([pixels for pixels, _ in ready])
-        return [
-            bundle.task.graph_answer(bundle, share, name, where, top)
-            for (name, _), (_, where), share in zip(files, ready, shares, strict=True)
-        ]
+        ready = await asyncio.to_thread(lambda: [seen(data, bundle, n) for n, data in files])
+        shares = await self.batcher.submit([image.pixels for image in ready])
+        answer = self.predictor.answer
+        return [answer(share, image, top) for share, image in zip(shares, ready, strict=True)]
 
     async def from_tensor(self, batch: np.ndarray, top: int) -> list[Result]:
         """Answers for a float batch at the network's input size, run at once; boxes are in
         input pixels."""
-        bundle = self.bundle
-        pre = bundle.preprocessing
+        pre = self.bundle.preprocessing
         stored = (pre.size[1], pre.size[0])
         where = placement((pre.input_size[1], pre.input_size[0]), stored, "squash")
         outputs = await asyncio.to_thread(self.predictor.outputs, batch)
-        shares = bundle.task.split_outputs(outputs, len(batch))
+        pixels = (batch.transpose(0, 2, 3, 1) * 255).round().clip(0, 255).astype(np.uint8)
         return [
-            bundle.task.graph_answer(bundle, share, f"images[{i}]", where, top)
-            for i, share in enumerate(shares)
+            self.predictor.answer(share, Seen(f"images[{i}]", pixels[i], where), top)
+            for i, share in enumerate(self.bundle.task.split_outputs(outputs, len(batch)))
         ]
 
 

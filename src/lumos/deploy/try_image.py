@@ -27,12 +27,10 @@ def try_image(
     trust_code: bool = False,
 ) -> dict[str, Any]:
     """Run ``bundle`` on ``image``; returns the answer and the path of a picture of it.
-    A classifier runs on ``predictor`` when given (a server keeps one per model)."""
+    It runs on ``predictor`` when given (a server keeps one per model)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    if predictor is not None:
-        result = predictor.predict([image], top=top)[0]
-    else:
-        result = bundle.predict([image], top=top, trust_code=trust_code)[0]
+    predictor = predictor or Predictor(bundle, trust_code=trust_code)
+    [result] = predictor.predict([image], top=top)
     if result.error:
         raise DataError(image.name, result.error)
     picture = result.draw(image, out_dir / f"{image.stem}-answer.png")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from lumos.data import Dataset
 from lumos.errors import LumosError
 from lumos.models.zoo import model_task
-from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
+from lumos.tasks.base import Objective, Seen, Setup, Task, TrainedModel
 from lumos.tasks.classification import CLASSIFICATION
 from lumos.tasks.detection import DETECTION
 from lumos.tasks.segmentation import SEGMENTATION
@@ -46,7 +46,7 @@ __all__ = [
     "SEGMENTATION",
     "TASKS",
     "Objective",
-    "PredictOptions",
+    "Seen",
     "Setup",
     "Task",
     "TrainedModel",

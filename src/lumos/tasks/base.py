@@ -43,6 +43,17 @@ Prepare = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]  # a val batch
 LOGIT_TOLERANCE = 1e-3  # of the largest logit; fp32 graphs agree with PyTorch to about 1e-6
 
 
+class Seen(NamedTuple):
+    """One input as a network sees it: what it is called (a file's path, ``array``, an
+    uploaded file's name), its pixels preprocessed as in training ((H, W, C) uint8 at the
+    stored size) and how it was placed on that canvas (answers in its pixels go back
+    through it)."""
+
+    source: str
+    pixels: np.ndarray
+    placement: Placement
+
+
 class ExportGraph(NamedTuple):
     """What an export traces: the module, its output names and the translations of any
     custom operators it holds (``torch.onnx.export``'s ``custom_translation_table``)."""
@@ -82,6 +93,7 @@ class TrainedModel(Protocol):
     def spec(self) -> NetworkSpec: ...
     @property
     def task(self) -> Task: ...
+    def at_score_threshold(self, threshold: float) -> TrainedModel: ...
     def model(
         self, device: str | torch.device = "cpu", *, trust_code: bool = False
     ) -> nn.Module: ...
@@ -99,16 +111,6 @@ class Result(Protocol):
     def rows(self) -> list[dict[str, Any]]: ...
     def display(self) -> list[dict[str, Any]]: ...
     def draw(self, image: Path | np.ndarray, out: Path) -> Path: ...
-
-
-@dataclass(frozen=True)
-class PredictOptions:
-    """How to predict: the classes shown per input, the device, and whether a network
-    written as Python code may run."""
-
-    top: int = 5
-    device: str = "cpu"
-    trust_code: bool = False
 
 
 @dataclass
@@ -279,17 +281,11 @@ class Task(ABC):
         """Files of predictions people look at (masks, pictures with boxes); none by default."""
         return []
 
-    @abstractmethod
-    def predict(
-        self, bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], options: PredictOptions
-    ) -> list[Result]:
-        """One result per input, in order; an unreadable input carries its error."""
-
-    # -- the exported graph (lumos.deploy: export, runtimes, optimisation, serving) ---------
+    # -- the graph: what predicts (lumos.bundle.predictor) and what is exported (deploy) ---
 
     def export_graph(self, model: nn.Module, input_size: tuple[int, int]) -> ExportGraph:
-        """What an export traces for ``model`` (a network at ``input_size``): the network
-        itself, giving ``logits``."""
+        """The graph that predicts with ``model`` (a network at ``input_size``), in PyTorch
+        and as exported: by default the network itself, giving ``logits``."""
         return ExportGraph(model, ["logits"], {})
 
     def export_agreement(
@@ -312,12 +308,15 @@ class Task(ABC):
         return [[output[i] for output in outputs] for i in range(count)]
 
     def graph_answer(
-        self, bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement,
-        top: int,
-    ) -> Result:  # fmt: skip
-        """One image's result from its share of the graph outputs; ``where`` is how the
-        input image was placed on the stored canvas (boxes go back through it)."""
-        return self.graph.graph_answer(bundle, outputs, source, where, top)
+        self, bundle: TrainedModel, outputs: list[np.ndarray], seen: Seen, top: int
+    ) -> Result:
+        """One input's result from its share of the graph outputs (answers in its pixels
+        go back through ``seen.placement``); ``top`` classes shown where there are any."""
+        return self.graph.graph_answer(bundle, outputs, seen, top)
+
+    def failed(self, bundle: TrainedModel, source: str, reason: str) -> Result:
+        """The result of an input that could not be read."""
+        return self.graph.failed(bundle, source, reason)
 
     def graph_score(self, bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
         """(metric, value) of a graph on ``part``: what an optimised model is compared by."""

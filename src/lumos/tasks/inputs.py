@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lumos.data.geometry import Placement, place_image, placement
+from lumos.data.geometry import place_image, placement
 from lumos.data.images import from_array, is_image_name, open_image
 from lumos.data.loader import at_size
 from lumos.errors import DataError
-from lumos.tasks.base import TrainedModel
+from lumos.tasks.base import Seen, TrainedModel
 
 
 def expand(inputs: Sequence[str | Path | np.ndarray]) -> list[Path | np.ndarray]:
@@ -41,13 +41,12 @@ def preprocess(
 ) -> np.ndarray:
     """One input (a file, an array, or an image file's bytes called ``name``) as the
     (H, W, C) uint8 array training saw."""
-    return placed(source, bundle, name)[0]
+    return seen(source, bundle, name).pixels
 
 
-def placed(
-    source: Path | np.ndarray | bytes, bundle: TrainedModel, name: str | None = None
-) -> tuple[np.ndarray, Placement]:
-    """:func:`preprocess`, and how the input was placed on the stored canvas."""
+def seen(source: Path | np.ndarray | bytes, bundle: TrainedModel, name: str | None = None) -> Seen:
+    """:func:`preprocess`, with what the input is called and how it was placed on the
+    stored canvas. An input that cannot be read raises its :class:`DataError`."""
     pre = bundle.preprocessing
     height, width = pre.size
     if isinstance(source, np.ndarray):
@@ -61,7 +60,17 @@ def placed(
         )
     where = placement(full, (width, height), pre.resize_mode)
     pixels = place_image(image, where, (0, 0))
-    return (pixels if pixels.ndim == 3 else pixels[:, :, None]), where
+    pixels = pixels if pixels.ndim == 3 else pixels[:, :, None]
+    return Seen(source_name(source, name), pixels, where)
+
+
+def source_name(source: Path | np.ndarray | bytes, name: str | None = None) -> str:
+    """What an input is called in its result: a file's path, an upload's name, ``array``."""
+    if name is not None:
+        return name
+    if isinstance(source, bytes):
+        return "upload"
+    return "array" if isinstance(source, np.ndarray) else str(source)
 
 
 def network_input(arrays: Sequence[np.ndarray], bundle: TrainedModel) -> torch.Tensor:

@@ -81,11 +81,8 @@ class ServerState:
             size=1024,
         )
 
-    def predictor(self, name: str) -> Predictor | None:
-        """Model ``name`` ready to classify, built once per saved version; None for a
-        detector or segmenter."""
-        if not self.bundles.get(name).task.scores_images:
-            return None
+    def predictor(self, name: str) -> Predictor:
+        """Model ``name`` ready to predict, built once per saved version."""
         return self.predictors.get(name)
 
     def summary(self, job: Job) -> dict[str, Any]:

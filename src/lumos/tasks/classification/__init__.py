@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lumos.data import Dataset
 from lumos.recipe import Recipe
-from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
+from lumos.tasks.base import Objective, Setup, Task, TrainedModel
 from lumos.tasks.classification import graph as class_graph
 from lumos.tasks.classification.objective import MultiLabel, SingleLabel
-from lumos.tasks.classification.result import Prediction, predict_batches, torch_logits
 from lumos.tasks.classification.scoring import evaluate, tuned_thresholds
 from lumos.tasks.report import Report, write_report
 
@@ -61,11 +57,6 @@ class Classification(Task):
         write_report(report, part, folder)
         return report
 
-    def predict(
-        self, bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], options: PredictOptions
-    ) -> list[Prediction]:
-        model = bundle.model(options.device, trust_code=options.trust_code)
-        return predict_batches(bundle, torch_logits(model, options.device), inputs, top=options.top)
 
 
 CLASSIFICATION = Classification()

@@ -8,17 +8,21 @@ import numpy as np
 import torch
 
 from lumos.data import Dataset
-from lumos.data.geometry import Placement
-from lumos.tasks.base import GraphRun, TrainedModel
+from lumos.tasks.base import GraphRun, Seen, TrainedModel
 from lumos.tasks.classification.result import Prediction, answer, probabilities
 from lumos.tasks.classification.scores import model_scores
 
 
 def graph_answer(
-    bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement, top: int
+    bundle: TrainedModel, outputs: list[np.ndarray], seen: Seen, top: int
 ) -> Prediction:
     """One image's :class:`Prediction` from its row of logits."""
-    return answer(bundle, source, probabilities(outputs[0][None], bundle.multi_label)[0], top)
+    scores = probabilities(outputs[0][None], bundle.multi_label)[0]
+    return answer(bundle, seen.source, scores, top)
+
+
+def failed(bundle: TrainedModel, source: str, reason: str) -> Prediction:
+    return Prediction(source, error=reason)
 
 
 def graph_score(bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:

@@ -1,13 +1,7 @@
-"""A classifier's answer for one input, and predicting many inputs in batches.
-
-The batching loop is shared by every backend (PyTorch here, ONNX Runtime in
-:mod:`lumos.deploy.runtime`): a backend only turns a float batch into logits. A file that
-cannot be read gets its own error and the rest are still predicted.
-"""
+"""A classifier's answer for one input: its top classes, the labels chosen, or its error."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +11,7 @@ import torch
 from PIL import Image
 
 from lumos.data.images import open_image
-from lumos.errors import DataError
 from lumos.tasks.base import TrainedModel
-from lumos.tasks.inputs import network_input, preprocess
-
-Logits = Callable[[np.ndarray], np.ndarray]  # a float (N, C, H, W) batch to (N, K) logits
 
 
 @dataclass
@@ -94,40 +84,3 @@ def answer(bundle: TrainedModel, source: str, scores: np.ndarray, top: int = 5) 
     else:
         prediction.labels = [labels[int(order[0])]]
     return prediction
-
-
-def predict_batches(
-    bundle: TrainedModel,
-    logits: Logits,
-    inputs: Sequence[str | Path | np.ndarray],
-    *,
-    top: int = 5,
-    batch_size: int = 64,
-) -> list[Prediction]:
-    """Predict files or arrays with ``logits``; unreadable ones carry an error."""
-    results: list[Prediction] = []
-    for start in range(0, len(inputs), batch_size):
-        ready: list[tuple[int, np.ndarray]] = []
-        for item in inputs[start : start + batch_size]:
-            results.append(Prediction("array" if isinstance(item, np.ndarray) else str(item)))
-            try:
-                image = preprocess(item if isinstance(item, np.ndarray) else Path(item), bundle)
-                ready.append((len(results) - 1, image))
-            except DataError as e:
-                results[-1].error = e.reason
-        if ready:
-            batch = network_input([image for _, image in ready], bundle).numpy()
-            scores = probabilities(logits(batch), bundle.multi_label)
-            for (position, _), row in zip(ready, scores, strict=True):
-                results[position] = answer(bundle, results[position].source, row, top)
-    return results
-
-
-def torch_logits(model: torch.nn.Module, device: str | torch.device = "cpu") -> Logits:
-    """A PyTorch network as a :data:`Logits` function."""
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return model(torch.from_numpy(batch).to(device)).float().cpu().numpy()
-
-    return run

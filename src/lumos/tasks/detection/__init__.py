@@ -19,7 +19,6 @@ from lumos.tasks.base import (
     ExportAgreement,
     ExportGraph,
     Objective,
-    PredictOptions,
     Setup,
     Task,
     TrainedModel,
@@ -29,7 +28,6 @@ from lumos.tasks.detection import graph as box_graph
 from lumos.tasks.detection.objective import BoxObjective
 from lumos.tasks.detection.result import Detections, write_detections
 from lumos.tasks.detection.scoring import evaluate_detection, tuned_score_threshold
-from lumos.tasks.detection.search import Detector
 from lumos.tasks.report import Report
 
 
@@ -114,12 +112,6 @@ class Detection(Task):
         """``<stem>-detections.png`` of every image and one COCO results file for all."""
         return write_detections(results, bundle.labels, folder)
 
-    def predict(
-        self, bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], options: PredictOptions
-    ) -> list[Detections]:
-        """The boxes at the bundle's operating point in each image."""
-        detector = Detector(bundle, trust_code=options.trust_code)
-        return [detector.found_in(item) for item in inputs]
 
     def split_outputs(self, outputs: Sequence[np.ndarray], count: int) -> list[list[np.ndarray]]:
         """The graph gives the boxes of a whole batch, with the image each belongs to."""

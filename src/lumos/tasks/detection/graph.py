@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from lumos.data import Dataset
-from lumos.data.geometry import Placement, unplace_boxes
+from lumos.data.geometry import unplace_boxes
 from lumos.data.loader import BatchLoader
 from lumos.models.normalization import one_label_per_object
-from lumos.tasks.base import GraphRun, TrainedModel
+from lumos.tasks.base import GraphRun, Seen, TrainedModel
 from lumos.tasks.detection.coco import coco_documents, coco_metrics
 from lumos.tasks.detection.result import Detections
 from lumos.tasks.detection.scoring import detect_split
@@ -39,7 +39,7 @@ def stored_boxes(bundle: TrainedModel, boxes: np.ndarray) -> np.ndarray:
 
 
 def graph_answer(
-    bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement, top: int
+    bundle: TrainedModel, outputs: list[np.ndarray], seen: Seen, top: int
 ) -> Detections:
     """One image's boxes at the bundle's operating point, one label per object, in the
     pixels of the image as it came in."""
@@ -50,11 +50,15 @@ def graph_answer(
     )  # fmt: skip
     keep = found["scores"] >= bundle.score_threshold
     return Detections(
-        unplace_boxes(stored_boxes(bundle, found["boxes"][keep].numpy()), where),
+        unplace_boxes(stored_boxes(bundle, found["boxes"][keep].numpy()), seen.placement),
         found["scores"][keep].numpy(),
         [bundle.labels[k] for k in found["labels"][keep].tolist()],
-        source,
+        seen.source,
     )
+
+
+def failed(bundle: TrainedModel, source: str, reason: str) -> Detections:
+    return Detections.failed(source, reason)
 
 
 def graph_detections(

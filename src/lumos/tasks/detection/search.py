@@ -28,8 +28,10 @@ from torchvision.ops import batched_nms
 from lumos.data.images import open_image
 from lumos.errors import BundleError, DataError
 from lumos.models.fcn import Conversion, convert_to_fcn
-from lumos.tasks.base import TrainedModel
+from lumos.tasks.base import GraphRun, TrainedModel
 from lumos.tasks.detection.result import Detections, write_detections
+from lumos.tasks.inputs import seen
+from lumos.tasks.predictor import Predictor, export_graph, torch_run
 
 BACKGROUND = "background"
 METHODS = ("sliding-window", "heatmap", "model")
@@ -60,6 +62,13 @@ class Detector:
         self.window = bundle.preprocessing.input_size
         self.model = bundle.model(trust_code=trust_code)
         self._conversion: Conversion | None = None
+        self._graph: GraphRun | None = None
+
+    def predictor(self, threshold: float) -> Predictor:
+        """A detection bundle's predictor with ``threshold`` as its operating point."""
+        if self._graph is None:
+            self._graph = torch_run(export_graph(self.bundle, self.model).module.eval())
+        return Predictor(self.bundle.at_score_threshold(threshold), self._graph)
 
     @property
     def conversion(self) -> Conversion:
@@ -122,6 +131,11 @@ class Detector:
                 f"{self.bundle.origin}: a detection model finds boxes itself (method model)"
                 if self.end_to_end
                 else f"{self.bundle.origin}: a classifier detects by sliding-window or heatmap"
+            )
+        if method == "model" and scales != (1.0,):
+            raise BundleError(
+                f"{self.bundle.origin}: a detector sees each image (or tile) at its input "
+                "size; scales are for sliding-window and heatmap"
             )
         full = _image_tensor(source, self.bundle.spec.in_channels)
         found = [
@@ -251,13 +265,7 @@ def _search(
     fy, fx = image.shape[2] / scaled.shape[2], image.shape[3] / scaled.shape[3]
     factors = torch.tensor([fx, fy, fx, fy], dtype=torch.float32)
     if method == "model":
-        found = detector.model(scaled)[0]
-        keep = found["scores"] >= threshold
-        return _Found(
-            found["boxes"][keep].float() * factors,
-            found["scores"][keep].float(),
-            found["labels"][keep],
-        )
+        return _found_by_model(detector, scaled, threshold)
     if method == "heatmap":
         probabilities, step = detector.heatmap_scores(scaled)
     else:
@@ -269,6 +277,17 @@ def _search(
     x1, y1 = cols.float() * step, rows.float() * step
     corners = torch.stack([x1, y1, x1 + window_w, y1 + window_h], dim=1)
     return _Found(corners * factors, best[rows, cols], classes[rows, cols])
+
+
+def _found_by_model(detector: Detector, image: torch.Tensor, threshold: float) -> _Found:
+    """A detection bundle's boxes in ``image`` (1, C, H, W), found by its predictor."""
+    pixels = (image[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    [found] = detector.predictor(threshold).answers([seen(pixels, detector.bundle)])
+    return _Found(
+        torch.from_numpy(found.boxes.reshape(-1, 4)).float(),
+        torch.from_numpy(found.scores).float(),
+        torch.tensor([detector.bundle.labels.index(n) for n in found.labels], dtype=torch.long),
+    )
 
 
 def detect_files(

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from lumos.data import Dataset
-from lumos.tasks.base import Objective, PredictOptions, Setup, Task, TrainedModel
+from lumos.tasks.base import Objective, Setup, Task, TrainedModel
 from lumos.tasks.report import Report, write_report
 from lumos.tasks.segmentation import graph as mask_graph
 from lumos.tasks.segmentation.objective import MaskObjective
-from lumos.tasks.segmentation.result import MaskPrediction, save_mask_outputs, segment
+from lumos.tasks.segmentation.result import MaskPrediction, save_mask_outputs
 from lumos.tasks.segmentation.scoring import evaluate_segmentation
 
 
@@ -61,10 +59,6 @@ class Segmentation(Task):
             for path in save_mask_outputs(result, folder, Path(result.source).stem)
         ]
 
-    def predict(
-        self, bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], options: PredictOptions
-    ) -> list[MaskPrediction]:
-        return segment(bundle, inputs, trust_code=options.trust_code)
 
 
 SEGMENTATION = Segmentation()

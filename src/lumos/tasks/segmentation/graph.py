@@ -7,19 +7,27 @@ from collections.abc import Sequence
 import numpy as np
 
 from lumos.data import Dataset
-from lumos.data.geometry import Placement
-from lumos.tasks.base import GraphRun, TrainedModel
+from lumos.tasks.base import GraphRun, Seen, TrainedModel
+from lumos.tasks.inputs import network_input
 from lumos.tasks.segmentation.metrics import segmentation_metrics
 from lumos.tasks.segmentation.result import MaskPrediction
 from lumos.tasks.segmentation.scoring import split_confusion
 
 
 def graph_answer(
-    bundle: TrainedModel, outputs: list[np.ndarray], source: str, where: Placement, top: int
+    bundle: TrainedModel, outputs: list[np.ndarray], seen: Seen, top: int
 ) -> MaskPrediction:
-    """One image's mask (at the network's input size) from its (K, H, W) logits."""
+    """One image's mask (at the network's input size) from its (K, H, W) logits, with the
+    image as the network saw it."""
+    image = network_input([seen.pixels], bundle)[0].permute(1, 2, 0).numpy()
     mask = outputs[0].argmax(0).astype(np.uint8)
-    return MaskPrediction(source, bundle.labels, mask=mask)
+    return MaskPrediction(
+        seen.source, bundle.labels, image=(image * 255).round().astype(np.uint8), mask=mask
+    )
+
+
+def failed(bundle: TrainedModel, source: str, reason: str) -> MaskPrediction:
+    return MaskPrediction(source, bundle.labels, error=reason)
 
 
 def graph_score(bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from lumos.data.show import palette
-from lumos.errors import DataError
-from lumos.tasks.base import TrainedModel
-from lumos.tasks.inputs import network_input, preprocess
 
 
 @dataclass
@@ -88,29 +83,6 @@ class MaskPrediction:
                 overlay[region] = 0.5 * overlay[region] + 0.5 * np.array(colours[value - 1])
         Image.fromarray(overlay.astype(np.uint8)).save(out)
         return out
-
-
-@torch.no_grad()
-def segment(
-    bundle: TrainedModel, inputs: Sequence[Path | np.ndarray], *, trust_code: bool = False
-) -> list[MaskPrediction]:
-    """A mask for every input; unreadable ones carry an error."""
-    model = bundle.model(trust_code=trust_code)
-    results = []
-    for item in inputs:
-        prediction = MaskPrediction(
-            "array" if isinstance(item, np.ndarray) else str(item), bundle.labels
-        )
-        results.append(prediction)
-        try:
-            pixels = preprocess(item if isinstance(item, np.ndarray) else Path(item), bundle)
-        except DataError as e:
-            prediction.error = e.reason
-            continue
-        image = network_input([pixels], bundle)
-        prediction.image = (image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        prediction.mask = model(image).float().argmax(1)[0].numpy().astype(np.uint8)
-    return results
 
 
 def save_mask_outputs(prediction: MaskPrediction, folder: Path, stem: str) -> list[Path]:
