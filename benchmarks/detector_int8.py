@@ -41,7 +41,7 @@ def train_one(workspace: Path, network: str, minutes: float, seed: int, out: Pat
     from lumos.deploy.from_job import bundle_from_job
     from lumos.deploy.optimize import run_optimization
     from lumos.deploy.runtime import predictor_for
-    from lumos.tasks.detection.graph import graph_detections
+    from lumos.tasks.detection.scoring import graph_detections
     from lumos.train import train
     from lumos.workspace import Workspace
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from lumos.data import Dataset
 from lumos.tasks.base import GraphRun, Seen, TrainedModel
 from lumos.tasks.classification.result import Prediction, answer, probabilities
-from lumos.tasks.classification.scores import model_scores
+from lumos.tasks.classification.scores import graph_scores
 
 
 def graph_answer(
@@ -27,12 +26,7 @@ def failed(bundle: TrainedModel, source: str, reason: str) -> Prediction:
 
 def graph_score(bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
     """Top-1 accuracy (mean average precision for multi-label data) of a graph on ``part``."""
-    scores, truth = model_scores(
-        lambda images: torch.from_numpy(run(images.numpy())[0]),
-        part,
-        bundle.preprocessing.input_size,
-        multi_label=bundle.multi_label,
-    )
+    scores, truth = graph_scores(bundle, run, part)
     if bundle.multi_label:
         from sklearn.metrics import average_precision_score
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from lumos.data import Dataset
 from lumos.tasks.base import TrainedModel
-from lumos.tasks.classification.scores import model_scores
+from lumos.tasks.classification.scores import graph_scores
+from lumos.tasks.predictor import Predictor
 from lumos.tasks.report import Report
 
 ECE_BINS = 15
@@ -28,11 +29,8 @@ def evaluate(
     trust_code: bool = False,
 ) -> Report:
     """Score ``bundle`` on ``part``, the ``split`` of a dataset."""
-    probabilities, labels = model_scores(
-        bundle.model(trust_code=trust_code),
-        part,
-        bundle.preprocessing.input_size,
-        multi_label=bundle.multi_label,
+    probabilities, labels = graph_scores(
+        bundle, Predictor(bundle, trust_code=trust_code).outputs, part
     )
     if bundle.multi_label:
         thresholds = np.asarray(bundle.thresholds)
@@ -158,8 +156,7 @@ def _calibration(
 
 def tuned_thresholds(bundle: TrainedModel, validation: Dataset) -> list[float]:
     """Per class, the probability threshold with the best F1 on ``validation``."""
-    input_size = bundle.preprocessing.input_size
-    probabilities, truth = model_scores(bundle.model(), validation, input_size, multi_label=True)
+    probabilities, truth = graph_scores(bundle, Predictor(bundle).outputs, validation)
     candidates = np.linspace(0.05, 0.95, 19)
     thresholds = []
     for c in range(truth.shape[1]):

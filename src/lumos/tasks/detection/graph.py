@@ -15,12 +15,11 @@ import torch
 
 from lumos.data import Dataset
 from lumos.data.geometry import unplace_boxes
-from lumos.data.loader import BatchLoader
 from lumos.models.normalization import one_label_per_object
 from lumos.tasks.base import GraphRun, Seen, TrainedModel
 from lumos.tasks.detection.coco import coco_documents, coco_metrics
 from lumos.tasks.detection.result import Detections
-from lumos.tasks.detection.scoring import detect_split
+from lumos.tasks.detection.scoring import graph_detections
 
 
 def split_outputs(outputs: Sequence[np.ndarray], count: int) -> list[list[np.ndarray]]:
@@ -59,21 +58,6 @@ def graph_answer(
 
 def failed(bundle: TrainedModel, source: str, reason: str) -> Detections:
     return Detections.failed(source, reason)
-
-
-def graph_detections(
-    bundle: TrainedModel, run: GraphRun, part: Dataset
-) -> tuple[list[dict], list[dict]]:
-    """The stored boxes of every record of ``part`` and a graph's boxes for it, found as the
-    evaluation finds a detector's (:func:`~lumos.tasks.detection.scoring.detect_split`)."""
-
-    def find(images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-        shares = split_outputs(run(images.numpy()), len(images))
-        names = ("boxes", "scores", "labels")
-        return [{k: torch.from_numpy(v) for k, v in zip(names, s, strict=True)} for s in shares]
-
-    loader = BatchLoader(part, 16, targets="boxes")
-    return detect_split(find, loader, bundle.preprocessing.input_size)
 
 
 def graph_score(bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:

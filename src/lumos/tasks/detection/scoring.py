@@ -12,12 +12,13 @@ from torch import nn
 
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader, at_size
-from lumos.tasks.base import TrainedModel
+from lumos.tasks.base import GraphRun, TrainedModel
 from lumos.tasks.detection.coco import (
     best_threshold,
     coco_documents,
     detection_report,
 )
+from lumos.tasks.predictor import Predictor
 from lumos.tasks.report import Report
 
 Finder = Callable[[torch.Tensor], list[dict[str, torch.Tensor]]]  # a batch to boxes per image
@@ -55,12 +56,25 @@ def tuned_score_threshold(bundle: TrainedModel, part: Dataset) -> float:
     return best_threshold(*_coco_split(bundle, part, False))
 
 
+def graph_detections(
+    bundle: TrainedModel, run: GraphRun, part: Dataset
+) -> tuple[list[dict], list[dict]]:
+    """The stored boxes of every record of ``part`` and a detector's graph's boxes for it
+    (``run``: PyTorch's or an export's, :class:`~lumos.tasks.predictor.Predictor`'s outputs)."""
+
+    def find(images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        shares = bundle.task.split_outputs(run(images.numpy()), len(images))
+        names = ("boxes", "scores", "labels")
+        return [{k: torch.from_numpy(v) for k, v in zip(names, s, strict=True)} for s in shares]
+
+    loader = BatchLoader(part, 16, targets="boxes")
+    return detect_split(find, loader, bundle.preprocessing.input_size)
+
+
 def _coco_split(bundle: TrainedModel, part: Dataset, trust_code: bool) -> tuple[dict, list]:
     """The COCO ground truth of a split and the bundle's detections on it."""
-    model = bundle.model(trust_code=trust_code)
-    input_size = bundle.preprocessing.input_size
-    truths, found = detect_split(model, BatchLoader(part, 16, targets="boxes"), input_size)
-    return coco_documents(truths, found, part.classes)
+    run = Predictor(bundle, trust_code=trust_code).outputs
+    return coco_documents(*graph_detections(bundle, run, part), part.classes)
 
 
 def evaluate_detection(

@@ -11,7 +11,7 @@ from lumos.tasks.base import GraphRun, Seen, TrainedModel
 from lumos.tasks.inputs import network_input
 from lumos.tasks.segmentation.metrics import segmentation_metrics
 from lumos.tasks.segmentation.result import MaskPrediction
-from lumos.tasks.segmentation.scoring import split_confusion
+from lumos.tasks.segmentation.scoring import graph_masks, split_confusion
 
 
 def graph_answer(
@@ -32,9 +32,7 @@ def failed(bundle: TrainedModel, source: str, reason: str) -> MaskPrediction:
 
 def graph_score(bundle: TrainedModel, run: GraphRun, part: Dataset) -> tuple[str, float]:
     """Mean IoU of a graph's masks on ``part``."""
-    confusion = split_confusion(
-        lambda images: run(images.numpy())[0].argmax(1).astype(np.uint8), bundle, part
-    )
+    confusion = split_confusion(graph_masks(run), bundle, part)
     return "mIoU", float(segmentation_metrics(confusion, bundle.labels)["miou"])
 
 

@@ -10,11 +10,17 @@ import torch.nn.functional as F
 
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader, at_size
-from lumos.tasks.base import TrainedModel
+from lumos.tasks.base import GraphRun, TrainedModel
+from lumos.tasks.predictor import Predictor
 from lumos.tasks.report import Report
 from lumos.tasks.segmentation.metrics import mask_confusion, segmentation_metrics
 
 MaskFn = Callable[[torch.Tensor], np.ndarray]  # a float batch to (N, H, W) class indices
+
+
+def graph_masks(run: GraphRun) -> MaskFn:
+    """A segmenter's graph as a function from a batch to its masks."""
+    return lambda images: run(images.numpy())[0].argmax(1).astype(np.uint8)
 
 
 @torch.no_grad()
@@ -38,9 +44,8 @@ def evaluate_segmentation(
     bundle: TrainedModel, part: Dataset, split: str, *, trust_code: bool = False
 ) -> Report:
     """mIoU, Dice and pixel accuracy of a segmentation bundle on ``part`` (a report)."""
-    model = bundle.model(trust_code=trust_code)
     confusion = split_confusion(
-        lambda images: model(images).float().argmax(1).numpy().astype(np.uint8), bundle, part
+        graph_masks(Predictor(bundle, trust_code=trust_code).outputs), bundle, part
     )
     scores = segmentation_metrics(confusion, bundle.labels)
     metrics = {k: float(scores[k]) for k in ("miou", "pixel_accuracy", "mean_dice")} | {
