@@ -12,6 +12,10 @@ import lumos
 SOURCE = Path(lumos.__file__).parent
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 400, 60
 TASK_TEST = re.compile(r"""(==|!=)=?\s*["'](classification|detection|segmentation)["']""")
+# A task by its object or a property standing in for "is a classifier / a detector"
+TASK_STAND_IN = re.compile(
+    r"\b(CLASSIFICATION|DETECTION|SEGMENTATION)\b|\.(scores_images|finds_boxes)\b"
+)
 
 
 def _sources(*suffixes: str) -> list[Path]:
@@ -41,3 +45,17 @@ def test_only_the_tasks_ask_which_task_they_run() -> None:
         if TASK_TEST.search(line)
     ]
     assert not asking, asking
+
+
+def test_only_the_tasks_hold_a_task_by_name_or_stand_in() -> None:
+    """Outside lumos/tasks/ code holds a task and calls it: no task object by name and no
+    property standing in for one. lumos/data/ is below the tasks: its ``TaskKind`` names
+    (``data.records.CLASSIFICATION``) say what a dataset holds, not which task runs."""
+    holding = [
+        f"{path.relative_to(SOURCE)}:{number}: {line.strip()}"
+        for path in _sources(".py", ".js")
+        if not {SOURCE / "tasks", SOURCE / "data"} & set(path.parents)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if TASK_STAND_IN.search(line)
+    ]
+    assert not holding, holding

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lumos.bundle.fingerprint import FeatureFingerprint
 from lumos.errors import BundleError
 from lumos.models import NetworkSpec
-from lumos.tasks import CLASSIFICATION
+from lumos.tasks import DEFAULT_TASK
 from lumos.tasks.preprocessing import Preprocessing
 
 BUNDLE_VERSION = 1
@@ -24,7 +24,7 @@ class BundleMeta(BaseModel):
 
     lumos_bundle: Literal[1] = BUNDLE_VERSION
     name: str
-    task: str = CLASSIFICATION.name
+    task: str = DEFAULT_TASK.name
     network: NetworkSpec
     labels: list[str]
     multi_label: bool = False

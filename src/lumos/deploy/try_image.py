@@ -54,7 +54,7 @@ def classify_many(
 ) -> dict[str, Any]:
     """Classify images; where an image's folder (under ``root``) is named after a label, that
     is its true class, and the answer includes per-class and overall accuracy."""
-    if not bundle.task.scores_images:
+    if not bundle.task.labels_whole_images:
         raise DataError(
             None, f"{bundle.name!r} is a {bundle.task.noun}: classify many needs a classifier"
         )

@@ -17,6 +17,7 @@ from lumos.tasks.detection import DETECTION
 from lumos.tasks.segmentation import SEGMENTATION
 
 TASKS: dict[str, Task] = {task.name: task for task in (CLASSIFICATION, DETECTION, SEGMENTATION)}
+DEFAULT_TASK: Task = CLASSIFICATION  # a bundle that names none was written before detection
 
 
 def task_named(name: str) -> Task:
@@ -42,6 +43,7 @@ def misfit(task: Task, network: str, dataset: Dataset) -> str:
 
 __all__ = [
     "CLASSIFICATION",
+    "DEFAULT_TASK",
     "DETECTION",
     "SEGMENTATION",
     "TASKS",

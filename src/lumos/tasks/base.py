@@ -195,7 +195,11 @@ class Task(ABC):
     background: ClassVar[bool] = False  # outputs are the background, then the classes
     finds_boxes: ClassVar[bool] = False  # the network itself returns boxes
     multi_label: ClassVar[bool] = False  # may give several labels where the data has them
-    scores_images: ClassVar[bool] = False  # gives one score per class for a whole image
+    # Its networks serve as transfer sources: ranked (LogME, P2L), imported from a weights
+    # file, fine-tuned in part (``finetune`` other than full)
+    transfers: ClassVar[bool] = False
+    # Each answer labels the whole image (classify-many scores it against its folder's name)
+    labels_whole_images: ClassVar[bool] = False
     prunable: ClassVar[bool] = False  # whether `lumos optimize --prune` covers its networks
     channels_last: ClassVar[bool] = True  # whether channels-last memory may help
     cpu_autocast: ClassVar[bool] = True  # whether ``precision: auto`` may pick bf16 on a CPU
@@ -226,7 +230,7 @@ class Task(ABC):
 
     def recipe_problem(self, recipe: Recipe) -> str | None:
         """Why ``recipe`` cannot train a network of this task, or None."""
-        if recipe.finetune != "full" and not self.scores_images:
+        if recipe.finetune != "full" and not self.transfers:
             return f"finetune: {recipe.finetune} is for classifiers ({self.noun}s: freeze_backbone)"
         return None
 

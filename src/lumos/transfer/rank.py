@@ -210,7 +210,7 @@ def _sample(part: Dataset, images: int) -> Dataset:
 
 
 def _classifiers(workspace: Workspace) -> list[str]:
-    return [row["name"] for row in list_bundles(workspace) if task_named(row["task"]).scores_images]
+    return [row["name"] for row in list_bundles(workspace) if task_named(row["task"]).transfers]
 
 
 @torch.no_grad()
@@ -221,7 +221,7 @@ def source_features(
     for every record of ``part``, and its class probabilities; images are resized to the
     bundle's input size. The network runs in the arithmetic ``precision: auto`` picks (bf16
     on a CPU that computes it natively, or on a GPU)."""
-    if not bundle.task.scores_images:
+    if not bundle.task.transfers:
         raise DataError(None, f"model {bundle.name!r} is a {bundle.task.noun}: rank classifiers")
     wanted = bundle.preprocessing.channels
     if wanted != part.channels:

@@ -58,7 +58,7 @@ def import_model(
     model_folder(name or path.stem, workspace, overwrite=overwrite)
     tensors, kind = read_weights(path)
     task = task_of(request.network)
-    if not task.scores_images:
+    if not task.transfers:
         raise DataError(path, f"{request.network} is a {task.noun}: import takes classifiers")
     first, last = _ends(request.network, default_input(request.network)[1:])
     channels, height, width = request.input_shape or _input_of(tensors, request.network, first)

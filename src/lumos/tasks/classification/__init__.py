@@ -26,7 +26,8 @@ class Classification(Task):
     needs = "class labels"
     example_network = "resnet18"
     multi_label = True
-    scores_images = True
+    transfers = True
+    labels_whole_images = True
     prunable = True  # pruning's fine-tuning and its tests cover classifiers only
 
     def fits(self, dataset: Dataset) -> bool:
