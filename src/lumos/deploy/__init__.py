@@ -1,12 +1,10 @@
 """Deployment: bundles (a trained model you can carry), prediction, export, serving."""
 
 from lumos.bundle import Bundle, BundleError, list_bundles, remove_bundle, save_bundle
-from lumos.tasks.classification.result import Prediction
 
 __all__ = [
     "Bundle",
     "BundleError",
-    "Prediction",
     "list_bundles",
     "remove_bundle",
     "save_bundle",

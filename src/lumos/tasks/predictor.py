@@ -64,17 +64,13 @@ class Predictor:
         if isinstance(run, str):
             raise TypeError(
                 f"Predictor(bundle, {run!r}): name a backend with "
-                "lumos.deploy.load_predictor(bundle, backend) (changed in 0.2)"
+                "lumos.deploy.runtime.load_predictor(bundle, backend) (changed in 0.2)"
             )
         self.bundle, self.backend = bundle, backend
         if run is None:
             graph = export_graph(bundle, bundle.model(device, trust_code=trust_code)).module
             run = torch_run(graph.eval(), device)
         self._run = run
-
-    @property
-    def labels(self) -> list[str]:
-        return self.bundle.labels
 
     def outputs(self, batch: np.ndarray) -> list[np.ndarray]:
         """The graph's outputs for a float32 (N, C, H, W) batch in 0-1 at the input size."""
