@@ -285,7 +285,7 @@ class Task(ABC):
         """Files of predictions people look at (masks, pictures with boxes); none by default."""
         return []
 
-    # -- the graph: what predicts (lumos.bundle.predictor) and what is exported (deploy) ---
+    # -- the graph: what predicts (lumos.tasks.predictor) and what is exported (deploy) ---
 
     def export_graph(self, model: nn.Module, input_size: tuple[int, int]) -> ExportGraph:
         """The graph that predicts with ``model`` (a network at ``input_size``), in PyTorch
