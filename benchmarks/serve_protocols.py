@@ -111,9 +111,9 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--image", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print_machine()
-    if args.client:
+    if args.client:  # a load generator: its JSON alone on stdout
         return client(args)
+    print_machine()
     with tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch)
         bundle = Bundle.untrained(NetworkSpec.resolve("lenet5", 10, 1, (28, 28)))

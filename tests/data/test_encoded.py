@@ -73,7 +73,3 @@ def test_the_encoding_from_the_command_line(
                            "--encoding", "png")  # fmt: skip
     assert code == 0, err
     assert Dataset.open("x", workspace).store.encoding == "png"
-    code, _, err = run_cli(monkeypatch, capsys, "data", "import", str(source), "--name", "y",
-                           "--encoding", "webp")  # fmt: skip
-    assert code == 2 and "encoding" in err and "Traceback" not in err, err
-    assert not (workspace.datasets_dir / "y").exists()

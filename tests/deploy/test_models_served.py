@@ -109,7 +109,7 @@ def test_serve_needs_models_or_all(home: Workspace, monkeypatch, capsys) -> None
     monkeypatch.setenv("LUMOS_HOME", str(home.root))
     for args in ([], ["lenet", "--all"]):
         code, _, err = run_cli(monkeypatch, capsys, "serve", *args)
-        assert code == 2 and "name the models to serve, or give --all (not both)" in err
+        assert code == 2 and "name the models to serve or ask for all of them, not both" in err
     code, _, err = run_cli(monkeypatch, capsys, "serve", "ghost")
     assert code == 2 and "ghost" in err and "Traceback" not in err
     empty = Workspace(home.root.parent / "empty-workspace").ensure()

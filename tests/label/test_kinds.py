@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lumos.label.kinds import BoxLabels, ClassLabels, PolygonLabels
+from lumos.tasks.classification.labels import ClassLabels
 from lumos.tasks.classification.result import Prediction
+from lumos.tasks.detection.labels import BoxLabels
 from lumos.tasks.detection.result import Detections
+from lumos.tasks.segmentation.labels import PolygonLabels
 
 
 def _box(x1: float, y1: float, side: float = 10, name: str = "cat") -> dict:

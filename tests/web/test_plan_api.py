@@ -3,10 +3,19 @@ GPU, its largest batch, epoch time and cost; and what it refuses."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import get_args
 
 from helpers import api_error, colour_folders, run_cli, workbench_client
+from lumos.choices import (
+    ArtefactPrecision,
+    Backend,
+    ExportFormat,
+    Pruning,
+    ResizeMode,
+    TaskKind,
+)
 from lumos.data import import_dataset
 from lumos.plan import Planner, workload
 from lumos.recipe import FixedPrecision, Optimizer, Precision
@@ -54,5 +63,32 @@ def test_both_front_ends_offer_the_recipes_choices(
     assert web["precision"] == list(get_args(Precision)) == ["auto", *get_args(FixedPrecision)]
     for option, choices in (("--optimizer", Optimizer), ("--precision", FixedPrecision)):
         code, _, err = run_cli(monkeypatch, capsys, "plan", "lenet5", option, "nope")
+        listed = ", ".join(f"'{c}'" for c in get_args(choices))
+        assert code == 2 and f"'nope' is not one of {listed}." in err, err
+
+
+def test_both_front_ends_offer_the_librarys_import_and_deployment_choices(
+    workspace: Workspace, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """The web's optimise request and new-dataset form, and the CLI's export, optimize and
+    serve options, offer the lists of lumos.choices and nothing else."""
+    client = workbench_client(workspace, roots=[tmp_path], run_jobs=False)
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    optimize = schemas["OptimizeJob"]["properties"]
+    assert optimize["precision"]["enum"] == list(get_args(ArtefactPrecision))
+    assert optimize["pruning"]["enum"] == list(get_args(Pruning))
+    form = client.get("/datasets/new").text
+    for field, choices in (("resize_mode", ResizeMode), ("task", TaskKind)):
+        select = re.search(f'<select name="{field}">(.*?)</select>', form)
+        assert select and re.findall(r"<option>([\w-]+)</option>", select[1]) == list(
+            get_args(choices)
+        ), field
+    for args, choices in (
+        (("export", "m", "--format"), ExportFormat),
+        (("optimize", "m", "--precision"), ArtefactPrecision),
+        (("optimize", "m", "--pruning"), Pruning),
+        (("serve", "m", "--backend"), Backend),
+    ):
+        code, _, err = run_cli(monkeypatch, capsys, *args, "nope")
         listed = ", ".join(f"'{c}'" for c in get_args(choices))
         assert code == 2 and f"'nope' is not one of {listed}." in err, err

@@ -15,11 +15,13 @@ from typer.core import TyperGroup
 from lumos import __version__
 from lumos.cli import (
     data,
-    deploy,
+    evaluate,
+    export,
     label,
     models,
     plan,
     results,
+    serve,
     sweep,
     train,
     transfer,
@@ -64,7 +66,16 @@ app.add_typer(data.app, name="data")
 app.add_typer(label.app, name="label")
 app.add_typer(models.app, name="models")
 app.add_typer(transfer.app, name="transfer")
-for commands in (plan.app, train.app, sweep.app, results.app, deploy.app, workbench.app):
+for commands in (
+    plan.app,
+    train.app,
+    sweep.app,
+    results.app,
+    evaluate.app,
+    export.app,
+    serve.app,
+    workbench.app,
+):
     app.add_typer(commands)
 
 

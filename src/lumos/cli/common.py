@@ -9,11 +9,26 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lumos.choices import VocCorners
+
+UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+         "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
 out = Console(soft_wrap=True)  # long paths stay on one line, as scripts expect
 ModelArgument = Annotated[
     str, typer.Argument(help="Saved model name, bundle folder or .lumos file.")
 ]
 TrustCode = Annotated[bool, typer.Option(help="Allow a model whose network is Python code.")]
+# How a server batches: options `export --triton` and `serve` share
+MaxBatch = Annotated[int, typer.Option(help="Most images run together.", min=1)]
+MaxDelay = Annotated[float, typer.Option(help="Longest wait for a batch to fill.", min=0.0)]
+VocCornersOption = Annotated[
+    VocCorners,
+    typer.Option(
+        "--voc-corners",
+        help="Pascal VOC boxes: 'pixels' (1-based, the VOC devkit and Detectron2) or "
+        "'edges' (0-based, datumaro and CVAT).",
+    ),
+]
 
 
 def parse_shape(text: str) -> tuple[int, int, int]:
@@ -56,3 +71,19 @@ def fail(message: str, code: int = 2) -> None:
     # Plain print, not rich: one line, never wrapped to the terminal width.
     print(f"lumos: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+def parse_batches(text: str) -> list[int]:
+    """'1,32,128' -> [1, 32, 128]."""
+    sizes = [int(p) for p in text.split(",")] if re.fullmatch(r"\d+(,\d+)*", text) else [0]
+    if 0 in sizes:
+        raise typer.BadParameter("use sizes of 1 or more, e.g. 1,32,128", param_hint="--batch")
+    return sizes
+
+
+def parse_bytes(text: str) -> int:
+    """'16GB', '512 MiB' -> bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if not match or match.group(2).upper() not in UNITS:
+        raise typer.BadParameter("use an amount such as 16GB or 512MiB", param_hint="--memory")
+    return int(float(match.group(1)) * UNITS[match.group(2).upper()])

@@ -9,84 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lumos.cli.common import numbers, out, parse_size
+from lumos.cli.common import VocCornersOption, numbers, out
+from lumos.cli.data_import import data_import
 
-_CORNERS_HELP = (
-    "Pascal VOC boxes: 'pixels' (1-based, the VOC devkit and Detectron2) or "
-    "'edges' (0-based, datumaro and CVAT)."
-)
 app = typer.Typer(help="Import, inspect, export and remove datasets.", no_args_is_help=True)
-
-
-@app.command("import")
-def data_import(
-    source: Annotated[str, typer.Argument(help="Folder, file, or sample:digits / sample:shapes.")],
-    name: Annotated[str, typer.Option("--name", "-n", help="Name of the new dataset.")],
-    format: Annotated[str | None, typer.Option(help="Source format (detected if omitted).")] = None,
-    task: Annotated[
-        str | None, typer.Option(help="classification, detection or segmentation.")
-    ] = None,
-    size: Annotated[
-        str | None, typer.Option(help="N or WIDTHxHEIGHT (default: the common source size).")
-    ] = None,
-    resize_mode: Annotated[str, typer.Option(help="squash, crop, fill or half-crop.")] = "squash",
-    channels: Annotated[int | None, typer.Option(help="1 (grayscale) or 3 (colour).")] = None,
-    val_percent: Annotated[
-        float, typer.Option("--val", help="Percent for validation, where the source gives none.")
-    ] = 15.0,
-    test_percent: Annotated[
-        float, typer.Option("--test", help="Percent for test, where the source gives none.")
-    ] = 10.0,
-    stratify: Annotated[bool, typer.Option(help="Same class shares in each split.")] = True,
-    seed: Annotated[int, typer.Option(help="Seed for splits and sampling.")] = 0,
-    min_per_class: Annotated[int, typer.Option(help="Drop classes with fewer images.")] = 0,
-    max_per_class: Annotated[
-        int | None, typer.Option(help="Keep at most this many per class.")
-    ] = None,
-    classes: Annotated[
-        str | None, typer.Option(help="Class list, comma-separated, in order.")
-    ] = None,
-    dedupe: Annotated[bool, typer.Option(help="Drop exact duplicate images.")] = False,
-    allow_one_class: Annotated[
-        bool, typer.Option(help="Import a classification source with one class.")
-    ] = False,
-    max_pixels: Annotated[
-        int | None, typer.Option(help="Refuse larger images (decompression bombs).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Decoding processes (default: all cores).")
-    ] = None,
-    encoding: Annotated[
-        str, typer.Option(help="auto, raw, jpeg or png: how the images are stored.")
-    ] = "auto",
-    corners: Annotated[str, typer.Option("--voc-corners", help=_CORNERS_HELP)] = "pixels",
-    overwrite: Annotated[bool, typer.Option(help="Replace a dataset of the same name.")] = False,
-    download: Annotated[bool, typer.Option(help="Fetch MNIST or CIFAR into SOURCE first.")] = False,
-) -> None:
-    """Import SOURCE as a new dataset: checked, resized and stored for fast reading."""
-    from lumos.data import ImportOptions, import_dataset
-    from lumos.data.formats import download_into
-    from lumos.progress import terminal_progress
-
-    given = {**locals(), "size": parse_size(size), "classes": _class_list(classes)}
-    options = ImportOptions(
-        **{k: v for k, v in given.items() if k in ImportOptions.model_fields and v is not None}
-    )
-    if download:
-        source = str(download_into(Path(source), format))
-    with terminal_progress() as progress:
-        folder = import_dataset(source, name, options, overwrite=overwrite, progress=progress)
-    _print_summary(folder)
-
-
-def _class_list(text: str | None) -> list[str] | None:
-    return [c.strip() for c in text.split(",")] if text else None
-
-
-def _print_summary(folder: Path) -> None:
-    from lumos.data import Dataset
-
-    out.print(Dataset(folder).summary(), highlight=False, markup=False)
+app.command("import")(data_import)
 
 
 @app.command("list")
@@ -199,7 +126,7 @@ def data_export(
         ),
     ],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Folder to write.")],
-    corners: Annotated[str, typer.Option("--voc-corners", help=_CORNERS_HELP)] = "pixels",
+    corners: VocCornersOption = "pixels",
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty folder.")] = False,
 ) -> None:
     """Write a dataset out in a source format (lossless PNG images, source file names kept)."""

@@ -60,15 +60,14 @@ def train_command(
     from lumos.train import train
     from lumos.train.callbacks import ProgressBar
     from lumos.train.control import run_control
-    from lumos.train.launch import Processes, check, launch
+    from lumos.train.launch import Processes
+    from lumos.train.run import join
     from lumos.workspace import Workspace
 
-    processes = None
-    if nproc is not None or nnodes > 1:
-        processes = Processes(nproc or 1, nnodes, node_rank, rdzv, rdzv_timeout)
-        check(processes, device)
-    if processes is not None and not processes.leads:  # the job lives on machine 0
-        launch(processes, None, Workspace().ensure().root, device)
+    spread = nproc is not None or nnodes > 1
+    processes = Processes(nproc or 1, nnodes, node_rank, rdzv, rdzv_timeout) if spread else None
+    if processes is not None and not processes.leads:
+        join(processes, device=device)
         out.print(f"machine {node_rank}: training done")
         return
     recipe = None if resume is not None else Recipe.from_settings(settings or [])

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lumos.data.records import CLASSIFICATION, SPLITS
+from lumos.data.records import KINDS, SPLITS, DatasetKind
 from lumos.data.store import MANIFEST, StoreReader, read_manifest
 from lumos.errors import DataError, LumosError, NotFoundError, WorkspaceError
 from lumos.jobs import active_jobs_using
@@ -133,9 +133,13 @@ class Dataset(Sequence[Sample]):
         return self.manifest["task"]
 
     @property
+    def kind(self) -> DatasetKind:
+        return KINDS[self.task]
+
+    @property
     def has_class_labels(self) -> bool:
         """Whether records carry image-level classes (rather than boxes or masks)."""
-        return self.task == CLASSIFICATION
+        return self.kind.whole_images
 
     @property
     def has_boxes(self) -> bool:

@@ -14,16 +14,16 @@ they stay aligned whatever the mode.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 from PIL import Image
 
+from lumos.choices import ResizeMode
 from lumos.data.records import IGNORE_INDEX
 
-ResizeMode = Literal["squash", "crop", "fill", "half-crop"]
 RESAMPLING = "bilinear (Pillow, reducing_gap 3)"  # how images are scaled to the stored size
-RESIZE_MODES: tuple[ResizeMode, ...] = ("squash", "crop", "fill", "half-crop")
+RESIZE_MODES: tuple[ResizeMode, ...] = get_args(ResizeMode)
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,13 @@ from lumos.data.encoded import chosen
 from lumos.data.formats.clues import one_class_clue
 from lumos.data.options import ImportOptions
 from lumos.data.records import (
-    CLASSIFICATION,
     IGNORE_INDEX,
+    KINDS,
     SPLITS,
+    DatasetKind,
     Problem,
     Scan,
     SourceItem,
-    TaskKind,
 )
 from lumos.data.selection import all_grayscale, common_size, nothing_usable, select_items
 from lumos.data.splits import split_codes
@@ -108,9 +108,9 @@ def _import(
 ) -> dict:
     reader, location = (given, Path(source)) if given else formats.resolve(source, options.format)
     scan = formats.scan(reader, location, options.corners)
-    task = options.task or scan.task
-    classes, items, splits = select_items(scan, task, options, source)
-    if task == CLASSIFICATION and len(classes) == 1 and not options.allow_one_class:
+    kind = KINDS[options.task or scan.task]
+    classes, items, splits = select_items(scan, kind, options, source)
+    if kind.whole_images and len(classes) == 1 and not options.allow_one_class:
         clue = one_class_clue(location, classes[0])
         raise DataError(source, f"{clue}; --allow-one-class imports it anyway")
     height, width = options.size or common_size(items)
@@ -125,7 +125,7 @@ def _import(
         max_pixels=options.max_pixels,
         seed=options.seed,
     )
-    work = _Import(name, source, reader.NAME, task, scan, classes, items, splits, plan, options)
+    work = _Import(name, source, reader.NAME, kind, scan, classes, items, splits, plan, options)
     try:
         with staged_directory(final, overwrite=overwrite) as staging:
             return _build(work, staging, progress)
@@ -146,7 +146,7 @@ class _Import:
     name: str
     source: str | Path
     reader_name: str
-    task: TaskKind
+    kind: DatasetKind
     scan: Scan
     classes: list[str]
     items: list[SourceItem]
@@ -171,7 +171,7 @@ def _build(job: _Import, staging: Path, progress: ProgressFn | None) -> dict:
             classes = _classes_from_masks(stored.mask_values)
         writer.close(num_classes=len(classes), multi_label=job.scan.multi_label)
     manifest = _describe(StoreReader(staging), staging, job, classes, writer.digests, stored.stats)
-    problems.extend(_class_warnings(job.task, classes, manifest))
+    problems.extend(_class_warnings(job.kind, classes, manifest))
     manifest["problems"] = dict(Counter(p.kind for p in problems))
     manifest["duplicates"] = len(stored.duplicates)
     write_json_atomic(
@@ -284,7 +284,7 @@ def _describe(
     return {
         "lumos_dataset": 1,
         "name": job.name,
-        "task": job.task,
+        "task": job.kind.name,
         "multi_label": job.scan.multi_label,
         "classes": classes,
         "size": [int(image.shape[0]), int(image.shape[1])],
@@ -313,9 +313,9 @@ def _describe_source(source: str | Path) -> str:
     return text if formats.is_sample(text) else str(Path(source).resolve())
 
 
-def _class_warnings(task: TaskKind, classes: list[str], manifest: dict) -> list[Problem]:
+def _class_warnings(kind: DatasetKind, classes: list[str], manifest: dict) -> list[Problem]:
     warnings = []
-    if task == CLASSIFICATION and len(classes) == 1:
+    if kind.whole_images and len(classes) == 1:
         warnings.append(
             Problem(
                 manifest["source"],

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lumos.data.geometry import ResizeMode
+from lumos.choices import ImageEncoding, ResizeMode, VocCorners
 from lumos.data.images import DEFAULT_MAX_PIXELS
 from lumos.data.records import TaskKind
 
@@ -46,12 +46,12 @@ class ImportOptions(BaseModel):
     dedupe: bool = Field(False, description="drop exact duplicate images (always reported)")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
     workers: int | None = Field(None, ge=0, description="decoding processes; 0 = in process")
-    corners: Literal["pixels", "edges"] = Field(
+    corners: VocCorners = Field(
         "pixels",
         description="Pascal VOC box numbers: 1-based pixels as the VOC devkit and Detectron2 "
         "read them, or 0-based edges as datumaro and CVAT write them",
     )
-    encoding: Literal["auto", "raw", "jpeg", "png"] = Field(
+    encoding: ImageEncoding = Field(
         "auto",
         description="how images are stored: raw arrays (fastest to read), re-encoded JPEG "
         "(quality 95) or PNG; auto: JPEG above 2 GiB of raw pixels",

@@ -12,9 +12,27 @@ from typing import Any, Literal
 
 import numpy as np
 
-TaskKind = Literal["classification", "detection", "segmentation"]  # what a source is labelled for
-CLASSIFICATION: TaskKind = "classification"  # a class (or classes) per image, no boxes or masks
-TASKS: tuple[TaskKind, ...] = ("classification", "detection", "segmentation")
+from lumos.choices import TaskKind
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    """What a dataset is labelled for (its manifest's ``task``), and what that asks of
+    importing it: where each image's classes are its labels, classes are counted per image
+    (kept and capped per class, at least two of them)."""
+
+    name: TaskKind
+    whole_images: bool  # labels are the image's classes (no boxes or masks)
+
+
+KINDS: dict[str, DatasetKind] = {
+    kind.name: kind
+    for kind in (
+        DatasetKind("classification", whole_images=True),
+        DatasetKind("detection", whole_images=False),
+        DatasetKind("segmentation", whole_images=False),
+    )
+}
 SPLITS = ("train", "val", "test")
 IGNORE_INDEX = 255
 """Mask value for pixels that carry no label (VOC's border, padding added by a resize).

@@ -14,18 +14,18 @@ import numpy as np
 
 from lumos.data.images import is_grayscale, read_size
 from lumos.data.options import DEFAULT_LONGEST_SIDE, FALLBACK_SIZE, ImportOptions
-from lumos.data.records import CLASSIFICATION, SPLITS, Problem, Scan, Shapes, SourceItem, TaskKind
+from lumos.data.records import SPLITS, DatasetKind, Problem, Scan, Shapes, SourceItem
 from lumos.data.splits import assign_splits
 from lumos.errors import DataError
 
 
 def select_items(
-    scan: Scan, task: TaskKind, options: ImportOptions, source: str | Path
+    scan: Scan, kind: DatasetKind, options: ImportOptions, source: str | Path
 ) -> tuple[list[str], list[SourceItem], list[str]]:
     """The class list, the items to import and their splits, ordered train, val, test."""
     classes = _final_classes(scan, options)
     items = _keep_known_classes(scan, classes)
-    if task == CLASSIFICATION:
+    if kind.whole_images:
         items = _limit_per_class(scan, items, classes, options)
     if not items:
         raise DataError(source, nothing_usable(scan.problems))

@@ -20,13 +20,14 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
 
 from lumos import __version__
 from lumos.bundle import META, Bundle
+from lumos.choices import ExportFormat
 from lumos.data import Dataset
 from lumos.data.geometry import RESAMPLING
 from lumos.data.loader import INPUT_RESAMPLING
@@ -36,7 +37,7 @@ from lumos.fileio import write_bytes_atomic
 from lumos.tasks.inputs import network_input
 from lumos.tasks.predictor import export_graph
 
-FORMATS = ("onnx", "torchscript")
+FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
 DEFAULT_OPSET = 18
 METADATA = "lumos"

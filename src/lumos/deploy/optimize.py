@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ from pydantic.dataclasses import dataclass as validated
 from torch import nn
 
 from lumos.bundle import Bundle
+from lumos.choices import ArtefactPrecision, Pruning
 from lumos.data import Dataset
 from lumos.deploy.export import (
     check_images,
@@ -53,7 +54,7 @@ from lumos.tasks import TASKS
 from lumos.tasks.predictor import export_graph
 from lumos.workspace import Workspace, validate_name
 
-PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
+PRECISIONS: tuple[ArtefactPrecision, ...] = get_args(ArtefactPrecision)
 MIN_CALIBRATION = 16
 CALIBRATION_IMAGES = 128
 
@@ -338,11 +339,11 @@ class OptimizeJob:
 
     kind: ClassVar[str] = "optimize"
     model: str
-    precision: str = "int8"
+    precision: ArtefactPrecision = "int8"
     dataset: str | None = None
     calibrate: str | None = None
     prune: float = Field(0.0, ge=0, le=0.95)
-    pruning: str = "unstructured"
+    pruning: Pruning = "unstructured"
     finetune: int = Field(0, ge=0, le=100)
 
     def run(self, workspace: Workspace, job_id: str) -> None:

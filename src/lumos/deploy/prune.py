@@ -9,17 +9,20 @@ a few epochs with the bundle's recipe, zeroed weights held at zero.
 
 from __future__ import annotations
 
+from typing import get_args
+
 import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 from lumos.bundle import Bundle
+from lumos.choices import Pruning
 from lumos.data import Dataset
 from lumos.errors import DataError
 from lumos.train import Recipe
 from lumos.train.trainer import Callback, Trainer
 
-PRUNING = ("unstructured", "channels")
+PRUNING: tuple[Pruning, ...] = get_args(Pruning)
 
 
 def require(value: str, allowed: tuple[str, ...], what: str) -> None:

@@ -10,12 +10,14 @@ outputs; the bundle's task turns them into answers, whichever runs underneath.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lumos.bundle import Bundle, list_bundles
 from lumos.deploy.export import onnx_bytes
 from lumos.deploy.sessions import BACKENDS, BackendError, onnx_session
+from lumos.errors import LumosError
 from lumos.tasks.predictor import Predictor
 from lumos.workspace import Workspace
 
@@ -76,3 +78,12 @@ class WorkspaceModels:
     def load(self, name: str) -> Predictor:
         bundle = Bundle.load(name, self.workspace)
         return predictor_for(bundle, self.target, trust_code=self.trust_code)
+
+    def chosen(self, names: Sequence[str], every: bool = False) -> list[Predictor]:
+        """The models named, or with ``every`` all saved ones, loaded."""
+        if every == bool(names):
+            raise LumosError("name the models to serve or ask for all of them, not both")
+        names = self.names() if every else names
+        if not names:
+            raise LumosError("the workspace has no saved model to serve")
+        return [self.load(name) for name in names]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import get_args
 
 import onnxruntime as ort
 
+from lumos.choices import Backend
 from lumos.errors import BundleError, LumosError
 
-BACKENDS = ("torch", "onnxruntime", "onnxruntime-cuda", "tensorrt")
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
 _PROVIDERS = {
     "onnxruntime": ["CPUExecutionProvider"],
     "onnxruntime-cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],

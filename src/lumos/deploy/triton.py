@@ -69,6 +69,22 @@ class TritonModel:
     check: ExportCheck
     batching: Batching
 
+    def describe(self) -> list[str]:
+        """What was written, how it agreed with PyTorch, how it batches, how to serve it."""
+        batching = self.batching
+        batches = (
+            f"dynamic batching up to {batching.max_batch}, preferred "
+            f"{', '.join(map(str, batching.preferred))}"
+            if batching.max_batch
+            else "unbatched: its outputs are ragged across a batch"
+        )
+        return [
+            f"{self.folder}: model.onnx, config.pbtxt, labels.txt",
+            f"  {self.check.line()}",
+            f"  {batches}",
+            f"  run it: tritonserver --model-repository {self.folder.parent}",
+        ]
+
 
 def graph_tensors(
     onnx_file: Path, labels: Sequence[str]

@@ -2,12 +2,12 @@
 
 from lumos.label.agreement import agreement
 from lumos.label.finish import finish
-from lumos.label.kinds import LabelError, kind_named
 from lumos.label.prelabel import prelabel
-from lumos.label.project import LabelProject, list_projects, remove_project
-from lumos.label.queue import progress, queue
+from lumos.label.project import LabelProject, kind_named, list_projects, remove_project
+from lumos.label.queue import progress, queue, summary
 from lumos.label.sources import add_dataset, images_below, start_project
 from lumos.label.store import ConflictError
+from lumos.tasks.labelling import LabelError
 
 __all__ = [
     "ConflictError",
@@ -24,4 +24,5 @@ __all__ = [
     "queue",
     "remove_project",
     "start_project",
+    "summary",
 ]

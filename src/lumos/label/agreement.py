@@ -7,8 +7,8 @@ from collections import defaultdict
 from itertools import combinations
 from typing import Any
 
-from lumos.label.kinds import Value
 from lumos.label.project import LabelProject
+from lumos.tasks.labelling import Value
 
 
 def labels_by_image(project: LabelProject) -> dict[int, dict[str, Value]]:

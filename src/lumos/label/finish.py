@@ -12,10 +12,10 @@ from lumos.data.formats import Reader
 from lumos.data.importer import import_dataset
 from lumos.data.options import ImportOptions
 from lumos.data.records import Scan
-from lumos.label.kinds import Value
 from lumos.label.project import LabelProject
 from lumos.label.queue import progress
 from lumos.label.store import now
+from lumos.tasks.labelling import Value
 from lumos.workspace import Workspace
 
 DATASET_PREFIX = "dataset:"
@@ -64,7 +64,7 @@ def project_scan(project: LabelProject) -> Scan:
     """The dataset's items: each image with its final label; unlabelled and skipped images
     are reported and left out."""
     final = final_labels(project)
-    scan = Scan(task=project.kind.task, items=[], classes=list(project.info.classes),
+    scan = Scan(task=project.kind.dataset_kind, items=[], classes=list(project.info.classes),
                 multi_label=project.info.multi_label, root=project.folder / "images")  # fmt: skip
     used: Counter[str] = Counter()
     for image in project.rows("SELECT * FROM images ORDER BY file"):

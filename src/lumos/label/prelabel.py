@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from lumos.bundle import Bundle
-from lumos.jobs import running_job
-from lumos.label.kinds import LabelError
+from lumos.jobs import Job, queue_work, running_job
 from lumos.label.project import LabelProject
+from lumos.tasks.labelling import LabelError
 from lumos.workspace import Workspace
 
 BATCH = 32
@@ -44,9 +44,9 @@ def prelabel(
 def model_for(project: LabelProject, model: str, workspace: Workspace | None = None) -> Bundle:
     """Saved model ``model`` if it can pre-label ``project``: its kind, some of its classes."""
     bundle = Bundle.load(model, workspace)
-    if bundle.task.name != project.kind.task:
+    if bundle.task.label_kind is not project.kind:
         raise LabelError(
-            f"{model} is a {bundle.task.noun}: a {project.kind.task} project needs one of its kind"
+            f"{model} is a {bundle.task.noun}: a {project.info.task} project needs one of its kind"
         )
     if not set(bundle.labels) & set(project.info.classes):
         raise LabelError(f"{model} knows none of the project's classes")
@@ -84,3 +84,9 @@ class PrelabelJob:
     def run(self, workspace: Workspace, job_id: str) -> None:
         prelabel(LabelProject.open(self.project, workspace), self.model, workspace=workspace,
                  job_id=job_id)  # fmt: skip
+
+
+def queue_prelabel(work: PrelabelJob, workspace: Workspace) -> Job:
+    """A queued pre-labelling for a runner, refused up front if the model could not do it."""
+    model_for(LabelProject.open(work.project, workspace), work.model, workspace)
+    return queue_work(work, workspace)

@@ -17,7 +17,6 @@ from typing import Any
 from lumos.data.images import is_image_name, read_size
 from lumos.errors import DataError, NotFoundError, WorkspaceError
 from lumos.fileio import write_json_atomic
-from lumos.label.kinds import LabelError, LabelKind, Value, kind_named
 from lumos.label.store import (
     clear_label,
     connect,
@@ -26,6 +25,8 @@ from lumos.label.store import (
     save_label,
     stored_label,
 )
+from lumos.tasks import TASKS
+from lumos.tasks.labelling import LabelError, LabelKind, Value
 from lumos.workspace import Workspace, validate_name
 
 PROJECT_FILE = "project.json"
@@ -49,6 +50,19 @@ def check_annotator(name: Any) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > ANNOTATOR_LIMIT:
         raise LabelError(f"name yourself: an annotator name of 1-{ANNOTATOR_LIMIT} characters")
     return name.strip()
+
+
+def label_kinds() -> dict[str, LabelKind]:
+    """What people label, for each task they can label (``Task.label_kind``)."""
+    return {name: task.label_kind for name, task in TASKS.items() if task.label_kind}
+
+
+def kind_named(task: str) -> LabelKind:
+    """What a project of ``task`` labels; LabelError for a task nobody labels by hand."""
+    kinds = label_kinds()
+    if task not in kinds:
+        raise LabelError(f"unknown kind of project {task!r}: choose from {', '.join(kinds)}")
+    return kinds[task]
 
 
 class LabelProject:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from lumos.label.kinds import LabelError
 from lumos.label.project import LabelProject
+from lumos.tasks.labelling import LabelError
 
 Order = Literal["file", "uncertain"]
 
@@ -77,3 +77,11 @@ def progress(project: LabelProject) -> dict[str, Any]:
         "prelabels_accepted": sum(judged) / len(judged) if judged else None,
         "reviews": {row["verdict"]: row["n"] for row in reviews},
     }
+
+
+def summary(project: LabelProject) -> dict[str, Any]:
+    """The project as the workbench lists it: its info and :func:`progress`."""
+    info = project.info
+    return {"name": info.name, "task": info.task, "classes": info.classes,
+            "multi_label": info.multi_label, "source": info.source, "created": info.created,
+            "progress": progress(project)}  # fmt: skip

@@ -37,8 +37,8 @@ def add_dataset(project: LabelProject, name: str, workspace: Workspace | None = 
     labels of annotator ``dataset:<name>`` and as pre-labels, so the editor starts from them
     and corrections are counted; returns how many labels came with it."""
     dataset = Dataset.open(name, workspace)
-    if dataset.task != project.kind.task or dataset.classes != project.info.classes:
-        raise DataError(None, f"dataset {name!r} is not a {project.kind.task} set of these classes")
+    if dataset.task != project.kind.dataset_kind or dataset.classes != project.info.classes:
+        raise DataError(None, f"dataset {name!r} is not a {project.info.task} set of these classes")
     stems = export_stems(dataset)
     staging = project.folder / "incoming"
     labels = []

@@ -30,14 +30,26 @@ class ModelEntry:
     family: str
     description: str
     build: Builder
-    # "segmentation": the output is a (N, K, H, W) score map; "detection": boxes per image
-    task: str = "classification"
+    # The name of the task that reads its outputs (lumos.tasks); None: the default task's,
+    # an image's class scores (timm's networks and layer files too)
+    task: str | None = None
     # The input it was designed for, (channels, height, width), as timm's pretrained_cfg
     # says: the shape `lumos models show` measures unless told another.
     default_input: tuple[int, int, int] = (3, 224, 224)
     # How its inputs are normalised unless a recipe says otherwise: "per-channel" (the
     # data's mean and std), "mean-image" or "none". Weights trained elsewhere bring their own.
     default_normalize: str = "per-channel"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The entry as a row of the zoo's listings (``task`` None: the default task)."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "family": self.family,
+            "description": self.description,
+            "input": list(self.default_input),
+            "normalize": self.default_normalize,
+        }
 
 
 REGISTRY: dict[str, ModelEntry] = {}
@@ -47,7 +59,7 @@ def register(
     name: str,
     family: str,
     description: str,
-    task: str = "classification",
+    task: str | None = None,
     default_input: tuple[int, int, int] = (3, 224, 224),
     default_normalize: str = "per-channel",
 ) -> Callable[[Builder], Builder]:
@@ -80,11 +92,10 @@ def default_normalize(name: str) -> str:
     return entry.default_normalize if entry else "per-channel"
 
 
-def model_task(name: str) -> str:
-    """What a network outputs: "classification" scores, a "segmentation" map or
-    "detection" boxes."""
+def model_task(name: str) -> str | None:
+    """The name of the task that reads network ``name``'s outputs; None for the default."""
     entry = REGISTRY.get(name)
-    return entry.task if entry else "classification"
+    return entry.task if entry else None
 
 
 def build_model(

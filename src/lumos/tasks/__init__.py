@@ -2,15 +2,17 @@
 
 The only place that asks which task a network does. Everything else holds a
 :class:`~lumos.tasks.base.Task` and calls it: its label rule, training objective, evaluator,
-predictor and result type. Adding a task is a package beside these three, registered in
-:data:`TASKS` (docs/architecture.md).
+predictor and result type. Adding a task is a package beside these three, registered with
+:func:`register_task` (docs/architecture.md walks through it).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from lumos.data import Dataset
 from lumos.errors import LumosError
-from lumos.models.zoo import model_task
+from lumos.models.zoo import list_models, model_task
 from lumos.tasks.base import Objective, Seen, Setup, Task, TrainedModel
 from lumos.tasks.classification import CLASSIFICATION
 from lumos.tasks.detection import DETECTION
@@ -18,6 +20,15 @@ from lumos.tasks.segmentation import SEGMENTATION
 
 TASKS: dict[str, Task] = {task.name: task for task in (CLASSIFICATION, DETECTION, SEGMENTATION)}
 DEFAULT_TASK: Task = CLASSIFICATION  # a bundle that names none was written before detection
+
+
+def register_task(task: Task) -> Task:
+    """Add ``task``, a new kind of output, under its name: bundles, recipes and networks
+    registered in the zoo with ``task=<its name>`` reach it from then on."""
+    if TASKS.get(task.name, task) is not task:
+        raise LumosError(f"a task named {task.name!r} is registered already")
+    TASKS[task.name] = task
+    return task
 
 
 def task_named(name: str) -> Task:
@@ -29,7 +40,19 @@ def task_named(name: str) -> Task:
 
 def task_of(network: str) -> Task:
     """The task of a registered network (timm's and custom ones classify)."""
-    return TASKS[model_task(network)]
+    name = model_task(network)
+    return task_named(name) if name else DEFAULT_TASK
+
+
+def suggested_network(dataset: Dataset) -> str:
+    """A network to start from on ``dataset``: its first fitting task's suggestion."""
+    task = next((t for t in TASKS.values() if t.fits(dataset)), DEFAULT_TASK)
+    return task.suggested_network(dataset.size, dataset.channels)
+
+
+def zoo_rows(pattern: str = "*") -> list[dict[str, Any]]:
+    """The zoo's networks matching ``pattern``, each with the name of its task."""
+    return [entry.as_dict() | {"task": task_of(entry.name).name} for entry in list_models(pattern)]
 
 
 def misfit(task: Task, network: str, dataset: Dataset) -> str:
@@ -53,6 +76,9 @@ __all__ = [
     "Task",
     "TrainedModel",
     "misfit",
+    "register_task",
+    "suggested_network",
     "task_named",
     "task_of",
+    "zoo_rows",
 ]

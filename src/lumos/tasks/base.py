@@ -30,6 +30,7 @@ from lumos.data.paired import PairedAugment
 from lumos.errors import DataError
 from lumos.models import NetworkSpec
 from lumos.recipe import Recipe
+from lumos.tasks.labelling import LabelKind
 from lumos.tasks.preprocessing import Preprocessing
 from lumos.tasks.report import Report
 
@@ -201,6 +202,7 @@ class Task(ABC):
     # Each answer labels the whole image (classify-many scores it against its folder's name)
     labels_whole_images: ClassVar[bool] = False
     prunable: ClassVar[bool] = False  # whether `lumos optimize --prune` covers its networks
+    label_kind: ClassVar[LabelKind | None] = None  # what `lumos label` asks a person for
     channels_last: ClassVar[bool] = True  # whether channels-last memory may help
     cpu_autocast: ClassVar[bool] = True  # whether ``precision: auto`` may pick bf16 on a CPU
     # How the task reads its exported graph: a module with graph_answer, graph_score,

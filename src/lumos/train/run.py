@@ -43,7 +43,7 @@ from lumos.train.callbacks import (
 )
 from lumos.train.checkpoints import load_checkpoint
 from lumos.train.group import ALONE, Group
-from lumos.train.launch import Processes, launch
+from lumos.train.launch import Processes, check, launch
 from lumos.train.setup import check_fit
 from lumos.train.trainer import Trainer, TrainError
 from lumos.workspace import Workspace
@@ -113,6 +113,8 @@ def train(
     with ``nproc`` above 1 (or ``processes``) trains on that many processes (torchrun).
     ``callbacks`` see the run beside the job's own (on one process only)."""
     workspace = (workspace or Workspace()).ensure()
+    if processes is not None:
+        check(processes, device)
     nproc = processes.per_node * processes.nodes if processes else None
     job, recipe, payload = _start(workspace, recipe, resume, epochs, nproc)
     if recipe.nproc > 1:
@@ -120,6 +122,14 @@ def train(
         return _launched(workspace, job, processes, device, progress)
     run(workspace, job, recipe, payload, progress=progress, device=device, callbacks=callbacks)
     return job
+
+
+def join(
+    processes: Processes, *, workspace: Workspace | None = None, device: str | None = None
+) -> None:
+    """Train beside a run that another machine leads (machine 0 keeps the job)."""
+    check(processes, device)
+    launch(processes, None, (workspace or Workspace()).ensure().root, device)
 
 
 def run(

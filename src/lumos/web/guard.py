@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
+
+from lumos.web.headers import SECURITY_HEADERS, cross_site, headers_for, host_name
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -29,33 +30,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-MARKER = "x-lumos-request"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
-_POLICY = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self'{scripts}; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-# FastAPI's API documentation page starts its viewer with an inline script.
-_DOCS_PATHS = ("/docs",)
-SECURITY_HEADERS = [
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-]
 
 
 class _BodyTooLargeError(Exception):
     """A chunked body went past the cap while the app was reading it."""
-
-
-def host_name(host: str) -> str:
-    """The name part of a ``Host`` header: ``[::1]:5000`` -> ``::1``, ``a.b:80`` -> ``a.b``."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 class RequestGuard:
@@ -82,7 +61,7 @@ class RequestGuard:
                 if exceeded:  # the app's answer to a body it could not read: ours instead
                     await _answer(send, 413, self._too_large())
                     return
-                message["headers"] = [*message.get("headers", []), *_headers_for(scope)]
+                message["headers"] = [*message.get("headers", []), *headers_for(scope)]
             if not exceeded:
                 await send(message)
 
@@ -111,7 +90,7 @@ class RequestGuard:
                 "--allowed-host NAME to accept it"
             )
         if scope["method"] not in SAFE_METHODS:
-            problem = _cross_site(headers, scope.get("scheme", "http"), host)
+            problem = cross_site(headers, scope.get("scheme", "http"), host)
             if problem:
                 return 403, problem
         declared = headers.get("content-length", "")
@@ -121,35 +100,6 @@ class RequestGuard:
 
     def _too_large(self) -> str:
         return f"request body larger than this server accepts ({self.max_body:,} bytes)"
-
-
-def _cross_site(headers: Headers, scheme: str, host: str) -> str | None:
-    """Why a state-changing request may come from another site; None if it does not."""
-    own = f"{scheme}://{host}".lower()
-    for name in ("origin", "referer"):
-        value = headers.get(name)
-        if value is None:
-            continue
-        parts = urlsplit(value.strip())
-        if f"{parts.scheme}://{parts.netloc}".lower() != own:
-            return f"cross-site request refused ({name} {value.strip()!r} is not {own})"
-        return None
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in FORM_TYPES and MARKER not in headers:
-        return f"a form post needs the {MARKER} header (cross-site forms are refused)"
-    return None
-
-
-def _headers(scripts: str) -> list[tuple[bytes, bytes]]:
-    policy = _POLICY.format(scripts=scripts).encode()
-    return [*SECURITY_HEADERS, (b"content-security-policy", policy)]
-
-
-_PAGE_HEADERS, _DOCS_HEADERS = _headers(""), _headers(" 'unsafe-inline'")
-
-
-def _headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
-    return _DOCS_HEADERS if scope.get("path", "").startswith(_DOCS_PATHS) else _PAGE_HEADERS
 
 
 async def _answer(send: Send, status: int, message: str) -> None:

@@ -4,89 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from lumos import __version__
-from lumos.data.geometry import RESIZE_MODES
+from lumos.choices import ArtefactPrecision, Pruning, ResizeMode, TaskKind
 from lumos.data.samples import sample_descriptions
 from lumos.errors import LumosError
 from lumos.jobs import open_job
 from lumos.label import LabelProject
-from lumos.label.kinds import KINDS
-from lumos.recipe import Recipe
+from lumos.label.project import label_kinds
 from lumos.sweep import open_sweep
+from lumos.web.recipe_form import recipe_fields
 from lumos.workspace import validate_name
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["version"] = __version__
-
-RECIPE_GROUPS: dict[str, list[str]] = {
-    "Solver": [
-        "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
-        "accumulate", "clip_grad", "label_smoothing", "balance",
-    ],
-    "Learning-rate policy": [
-        "lr_policy", "warmup_epochs", "step_size", "milestones", "gamma", "power",
-        "plateau_patience", "min_lr",
-    ],
-    "Augmentation": [
-        "hflip", "vflip", "crop_scale", "scale_jitter", "rotation", "color_jitter", "invert",
-        "noise", "mixup", "cutmix", "normalize",
-    ],
-    "Run": [
-        "input_size", "init", "finetune", "probe_epochs", "freeze_backbone", "freeze_stages",
-        "unfreeze_every", "body_lr", "batchnorm", "seed",
-        "precision", "channels_last", "ema",
-        "val_every", "checkpoint_every", "checkpoint_steps", "checkpoint_minutes",
-        "early_stopping", "metric", "workers", "threads", "nproc",
-    ],
-}  # fmt: skip
-
-
-def recipe_fields() -> dict[str, list[dict[str, Any]]]:
-    """The recipe's fields as form inputs, grouped, from its JSON schema (one source of truth)."""
-    properties = Recipe.model_json_schema()["properties"]
-    return {
-        group: [_field(name, properties[name]) for name in names]
-        for group, names in RECIPE_GROUPS.items()
-    }
-
-
-def _field(name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
-    kind = options[0]
-    field = {
-        "name": name,
-        "label": name.replace("_", " "),
-        "help": schema.get("description", ""),
-    }
-    default = schema.get("default")
-    if "enum" in kind:
-        return field | {
-            "input": "select",
-            "choices": kind["enum"],
-            "default": default,
-            "optional": len(options) < len(schema.get("anyOf", [1])),
-        }
-    if kind.get("type") == "boolean":
-        return field | {
-            "input": "checkbox" if "anyOf" not in schema else "tristate",
-            "default": default,
-        }
-    if kind.get("type") in ("integer", "number"):
-        return field | {
-            "input": "number",
-            "step": 1 if kind["type"] == "integer" else "any",
-            "default": default,
-        }
-    if kind.get("type") == "array":
-        return field | {"input": "list", "default": ",".join(map(str, default or []))}
-    return field | {"input": "text", "default": default or ""}
 
 
 def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
@@ -112,7 +49,11 @@ def home(request: Request) -> HTMLResponse:
 @router.get("/datasets/new", response_class=HTMLResponse)
 def dataset_new(request: Request) -> HTMLResponse:
     return _page(
-        request, "dataset_new.html", resize_modes=RESIZE_MODES, samples=sample_descriptions()
+        request,
+        "dataset_new.html",
+        kinds=get_args(TaskKind),
+        resize_modes=get_args(ResizeMode),
+        samples=sample_descriptions(),
     )
 
 
@@ -140,7 +81,7 @@ def sweep_page(request: Request, name: str) -> HTMLResponse:
 
 @router.get("/label", response_class=HTMLResponse)
 def label_projects_page(request: Request) -> HTMLResponse:
-    return _page(request, "labels.html", kinds=list(KINDS))
+    return _page(request, "labels.html", kinds=list(label_kinds()))
 
 
 @router.get("/label/{name}", response_class=HTMLResponse)
@@ -167,4 +108,11 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
 @router.get("/models/{name}", response_class=HTMLResponse)
 def model_page(request: Request, name: str) -> HTMLResponse:
     state = request.app.state.lumos
-    return _entry_page(request, "model.html", lambda: state.bundles.get(name), name=name)
+    return _entry_page(
+        request,
+        "model.html",
+        lambda: state.bundles.get(name),
+        name=name,
+        precisions=get_args(ArtefactPrecision),
+        prunings=get_args(Pruning),
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lumos.access import LOOPBACK
-from lumos.web.guard import host_name
+from lumos.web.headers import host_name
 from lumos.workspace import Workspace
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")

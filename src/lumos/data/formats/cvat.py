@@ -18,7 +18,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import parse
 
 from lumos.data.formats.common import export_stems, resolve_inside, save_image, split_named
-from lumos.data.records import CLASSIFICATION, Box, Scan, Shapes, SourceItem
+from lumos.data.records import Box, Scan, Shapes, SourceItem
 from lumos.errors import DataError
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def scan(source: Path) -> Scan:
             result.items.append(item)
     result.classes = classes or None
     if kinds <= {"tag"}:
-        result.task = CLASSIFICATION
+        result.task = "classification"
     elif "box" not in kinds:
         result.task = "segmentation"
     return result

@@ -27,7 +27,7 @@ from lumos.data.formats.common import (
     walk_files,
 )
 from lumos.data.images import is_image_name
-from lumos.data.records import CLASSIFICATION, Box, Scan, Shapes, SourceItem
+from lumos.data.records import Box, Scan, Shapes, SourceItem
 from lumos.errors import DataError
 from lumos.fileio import load_json
 
@@ -82,7 +82,7 @@ def scan(source: Path) -> Scan:
             continue
         result.items.append(item)
     if kinds <= {"classes"}:
-        result.task = CLASSIFICATION
+        result.task = "classification"
     elif "box" not in kinds:
         result.task = "segmentation"
     return result

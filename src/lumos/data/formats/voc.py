@@ -16,7 +16,7 @@ listed nor annotated is reported, not imported.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element, ParseError, SubElement, tostring
 
 import numpy as np
@@ -24,6 +24,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import parse
 from PIL import Image
 
+from lumos.choices import VocCorners
 from lumos.data.formats.common import (
     export_stems,
     find_image,
@@ -66,7 +67,6 @@ VOC_CLASSES = (
 )
 
 
-Corners = Literal["pixels", "edges"]
 READS_CORNERS = True  # scan() and write() take ``corners``
 
 
@@ -93,7 +93,7 @@ def _listed(source: Path, kind: str) -> dict[str, str | None]:
     return found
 
 
-def scan(source: Path, corners: Corners = "pixels") -> Scan:
+def scan(source: Path, corners: VocCorners = "pixels") -> Scan:
     """Read a VOC folder; ``corners`` says whether bndbox numbers are VOC's 1-based pixels
     (the devkit, Detectron2) or 0-based edges (datumaro, CVAT)."""
     if not sniff(source):
@@ -137,7 +137,7 @@ def _report_unlisted(images: Path, stems: set[str], result: Scan) -> None:
             result.skip(image, "no annotation file and not listed in ImageSets")
 
 
-def _item(source: Path, stem: str, corners: Corners) -> SourceItem:
+def _item(source: Path, stem: str, corners: VocCorners) -> SourceItem:
     xml_path = source / "Annotations" / f"{stem}.xml"
     file_name, boxes = _read_xml(xml_path, corners) if xml_path.is_file() else (None, ())
     image = resolve_inside(source / "JPEGImages", file_name) if file_name else None
@@ -191,7 +191,7 @@ def _mask_colours(label_map: LabelMap | None, num_classes: int) -> list[tuple[in
     return colours
 
 
-def _read_xml(path: Path, corners: Corners) -> tuple[str | None, tuple[Box, ...]]:
+def _read_xml(path: Path, corners: VocCorners) -> tuple[str | None, tuple[Box, ...]]:
     try:
         root = parse(path).getroot()
     except ParseError as e:
@@ -219,7 +219,7 @@ def _read_xml(path: Path, corners: Corners) -> tuple[str | None, tuple[Box, ...]
     return root.findtext("filename"), tuple(boxes)
 
 
-def write(dataset: Dataset, out: Path, corners: Corners = "pixels") -> None:
+def write(dataset: Dataset, out: Path, corners: VocCorners = "pixels") -> None:
     """VOC layout with PNG images, ``labelmap.txt`` (and ``classes.txt``), the split lists
     in ``ImageSets/Main`` (and ``ImageSets/Segmentation`` with masks), masks as palette
     PNGs in ``SegmentationClass/``; ``corners`` as for :func:`scan`."""
@@ -258,7 +258,7 @@ def _save_palette_mask(path: Path, mask: np.ndarray) -> None:
     image.save(path)
 
 
-def _xml(sample: Sample, stem: str, classes: list[str], corners: Corners) -> Element:
+def _xml(sample: Sample, stem: str, classes: list[str], corners: VocCorners) -> Element:
     root = Element("annotation")
     SubElement(root, "filename").text = f"{stem}.png"
     size = SubElement(root, "size")

@@ -9,6 +9,7 @@ from lumos.data import Dataset
 from lumos.recipe import Recipe
 from lumos.tasks.base import Objective, Setup, Task, TrainedModel
 from lumos.tasks.classification import graph as class_graph
+from lumos.tasks.classification.labels import ClassLabels
 from lumos.tasks.classification.objective import MultiLabel, SingleLabel
 from lumos.tasks.classification.scoring import evaluate, tuned_thresholds
 from lumos.tasks.report import Report, write_report
@@ -18,6 +19,7 @@ SMALL_GRAYSCALE = 32  # grayscale images up to this side suit LeNet-5
 
 class Classification(Task):
     name = "classification"
+    label_kind = ClassLabels()
     graph = class_graph
     does = "classifies images"
     noun = "classifier"
@@ -57,7 +59,6 @@ class Classification(Task):
         report = evaluate(bundle, part, split, trust_code=trust_code)
         write_report(report, part, folder)
         return report
-
 
 
 CLASSIFICATION = Classification()

@@ -25,6 +25,7 @@ from lumos.tasks.base import (
 )
 from lumos.tasks.detection import export_graph as boxes_graph
 from lumos.tasks.detection import graph as box_graph
+from lumos.tasks.detection.labels import BoxLabels
 from lumos.tasks.detection.objective import BoxObjective
 from lumos.tasks.detection.result import Detections, write_detections
 from lumos.tasks.detection.scoring import evaluate_detection, tuned_score_threshold
@@ -33,6 +34,7 @@ from lumos.tasks.report import Report
 
 class Detection(Task):
     name = "detection"
+    label_kind = BoxLabels()
     graph = box_graph
     does = "detects objects"
     noun = "detector"
@@ -111,7 +113,6 @@ class Detection(Task):
     ) -> list[Path]:
         """``<stem>-detections.png`` of every image and one COCO results file for all."""
         return write_detections(results, bundle.labels, folder)
-
 
     def split_outputs(self, outputs: Sequence[np.ndarray], count: int) -> list[list[np.ndarray]]:
         """The graph gives the boxes of a whole batch, with the image each belongs to."""

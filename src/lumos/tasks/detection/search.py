@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.ops import batched_nms
 
+from lumos.choices import DetectionMethod
 from lumos.data.images import open_image
 from lumos.errors import BundleError, DataError
 from lumos.models.fcn import Conversion, convert_to_fcn
@@ -34,7 +35,7 @@ from lumos.tasks.inputs import seen
 from lumos.tasks.predictor import Predictor, export_graph, torch_run
 
 BACKGROUND = "background"
-METHODS = ("sliding-window", "heatmap", "model")
+METHODS: tuple[DetectionMethod, ...] = get_args(DetectionMethod)
 
 
 def _image_tensor(source: Path | np.ndarray, channels: int) -> torch.Tensor:

@@ -9,6 +9,7 @@ from lumos.data import Dataset
 from lumos.tasks.base import Objective, Setup, Task, TrainedModel
 from lumos.tasks.report import Report, write_report
 from lumos.tasks.segmentation import graph as mask_graph
+from lumos.tasks.segmentation.labels import PolygonLabels
 from lumos.tasks.segmentation.objective import MaskObjective
 from lumos.tasks.segmentation.result import MaskPrediction, save_mask_outputs
 from lumos.tasks.segmentation.scoring import evaluate_segmentation
@@ -16,6 +17,7 @@ from lumos.tasks.segmentation.scoring import evaluate_segmentation
 
 class Segmentation(Task):
     name = "segmentation"
+    label_kind = PolygonLabels()
     graph = mask_graph
     does = "segments images"
     noun = "segmenter"
@@ -58,7 +60,6 @@ class Segmentation(Task):
             if not result.error
             for path in save_mask_outputs(result, folder, Path(result.source).stem)
         ]
-
 
 
 SEGMENTATION = Segmentation()

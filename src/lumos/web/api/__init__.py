@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lumos.web.api import datasets, jobs, label, models, plan, sweeps, training, transfer
+from lumos.web.api import (
+    datasets,
+    jobs,
+    label,
+    labelling,
+    models,
+    plan,
+    sweeps,
+    training,
+    transfer,
+    trying,
+)
 
 router = APIRouter(prefix="/api")
-for module in (datasets, jobs, training, models, transfer, plan, sweeps, label):
+for module in (datasets, jobs, training, models, transfer, plan, sweeps, label, labelling, trying):
     router.include_router(module.router)

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import Request
 from PIL import Image
 
+from lumos.label import LabelProject
 from lumos.web.settings import WebSettings
 from lumos.web.state import ServerState
 
@@ -34,3 +35,8 @@ def data_url(png: bytes) -> str:
 def uploads_dir(settings: WebSettings) -> Path:
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     return settings.uploads_dir
+
+
+def project_of(request: Request, name: str) -> LabelProject:
+    """Label project ``name`` of the server's workspace."""
+    return LabelProject.open(name, settings_of(request).workspace)

@@ -20,7 +20,7 @@ from lumos.data.show import browse, resize_previews, tile
 from lumos.errors import DataError
 from lumos.jobs import queue_work
 from lumos.recipe import describe_error
-from lumos.tasks import task_named
+from lumos.tasks import suggested_network
 from lumos.tasks.inputs import expand
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
 from lumos.web.api.jobs import job_row
@@ -43,8 +43,7 @@ def datasets(request: Request) -> list[dict[str, Any]]:
 @router.get("/datasets/{name}")
 def dataset_info(request: Request, name: str) -> dict[str, Any]:
     dataset = state_of(request).datasets.get(name)
-    network = task_named(dataset.task).suggested_network(dataset.size, dataset.channels)
-    return dataset.info() | {"suggested_network": network}
+    return dataset.info() | {"suggested_network": suggested_network(dataset)}
 
 
 @router.delete("/datasets/{name}")

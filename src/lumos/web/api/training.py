@@ -14,7 +14,7 @@ from lumos.models.custom import parse_layers
 from lumos.models.network import CUSTOM
 from lumos.models.zoo import list_models
 from lumos.recipe import Recipe, RecipeError
-from lumos.tasks import task_of
+from lumos.tasks import task_of, zoo_rows
 from lumos.train.preview import augmentation_grid
 from lumos.train.run import queue_training
 from lumos.train.schedules import lr_curve
@@ -79,17 +79,7 @@ def _check_network(recipe: Recipe, settings: WebSettings) -> None:
 
 @router.get("/networks")
 def networks() -> list[dict[str, Any]]:
-    return [
-        {
-            "name": e.name,
-            "family": e.family,
-            "description": e.description,
-            "task": e.task,
-            "input": list(e.default_input),
-            "normalize": e.default_normalize,
-        }
-        for e in list_models()
-    ]
+    return zoo_rows()
 
 
 @router.get("/networks/{network}/summary")
