@@ -6,9 +6,10 @@ import torch
 
 from helpers import PYTHON_NETWORK, run_cli
 from lumos.models import ModelError, NetworkSpec, build_model, build_network, list_models, summarize
+from lumos.tasks import CLASSIFICATION, SEGMENTATION, task_of
 
-ZOO = [e.name for e in list_models() if e.task == "classification"]
-SEGMENTERS = [e.name for e in list_models() if e.task == "segmentation"]
+ZOO = [e.name for e in list_models() if task_of(e.name) is CLASSIFICATION]
+SEGMENTERS = [e.name for e in list_models() if task_of(e.name) is SEGMENTATION]
 
 
 def test_the_zoo_has_the_classic_networks() -> None:
