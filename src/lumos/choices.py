@@ -15,6 +15,9 @@ ResizeMode = Literal["squash", "crop", "fill", "half-crop"]  # how an image meet
 ImageEncoding = Literal["auto", "raw", "jpeg", "png"]  # how imported images are stored
 VocCorners = Literal["pixels", "edges"]  # VOC box numbers: 1-based pixels or 0-based edges
 
+# Importing weights: how their inputs are resized (Pillow's filters, as torchvision and timm)
+Interpolation = Literal["bilinear", "bicubic", "nearest"]
+
 # Deploying a model
 ExportFormat = Literal["onnx", "torchscript"]
 ArtefactPrecision = Literal["fp32", "fp16", "int8", "int8-dynamic"]  # an optimised artefact's

@@ -59,7 +59,7 @@ def test_onnx_export_carries_labels_and_matches_pytorch(cli, home: Workspace, tm
     # How a consumer must resize: the filters, and that sizes are height then width.
     assert meta["size_order"] == "height, width"
     assert meta["resampling"] == {
-        "to_size": "bilinear (Pillow, reducing_gap 3), placed by preprocessing.resize_mode",
+        "to_size": "bilinear (Pillow, reducing_gap 3), placed by resize mode squash",
         "to_input_size": "bilinear, antialiased (torch.nn.functional.interpolate)",
     }
     # Any batch size; same classes as PyTorch on files it never saw.

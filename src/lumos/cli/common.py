@@ -67,6 +67,16 @@ def numbers_list(text: str, what: str) -> list[int]:
     return values
 
 
+def floats_list(text: str, what: str) -> list[float]:
+    """'0.5,0.5,0.5' -> [0.5, 0.5, 0.5]."""
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a comma-separated list of numbers", param_hint=what
+        ) from None
+
+
 def fail(message: str, code: int = 2) -> None:
     # Plain print, not rich: one line, never wrapped to the terminal width.
     print(f"lumos: {message}", file=sys.stderr)

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lumos.cli.common import out, parse_shape
+from lumos.cli.common import out
+from lumos.cli.models_import import models_import
 from lumos.cli.models_layers import models_convert_fcn, models_show
 
 app = typer.Typer(
@@ -70,48 +71,6 @@ def models_save(
         out.print(f"wrote {Bundle.load(folder).save(file)}")
 
 
-@app.command("import")
-def models_import(
-    file: Annotated[Path, typer.Argument(help="safetensors, or a PyTorch state dict (.pt/.pth).")],
-    network: Annotated[str, typer.Option(help="The zoo network (or timm:NAME) they fit.")],
-    labels: Annotated[
-        str | None, typer.Option(help="Class names, comma-separated (default: 0, 1, ...).")
-    ] = None,
-    name: Annotated[
-        str | None, typer.Option("--name", "-n", help="Default: the file's stem.")
-    ] = None,
-    input_shape: Annotated[
-        str | None, typer.Option("--input", help="CHANNELSxHEIGHTxWIDTH it expects.")
-    ] = None,
-    normalize: Annotated[
-        str, typer.Option(help="none, or imagenet (torchvision's and timm's weights).")
-    ] = "none",
-    trained_on: Annotated[
-        str | None,
-        typer.Option(
-            help="The data it was trained on: any text, or a dataset here (then P2L can use it)."
-        ),
-    ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace a model of the same name.")] = False,
-) -> None:
-    """Import weights you have on disk as a saved model: a source to fine-tune from.
-    Only tensors are read; nothing in the file is unpickled or run."""
-    from lumos.transfer import IMAGENET, ImportRequest, import_model
-
-    if normalize not in ("none", "imagenet"):
-        raise typer.BadParameter("choose none or imagenet", param_hint="--normalize")
-    request = ImportRequest(
-        file,
-        network,
-        labels=[c.strip() for c in labels.split(",")] if labels else None,
-        stats=IMAGENET if normalize == "imagenet" else None,
-        input_shape=parse_shape(input_shape) if input_shape else None,
-        trained_on=trained_on,
-    )
-    folder = import_model(request, name, overwrite=overwrite)
-    out.print(f"imported {file} as model {folder.name} in {folder}", highlight=False)
-
-
 @app.command("rm")
 def models_rm(name: str) -> None:
     """Remove a saved model."""
@@ -121,5 +80,6 @@ def models_rm(name: str) -> None:
     out.print(f"removed {name}")
 
 
+app.command("import")(models_import)
 app.command("convert-fcn")(models_convert_fcn)
 app.command("show")(models_show)

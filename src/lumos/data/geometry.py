@@ -19,11 +19,16 @@ from typing import get_args
 import numpy as np
 from PIL import Image
 
-from lumos.choices import ResizeMode
+from lumos.choices import Interpolation, ResizeMode
 from lumos.data.records import IGNORE_INDEX
 
 RESAMPLING = "bilinear (Pillow, reducing_gap 3)"  # how images are scaled to the stored size
 RESIZE_MODES: tuple[ResizeMode, ...] = get_args(ResizeMode)
+_FILTERS = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "nearest": Image.Resampling.NEAREST,
+}
 
 
 @dataclass(frozen=True)
@@ -57,14 +62,34 @@ def placement(source: tuple[int, int], size: tuple[int, int], mode: ResizeMode) 
     return Placement(source, resized, offset, size)
 
 
-def place_image(im: Image.Image, where: Placement, noise_seed: tuple[int, ...]) -> np.ndarray:
+def shorter_side_crop(source: tuple[int, int], size: tuple[int, int], shorter: int) -> Placement:
+    """torchvision's and timm's evaluation transform as a placement: the ``source`` (width,
+    height) image's shorter side resized to ``shorter`` (the longer in proportion, rounded
+    down), then its centre ``size`` (width, height) cut out (offsets rounded as theirs)."""
+    (sw, sh), (tw, th) = source, size
+    resized = (shorter, int(shorter * sh / sw)) if sw <= sh else (int(shorter * sw / sh), shorter)
+    offset = (-round((resized[0] - tw) / 2), -round((resized[1] - th) / 2))
+    return Placement(source, resized, offset, size)
+
+
+def place_image(
+    im: Image.Image,
+    where: Placement,
+    noise_seed: tuple[int, ...],
+    interpolation: Interpolation | None = None,
+) -> np.ndarray:
     """Resize and place a PIL image; uncovered pixels get uniform noise (DIGITS' fill).
 
     The noise is drawn from ``noise_seed``, so the same record always gets the same border.
+    ``interpolation`` resizes as torchvision and timm do on PIL images (Pillow's filter, no
+    reducing gap); by default lumos's own :data:`RESAMPLING`.
     """
     if where.identity:
         return np.asarray(im)
-    resized = im.resize(where.resized, Image.Resampling.BILINEAR, reducing_gap=3.0)  # RESAMPLING
+    if interpolation is None:
+        resized = im.resize(where.resized, Image.Resampling.BILINEAR, reducing_gap=3.0)
+    else:
+        resized = im.resize(where.resized, _FILTERS[interpolation])
     if where.resized == where.size and where.offset == (0, 0):
         return np.asarray(resized)
     channels = len(im.getbands())

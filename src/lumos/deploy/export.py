@@ -29,7 +29,6 @@ from lumos import __version__
 from lumos.bundle import META, Bundle
 from lumos.choices import ExportFormat
 from lumos.data import Dataset
-from lumos.data.geometry import RESAMPLING
 from lumos.data.loader import INPUT_RESAMPLING
 from lumos.deploy.sessions import onnx_session
 from lumos.errors import DataError, ExportError, WorkspaceError
@@ -80,7 +79,7 @@ def metadata(bundle: Bundle) -> dict[str, Any]:
         "input": "float32 (N, C, H, W) in 0-1 at preprocessing.input_size; normalised inside",
         "size_order": "height, width",  # of preprocessing.size and preprocessing.input_size
         "resampling": {
-            "to_size": f"{RESAMPLING}, placed by preprocessing.resize_mode",
+            "to_size": bundle.preprocessing.resizing,
             "to_input_size": INPUT_RESAMPLING,
         },
         "lumos_version": __version__,

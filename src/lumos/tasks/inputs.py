@@ -1,7 +1,8 @@
 """What a model sees of an input: images preprocessed exactly as in training.
 
 Files are decoded like an import (EXIF rotation, 16-bit, palette, alpha), resized to the
-dataset's size by its resize mode, then to the network's input size.
+dataset's size by its resize mode (or by pretrained weights' own transform), then to the
+network's input size.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lumos.data.geometry import place_image, placement
+from lumos.data.geometry import place_image
 from lumos.data.images import from_array, is_image_name, open_image
 from lumos.data.loader import at_size
 from lumos.errors import DataError
@@ -55,11 +56,10 @@ def seen(source: Path | np.ndarray | bytes, bundle: TrainedModel, name: str | No
     else:
         if isinstance(source, Path) and not source.is_file():
             raise DataError(source, "no such file")
-        image, full = open_image(
-            source, channels=pre.channels, draft_size=(width, height), name=name
-        )
-    where = placement(full, (width, height), pre.resize_mode)
-    pixels = place_image(image, where, (0, 0))
+        draft = (width, height) if pre.decodes_reduced else None
+        image, full = open_image(source, channels=pre.channels, draft_size=draft, name=name)
+    where = pre.placement(full)
+    pixels = place_image(image, where, (0, 0), pre.interpolation)
     pixels = pixels if pixels.ndim == 3 else pixels[:, :, None]
     return Seen(source_name(source, name), pixels, where)
 

@@ -1,0 +1,102 @@
+"""What pretrained weights expect of their input, and the classes they score, as the library
+that publishes them states it: torchvision's weights enums (``weights.transforms()``,
+``weights.meta["categories"]``) and timm's pretrained configs (``resolve_data_config``'s
+input size, interpolation, crop fraction, mean and std). Read from the installed library:
+no download, no network."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from lumos.choices import Interpolation
+from lumos.errors import DataError
+
+SOURCES = ("torchvision", "timm")
+
+
+@dataclass(frozen=True)
+class WeightsInput:
+    """The evaluation transform of a set of weights: the shorter side resized to
+    ``resize_shorter`` with ``interpolation``, the centre ``size`` (height, width) cut out,
+    normalised by ``mean`` and ``std``; ``labels`` the classes the weights score."""
+
+    size: tuple[int, int]
+    resize_shorter: int
+    interpolation: Interpolation
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    labels: list[str] | None
+
+
+def weights_input(spec: str) -> WeightsInput:
+    """The input of weights ``torchvision:NAME.TAG`` (or ``torchvision:ENUM.TAG``, as
+    ``ResNet50_Weights.IMAGENET1K_V2``) or ``timm:NAME.TAG`` (the tag may be left out: the
+    library's default). Unknown weights are refused with the nearest names."""
+    source, _, name = spec.partition(":")
+    readers: dict[str, Callable[[str], WeightsInput]] = {"torchvision": _torchvision, "timm": _timm}
+    if source not in readers or not name:
+        raise DataError(
+            None, f"unknown weights {spec!r}: use torchvision:NAME.TAG or timm:NAME.TAG"
+        )
+    return readers[source](name)
+
+
+def _torchvision(name: str) -> WeightsInput:
+    from torchvision.models import get_model_weights, get_weight, list_models
+
+    try:
+        if "_Weights." in name:
+            weights = get_weight(name)
+        else:
+            model, _, tag = name.partition(".")
+            weights = get_model_weights(model)[tag or "DEFAULT"]
+    except (KeyError, ValueError):
+        known = [f"{m}.{w.name}" for m in list_models() for w in get_model_weights(m)]
+        raise DataError(
+            None, f"torchvision has no weights {name!r}{_nearest(name, known)}"
+        ) from None
+    transform = weights.transforms()
+    if not hasattr(transform, "crop_size"):
+        raise DataError(None, f"torchvision's {name} are not a classifier's weights")
+    (crop,), (shorter,) = transform.crop_size, transform.resize_size
+    return WeightsInput(
+        size=(crop, crop),
+        resize_shorter=shorter,
+        interpolation=transform.interpolation.value,
+        mean=tuple(transform.mean),
+        std=tuple(transform.std),
+        labels=list(weights.meta.get("categories") or []) or None,
+    )
+
+
+def _timm(name: str) -> WeightsInput:
+    import timm
+    from timm.data import ImageNetInfo, infer_imagenet_subset, resolve_data_config
+    from timm.models import get_pretrained_cfg
+
+    try:
+        cfg = get_pretrained_cfg(name)
+    except RuntimeError:  # a model timm knows, with a tag it does not
+        cfg = None
+    if cfg is None:
+        known = timm.list_pretrained()
+        raise DataError(None, f"timm has no pretrained {name!r}{_nearest(name, known)}")
+    data = resolve_data_config({}, pretrained_cfg=cfg.to_dict())
+    _, height, width = data["input_size"]
+    subset = infer_imagenet_subset(cfg)
+    return WeightsInput(
+        size=(height, width),
+        resize_shorter=math.floor(min(height, width) / data["crop_pct"]),
+        interpolation=data["interpolation"],
+        mean=tuple(data["mean"]),
+        std=tuple(data["std"]),
+        labels=ImageNetInfo(subset).label_descriptions() if subset else None,
+    )
+
+
+def _nearest(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    return f" (nearest: {', '.join(close)})" if close else ""
