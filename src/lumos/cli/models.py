@@ -12,9 +12,11 @@ from rich.table import Table
 from lumos.cli.common import out
 from lumos.cli.models_import import models_import
 from lumos.cli.models_layers import models_convert_fcn, models_show
+from lumos.cli.models_pull import models_pull
 
 app = typer.Typer(
-    help="The model zoo and saved models: list, save, import, show, remove.", no_args_is_help=True
+    help="The model zoo and saved models: list, save, import, pull, show, remove.",
+    no_args_is_help=True,
 )
 
 
@@ -81,5 +83,6 @@ def models_rm(name: str) -> None:
 
 
 app.command("import")(models_import)
+app.command("pull")(models_pull)
 app.command("convert-fcn")(models_convert_fcn)
 app.command("show")(models_show)

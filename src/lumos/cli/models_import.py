@@ -11,30 +11,39 @@ import typer
 from lumos.choices import Interpolation
 from lumos.cli.common import floats_list, out, parse_shape
 
+LabelsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Class names: a file of one a line (as ILSVRC's synsets), or comma-separated "
+        "(default: the --preprocess weights' own, else 0, 1, ...)."
+    ),
+]
+PreprocessOption = Annotated[
+    str | None,
+    typer.Option(
+        help="torchvision:NAME.TAG or timm:NAME.TAG: resize, crop and normalise as these "
+        "weights' library does (e.g. timm:tf_efficientnet_lite0.in1k)."
+    ),
+]
+TrainedOnOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The data it was trained on: any text, or a dataset here (then P2L can use it)."
+    ),
+]
+
 
 def models_import(
     file: Annotated[Path, typer.Argument(help="safetensors, or a PyTorch state dict (.pt/.pth).")],
     network: Annotated[str, typer.Option(help="The zoo network (or timm:NAME) they fit.")],
-    labels: Annotated[
-        str | None,
-        typer.Option(
-            help="Class names: a file of one a line (as ILSVRC's synsets), or comma-separated "
-            "(default: the --preprocess weights' own, else 0, 1, ...)."
-        ),
-    ] = None,
+    labels: LabelsOption = None,
     name: Annotated[
         str | None, typer.Option("--name", "-n", help="Default: the file's stem.")
     ] = None,
     input_shape: Annotated[
         str | None, typer.Option("--input", help="CHANNELSxHEIGHTxWIDTH it expects.")
     ] = None,
-    preprocess: Annotated[
-        str | None,
-        typer.Option(
-            help="torchvision:NAME.TAG or timm:NAME.TAG: resize, crop and normalise as these "
-            "weights' library does (e.g. timm:tf_efficientnet_lite0.in1k)."
-        ),
-    ] = None,
+    preprocess: PreprocessOption = None,
     normalize: Annotated[
         Literal["none", "imagenet"], typer.Option(help="imagenet: ImageNet's mean and std.")
     ] = "none",
@@ -45,12 +54,7 @@ def models_import(
         float | None,
         typer.Option(help="Centre crop: the share of the shorter side kept (timm's crop_pct)."),
     ] = None,
-    trained_on: Annotated[
-        str | None,
-        typer.Option(
-            help="The data it was trained on: any text, or a dataset here (then P2L can use it)."
-        ),
-    ] = None,
+    trained_on: TrainedOnOption = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a model of the same name.")] = False,
 ) -> None:
     """Import weights you have on disk as a saved model: a source to fine-tune from.

@@ -8,11 +8,11 @@ Nothing is downloaded: a model that is not on disk is not a candidate.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,6 +22,7 @@ from lumos.bundle.fingerprint import fingerprint
 from lumos.choices import Interpolation
 from lumos.data import Dataset
 from lumos.errors import DataError, LumosError
+from lumos.fileio import file_sha256
 from lumos.models import NetworkSpec, build_network, default_input
 from lumos.models.normalization import identity, normalized_model, per_channel
 from lumos.tasks import task_of
@@ -54,6 +55,7 @@ class ImportRequest:
     preprocess: str | None = None
     interpolation: Interpolation | None = None
     crop: float | None = None
+    origin: dict[str, Any] | None = None  # where pulled weights came from (transfer.pull)
 
 
 def import_model(
@@ -94,11 +96,12 @@ def import_model(
             "source": "imported",
             "file": str(path.resolve()),
             "format": kind,
-            "sha256": _sha256(path),
+            "sha256": file_sha256(path),
             "bytes": path.stat().st_size,
             "dataset": request.trained_on,
             "preprocess": request.preprocess,
-        },
+        }
+        | (request.origin or {}),
     }
     trained_on = _workspace_dataset(request.trained_on, workspace)
     if trained_on is not None:  # a dataset of the workspace: fingerprinted for P2L
@@ -215,11 +218,3 @@ def _load(net: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path, ne
     if problems:
         raise DataError(path, f"not weights of {network} ({'; '.join(problems)})")
     net.load_state_dict(tensors)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
