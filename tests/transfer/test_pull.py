@@ -149,8 +149,8 @@ def test_a_file_fetched_elsewhere_is_checked_and_taken(
     ("spec", "message"),
     [
         ("torchvision:resnet18.IMAGENET1K_V9", "(nearest: resnet18.IMAGENET1K_V1"),
-        ("timm:resnet18.a1_in1k", "pull takes torchvision:NAME.TAG"),
-        ("resnet18", "pull takes torchvision:NAME.TAG"),
+        ("timm:resnet18.a1_in1k9", "(nearest: resnet18.a1_in1k"),
+        ("resnet18", "unknown weights 'resnet18': use torchvision:NAME.TAG or timm:NAME.TAG"),
     ],
 )
 def test_weights_that_cannot_be_pulled_are_named(

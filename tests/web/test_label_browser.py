@@ -307,7 +307,9 @@ def test_a_box_drawn_zoomed_in_lands_where_it_was_drawn(browser, site) -> None:
     assert abs(_at(page, 100, 100)[0] - (x + 40)) < 2
     _drag(page, (90, 90), (110, 105))
     page.keyboard.press("Enter")
-    page.wait_for_function("() => window.lumosLabelTool.saves.length === 1")  # answered
+    page.wait_for_function(  # stored: the progress counts it once the server has answered
+        "() => document.querySelector('#label-progress').textContent.startsWith('1 of')"
+    )
     [box] = project.label(queue(project, "zoom")[0], "zoom")["value"]["boxes"]
     assert np.allclose([box["x1"], box["y1"], box["x2"], box["y2"]], [90, 90, 110, 105], atol=1), (
         box

@@ -15,8 +15,8 @@ def models_pull(
     spec: Annotated[
         str | None,
         typer.Argument(
-            help="torchvision:NAME.TAG, e.g. torchvision:resnet50.IMAGENET1K_V2 (with --list: "
-            "a pattern such as 'resnet*')."
+            help="torchvision:NAME.TAG or timm:NAME.TAG, e.g. torchvision:resnet50.IMAGENET1K_V2 "
+            "(with --list: a pattern such as 'resnet*')."
         ),
     ] = None,
     name: Annotated[
@@ -39,13 +39,15 @@ def models_pull(
         table = Table("network", "ImageNet top-1", "MB", "parameters")
         table.columns.insert(0, Column("weights", overflow="fold"))
         for entry in pullable_weights(spec or "*"):
-            top1 = (entry.about["metrics"] or {}).get("ImageNet-1K", {}).get("acc@1")
+            about = entry.about
+            top1 = (about["metrics"] or {}).get("ImageNet-1K", {}).get("acc@1")
+            size, parameters = about["file_mb"], about["parameters"]
             table.add_row(
                 entry.spec,
                 entry.network,
                 "-" if top1 is None else f"{top1:.1f}%",
-                f"{entry.about['file_mb']:.1f}",
-                f"{entry.about['parameters']:,}",
+                "-" if size is None else f"{size:.1f}",
+                "-" if parameters is None else f"{parameters:,}",
             )
         out.print(table)
         return

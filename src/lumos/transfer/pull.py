@@ -1,15 +1,19 @@
-"""Pretrained weights by name: ``lumos models pull torchvision:NAME.TAG``.
+"""Pretrained weights by name: ``lumos models pull torchvision:NAME.TAG`` or ``timm:NAME.TAG``.
 
-The file comes through torch.hub's own download (its cache under ``TORCH_HOME``, the
-SHA-256 prefix its name carries checked, a partial file never left in place), or from a
-file fetched elsewhere (``from_file``, checked the same way); it then joins the store as an
-imported model with its library's input transform and class names, and where it came from:
-the URL, its SHA-256, and what the library states (licence, recipe, accuracy, size). A
-second pull, or one with no network, reads the cache.
+Each file comes through its library's own download code and cache: torch.hub's for
+torchvision (under ``TORCH_HOME``, the SHA-256 prefix its name carries checked, a partial
+file never left in place), ``huggingface_hub``'s for timm (under ``HF_HOME``, its size
+checked; ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE`` as the library reads them). A file fetched
+elsewhere can be given instead (``from_file``). The weights then join the store as an
+imported model with their library's input transform and class names, and where they came
+from: the URL or repository, the SHA-256, and what the library states (licence, recipe,
+accuracy, size). A second pull, or one with no network, reads the cache.
 """
 
 from __future__ import annotations
 
+import fnmatch
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,50 +27,101 @@ from lumos.transfer.library_input import weights_input
 from lumos.transfer.store import ImportRequest, import_model
 from lumos.workspace import Workspace
 
-TORCHVISION = "torchvision:"
-
 
 @dataclass(frozen=True)
-class Pullable:
-    """Weights a library can download: what they are called, and what it says of them."""
+class Pullable(ABC):
+    """Weights a library can download: what they are called, where from, the zoo network
+    that holds them, and what the library says of them."""
 
     spec: str
     url: str
-    network: str  # the zoo network that holds them
-    about: dict[str, Any]  # licence, recipe, accuracy, parameters, file size, as stated
+    network: str
+    about: dict[str, Any]  # licence, recipe, metrics, parameters, file size, as stated
+
+    @abstractmethod
+    def fetch(self, progress: bool) -> Path:
+        """The file, from the library's cache, downloaded into it first if need be."""
+
+    @abstractmethod
+    def take(self, file: Path) -> Path:
+        """``file``, fetched elsewhere, checked as a download would be; the file to read."""
+
+    def unreachable(self, reason: object, where: str) -> DataError:
+        return DataError(
+            None,
+            f"cannot download {self.url} ({reason}): fetch it elsewhere and run "
+            f"`lumos models pull {self.spec} --from FILE`, or put it {where}",
+        )
+
+
+@dataclass(frozen=True)
+class TorchHubWeights(Pullable):
+    """torchvision's weights, through torch.hub."""
 
     @property
-    def file_name(self) -> str:
-        return Path(self.url).name
+    def cached(self) -> Path:
+        from torch.hub import get_dir
+
+        return Path(get_dir()) / "checkpoints" / Path(self.url).name
 
     @property
     def hash_prefix(self) -> str | None:
         """The SHA-256 prefix torch.hub checks, from the file's name (``name-1a2b3c4d.pth``)."""
         from torch.hub import HASH_REGEX
 
-        found = HASH_REGEX.search(self.file_name)
+        found = HASH_REGEX.search(Path(self.url).name)
         return found.group(1) if found else None
+
+    def fetch(self, progress: bool) -> Path:
+        from torch.hub import download_url_to_file
+
+        if self.cached.is_file():
+            return self.cached
+        self.cached.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            download_url_to_file(self.url, str(self.cached), self.hash_prefix, progress=progress)
+        except (URLError, OSError) as e:
+            raise self.unreachable(getattr(e, "reason", None) or e, f"at {self.cached}") from None
+        except RuntimeError as e:  # torch.hub's hash check; its partial file is gone
+            raise DataError(None, f"{self.url}: {e}; nothing was stored") from None
+        return self.cached
+
+    def take(self, file: Path) -> Path:
+        digest = file_sha256(file)
+        if self.hash_prefix and not digest.startswith(self.hash_prefix):
+            raise DataError(
+                file,
+                f"not {Path(self.url).name}: its SHA-256 starts {digest[:8]}, "
+                f"not {self.hash_prefix}",
+            )
+        copy_atomic(file, self.cached)
+        return self.cached
+
+
+@dataclass(frozen=True)
+class HubWeights(Pullable):
+    """timm's weights, from their repository on the Hugging Face Hub."""
+
+    repository: str
+    file_name: str = "model.safetensors"
+
+    def fetch(self, progress: bool) -> Path:
+        from huggingface_hub import hf_hub_download
+
+        try:
+            return Path(hf_hub_download(self.repository, self.file_name))
+        except OSError as e:  # offline, unreachable, missing, cut short: the library's words
+            raise self.unreachable(str(e).splitlines()[0], "in the Hugging Face cache") from None
+
+    def take(self, file: Path) -> Path:
+        return file  # the Hub states no hash in a file's name: its SHA-256 is recorded
 
 
 def pullable(spec: str) -> Pullable:
-    """The weights ``spec`` names (``torchvision:NAME.TAG``), refused if the zoo has no
-    network to hold them."""
-    if not spec.startswith(TORCHVISION):
-        raise DataError(None, f"cannot pull {spec!r}: pull takes torchvision:NAME.TAG")
+    """The weights ``spec`` names, refused (with the nearest names) if unknown or if the zoo
+    has no network to hold them."""
     weights_input(spec)  # an unknown name is refused with the nearest ones
-    weights = _torchvision_weights(spec.removeprefix(TORCHVISION))
-    network = spec.removeprefix(TORCHVISION).partition(".")[0]
-    if "_Weights." in network or network not in {e.name for e in list_models()}:
-        network = _builder_of(weights)
-    meta = weights.meta
-    about = {
-        "license": "BSD-3-Clause (torchvision); the data's own terms apply",
-        "recipe": meta.get("recipe"),
-        "metrics": meta.get("_metrics"),
-        "parameters": meta.get("num_params"),
-        "file_mb": meta.get("_file_size"),
-    }
-    return Pullable(spec, weights.url, network, about)
+    return _entry(spec)
 
 
 def pull(
@@ -81,88 +136,72 @@ def pull(
     """Weights ``spec`` as saved model ``name`` (default: the spec's name and tag); returns
     its folder. Nothing is stored if the download breaks off or its hash differs."""
     entry = pullable(spec)
-    cached = _cache_dir() / entry.file_name
-    if from_file is not None:
-        _take(entry, Path(from_file), cached)
-    elif not cached.is_file():
-        _download(entry, cached, progress)
+    if from_file is not None and not Path(from_file).is_file():
+        raise DataError(from_file, "no such file")
+    path = entry.take(Path(from_file)) if from_file else entry.fetch(progress)
     request = ImportRequest(
-        cached,
+        path,
         entry.network,
         preprocess=spec,
         origin={"source": "pulled", "spec": spec, "url": entry.url, **entry.about},
     )
-    default = spec.removeprefix(TORCHVISION).replace(".", "-").replace("_Weights", "").lower()
+    default = spec.partition(":")[2].replace(".", "-").replace("_Weights", "").lower()
     return import_model(request, name or default, workspace=workspace, overwrite=overwrite)
 
 
 def pullable_weights(pattern: str = "*") -> Iterator[Pullable]:
-    """Every torchvision classifier's weights whose spec matches ``pattern`` (shell-style)."""
-    import fnmatch
-
+    """The torchvision classifiers' and timm's weights whose spec matches ``pattern``
+    (shell-style, with or without the library's prefix)."""
+    import timm
     import torchvision.models as classifiers
 
     zoo = {e.name for e in list_models()}
-    for model in classifiers.list_models(module=classifiers):
-        if model not in zoo:
-            continue
-        for weights in classifiers.get_model_weights(model):
-            spec = f"{TORCHVISION}{model}.{weights.name}"
-            if fnmatch.fnmatch(spec, pattern) or fnmatch.fnmatch(spec, f"{TORCHVISION}{pattern}"):
-                yield pullable(spec)
+    specs = [
+        f"torchvision:{model}.{weights.name}"
+        for model in classifiers.list_models(module=classifiers)
+        if model in zoo
+        for weights in classifiers.get_model_weights(model)
+    ] + [f"timm:{name}" for name in timm.list_pretrained()]
+    for spec in specs:
+        if fnmatch.fnmatch(spec, pattern) or fnmatch.fnmatch(spec.partition(":")[2], pattern):
+            yield _entry(spec)
 
 
-def _download(entry: Pullable, cached: Path, progress: bool) -> None:
-    from torch.hub import download_url_to_file
-
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        download_url_to_file(entry.url, str(cached), entry.hash_prefix, progress=progress)
-    except (URLError, OSError) as e:
-        reason = getattr(e, "reason", None) or e
-        raise DataError(
-            None,
-            f"cannot download {entry.url} ({reason}): fetch it elsewhere and run "
-            f"`lumos models pull {entry.spec} --from FILE`, or put it at {cached}",
-        ) from None
-    except RuntimeError as e:  # torch.hub's hash check; the partial file is gone
-        raise DataError(None, f"{entry.url}: {e}; nothing was stored") from None
+def _entry(spec: str) -> Pullable:
+    source, _, name = spec.partition(":")
+    return _torchvision(spec, name) if source == "torchvision" else _timm(spec, name)
 
 
-def _take(entry: Pullable, file: Path, cached: Path) -> None:
-    """A file fetched elsewhere, checked as torch.hub checks a download, into the cache."""
-    if not file.is_file():
-        raise DataError(file, "no such file")
-    digest = file_sha256(file)
-    if entry.hash_prefix and not digest.startswith(entry.hash_prefix):
-        raise DataError(
-            file, f"not {entry.file_name}: its SHA-256 starts {digest[:8]}, not {entry.hash_prefix}"
-        )
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    copy_atomic(file, cached)
-
-
-def _cache_dir() -> Path:
-    from torch.hub import get_dir
-
-    return Path(get_dir()) / "checkpoints"
-
-
-def _torchvision_weights(name: str) -> Any:
+def _torchvision(spec: str, name: str) -> Pullable:
     from torchvision.models import get_model_weights, get_weight
+    from torchvision.models import list_models as builders
 
     if "_Weights." in name:
-        return get_weight(name)
-    model, _, tag = name.partition(".")
-    return get_model_weights(model)[tag or "DEFAULT"]
+        weights = get_weight(name)
+        network = next(m for m in builders() if get_model_weights(m) is type(weights))
+    else:
+        network, _, tag = name.partition(".")
+        weights = get_model_weights(network)[tag or "DEFAULT"]
+    if network not in {e.name for e in list_models()}:
+        raise DataError(None, f"no network of the zoo holds {spec}")
+    meta = weights.meta
+    about = {
+        "license": "BSD-3-Clause (torchvision's code); the training data's own terms apply",
+        "recipe": meta.get("recipe"),
+        "metrics": meta.get("_metrics"),
+        "parameters": meta.get("num_params"),
+        "file_mb": meta.get("_file_size"),
+    }
+    return TorchHubWeights(spec, weights.url, network, about)
 
 
-def _builder_of(weights: Any) -> str:
-    """The torchvision builder (and zoo network) an enum's weights are for."""
-    from torchvision.models import get_model_weights
-    from torchvision.models import list_models as torchvision_models
+def _timm(spec: str, name: str) -> Pullable:
+    from huggingface_hub import constants
+    from timm.models import get_pretrained_cfg
 
-    for model in torchvision_models():
-        if get_model_weights(model) is type(weights):
-            return model
-    raise DataError(None, f"no network of the zoo holds {weights}")
+    cfg = get_pretrained_cfg(name)
+    if not cfg.hf_hub_id:
+        raise DataError(None, f"timm's {name} is not on the Hugging Face Hub: pull takes those")
+    about = {"license": cfg.license, "metrics": None, "parameters": None, "file_mb": None}
+    url = f"{constants.ENDPOINT}/{cfg.hf_hub_id}"
+    return HubWeights(spec, url, f"timm:{cfg.architecture}", about, cfg.hf_hub_id)
