@@ -10,6 +10,7 @@ import difflib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lumos.choices import Interpolation
 from lumos.errors import DataError
@@ -44,20 +45,26 @@ def weights_input(spec: str) -> WeightsInput:
     return readers[source](name)
 
 
-def _torchvision(name: str) -> WeightsInput:
+def torchvision_weights(name: str) -> tuple[str, Any]:
+    """(builder, weights enum member) of torchvision's ``NAME.TAG`` (the tag may be left out:
+    DEFAULT) or ``ENUM.TAG``; unknown weights refused with the nearest names."""
     from torchvision.models import get_model_weights, get_weight, list_models
 
     try:
         if "_Weights." in name:
             weights = get_weight(name)
-        else:
-            model, _, tag = name.partition(".")
-            weights = get_model_weights(model)[tag or "DEFAULT"]
+            return next(m for m in list_models() if get_model_weights(m) is type(weights)), weights
+        model, _, tag = name.partition(".")
+        return model, get_model_weights(model)[tag or "DEFAULT"]
     except (KeyError, ValueError):
         known = [f"{m}.{w.name}" for m in list_models() for w in get_model_weights(m)]
         raise DataError(
             None, f"torchvision has no weights {name!r}{_nearest(name, known)}"
         ) from None
+
+
+def _torchvision(name: str) -> WeightsInput:
+    _, weights = torchvision_weights(name)
     transform = weights.transforms()
     if not hasattr(transform, "crop_size"):
         raise DataError(None, f"torchvision's {name} are not a classifier's weights")

@@ -23,7 +23,7 @@ from urllib.error import URLError
 from lumos.errors import DataError
 from lumos.fileio import copy_atomic, file_sha256
 from lumos.models import list_models
-from lumos.transfer.library_input import weights_input
+from lumos.transfer.library_input import torchvision_weights, weights_input
 from lumos.transfer.store import ImportRequest, import_model
 from lumos.workspace import Workspace
 
@@ -173,15 +173,7 @@ def _entry(spec: str) -> Pullable:
 
 
 def _torchvision(spec: str, name: str) -> Pullable:
-    from torchvision.models import get_model_weights, get_weight
-    from torchvision.models import list_models as builders
-
-    if "_Weights." in name:
-        weights = get_weight(name)
-        network = next(m for m in builders() if get_model_weights(m) is type(weights))
-    else:
-        network, _, tag = name.partition(".")
-        weights = get_model_weights(network)[tag or "DEFAULT"]
+    network, weights = torchvision_weights(name)
     if network not in {e.name for e in list_models()}:
         raise DataError(None, f"no network of the zoo holds {spec}")
     meta = weights.meta
