@@ -59,7 +59,7 @@ def models_import(
 ) -> None:
     """Import weights you have on disk as a saved model: a source to fine-tune from.
     Only tensors are read; nothing in the file is unpickled or run."""
-    from lumos.transfer import IMAGENET, ImportRequest, class_names, import_model
+    from lumos.pretrained import IMAGENET, ImportRequest, class_names, import_model
 
     if (mean is None) != (std is None):
         raise typer.BadParameter("give --mean and --std together", param_hint="--mean")

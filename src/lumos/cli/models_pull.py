@@ -33,7 +33,7 @@ def models_pull(
 ) -> None:
     """Download pretrained weights (once: later pulls read the cache) and save them as a
     model, with their library's input transform, class names and provenance."""
-    from lumos.transfer.pull import pull, pullable_weights
+    from lumos.pretrained.pull import pull, pullable_weights
 
     if list_only:
         table = Table("network", "ImageNet top-1", "MB", "parameters")

@@ -23,8 +23,8 @@ from urllib.error import URLError
 from lumos.errors import DataError
 from lumos.fileio import copy_atomic, file_sha256
 from lumos.models import list_models
-from lumos.transfer.library_input import torchvision_weights, weights_input
-from lumos.transfer.store import ImportRequest, import_model
+from lumos.pretrained.library_input import torchvision_weights, weights_input
+from lumos.pretrained.store import ImportRequest, import_model
 from lumos.workspace import Workspace
 
 

@@ -25,10 +25,10 @@ from lumos.errors import DataError, LumosError
 from lumos.fileio import file_sha256
 from lumos.models import NetworkSpec, build_network, default_input
 from lumos.models.normalization import identity, normalized_model, per_channel
+from lumos.pretrained.library_input import WeightsInput, weights_input
+from lumos.pretrained.weights import read_weights
 from lumos.tasks import task_of
 from lumos.tasks.preprocessing import Preprocessing
-from lumos.transfer.library_input import WeightsInput, weights_input
-from lumos.transfer.weights import read_weights
 from lumos.workspace import Workspace
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # what torchvision's and timm's expect

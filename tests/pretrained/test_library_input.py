@@ -19,8 +19,8 @@ from timm.models import get_pretrained_cfg
 from helpers import run_cli
 from lumos.bundle import Bundle
 from lumos.errors import DataError
+from lumos.pretrained import ImportRequest, import_model, weights_input
 from lumos.tasks.inputs import network_input, seen
-from lumos.transfer import ImportRequest, import_model, weights_input
 from lumos.workspace import Workspace
 
 

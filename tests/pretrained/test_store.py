@@ -21,8 +21,8 @@ from lumos.bundle.fingerprint import fingerprint
 from lumos.data import Dataset, import_dataset
 from lumos.errors import DataError
 from lumos.models import ModelError, NetworkSpec, build_network
-from lumos.transfer import IMAGENET, ImportRequest, import_model
-from lumos.transfer.weights import NOT_WEIGHTS
+from lumos.pretrained import IMAGENET, ImportRequest, import_model
+from lumos.pretrained.weights import NOT_WEIGHTS
 from lumos.workspace import Workspace
 
 
