@@ -150,7 +150,10 @@ def test_a_file_fetched_elsewhere_is_checked_and_taken(
     [
         ("torchvision:resnet18.IMAGENET1K_V9", "(nearest: resnet18.IMAGENET1K_V1"),
         ("timm:resnet18.a1_in1k9", "(nearest: resnet18.a1_in1k"),
-        ("resnet18", "unknown weights 'resnet18': use torchvision:NAME.TAG or timm:NAME.TAG"),
+        (
+            "resnet18",
+            "unknown weights 'resnet18': use torchvision:NAME.TAG, timm:NAME.TAG or hf-hub",
+        ),
     ],
 )
 def test_weights_that_cannot_be_pulled_are_named(

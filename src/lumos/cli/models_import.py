@@ -21,7 +21,8 @@ LabelsOption = Annotated[
 PreprocessOption = Annotated[
     str | None,
     typer.Option(
-        help="torchvision:NAME.TAG or timm:NAME.TAG: resize, crop and normalise as these "
+        help="torchvision:NAME.TAG, timm:NAME.TAG or hf-hub:ORG/NAME: resize, crop and "
+        "normalise as these "
         "weights' library does (e.g. timm:tf_efficientnet_lite0.in1k)."
     ),
 ]

@@ -15,8 +15,8 @@ def models_pull(
     spec: Annotated[
         str | None,
         typer.Argument(
-            help="torchvision:NAME.TAG or timm:NAME.TAG, e.g. torchvision:resnet50.IMAGENET1K_V2 "
-            "(with --list: a pattern such as 'resnet*')."
+            help="torchvision:NAME.TAG, timm:NAME.TAG or hf-hub:ORG/NAME, e.g. "
+            "torchvision:resnet50.IMAGENET1K_V2 (with --list: a pattern such as 'resnet*')."
         ),
     ] = None,
     name: Annotated[

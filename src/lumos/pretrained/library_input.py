@@ -1,8 +1,9 @@
 """What pretrained weights expect of their input, and the classes they score, as the library
 that publishes them states it: torchvision's weights enums (``weights.transforms()``,
 ``weights.meta["categories"]``) and timm's pretrained configs (``resolve_data_config``'s
-input size, interpolation, crop fraction, mean and std). Read from the installed library:
-no download, no network."""
+input size, interpolation, crop fraction, mean and std), read from the installed library;
+or a timm-format repository's ``config.json`` on the Hugging Face Hub (``hf-hub:ORG/NAME``),
+read through huggingface_hub's cache."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Any
 from lumos.choices import Interpolation
 from lumos.errors import DataError
 
-SOURCES = ("torchvision", "timm")
+SOURCES = ("torchvision", "timm", "hf-hub")
+USAGE = "use torchvision:NAME.TAG, timm:NAME.TAG or hf-hub:ORG/NAME"
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,16 @@ class WeightsInput:
 def weights_input(spec: str) -> WeightsInput:
     """The input of weights ``torchvision:NAME.TAG`` (or ``torchvision:ENUM.TAG``, as
     ``ResNet50_Weights.IMAGENET1K_V2``) or ``timm:NAME.TAG`` (the tag may be left out: the
-    library's default). Unknown weights are refused with the nearest names."""
+    library's default), or ``hf-hub:ORG/NAME``. Unknown weights are refused with the nearest
+    names."""
     source, _, name = spec.partition(":")
-    readers: dict[str, Callable[[str], WeightsInput]] = {"torchvision": _torchvision, "timm": _timm}
+    readers: dict[str, Callable[[str], WeightsInput]] = {
+        "torchvision": _torchvision,
+        "timm": _timm,
+        "hf-hub": _hf_hub,
+    }
     if source not in readers or not name:
-        raise DataError(
-            None, f"unknown weights {spec!r}: use torchvision:NAME.TAG or timm:NAME.TAG"
-        )
+        raise DataError(None, f"unknown weights {spec!r}: {USAGE}")
     return readers[source](name)
 
 
@@ -81,7 +86,7 @@ def _torchvision(name: str) -> WeightsInput:
 
 def _timm(name: str) -> WeightsInput:
     import timm
-    from timm.data import ImageNetInfo, infer_imagenet_subset, resolve_data_config
+    from timm.data import ImageNetInfo, infer_imagenet_subset
     from timm.models import get_pretrained_cfg
 
     try:
@@ -91,16 +96,45 @@ def _timm(name: str) -> WeightsInput:
     if cfg is None:
         known = timm.list_pretrained()
         raise DataError(None, f"timm has no pretrained {name!r}{_nearest(name, known)}")
-    data = resolve_data_config({}, pretrained_cfg=cfg.to_dict())
-    _, height, width = data["input_size"]
     subset = infer_imagenet_subset(cfg)
+    return _timm_input(cfg.to_dict(), ImageNetInfo(subset).label_descriptions() if subset else None)
+
+
+def _hf_hub(repository: str) -> WeightsInput:
+    config, _ = hub_config(repository)
+    names = config.get("label_names")
+    labels = list(names.values() if isinstance(names, dict) else names) if names else None
+    return _timm_input(config, labels)
+
+
+def hub_config(repository: str) -> tuple[dict[str, Any], str]:
+    """The pretrained config and architecture of a timm-format repository on the Hub, read
+    by timm from its ``config.json`` (downloaded once into huggingface_hub's cache)."""
+    from timm.models import load_model_config_from_hf
+
+    try:
+        config, architecture, _ = load_model_config_from_hf(repository)
+    except OSError as e:  # offline with no cache, no such repository: the library's words
+        reason = str(e).splitlines()[0]
+        raise DataError(None, f"hf-hub:{repository}: no timm config.json ({reason})") from None
+    except (KeyError, ValueError) as e:
+        raise DataError(None, f"hf-hub:{repository}: not a timm model's config ({e})") from None
+    return config, architecture
+
+
+def _timm_input(config: dict[str, Any], labels: list[str] | None) -> WeightsInput:
+    """The evaluation transform timm resolves from a pretrained config."""
+    from timm.data import resolve_data_config
+
+    data = resolve_data_config({}, pretrained_cfg=config)
+    _, height, width = data["input_size"]
     return WeightsInput(
         size=(height, width),
         resize_shorter=math.floor(min(height, width) / data["crop_pct"]),
         interpolation=data["interpolation"],
         mean=tuple(data["mean"]),
         std=tuple(data["std"]),
-        labels=ImageNetInfo(subset).label_descriptions() if subset else None,
+        labels=labels,
     )
 
 

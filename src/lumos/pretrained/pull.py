@@ -1,9 +1,11 @@
-"""Pretrained weights by name: ``lumos models pull torchvision:NAME.TAG`` or ``timm:NAME.TAG``.
+"""Pretrained weights by name: ``lumos models pull torchvision:NAME.TAG``, ``timm:NAME.TAG``
+or ``hf-hub:ORG/NAME`` (a timm-format repository on the Hugging Face Hub).
 
 Each file comes through its library's own download code and cache: torch.hub's for
 torchvision (under ``TORCH_HOME``, the SHA-256 prefix its name carries checked, a partial
 file never left in place), ``huggingface_hub``'s for timm (under ``HF_HOME``, its size
-checked; ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE`` as the library reads them). A file fetched
+checked; ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE`` as the library reads them) for timm's and
+the Hub's. A file fetched
 elsewhere can be given instead (``from_file``). The weights then join the store as an
 imported model with their library's input transform and class names, and where they came
 from: the URL or repository, the SHA-256, and what the library states (licence, recipe,
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from urllib.error import URLError
 from lumos.errors import DataError
 from lumos.fileio import copy_atomic, file_sha256
 from lumos.models import list_models
-from lumos.pretrained.library_input import torchvision_weights, weights_input
+from lumos.pretrained.library_input import hub_config, torchvision_weights, weights_input
 from lumos.pretrained.store import ImportRequest, import_model
 from lumos.workspace import Workspace
 
@@ -100,18 +102,27 @@ class TorchHubWeights(Pullable):
 
 @dataclass(frozen=True)
 class HubWeights(Pullable):
-    """timm's weights, from their repository on the Hugging Face Hub."""
+    """timm's weights, from their repository on the Hugging Face Hub: its safetensors file,
+    else its PyTorch one (as timm looks for them)."""
 
     repository: str
-    file_name: str = "model.safetensors"
+    file_names: tuple[str, ...] = ("model.safetensors", "pytorch_model.bin")
 
     def fetch(self, progress: bool) -> Path:
         from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import RemoteEntryNotFoundError
 
-        try:
-            return Path(hf_hub_download(self.repository, self.file_name))
-        except OSError as e:  # offline, unreachable, missing, cut short: the library's words
-            raise self.unreachable(str(e).splitlines()[0], "in the Hugging Face cache") from None
+        for file_name in self.file_names:
+            try:
+                return Path(hf_hub_download(self.repository, file_name))
+            except RemoteEntryNotFoundError:  # the repository holds no such file: the next
+                continue
+            except OSError as e:  # offline, unreachable, cut short: the library's words
+                reason = str(e).splitlines()[0]
+                raise self.unreachable(reason, "in the Hugging Face cache") from None
+        raise DataError(
+            None, f"{self.url} holds no weights ({' or '.join(self.file_names)}): nothing stored"
+        )
 
     def take(self, file: Path) -> Path:
         return file  # the Hub states no hash in a file's name: its SHA-256 is recorded
@@ -145,8 +156,16 @@ def pull(
         preprocess=spec,
         origin={"source": "pulled", "spec": spec, "url": entry.url, **entry.about},
     )
-    default = spec.partition(":")[2].replace(".", "-").replace("_Weights", "").lower()
-    return import_model(request, name or default, workspace=workspace, overwrite=overwrite)
+    return import_model(
+        request, name or pulled_name(spec), workspace=workspace, overwrite=overwrite
+    )
+
+
+def pulled_name(spec: str) -> str:
+    """The saved model a pull of ``spec`` makes unless named: ``resnet50-imagenet1k_v2``,
+    ``convnext_tiny-fb_in22k_ft_in1k``, ``org-name`` for ``hf-hub:org/name``."""
+    name = spec.partition(":")[2].replace("_Weights", "")
+    return name.replace(".", "-").replace("/", "-").lower()
 
 
 def pullable_weights(pattern: str = "*") -> Iterator[Pullable]:
@@ -169,7 +188,12 @@ def pullable_weights(pattern: str = "*") -> Iterator[Pullable]:
 
 def _entry(spec: str) -> Pullable:
     source, _, name = spec.partition(":")
-    return _torchvision(spec, name) if source == "torchvision" else _timm(spec, name)
+    entries: dict[str, Callable[[str, str], Pullable]] = {
+        "torchvision": _torchvision,
+        "timm": _timm,
+        "hf-hub": _hf_hub,
+    }
+    return entries[source](spec, name)
 
 
 def _torchvision(spec: str, name: str) -> Pullable:
@@ -197,3 +221,12 @@ def _timm(spec: str, name: str) -> Pullable:
     about = {"license": cfg.license, "metrics": None, "parameters": None, "file_mb": None}
     url = f"{constants.ENDPOINT}/{cfg.hf_hub_id}"
     return HubWeights(spec, url, f"timm:{cfg.architecture}", about, cfg.hf_hub_id)
+
+
+def _hf_hub(spec: str, repository: str) -> Pullable:
+    from huggingface_hub import constants
+
+    config, architecture = hub_config(repository)
+    about = {"license": config.get("license"), "metrics": None, "parameters": None, "file_mb": None}
+    url = f"{constants.ENDPOINT}/{repository}"
+    return HubWeights(spec, url, f"timm:{architecture}", about, repository)

@@ -1,0 +1,49 @@
+"""A training run that starts from weights named by their library (``init=SPEC``): the
+network they fit, and the saved model they become, pulled once and read from the store
+(and the library's cache) after that."""
+
+from __future__ import annotations
+
+from lumos.bundle import Bundle
+from lumos.errors import DataError, NotFoundError
+from lumos.pretrained.library_input import SOURCES
+from lumos.pretrained.pull import pull, pullable, pulled_name
+from lumos.recipe import Recipe
+from lumos.workspace import Workspace
+
+
+def names_weights(init: str | None) -> bool:
+    """Whether ``init`` names a library's weights (``torchvision:``, ``timm:``,
+    ``hf-hub:``) rather than a saved model (whose names hold no colon)."""
+    return init is not None and init.partition(":")[0] in SOURCES
+
+
+def with_network(recipe: Recipe) -> Recipe:
+    """``recipe`` with the network its ``init`` weights fit, where the recipe names weights
+    and no network of its own; unknown weights are refused with the nearest names."""
+    if not names_weights(recipe.init):
+        return recipe
+    network = pullable(recipe.init).network  # type: ignore[arg-type]
+    if "network" in recipe.model_fields_set:
+        return recipe
+    return Recipe.parse(recipe.model_dump() | {"network": network}, "recipe")
+
+
+def starting_point(init: str, workspace: Workspace, *, progress: bool = False) -> Bundle:
+    """The saved model a run with ``init`` starts from: that model, or the one a library's
+    weights were pulled into (pulled now, from the library's cache where it has them)."""
+    if not names_weights(init):
+        return Bundle.load(init, workspace)
+    name = pulled_name(init)
+    try:
+        saved = Bundle.saved(name, workspace)
+    except NotFoundError:
+        pull(init, name, workspace=workspace, progress=progress)
+        return Bundle.saved(name, workspace)
+    if saved.meta.provenance.get("spec") != init:
+        raise DataError(
+            None,
+            f"model {name!r} is not {init}: pull the weights under another name "
+            f"(`lumos models pull {init} --name NAME`) and start from init=NAME",
+        )
+    return saved
