@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from lumos.bundle import Bundle, BundleError, BundleMeta, model_folder, save_bundle
 from lumos.bundle.fingerprint import fingerprint
 from lumos.data import Dataset
@@ -51,8 +53,7 @@ def bundle_from_job(
             "channels": data["channels"],
             "resize_mode": data["resize_mode"],
             "normalize": normalization(recipe),
-            "mean": data["mean"],
-            "std": data["std"],
+            **_stats(weights, data),
         },
         "recipe": recipe.model_dump(mode="json"),
         "metrics": {k: v for k, v in best[-1].items() if k != "best"} if best else {},
@@ -71,6 +72,15 @@ def bundle_from_job(
         meta |= task.tuned_settings(unsaved, dataset.split("val"))
         meta["feature_fingerprint"] = fingerprint(dataset.split("train")).model_dump()
     return save_bundle(name, meta=meta, weights=weights, workspace=workspace, overwrite=overwrite)
+
+
+def _stats(weights: dict[str, torch.Tensor], data: dict) -> dict[str, list[float]]:
+    """The per-channel mean and std the network normalises by (a run that started from a
+    saved model takes that model's), else the data's."""
+    mean, std = weights.get("normalize.mean"), weights.get("normalize.std")
+    if mean is None or std is None or mean.shape[1:] != (1, 1):
+        return {"mean": data["mean"], "std": data["std"]}
+    return {"mean": mean.flatten().tolist(), "std": std.flatten().tolist()}
 
 
 def _trained_on(folder: Path, dataset: str, workspace: Workspace) -> dict:

@@ -4,8 +4,10 @@ network they fit, and the saved model they become, pulled once and read from the
 
 from __future__ import annotations
 
+import contextlib
+
 from lumos.bundle import Bundle
-from lumos.errors import DataError, NotFoundError
+from lumos.errors import BundleError, DataError, NotFoundError
 from lumos.pretrained.library_input import SOURCES
 from lumos.pretrained.pull import pull, pullable, pulled_name
 from lumos.recipe import Recipe
@@ -38,7 +40,8 @@ def starting_point(init: str, workspace: Workspace, *, progress: bool = False) -
     try:
         saved = Bundle.saved(name, workspace)
     except NotFoundError:
-        pull(init, name, workspace=workspace, progress=progress)
+        with contextlib.suppress(BundleError):  # another process of the run pulled it first
+            pull(init, name, workspace=workspace, progress=progress)
         return Bundle.saved(name, workspace)
     if saved.meta.provenance.get("spec") != init:
         raise DataError(

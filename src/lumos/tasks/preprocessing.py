@@ -36,6 +36,11 @@ class Preprocessing(BaseModel):
         return placement(source, (width, height), self.resize_mode)
 
     @property
+    def stats(self) -> tuple[list[float], list[float]] | None:
+        """(mean, std) per channel, where the network normalises by them."""
+        return None if self.mean is None or self.std is None else (self.mean, self.std)
+
+    @property
     def decodes_reduced(self) -> bool:
         """Whether a JPEG may be decoded at a reduced scale first (lumos's own resizing; a
         library's transform decodes the whole image)."""

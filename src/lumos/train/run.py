@@ -24,6 +24,7 @@ from lumos.errors import LumosError, Stopped
 from lumos.fileio import write_json_atomic
 from lumos.jobs import Job, create_job, open_job, set_state
 from lumos.models import NetworkSpec, build_network
+from lumos.pretrained.init import with_network
 from lumos.recipe import Recipe, RecipeError
 from lumos.tasks import task_of
 from lumos.threads import choose as choose_threads
@@ -243,9 +244,11 @@ def queue_training(
     recipe: Recipe, workspace: Workspace | None = None, *, layers: str | None = None
 ) -> Job:
     """A queued training job for ``recipe``, for a runner to start (``train(resume=id)``);
-    refused before a job exists if the recipe could not train (:func:`check_recipe`).
+    refused before a job exists if the recipe could not train (:func:`check_recipe`). A
+    recipe that starts from a library's weights and names no network gets theirs.
     ``layers``: a custom network's layer list (YAML), kept in the job as its network."""
     workspace = (workspace or Workspace()).ensure()
+    recipe = with_network(recipe)
     check_recipe(recipe, Dataset.open(recipe.dataset, workspace))
 
     def prepare(folder: Path) -> dict[str, Any]:
@@ -294,7 +297,8 @@ def _start(
             raise RecipeError("train needs a recipe or a job to resume")
         if nproc is not None:
             recipe = Recipe.parse(recipe.model_dump() | {"nproc": nproc}, "recipe")
-        return queue_training(recipe, workspace), recipe, None
+        job = queue_training(recipe, workspace)
+        return job, Recipe.load(job.folder / "recipe.yaml"), None
     job = open_job(workspace, resume)
     recipe = Recipe.load(job.folder / "recipe.yaml")
     last = job.folder / "checkpoints" / LAST

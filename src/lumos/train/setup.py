@@ -12,6 +12,7 @@ from lumos.models import default_normalize
 from lumos.models.normalization import identity, mean_image, per_channel
 from lumos.recipe import Recipe
 from lumos.tasks import misfit, task_of
+from lumos.tasks.preprocessing import Preprocessing
 from lumos.train.errors import TrainError
 
 
@@ -20,9 +21,19 @@ def normalization(recipe: Recipe) -> str:
     return recipe.normalize or default_normalize(recipe.network)
 
 
-def normalizer(recipe: Recipe, dataset: Dataset, input_size: tuple[int, int]) -> nn.Module:
-    """The layer that normalises a run's inputs (at ``input_size``) as the recipe says."""
+def normalizer(
+    recipe: Recipe,
+    dataset: Dataset,
+    input_size: tuple[int, int],
+    source: Preprocessing | None = None,
+) -> nn.Module:
+    """The layer that normalises a run's inputs (at ``input_size``) as the recipe says; by
+    default, a run that starts from a saved ``source`` normalises as it did (as timm and
+    fastai fine-tune: the features were learnt on inputs of those statistics)."""
     normalize = normalization(recipe)
+    stats = source.stats if source is not None else None
+    if recipe.normalize is None and stats is not None and len(stats[0]) == dataset.channels:
+        return per_channel(*stats)
     if normalize == "none":
         return identity(dataset.channels)
     if normalize == "per-channel":

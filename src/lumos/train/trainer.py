@@ -24,6 +24,7 @@ from lumos.models import NetworkSpec, build_network
 from lumos.models.features import head_of
 from lumos.models.normalization import normalized_model
 from lumos.models.surgery import Initialisation, load_matching
+from lumos.pretrained.init import starting_point
 from lumos.recipe import Recipe
 from lumos.tasks import Setup, task_of
 from lumos.train import finetune, probe
@@ -109,14 +110,18 @@ class Trainer:
         initialised, frozen and laid out as the recipe says, and its EMA."""
         recipe = self.recipe
         torch.manual_seed(recipe.seed)
+        source = starting_point(recipe.init, workspace or Workspace()) if recipe.init else None
         self.model = (
             model
             if model is not None
             else normalized_model(
-                build_network(self.spec), normalizer(recipe, self.dataset, self.input_size)
+                build_network(self.spec),
+                normalizer(
+                    recipe, self.dataset, self.input_size, source.preprocessing if source else None
+                ),
             )
         )
-        self.initialised = self._initialise(workspace) if recipe.init else None
+        self.initialised = self._initialise(source) if source else None
         try:
             self.frozen = finetune.freeze(self.model, recipe)
         except ValueError as e:
@@ -158,15 +163,15 @@ class Trainer:
         )
         return train, val
 
-    def _initialise(self, workspace: Workspace | None) -> Initialisation:
-        """Start from a saved model's weights where names and shapes match; its head only
-        for the classes both score, matched by name."""
-        name = self.recipe.init
-        source = Bundle.load(name, workspace)  # type: ignore[arg-type]
+    def _initialise(self, source: Bundle) -> Initialisation:
+        """Start from a saved model's weights (or a library's, pulled into one) where names
+        and shapes match; its head only for the classes both score, matched by name."""
         outputs = self.task.outputs(self.dataset.classes)
         taken = load_matching(self.model, source.weights, labels=(source.labels, outputs))
         if not taken.copied:
-            raise TrainError(f"model {name!r} has no weights that fit {self.recipe.network}")
+            raise TrainError(
+                f"model {self.recipe.init!r} has no weights that fit {self.recipe.network}"
+            )
         return taken
 
     # -- the loop -----------------------------------------------------------------------
