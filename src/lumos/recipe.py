@@ -46,7 +46,9 @@ class Recipe(BaseModel):
         None, description="(height, width); default: the dataset's"
     )
     init: str | None = Field(
-        None, description="saved model whose weights start the run where names and shapes match"
+        None,
+        description="saved model, or weights by name (torchvision:NAME.TAG, timm:NAME.TAG, "
+        "hf-hub:ORG/NAME), whose weights start the run where names and shapes match",
     )
     freeze_backbone: bool = Field(False, description="train only the head (detector: its FPN too)")
     finetune: Finetune = Field(
