@@ -270,9 +270,11 @@ def coco_with_negatives_and_crowds(folder: Path, workspace: object) -> None:
     )
 
 
-def square_boxes(folder: Path, count: int = 96, size: int = 64) -> Path:
-    """A COCO file of ``count`` gray-noise images with one or two red or blue squares each:
-    a detection set a small detector learns in seconds."""
+def square_boxes(
+    folder: Path, count: int = 96, size: int = 64, names: tuple[str, str] = ("red", "blue")
+) -> Path:
+    """A COCO file of ``count`` gray-noise images with one or two red or blue squares each
+    (classes ``names``): a detection set a small detector learns in seconds."""
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
     images, annotations = [], []
@@ -289,7 +291,7 @@ def square_boxes(folder: Path, count: int = 96, size: int = 64) -> Path:
             )  # fmt: skip
         Image.fromarray(pixels).save(folder / f"{i}.png")
         images.append({"id": i, "file_name": f"{i}.png", "width": size, "height": size})
-    categories = [{"id": 1, "name": "red"}, {"id": 2, "name": "blue"}]
+    categories = [{"id": 1, "name": names[0]}, {"id": 2, "name": names[1]}]
     path = folder / "annotations.json"
     path.write_text(
         json.dumps({"images": images, "annotations": annotations, "categories": categories})
@@ -450,3 +452,25 @@ def insert_jobs(root: str, worker: int) -> None:
                 "VALUES (?, 'import', 'done', '{}', 'now')",
                 (f"{worker}-{i}",),
             )
+
+
+def cache_torchvision_weights(
+    weights: object, state: dict, torch_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """``state`` in torch.hub's cache under ``torch_home``, named as torchvision names its
+    files (the SHA-256 prefix torch.hub checks); torchvision's ``weights`` entry points to
+    that name at a URL never reached. Returns the file."""
+    import hashlib
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    stem = Path(weights.url).name.split("-")[0]  # type: ignore[attr-defined]
+    name = f"{stem}-{hashlib.sha256(buffer.getvalue()).hexdigest()[:8]}.pth"
+    folder = torch_home / "hub" / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(buffer.getvalue())
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    monkeypatch.setattr(weights.value, "url", f"http://127.0.0.1:9/{name}")  # type: ignore[attr-defined]
+    return folder / name

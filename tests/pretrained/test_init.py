@@ -3,16 +3,13 @@ the store once (here from torch.hub's cache, with no network) and read from it a
 
 from __future__ import annotations
 
-import hashlib
-import io
 from pathlib import Path
 
 import pytest
-import torch
 import torchvision
 from torchvision.models import ResNet18_Weights
 
-from helpers import colour_folders, run_cli, square_boxes
+from helpers import cache_torchvision_weights, colour_folders, run_cli, square_boxes
 from lumos.bundle import Bundle
 from lumos.data import import_dataset
 from lumos.deploy.from_job import bundle_from_job
@@ -25,30 +22,21 @@ TRAIN = ("epochs=1", "batch_size=6", "workers=0", "precision=fp32")
 
 
 @pytest.fixture
-def cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, torch.Tensor]:
+def cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """ResNet-18's weights (random: nothing is downloaded) in torch.hub's cache, under the
     name torchvision's entry points to; the URL itself is never reached."""
-    weights = torchvision.models.resnet18().state_dict()
-    buffer = io.BytesIO()
-    torch.save(weights, buffer)
-    name = f"resnet18-{hashlib.sha256(buffer.getvalue()).hexdigest()[:8]}.pth"
-    folder = tmp_path / "torch" / "hub" / "checkpoints"
-    folder.mkdir(parents=True)
-    (folder / name).write_bytes(buffer.getvalue())
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(ResNet18_Weights.IMAGENET1K_V1.value, "url", f"http://127.0.0.1:9/{name}")
-    return weights
+    state = torchvision.models.resnet18().state_dict()
+    weights = ResNet18_Weights.IMAGENET1K_V1
+    return cache_torchvision_weights(weights, state, tmp_path / "torch", monkeypatch)
 
 
 def test_a_run_starts_from_weights_by_name_with_their_network(
-    workspace: Workspace, cached: dict[str, torch.Tensor], tmp_path: Path, monkeypatch, capsys
+    workspace: Workspace, cached: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     import_dataset(
         colour_folders(tmp_path / "colours", per_class=6), "colours", workspace=workspace
     )
-    code, _, err = run_cli(
-        monkeypatch, capsys, "train", "dataset=colours", f"init={SPEC}", *TRAIN
-    )
+    code, _, err = run_cli(monkeypatch, capsys, "train", "dataset=colours", f"init={SPEC}", *TRAIN)
     assert code == 0, err
     job = open_job(workspace, list_jobs(workspace)[0]["id"])
     assert job.state == "done" and job.params["network"] == "resnet18"
@@ -63,8 +51,7 @@ def test_a_run_starts_from_weights_by_name_with_their_network(
     assert Bundle.load(trained).preprocessing.mean == pytest.approx(IMAGENET[0])
 
     # The second run reads the store: the cache may go, the model stays.
-    for file in (tmp_path / "torch" / "hub" / "checkpoints").iterdir():
-        file.unlink()
+    cached.unlink()
     code, _, err = run_cli(monkeypatch, capsys, "train", "dataset=colours", f"init={SPEC}", *TRAIN)
     assert code == 0, err
 
@@ -88,7 +75,7 @@ def test_weights_that_cannot_start_the_run_are_refused_before_a_job(
 
 
 def test_a_detector_starts_from_a_classifiers_weights_in_its_backbone(
-    workspace: Workspace, cached: dict[str, torch.Tensor], tmp_path: Path, monkeypatch, capsys
+    workspace: Workspace, cached: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     import_dataset(square_boxes(tmp_path / "boxes", count=8), "boxes", workspace=workspace)
     code, _, err = run_cli(

@@ -19,7 +19,7 @@ from timm.models import get_pretrained_cfg
 from helpers import run_cli
 from lumos.bundle import Bundle
 from lumos.errors import DataError
-from lumos.pretrained import ImportRequest, import_model, weights_input
+from lumos.pretrained import IMAGENET, ImportRequest, import_model, weights_input
 from lumos.tasks.inputs import network_input, seen
 from lumos.workspace import Workspace
 
@@ -102,6 +102,13 @@ def test_what_each_library_states_is_read_without_a_download() -> None:
     assert lite.mean == lite.std == (0.5, 0.5, 0.5) and lite.interpolation == "bicubic"
     assert lite.resize_shorter == 256  # crop_pct 0.875 of 224
     assert lite.labels and lite.labels[1].startswith("goldfish, ")  # ILSVRC names hold commas
+    detector = weights_input("torchvision:fcos_resnet50_fpn.COCO_V1")  # the model normalises
+    assert (detector.size, detector.resize_shorter) == (None, None)
+    assert (detector.mean, detector.std) == (IMAGENET[0], IMAGENET[1])
+    assert detector.labels and detector.labels[:2] == ["background", "person"]
+    segmenter = weights_input("torchvision:deeplabv3_mobilenet_v3_large.COCO_WITH_VOC_LABELS_V1")
+    assert (segmenter.size, segmenter.resize_shorter) == ((520, 520), None)
+    assert segmenter.labels and segmenter.labels[:2] == ["background", "aeroplane"]
 
 
 @pytest.mark.parametrize(
@@ -110,7 +117,6 @@ def test_what_each_library_states_is_read_without_a_download() -> None:
         ("torchvision:resnet5O.IMAGENET1K_V1", "(nearest: resnet50.IMAGENET1K_V1"),
         ("timm:convnext_tiny.fb_in22", "no pretrained 'convnext_tiny.fb_in22' (nearest: "),
         ("hub:resnet50", "unknown weights 'hub:resnet50'"),
-        ("torchvision:fcos_resnet50_fpn.COCO_V1", "are not a classifier's weights"),
     ],
 )  # fmt: skip
 def test_unknown_weights_are_refused_with_the_nearest_names(spec: str, message: str) -> None:

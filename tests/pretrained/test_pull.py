@@ -165,4 +165,6 @@ def test_weights_that_cannot_be_pulled_are_named(
 
 def test_the_pullable_weights_are_listed_with_what_torchvision_states(monkeypatch, capsys) -> None:
     code, out, _ = run_cli(monkeypatch, capsys, "models", "pull", "--list", "resnet18*")
-    assert code == 0 and "resnet18" in out and "69.8%" in out and "11,689,512" in out
+    assert code == 0 and "resnet18" in out and "acc@1 69.8" in out and "11,689,512" in out
+    code, out, _ = run_cli(monkeypatch, capsys, "models", "pull", "--list", "fcos*")
+    assert code == 0 and "│ fcos_resnet50_fpn │" in out and "box_map 39.2 on" in out

@@ -137,7 +137,10 @@ def test_what_is_not_weights_is_refused_without_running_it(
     mistakes = [
         (ImportRequest(resnet[1], "resnet34"), "not weights of resnet34 (missing: layer1.2."),
         (ImportRequest(resnet[1], "resnet18", labels=("a", "b")), "score 5 classes; 2 labels"),
-        (ImportRequest(resnet[1], "fcos_resnet18_fpn"), "is a detector: import takes classifiers"),
+        (
+            ImportRequest(resnet[1], "fcos_resnet18_fpn"),
+            "no head of fcos_resnet18_fpn (head.classification_head.cls_logits.weight",
+        ),
     ]
     for request, reason in mistakes:
         with pytest.raises(DataError, match=re.escape(reason)):

@@ -36,16 +36,15 @@ def models_pull(
     from lumos.pretrained.pull import pull, pullable_weights
 
     if list_only:
-        table = Table("network", "ImageNet top-1", "MB", "parameters")
+        table = Table("network", "reported", "MB", "parameters")
         table.columns.insert(0, Column("weights", overflow="fold"))
         for entry in pullable_weights(spec or "*"):
             about = entry.about
-            top1 = (about["metrics"] or {}).get("ImageNet-1K", {}).get("acc@1")
             size, parameters = about["file_mb"], about["parameters"]
             table.add_row(
                 entry.spec,
                 entry.network,
-                "-" if top1 is None else f"{top1:.1f}%",
+                entry.reported or "-",
                 "-" if size is None else f"{size:.1f}",
                 "-" if parameters is None else f"{parameters:,}",
             )

@@ -72,7 +72,7 @@ def load_matching(
     """
     target = {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
     source = {k.removeprefix("net."): v for k, v in weights.items() if not k.startswith(skip)}
-    prefix = _shared_prefix(target, source)
+    prefix = shared_prefix(target, source)
     if prefix is None:
         return Initialisation(0)
     head = _head(model, len(labels[1])) if labels else ()
@@ -90,7 +90,9 @@ def load_matching(
     return Initialisation(copied, matched, len(labels[1]) if labels and head else 0)
 
 
-def _shared_prefix(target: dict[str, torch.Tensor], source: dict[str, torch.Tensor]) -> str | None:
+def shared_prefix(target: dict[str, torch.Tensor], source: dict[str, torch.Tensor]) -> str | None:
+    """The prefix under which most of ``source``'s tensors sit in ``target`` (name and shape
+    alike); None if none does."""
     prefixes: Counter[str] = Counter()
     for name, tensor in target.items():
         for rest, value in source.items():

@@ -17,6 +17,7 @@ from lumos.choices import Interpolation
 from lumos.errors import DataError
 
 SOURCES = ("torchvision", "timm", "hf-hub")
+BACKGROUND = {"__background__": "background"}  # torchvision's name for it, and lumos's
 USAGE = "use torchvision:NAME.TAG, timm:NAME.TAG or hf-hub:ORG/NAME"
 
 
@@ -24,10 +25,14 @@ USAGE = "use torchvision:NAME.TAG, timm:NAME.TAG or hf-hub:ORG/NAME"
 class WeightsInput:
     """The evaluation transform of a set of weights: the shorter side resized to
     ``resize_shorter`` with ``interpolation``, the centre ``size`` (height, width) cut out,
-    normalised by ``mean`` and ``std``; ``labels`` the classes the weights score."""
+    normalised by ``mean`` and ``std``; ``labels`` the classes the weights score.
 
-    size: tuple[int, int]
-    resize_shorter: int
+    A detector's and a segmenter's weights are not cropped (``resize_shorter`` None): lumos
+    feeds them whole images at ``size`` (a segmenter's: torchvision's resize size, square; a
+    detector's, None: its network's input), so that an exported graph has one input size."""
+
+    size: tuple[int, int] | None
+    resize_shorter: int | None
     interpolation: Interpolation
     mean: tuple[float, ...]
     std: tuple[float, ...]
@@ -69,19 +74,38 @@ def torchvision_weights(name: str) -> tuple[str, Any]:
 
 
 def _torchvision(name: str) -> WeightsInput:
-    _, weights = torchvision_weights(name)
+    model, weights = torchvision_weights(name)
     transform = weights.transforms()
-    if not hasattr(transform, "crop_size"):
-        raise DataError(None, f"torchvision's {name} are not a classifier's weights")
-    (crop,), (shorter,) = transform.crop_size, transform.resize_size
-    return WeightsInput(
-        size=(crop, crop),
-        resize_shorter=shorter,
-        interpolation=transform.interpolation.value,
-        mean=tuple(transform.mean),
-        std=tuple(transform.std),
-        labels=list(weights.meta.get("categories") or []) or None,
+    labels = [BACKGROUND.get(c, c) for c in weights.meta.get("categories") or []] or None
+    if hasattr(transform, "crop_size"):  # a classifier's: resize, crop, normalise
+        (crop,), (shorter,) = transform.crop_size, transform.resize_size
+        size: tuple[int, int] | None = (crop, crop)
+    else:  # a segmenter's resizes only; a detector's leaves it all to the model
+        resized = getattr(transform, "resize_size", None)
+        size, shorter = ((resized[0], resized[0]) if resized else None), None
+    mean, std = (
+        (transform.mean, transform.std) if hasattr(transform, "mean") else _detector_stats(model)
     )
+    interpolation = getattr(transform, "interpolation", None)
+    return WeightsInput(
+        size=size,
+        resize_shorter=shorter,
+        interpolation=interpolation.value if interpolation else "bilinear",
+        mean=tuple(mean),
+        std=tuple(std),
+        labels=labels,
+    )
+
+
+def _detector_stats(model: str) -> tuple[list[float], list[float]]:
+    """The mean and std torchvision's detector ``model`` normalises by inside (its
+    transform's), read from the model built on the meta device: no memory, no weights."""
+    import torch
+    from torchvision.models import get_model
+
+    with torch.device("meta"):
+        detector = get_model(model, weights=None, weights_backbone=None)
+    return detector.transform.image_mean, detector.transform.image_std
 
 
 def _timm(name: str) -> WeightsInput:

@@ -40,6 +40,15 @@ class Pullable(ABC):
     network: str
     about: dict[str, Any]  # licence, recipe, metrics, parameters, file size, as stated
 
+    @property
+    def reported(self) -> str | None:
+        """The library's headline figure: its first data set's first metric
+        (``acc@1 69.8 on ImageNet-1K``, ``box_map 39.2 on COCO-val2017``)."""
+        for data, figures in (self.about.get("metrics") or {}).items():
+            for metric, value in figures.items():
+                return f"{metric} {value:.1f} on {data}"
+        return None
+
     @abstractmethod
     def fetch(self, progress: bool) -> Path:
         """The file, from the library's cache, downloaded into it first if need be."""
@@ -169,17 +178,18 @@ def pulled_name(spec: str) -> str:
 
 
 def pullable_weights(pattern: str = "*") -> Iterator[Pullable]:
-    """The torchvision classifiers' and timm's weights whose spec matches ``pattern``
-    (shell-style, with or without the library's prefix)."""
+    """torchvision's weights of the zoo's networks (classifiers, detectors, segmenters) and
+    timm's, whose spec matches ``pattern`` (shell-style, with or without the library's
+    prefix)."""
     import timm
-    import torchvision.models as classifiers
+    import torchvision.models as library
 
     zoo = {e.name for e in list_models()}
     specs = [
         f"torchvision:{model}.{weights.name}"
-        for model in classifiers.list_models(module=classifiers)
+        for model in library.list_models()
         if model in zoo
-        for weights in classifiers.get_model_weights(model)
+        for weights in library.get_model_weights(model)
     ] + [f"timm:{name}" for name in timm.list_pretrained()]
     for spec in specs:
         if fnmatch.fnmatch(spec, pattern) or fnmatch.fnmatch(spec.partition(":")[2], pattern):

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from lumos.bundle import model_folder, save_bundle
 from lumos.bundle.fingerprint import fingerprint
@@ -25,13 +24,15 @@ from lumos.errors import DataError, LumosError
 from lumos.fileio import file_sha256
 from lumos.models import NetworkSpec, build_network, default_input
 from lumos.models.normalization import identity, normalized_model, per_channel
+from lumos.models.surgery import shared_prefix
 from lumos.pretrained.library_input import WeightsInput, weights_input
 from lumos.pretrained.weights import read_weights
-from lumos.tasks import task_of
+from lumos.tasks import Task, task_of
 from lumos.tasks.preprocessing import Preprocessing
 from lumos.workspace import Workspace
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # what torchvision's and timm's expect
+TRAINING_ONLY = ("aux_classifier.",)  # torchvision's segmenters' auxiliary head: lumos builds none
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,11 @@ def import_model(
     library = weights_input(request.preprocess) if request.preprocess else None
     tensors, kind = read_weights(path)
     task = task_of(request.network)
-    if not task.transfers:
-        raise DataError(path, f"{request.network} is a {task.noun}: import takes classifiers")
-    first, last = _ends(request.network, default_input(request.network)[1:])
-    channels, height, width = _input_of(request, library, tensors, first)
-    outputs = _outputs(tensors, request.network, last, path)
-    labels = list(request.labels or _library_labels(library, outputs) or map(str, range(outputs)))
-    if len(labels) != outputs:
-        raise DataError(path, f"the weights score {outputs} classes; {len(labels)} labels given")
+    probe = _probe(request.network, 2, 3, default_input(request.network)[1:])
+    tensors = _aligned(tensors, probe, path, request.network)
+    channels, height, width = _input_of(request, library, tensors, probe)
+    outputs = _outputs(tensors, request.network, channels, (height, width), path)
+    labels = _labels(request, library, task, outputs, path)
     spec = NetworkSpec.resolve(request.network, len(labels), channels, (height, width))
     net = build_network(spec)
     _load(net, tensors, path, request.network)
@@ -135,9 +133,22 @@ def _preprocessing(
     )
 
 
-def _library_labels(library: WeightsInput | None, outputs: int) -> list[str] | None:
-    """The library's class names for the weights, where they are as many as the outputs."""
-    return library.labels if library and library.labels and len(library.labels) == outputs else None
+def _labels(
+    request: ImportRequest, library: WeightsInput | None, task: Task, outputs: int, path: Path
+) -> list[str]:
+    """The names of the weights' ``outputs``: the task's outputs for the classes the request
+    names, else the library's names (where they are as many), else the classes' indices."""
+    extra = len(task.outputs([]))  # a background the task scores beside the classes
+    if request.labels:
+        if len(request.labels) + extra != outputs:
+            raise DataError(
+                path,
+                f"the weights score {outputs - extra} classes; {len(request.labels)} labels given",
+            )
+        return task.outputs(list(request.labels))
+    if library and library.labels and len(library.labels) == outputs:
+        return list(library.labels)
+    return task.outputs([str(i) for i in range(outputs - extra)])
 
 
 def class_names(text: str) -> list[str]:
@@ -168,35 +179,59 @@ def _input_of(
     request: ImportRequest,
     library: WeightsInput | None,
     tensors: dict[str, torch.Tensor],
-    first: str,
+    probe: dict[str, torch.Tensor],
 ) -> tuple[int, int, int]:
     """(channels, height, width): as the request says, else the library's size or the
-    network's declared input, with the channels its first convolution (``first``) takes in
-    these weights."""
+    network's declared input, with the channels its first convolution takes in these
+    weights."""
     if request.input_shape:
         return request.input_shape
     channels, height, width = default_input(request.network)
-    height, width = library.size if library else (height, width)
-    weight = tensors.get(f"{first}.weight")
+    height, width = library.size if library and library.size else (height, width)
+    first = next((k for k, v in probe.items() if k.endswith(".weight") and v.dim() == 4), None)
+    weight = tensors.get(first) if first else None
     return (weight.shape[1] if weight is not None else channels), height, width
 
 
-def _outputs(tensors: dict[str, torch.Tensor], network: str, last: str, path: Path) -> int:
-    """How many classes the weights score: the rows of the network's last layer (``last``)."""
-    weight = tensors.get(f"{last}.weight")
-    if weight is None:
-        raise DataError(path, f"no {last}.weight, the head of {network}: give --labels")
-    return weight.shape[0]
-
-
-def _ends(network: str, size: tuple[int, int]) -> tuple[str, str]:
-    """The names of ``network``'s first convolution and last layer (built on the meta device:
-    no memory, no time)."""
+def _probe(
+    network: str, outputs: int, channels: int, size: tuple[int, int]
+) -> dict[str, torch.Tensor]:
+    """``network``'s tensors for ``outputs`` classes, on the meta device (no memory)."""
     with torch.device("meta"):
-        probe = build_network(NetworkSpec.resolve(network, 2, 3, size))
-    layers = [n for n, m in probe.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
-    convolutions = [n for n, m in probe.named_modules() if isinstance(m, nn.Conv2d)]
-    return (convolutions[0] if convolutions else layers[0]), layers[-1]
+        return build_network(NetworkSpec.resolve(network, outputs, channels, size)).state_dict()
+
+
+def _aligned(
+    tensors: dict[str, torch.Tensor], probe: dict[str, torch.Tensor], path: Path, network: str
+) -> dict[str, torch.Tensor]:
+    """``tensors`` under the names ``network`` gives them (a segmenter lumos wraps holds
+    torchvision's under ``model.``), less the heads only training uses."""
+    kept = {k: v for k, v in tensors.items() if not k.startswith(TRAINING_ONLY)}
+    prefix = shared_prefix(probe, kept)
+    if prefix is None:
+        raise DataError(path, f"not weights of {network}: no tensor fits it")
+    return {prefix + k: v for k, v in kept.items()}
+
+
+def _outputs(
+    tensors: dict[str, torch.Tensor],
+    network: str,
+    channels: int,
+    size: tuple[int, int],
+    path: Path,
+) -> int:
+    """How many outputs the weights score, from the tensors whose size follows the number
+    of outputs (found by building ``network`` for two and for three)."""
+    two, three = (_probe(network, n, channels, size) for n in (2, 3))
+    heads = [k for k in two if two[k].shape != three[k].shape]
+    for name in (k for k in heads if k in tensors):
+        old, new, have = two[name].shape, three[name].shape, tensors[name].shape
+        axis = next(i for i in range(len(old)) if old[i] != new[i])
+        step = new[axis] - old[axis]  # the size is step x outputs + what does not depend on it
+        rest = have[axis] - (old[axis] - 2 * step)
+        if len(have) == len(old) and rest > 0 and rest % step == 0:
+            return rest // step
+    raise DataError(path, f"no head of {network} ({', '.join(heads[:2])}) in these weights")
 
 
 def _load(net: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path, network: str) -> None:

@@ -29,8 +29,9 @@ def detect_split(
     model: nn.Module | Finder, loader: BatchLoader, input_size: tuple[int, int]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The stored boxes of every record and a detector's boxes for it, in stored pixels;
-    labels are class indices (the detector's minus one). ``model`` is a detector, or any
-    function from a batch at the input size to its boxes per image, in input pixels."""
+    labels are class indices (the detector's minus one; its background left out).
+    ``model`` is a detector, or any function from a batch at the input size to its boxes
+    per image, in input pixels."""
     on_cpu = not isinstance(model, nn.Module)
     device = torch.device("cpu") if on_cpu else next(model.parameters()).device
     truths: list[dict[str, Any]] = []
@@ -40,14 +41,15 @@ def detect_split(
         images = at_size(images, input_size)
         scale = torch.tensor([width / input_size[1], height / input_size[0]] * 2)
         truths.extend(targets)
-        found.extend(
-            {
-                "boxes": o["boxes"].float().cpu() * scale,
-                "labels": o["labels"].cpu() - 1,
-                "scores": o["scores"].float().cpu(),
-            }
-            for o in model(images.to(device))
-        )
+        for o in model(images.to(device)):
+            kept = o["labels"] > 0  # eager torchvision may score the background; never a class
+            found.append(
+                {
+                    "boxes": o["boxes"][kept].float().cpu() * scale,
+                    "labels": o["labels"][kept].cpu() - 1,
+                    "scores": o["scores"][kept].float().cpu(),
+                }
+            )
     return truths, found
 
 
