@@ -30,7 +30,7 @@ DETECTORS = [entry.name for entry in list_models() if entry.task == "detection"]
 def test_the_zoo_has_the_four_detector_families() -> None:
     families = {entry.family for entry in list_models() if entry.task == "detection"}
     assert families == {"Faster R-CNN", "RetinaNet", "FCOS", "SSD"}
-    assert len(DETECTORS) == 10
+    assert len(DETECTORS) == 11
 
 
 @pytest.mark.parametrize("name", DETECTORS)

@@ -237,3 +237,11 @@ register(
     task="detection",
     default_input=(3, 320, 320),
 )(_light_fcos(functools.partial(timm_features, "cs3darknet_s")))
+register(
+    "fcos_cs3darknet_m_fpn",
+    "FCOS",
+    "FCOS (Tian 2019), CSPDarknet-M FPN (timm's cs3darknet_m, whose ImageNet weights "
+    "init=timm:cs3darknet_m.c2ns_in1k gives its backbone)",
+    task="detection",
+    default_input=(3, 320, 320),
+)(_light_fcos(functools.partial(timm_features, "cs3darknet_m")))
