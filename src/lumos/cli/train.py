@@ -32,7 +32,10 @@ RdzvTimeoutOption = Annotated[
 def train_command(
     settings: Annotated[
         list[str] | None,
-        typer.Argument(help="A recipe YAML and/or KEY=VALUE settings that override it."),
+        typer.Argument(
+            help="A recipe YAML and/or KEY=VALUE settings that override it; preset=finetune "
+            "fills in the rest to fine-tune published weights."
+        ),
     ] = None,
     resume: Annotated[
         str | None, typer.Option(help="Continue this job from its checkpoint.")
@@ -57,6 +60,7 @@ def train_command(
     rdzv_timeout: RdzvTimeoutOption = 300.0,
 ) -> None:
     """Train a network: `lumos train dataset=digits network=lenet5 epochs=10`, or a recipe YAML."""
+    from lumos.plan.presets import with_preset
     from lumos.train import train
     from lumos.train.callbacks import ProgressBar
     from lumos.train.control import run_control
@@ -70,7 +74,12 @@ def train_command(
         join(processes, device=device)
         out.print(f"machine {node_rank}: training done")
         return
-    recipe = None if resume is not None else Recipe.from_settings(settings or [])
+    recipe = None
+    if resume is None:
+        preset = with_preset(settings or [], Workspace().ensure())
+        recipe = preset.recipe
+        for line in preset.said:
+            out.print(line, highlight=False)
     if control and recipe is not None and recipe.init is None:
         raise typer.BadParameter(
             "compares a run from init=MODEL with one from scratch: set init", param_hint="--control"

@@ -66,10 +66,11 @@ def load_matching(
     Names may sit under another prefix in ``model`` (a classifier's ``net.layer1...`` is a
     detector's ``net.backbone.body.layer1...``): the prefix under which most tensors match
     is used; and spelt as timm's features-only networks spell them (a classifier's
-    ``stages.0...`` is a detector's ``net.backbone.body.stages_0...``). Names starting with ``skip`` (the input normalisation) are left alone. With
-    ``labels`` (the source's outputs, the model's outputs), the head (the last layer scoring
-    the model's outputs) takes the source's row of each class by *name*: a class the source
-    did not have starts fresh, whatever the shapes say.
+    ``stages.0...`` is a detector's ``net.backbone.body.stages_0...``). Names starting with
+    ``skip`` (the input normalisation) are left alone. With ``labels`` (the source's
+    outputs, the model's outputs), the head (the last layer scoring the model's outputs)
+    takes the source's row of each class by *name*: a class the source did not have starts
+    fresh, whatever the shapes say.
     """
     target = {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
     source = {k.removeprefix("net."): v for k, v in weights.items() if not k.startswith(skip)}

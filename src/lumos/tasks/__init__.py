@@ -13,7 +13,7 @@ from typing import Any
 from lumos.data import Dataset
 from lumos.errors import LumosError
 from lumos.models.zoo import list_models, model_task
-from lumos.tasks.base import Objective, Seen, Setup, Task, TrainedModel
+from lumos.tasks.base import Objective, PretrainedStart, Seen, Setup, Task, TrainedModel
 from lumos.tasks.classification import CLASSIFICATION
 from lumos.tasks.detection import DETECTION
 from lumos.tasks.segmentation import SEGMENTATION
@@ -44,10 +44,14 @@ def task_of(network: str) -> Task:
     return task_named(name) if name else DEFAULT_TASK
 
 
+def task_for(dataset: Dataset) -> Task:
+    """The first task that can learn from ``dataset`` (the default one if none can)."""
+    return next((t for t in TASKS.values() if t.fits(dataset)), DEFAULT_TASK)
+
+
 def suggested_network(dataset: Dataset) -> str:
-    """A network to start from on ``dataset``: its first fitting task's suggestion."""
-    task = next((t for t in TASKS.values() if t.fits(dataset)), DEFAULT_TASK)
-    return task.suggested_network(dataset.size, dataset.channels)
+    """A network to start from on ``dataset``: its task's suggestion."""
+    return task_for(dataset).suggested_network(dataset.size, dataset.channels)
 
 
 def zoo_rows(pattern: str = "*") -> list[dict[str, Any]]:
@@ -71,6 +75,7 @@ __all__ = [
     "SEGMENTATION",
     "TASKS",
     "Objective",
+    "PretrainedStart",
     "Seen",
     "Setup",
     "Task",
@@ -78,6 +83,7 @@ __all__ = [
     "misfit",
     "register_task",
     "suggested_network",
+    "task_for",
     "task_named",
     "task_of",
     "zoo_rows",

@@ -10,10 +10,10 @@ accuracy and the validation metrics of that run.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
@@ -183,6 +183,15 @@ class Objective(ABC):
         """The validation metrics of ``model`` (in eval mode) on ``loader``."""
 
 
+@dataclass(frozen=True)
+class PretrainedStart:
+    """A network of the task and the published weights a fine-tune of it starts from
+    (``init``: ``torchvision:NAME.TAG``, ``timm:NAME.TAG``)."""
+
+    network: str
+    init: str
+
+
 class Task(ABC):
     """One kind of output; ``name`` is what bundles, recipes and the web say."""
 
@@ -211,6 +220,10 @@ class Task(ABC):
     export_formats: ClassVar[tuple[str, ...]] = ("onnx", "torchscript")
     # What an export's logits must agree on with PyTorch's, and the share that must agree
     export_agrees_on: ClassVar[tuple[str, float]] = ("top-1", 1.0)
+    # What ``preset=finetune`` may start from, the most accurate first, and the recipe
+    # settings such a fine-tune takes
+    pretrained: ClassVar[tuple[PretrainedStart, ...]] = ()
+    fine_tuning: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from lumos.data import Dataset
 from lumos.recipe import Recipe
-from lumos.tasks.base import Objective, Setup, Task, TrainedModel
+from lumos.tasks.base import Objective, PretrainedStart, Setup, Task, TrainedModel
 from lumos.tasks.classification import graph as class_graph
 from lumos.tasks.classification.labels import ClassLabels
 from lumos.tasks.classification.objective import MultiLabel, SingleLabel
@@ -31,6 +32,15 @@ class Classification(Task):
     transfers = True
     labels_whole_images = True
     prunable = True  # pruning's fine-tuning and its tests cover classifiers only
+    pretrained = (  # ImageNet top-1 as torchvision states it: 80.9, 77.7, 75.3, 69.8%
+        PretrainedStart("resnet50", "torchvision:resnet50.IMAGENET1K_V2"),
+        PretrainedStart("efficientnet_b0", "torchvision:efficientnet_b0.IMAGENET1K_V1"),
+        PretrainedStart("mobilenet_v3_large", "torchvision:mobilenet_v3_large.IMAGENET1K_V2"),
+        PretrainedStart("resnet18", "torchvision:resnet18.IMAGENET1K_V1"),
+    )
+    fine_tuning = MappingProxyType(
+        {"finetune": "lp-ft", "lr": 0.01}
+    )  # the head probed first (Kumar 2022)
 
     def fits(self, dataset: Dataset) -> bool:
         return dataset.has_class_labels
