@@ -60,7 +60,6 @@ def train_command(
     rdzv_timeout: RdzvTimeoutOption = 300.0,
 ) -> None:
     """Train a network: `lumos train dataset=digits network=lenet5 epochs=10`, or a recipe YAML."""
-    from lumos.plan.presets import with_preset
     from lumos.train import train
     from lumos.train.callbacks import ProgressBar
     from lumos.train.control import run_control
@@ -74,12 +73,7 @@ def train_command(
         join(processes, device=device)
         out.print(f"machine {node_rank}: training done")
         return
-    recipe = None
-    if resume is None:
-        preset = with_preset(settings or [], Workspace().ensure())
-        recipe = preset.recipe
-        for line in preset.said:
-            out.print(line, highlight=False)
+    recipe = None if resume is not None else _recipe(settings or [])
     if control and recipe is not None and recipe.init is None:
         raise typer.BadParameter(
             "compares a run from init=MODEL with one from scratch: set init", param_hint="--control"
@@ -93,6 +87,17 @@ def train_command(
         )
         out.print(comparison.verdict())
         out.print("wrote " + ", ".join(str(job.folder / f) for f in comparison.files))
+
+
+def _recipe(settings: list[str]) -> Recipe:
+    """The recipe the settings make, with the preset one names; says what the preset chose."""
+    from lumos.plan.presets import with_preset
+    from lumos.workspace import Workspace
+
+    preset = with_preset(settings, Workspace().ensure())
+    for line in preset.said:
+        out.print(line, highlight=False)
+    return preset.recipe
 
 
 @app.command("jobs")
