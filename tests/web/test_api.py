@@ -334,6 +334,9 @@ def test_train_bad_input(client: TestClient, tmp_path: Path, colours: str) -> No
     assert "invalid init model name" in api_error(
         train({"recipe": {"dataset": colours, "init": "../../x"}}), 400
     )
+    assert "(nearest: resnet18.IMAGENET1K_V1" in api_error(
+        train({"recipe": {"dataset": colours, "init": "torchvision:resnet18.IMAGENET1K_V9"}}), 400
+    )
     api_error(
         client.post(
             "/api/train", content=b"{not json", headers={"content-type": "application/json"}
@@ -605,3 +608,17 @@ def test_detector_and_segmenter_answers_are_drawn(
 )
 def test_job_endpoints_name_a_missing_job(client: TestClient, path: str) -> None:
     assert "no job 'train-0-none'" in api_error(client.get(path.format("train-0-none")), 404)
+
+
+def test_published_weights_and_the_preset_from_the_web(client: TestClient, colours: str) -> None:
+    weights = client.get("/api/networks/resnet18/weights").json()
+    assert [w["spec"] for w in weights] == ["torchvision:resnet18.IMAGENET1K_V1"]
+    assert weights[0]["reported"] == "acc@1 69.8 on ImageNet-1K" and weights[0]["file_mb"] > 40
+    assert client.get("/api/networks/lenet5/weights").json() == []
+    assert "unknown network" in api_error(client.get("/api/networks/nosuch/weights"), 404)
+    chosen = client.post("/api/preset", json={"dataset": colours, "time_limit": 1e-9}).json()
+    assert chosen["recipe"]["network"] == "resnet18"  # nothing fits: the cheapest
+    assert chosen["said"][0].startswith("preset finetune: resnet18 from torchvision:resnet18.")
+    assert "no dataset" in api_error(client.post("/api/preset", json={"dataset": "nosuch"}), 404)
+    for body in ({}, {"dataset": 5}, {"dataset": colours, "time_limit": -1}, [1]):
+        api_error(client.post("/api/preset", json=body), 422)

@@ -295,6 +295,30 @@ def test_the_new_model_form_suggests_a_network_for_the_data(page, site: Site) ->
     _shot(page, "model-new-plan")
 
 
+def test_the_new_model_form_offers_published_weights_and_the_finetune_preset(
+    page, site: Site
+) -> None:
+    _colours(site)
+    page.goto("/models/new?dataset=colours")
+    expect(page.locator("#network-select")).to_have_value("resnet18")
+    weights = page.locator("#init-select option", has_text="torchvision:resnet18.IMAGENET1K_V1")
+    expect(weights).to_contain_text("acc@1 69.8 on ImageNet-1K, 44.7 MB, 11,689,512 parameters")
+    page.select_option("#init-select", "torchvision:resnet18.IMAGENET1K_V1")
+    expect(page.locator("input[name=init]")).to_have_value("torchvision:resnet18.IMAGENET1K_V1")
+    page.click("#preset-button")  # the planner measures each network here: not instant
+    expect(page.locator("#flash")).to_contain_text("preset finetune: ", timeout=120_000)
+    chosen = page.locator("#network-select").input_value()
+    expect(page.locator("#flash")).to_contain_text(f"preset finetune: {chosen} from torchvision:")
+    expect(page.locator("select[name=finetune]")).to_have_value("lp-ft")
+    expect(page.locator("input[name=input_size]")).to_have_value("64,64")  # 16 px raised
+    expect(page.locator("#init-select")).to_have_value(
+        page.locator("input[name=init]").input_value()
+    )
+    batch = page.locator("input[name=batch_size]").input_value()
+    expect(page.locator("#network-plan")).to_contain_text(f"Training at batch {batch} ")
+    _shot(page, "model-new-preset")
+
+
 def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(page, site: Site) -> None:
     _saved(site)
     page.goto("/datasets/colours")

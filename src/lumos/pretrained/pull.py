@@ -27,6 +27,7 @@ from lumos.fileio import copy_atomic, file_sha256
 from lumos.models import list_models
 from lumos.pretrained.library_input import hub_config, torchvision_weights, weights_input
 from lumos.pretrained.store import ImportRequest, import_model
+from lumos.tasks import task_of
 from lumos.workspace import Workspace
 
 
@@ -194,6 +195,14 @@ def pullable_weights(pattern: str = "*") -> Iterator[Pullable]:
     for spec in specs:
         if fnmatch.fnmatch(spec, pattern) or fnmatch.fnmatch(spec.partition(":")[2], pattern):
             yield _entry(spec)
+
+
+def weights_for(network: str) -> list[Pullable]:
+    """The published weights a run of zoo ``network`` can start from: torchvision's for it,
+    and those its task fine-tunes it from."""
+    starts = [s.init for s in task_of(network).pretrained if s.network == network]
+    found = {e.spec: e for e in pullable_weights(f"torchvision:{network}.*")}
+    return list(found.values()) + [_entry(spec) for spec in starts if spec not in found]
 
 
 def _entry(spec: str) -> Pullable:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from lumos.errors import NotFoundError
 from lumos.models.zoo import list_models
 from lumos.plan.hardware import catalogue, device
 from lumos.plan.on_dataset import dataset_plan
-from lumos.recipe import Optimizer, Precision
+from lumos.plan.presets import finetune
+from lumos.recipe import Optimizer, Precision, Recipe
 from lumos.web.api.common import settings_of, state_of
 
 router = APIRouter()
@@ -47,3 +49,19 @@ def plan(
     data = state_of(request).datasets.get(dataset)
     return dataset_plan(network, data, batch, optimizer=optimizer, precision=precision,
                         device=chosen, epochs=epochs, workspace_root=root)  # fmt: skip
+
+
+class PresetRequest(BaseModel):
+    """The dataset a preset fills a recipe for, and the minutes its run may take."""
+
+    dataset: str = Field(max_length=200)
+    time_limit: float | None = Field(None, gt=0)
+
+
+@router.post("/preset")
+def preset(request: Request, body: PresetRequest) -> dict[str, Any]:
+    """``preset=finetune`` for the dataset: the recipe's fields it chose, and why."""
+    state_of(request).datasets.get(body.dataset)  # a missing dataset is a 404
+    given = Recipe.parse(body.model_dump(exclude_none=True))
+    chosen = finetune(given, settings_of(request).workspace)
+    return {"recipe": chosen.recipe.model_dump(mode="json"), "said": chosen.said}

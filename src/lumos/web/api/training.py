@@ -13,6 +13,8 @@ from lumos.models import NetworkSpec, build_network, summarize
 from lumos.models.custom import parse_layers
 from lumos.models.network import CUSTOM
 from lumos.models.zoo import list_models
+from lumos.pretrained.init import names_weights
+from lumos.pretrained.pull import weights_for
 from lumos.recipe import Recipe, RecipeError
 from lumos.tasks import task_of, zoo_rows
 from lumos.train.preview import augmentation_grid
@@ -73,13 +75,22 @@ def _check_network(recipe: Recipe, settings: WebSettings) -> None:
         raise RecipeError("network: Python networks cannot be trained from the web; use YAML")
     if recipe.network.endswith((".yaml", ".yml")):
         confined(recipe.network, settings)
-    if recipe.init is not None:
+    if recipe.init is not None and not names_weights(recipe.init):
         validate_name(recipe.init, "init model name")
 
 
 @router.get("/networks")
 def networks() -> list[dict[str, Any]]:
     return zoo_rows()
+
+
+@router.get("/networks/{network}/weights")
+def network_weights(network: str) -> list[dict[str, Any]]:
+    """The published weights a run of ``network`` can start from (``init``), with what their
+    library states: the headline figure, file size, parameters, licence."""
+    if network not in {e.name for e in list_models()}:
+        raise NotFoundError(f"unknown network {network!r}")
+    return [{"spec": w.spec, "reported": w.reported} | w.about for w in weights_for(network)]
 
 
 @router.get("/networks/{network}/summary")

@@ -253,6 +253,26 @@ async function modelNewPage() {
       networkSelect.value = (await api(`/api/datasets/${encodeURIComponent(datasetSelect.value)}`)).suggested_network;
     } else if ([...networkSelect.options].some((o) => o.value === keep)) networkSelect.value = keep;
   };
+  // The published weights the network can start from (init), as their library states them.
+  const initSelect = $("#init-select");
+  const listWeights = guarded(async () => {
+    const weights = networkSelect.value ? await api(`/api/networks/${encodeURIComponent(networkSelect.value)}/weights`) : [];
+    const figures = (w) => [w.reported, w.file_mb && `${w.file_mb.toFixed(1)} MB`, w.parameters && `${w.parameters.toLocaleString()} parameters`].filter(Boolean).join(", ");
+    initSelect.replaceChildren(el("option", { value: "" }, "random weights (or Run › init: a saved model)"),
+      ...weights.map((w) => el("option", { value: w.spec }, `${w.spec}${figures(w) ? ` — ${figures(w)}` : ""}`)));
+    initSelect.value = weights.some((w) => w.spec === form.elements.init.value) ? form.elements.init.value : "";
+  });
+  initSelect.addEventListener("change", () => { form.elements.init.value = initSelect.value; });
+  $("#preset-button").addEventListener("click", guarded(async () => {
+    flash("Measuring how fast each network with published weights trains here…", true);
+    const preset = await api("/api/preset", { method: "POST", json: { dataset: datasetSelect.value } });
+    networkSelect.value = preset.recipe.network;
+    fillFields(form, preset.recipe);
+    await listWeights();
+    describe();
+    showPlan();
+    flash(preset.said.join(" "), true);
+  }));
   const describe = guarded(async () => {
     const network = networks.find((n) => n.name === networkSelect.value);
     $("#network-description").textContent = network ? network.description : "";
@@ -267,13 +287,16 @@ async function modelNewPage() {
   // an epoch's time and a run's cost (docs/planning.md).
   const gpuSelect = $("#plan-gpu");
   gpuSelect.append(...(await api("/api/gpus")).map((g) => el("option", { value: g.key }, `${g.name} (${g.memory_gb} GB)`)));
+  let plansAsked = 0;  // an answer to an earlier question never overwrites a later one
   const showPlan = guarded(async () => {
     if (!networkSelect.value || !datasetSelect.value) return;
+    const asked = ++plansAsked;
     const fields = recipeFromFields(form);
     const query = new URLSearchParams({ network: networkSelect.value, dataset: datasetSelect.value, batch: fields.batch_size ?? 64,
       optimizer: fields.optimizer ?? "sgd", precision: fields.precision ?? "auto", epochs: fields.epochs ?? 10 });
     if (gpuSelect.value) query.set("gpu", gpuSelect.value);
     const plan = await api(`/api/plan?${query}`);
+    if (asked !== plansAsked) return;
     const m = plan.memory, mb = (bytes) => `${(bytes / 1e6).toLocaleString(undefined, { maximumFractionDigits: 1 })} MB`;
     let text = `Training at batch ${m.batch} (${m.precision}, ${m.optimizer}) holds ${mb(m.training)}: weights ${mb(m.weights)}, gradients ${mb(m.gradients)}, optimiser ${mb(m.optimizer_state)}, activations ${mb(m.activations)}; inference ${mb(m.inference)}.`;
     if (plan.device) {
@@ -296,8 +319,8 @@ async function modelNewPage() {
     const preview = await api("/api/augment-preview", { method: "POST", json: recipeFromFields(form) });
     Object.assign($("#augment-preview"), { src: preview.picture, hidden: false });
   }));
-  datasetSelect.addEventListener("change", guarded(async () => { await listNetworks(); describe(); showPlan(); }));
-  networkSelect.addEventListener("change", () => { describe(); showPlan(); });
+  datasetSelect.addEventListener("change", guarded(async () => { await listNetworks(); describe(); showPlan(); listWeights(); }));
+  networkSelect.addEventListener("change", () => { describe(); showPlan(); listWeights(); });
   for (const name of ["lr_policy", "lr", "epochs", "warmup_epochs", "step_size", "milestones", "gamma", "power", "min_lr"]) {
     form.elements[name].addEventListener("change", plotSchedule);
   }
@@ -324,6 +347,7 @@ async function modelNewPage() {
   describe();
   showPlan();
   plotSchedule();
+  listWeights();
   form.addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
     const body = $("#use-yaml").checked ? { yaml: $("#recipe-yaml").value } : { recipe: recipeFromFields(form) };
