@@ -622,3 +622,5 @@ def test_published_weights_and_the_preset_from_the_web(client: TestClient, colou
     assert "no dataset" in api_error(client.post("/api/preset", json={"dataset": "nosuch"}), 404)
     for body in ({}, {"dataset": 5}, {"dataset": colours, "time_limit": -1}, [1]):
         api_error(client.post("/api/preset", json=body), 422)
+    hub = client.get(f"/api/datasets/{colours}/transfer", params={"hub": "resnet5O"})
+    assert "(nearest: resnet50" in api_error(hub, 400)

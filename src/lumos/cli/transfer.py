@@ -28,6 +28,13 @@ def transfer_rank(
     control: Annotated[
         bool, typer.Option(help="Score each network from scratch too, to flag negative transfer.")
     ] = True,
+    hub: Annotated[
+        str,
+        typer.Option(
+            help="Published weights to rank beside the store's, comma-separated: network "
+            "names (resnet50, convnext_tiny) or specs (torchvision:NAME.TAG, timm:NAME.TAG)."
+        ),
+    ] = "",
 ) -> None:
     """Rank saved classifiers as starting points for TARGET, best first, from one forward
     pass each (LogME, LEEP, NLEEP, k-NN, GBC, linear probe, P2L; the default their mean
@@ -35,7 +42,8 @@ def transfer_rank(
     from lumos.transfer.rank import ESTIMATORS, rank
 
     names = None if sources == "all" else [s.strip() for s in sources.split(",") if s.strip()]
-    ranked = rank(target, names, control=control, images=images)
+    pulled = [s.strip() for s in hub.split(",") if s.strip()]
+    ranked = rank(target, names, hub=pulled, control=control, images=images)
     if json_output:
         print(json.dumps([s.as_dict() for s in ranked], indent=2))
         return
@@ -47,6 +55,8 @@ def transfer_rank(
         table.add_row(s.source, f"{s.score:.2f}", versus, *values, f"{s.seconds:.1f}")
     out.print(table)
     for s in ranked:
+        if s.note:
+            out.print(f"{s.source}: {s.note}")
         if s.hurts and s.control:
             out.print(
                 f"warning: {s.source}'s features do no better than {s.control.source}'s: "

@@ -8,7 +8,7 @@ import contextlib
 
 from lumos.bundle import Bundle
 from lumos.errors import BundleError, DataError, NotFoundError
-from lumos.pretrained.library_input import SOURCES
+from lumos.pretrained.library_input import SOURCES, torchvision_weights
 from lumos.pretrained.pull import pull, pullable, pulled_name
 from lumos.recipe import Recipe
 from lumos.workspace import Workspace
@@ -50,3 +50,22 @@ def starting_point(init: str, workspace: Workspace, *, progress: bool = False) -
             f"(`lumos models pull {init} --name NAME`) and start from init=NAME",
         )
     return saved
+
+
+def hub_spec(name: str) -> str:
+    """The weights a bare network name means, tag and all: torchvision's default for a zoo
+    network that has them, else timm's default (``resnet50`` →
+    ``torchvision:resnet50.IMAGENET1K_V2``, ``convnext_tiny`` →
+    ``timm:convnext_tiny.in12k_ft_in1k``); a spec is kept as it is."""
+    if names_weights(name):
+        return name
+    try:
+        pullable(f"torchvision:{name}")
+    except DataError:
+        from timm.models import get_pretrained_cfg
+
+        pullable(f"timm:{name}")  # unknown to both: refused with timm's nearest names
+        cfg = get_pretrained_cfg(name)
+        return f"timm:{cfg.architecture}.{cfg.tag}"
+    network, weights = torchvision_weights(name)
+    return f"torchvision:{network}.{weights.name}"

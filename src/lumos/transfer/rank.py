@@ -32,6 +32,7 @@ from lumos.data.loader import BatchLoader, at_size
 from lumos.errors import DataError, NotFoundError
 from lumos.models import build_network
 from lumos.models.features import head_of
+from lumos.pretrained.init import hub_spec, starting_point
 from lumos.tasks import task_named
 from lumos.train.feature_cache import cached_features
 from lumos.transfer import estimators
@@ -71,6 +72,7 @@ class SourceScore:
     seconds: float = 0.0
     control: SourceScore | None = None
     hurts: bool = False  # no better than ``control``: it may transfer negatively
+    note: str = ""  # what the score could not take into account
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,17 +82,22 @@ def rank(
     target: str,
     sources: Sequence[str] | None = None,
     *,
+    hub: Sequence[str] = (),
     workspace: Workspace | None = None,
     control: bool = True,
     images: int = IMAGES,
 ) -> list[SourceScore]:
-    """The sources (default: every saved classifier) for dataset ``target``, best first;
-    with ``control``, each with its architecture from scratch scored in the same pool.
-    The target's training split is scored whole up to ``images`` records, beyond that a
-    seeded sample with each class's share."""
+    """The sources (default: every saved classifier) and the published weights ``hub``
+    names (``resnet50``, ``timm:convnext_tiny``: pulled into the store first, from the
+    library's cache where it has them) for dataset ``target``, best first; with
+    ``control``, each with its architecture from scratch scored in the same pool. The
+    target's training split is scored whole up to ``images`` records, beyond that a seeded
+    sample with each class's share."""
     workspace = (workspace or Workspace()).ensure()
     part = _sample(_target(Dataset.open(target, workspace)), images)
+    pulled = [starting_point(hub_spec(name), workspace, progress=True).name for name in hub]
     names = list(sources) if sources else _classifiers(workspace)
+    names += [name for name in pulled if name not in names]
     if not names:
         raise NotFoundError("no saved classifier to rank: save or import one first")
     bundles = [Bundle.saved(name, workspace) for name in names]
@@ -139,7 +146,8 @@ def _scored(
         values = {key: float(fn(features, labels, probabilities)) for key, fn in ESTIMATORS.items()}
     values["p2l"] = p2l
     seconds = time.perf_counter() - started
-    return SourceScore(name, bundle.spec.name, scores=values, seconds=seconds)
+    note = "" if math.isfinite(p2l) else "P2L left out: its training data is not in the workspace"
+    return SourceScore(name, bundle.spec.name, scores=values, seconds=seconds, note=note)
 
 
 def scratch_model(bundle: Bundle) -> nn.Module:

@@ -17,12 +17,15 @@ def dataset_transfer(
     request: Request,
     name: str,
     sources: Annotated[str | None, Query(max_length=4000)] = None,
+    hub: Annotated[str, Query(max_length=4000)] = "",
 ) -> dict[str, Any]:
-    """Every saved classifier (or ``sources``, comma-separated) ranked for dataset
-    ``name``, best first, each with its estimators, its from-scratch control and whether
-    it scores no better than that control."""
+    """Every saved classifier (or ``sources``, comma-separated) and the published weights
+    ``hub`` names (comma-separated, pulled first) ranked for dataset ``name``, best first,
+    each with its estimators, its from-scratch control and whether it scores no better
+    than that control."""
     names = [s.strip() for s in sources.split(",") if s.strip()] if sources else None
-    ranked = rank(name, names, workspace=settings_of(request).workspace)
+    pulled = [s.strip() for s in hub.split(",") if s.strip()]
+    ranked = rank(name, names, hub=pulled, workspace=settings_of(request).workspace)
     return {
         "estimators": [*ESTIMATORS, "p2l"],
         "default": list(DEFAULT),

@@ -374,7 +374,8 @@ async function transferPage() {
     $("#transfer-status").textContent = "Ranking: one forward pass of the training images through each model…";
     $("#rank-button").disabled = true;
     try {
-      const ranked = await api(`/api/datasets/${encodeURIComponent(target)}/transfer`);
+      const hub = new URLSearchParams({ hub: $("#hub").value });
+      const ranked = await api(`/api/datasets/${encodeURIComponent(target)}/transfer?${hub}`);
       const strategy = $("#strategy").value;
       const heads = ["#", "model", "network", "score", "vs from scratch", ...ranked.estimators, "seconds", ""];
       $("thead", table).replaceChildren(el("tr", {}, ...heads.map((h) => el("th", {}, h))));
@@ -384,7 +385,8 @@ async function transferPage() {
         ...ranked.estimators.map((key) => el("td", {}, fmt(row.scores[key], 3))),
         el("td", {}, fmt(row.seconds, 2)), el("td", {}, fineTuneLink(target, row, strategy))), "No saved classifier to rank.");
       $("#transfer-warnings").replaceChildren(...ranked.sources.filter((row) => row.hurts).map((row) =>
-        el("li", {}, `${row.source}'s features do no better than ${row.control.source}'s: starting from it may be worse than starting from nothing.`)));
+        el("li", {}, `${row.source}'s features do no better than ${row.control.source}'s: starting from it may be worse than starting from nothing.`)),
+        ...ranked.sources.filter((row) => row.note).map((row) => el("li", {}, `${row.source}: ${row.note}.`)));
       const count = ranked.sources.length;
       $("#transfer-status").textContent = `${count} model${count === 1 ? "" : "s"} ranked, best first.`;
     } finally {
