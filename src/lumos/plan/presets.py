@@ -18,6 +18,7 @@ from lumos.data import Dataset
 from lumos.models.classifiers import SMALL_INPUT
 from lumos.plan.memory import PlanError, workload
 from lumos.plan.timing import efficiency, efficiency_cache
+from lumos.pretrained.init import names_weights
 from lumos.pretrained.library_input import weights_input
 from lumos.pretrained.pull import pullable
 from lumos.recipe import Recipe
@@ -74,7 +75,7 @@ def finetune(recipe: Recipe, workspace: Workspace) -> Preset:
     chosen = {"network": start.network, "init": start.init, "input_size": size, "batch_size": batch}
     chosen = {k: v for k, v in (chosen | dict(task.fine_tuning)).items() if k not in given}
     recipe = Recipe.parse(recipe.model_dump(exclude_unset=True) | chosen, "preset finetune")
-    figure = pullable(recipe.init).reported if recipe.init else None  # type: ignore[arg-type]
+    figure = pullable(recipe.init).reported if names_weights(recipe.init) else None  # type: ignore[arg-type]
     named = ("network", "init", "input_size")  # said in words below
     settings = ", ".join(f"{k}={v}" for k, v in chosen.items() if k not in named)
     said.insert(
