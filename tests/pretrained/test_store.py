@@ -148,3 +148,21 @@ def test_what_is_not_weights_is_refused_without_running_it(
     with pytest.raises(ModelError, match="unknown network 'resnet9000'"):
         import_model(ImportRequest(resnet[1], "resnet9000"), "x", workspace=workspace)
     assert not (workspace.models_dir / "x").exists()
+
+
+def test_a_detectors_file_is_imported_with_its_classes_and_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """How many classes a detector's weights score is read from its head (FCOS: one row a
+    class, the background first); the names given are its classes."""
+    monkeypatch.setenv("LUMOS_HOME", str(tmp_path / "ws"))
+    spec = NetworkSpec.resolve("fcos_resnet18_fpn", 3, 3, (64, 64))  # background + 2 classes
+    path = tmp_path / "boxes.safetensors"
+    save_file(build_network(spec).state_dict(), path)
+    base = ("models", "import", str(path), "--network", "fcos_resnet18_fpn")
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--labels", "cat,dog,owl")
+    assert code == 2 and "the weights score 2 classes; 3 labels given" in err, err
+    code, _, err = run_cli(monkeypatch, capsys, *base, "--labels", "cat,dog")
+    assert code == 0, err
+    bundle = Bundle.load("boxes", Workspace(tmp_path / "ws"))
+    assert bundle.task.name == "detection" and bundle.labels == ["background", "cat", "dog"]
