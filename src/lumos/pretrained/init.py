@@ -8,7 +8,7 @@ import contextlib
 
 from lumos.bundle import Bundle
 from lumos.errors import BundleError, DataError, NotFoundError
-from lumos.pretrained.library_input import SOURCES, torchvision_weights
+from lumos.pretrained.library_input import SOURCES, timm_pretrained, torchvision_weights
 from lumos.pretrained.pull import pull, pullable, pulled_name
 from lumos.recipe import Recipe
 from lumos.workspace import Workspace
@@ -62,10 +62,8 @@ def hub_spec(name: str) -> str:
     try:
         pullable(f"torchvision:{name}")
     except DataError:
-        from timm.models import get_pretrained_cfg
-
         pullable(f"timm:{name}")  # unknown to both: refused with timm's nearest names
-        cfg = get_pretrained_cfg(name)
+        cfg = timm_pretrained(name)
         return f"timm:{cfg.architecture}.{cfg.tag}"
     network, weights = torchvision_weights(name)
     return f"torchvision:{network}.{weights.name}"

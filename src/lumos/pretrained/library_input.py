@@ -44,15 +44,21 @@ def weights_input(spec: str) -> WeightsInput:
     ``ResNet50_Weights.IMAGENET1K_V2``) or ``timm:NAME.TAG`` (the tag may be left out: the
     library's default), or ``hf-hub:ORG/NAME``. Unknown weights are refused with the nearest
     names."""
-    source, _, name = spec.partition(":")
+    source, name = parse_spec(spec)
     readers: dict[str, Callable[[str], WeightsInput]] = {
         "torchvision": _torchvision,
         "timm": _timm,
         "hf-hub": _hf_hub,
     }
-    if source not in readers or not name:
-        raise DataError(None, f"unknown weights {spec!r}: {USAGE}")
     return readers[source](name)
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """(library, name) of weights ``spec``; refused unless the library is one lumos reads."""
+    source, _, name = spec.partition(":")
+    if source not in SOURCES or not name:
+        raise DataError(None, f"unknown weights {spec!r}: {USAGE}")
+    return source, name
 
 
 def torchvision_weights(name: str) -> tuple[str, Any]:
@@ -108,9 +114,10 @@ def _detector_stats(model: str) -> tuple[list[float], list[float]]:
     return detector.transform.image_mean, detector.transform.image_std
 
 
-def _timm(name: str) -> WeightsInput:
+def timm_pretrained(name: str) -> Any:
+    """timm's pretrained config of ``NAME.TAG`` (the tag may be left out: timm's default);
+    unknown weights refused with the nearest names."""
     import timm
-    from timm.data import ImageNetInfo, infer_imagenet_subset
     from timm.models import get_pretrained_cfg
 
     try:
@@ -120,6 +127,13 @@ def _timm(name: str) -> WeightsInput:
     if cfg is None:
         known = timm.list_pretrained()
         raise DataError(None, f"timm has no pretrained {name!r}{_nearest(name, known)}")
+    return cfg
+
+
+def _timm(name: str) -> WeightsInput:
+    from timm.data import ImageNetInfo, infer_imagenet_subset
+
+    cfg = timm_pretrained(name)
     subset = infer_imagenet_subset(cfg)
     return _timm_input(cfg.to_dict(), ImageNetInfo(subset).label_descriptions() if subset else None)
 

@@ -25,7 +25,12 @@ from urllib.error import URLError
 from lumos.errors import DataError
 from lumos.fileio import copy_atomic, file_sha256
 from lumos.models import list_models
-from lumos.pretrained.library_input import hub_config, torchvision_weights, weights_input
+from lumos.pretrained.library_input import (
+    hub_config,
+    parse_spec,
+    timm_pretrained,
+    torchvision_weights,
+)
 from lumos.pretrained.store import ImportRequest, import_model
 from lumos.tasks import task_of
 from lumos.workspace import Workspace
@@ -141,8 +146,13 @@ class HubWeights(Pullable):
 def pullable(spec: str) -> Pullable:
     """The weights ``spec`` names, refused (with the nearest names) if unknown or if the zoo
     has no network to hold them."""
-    weights_input(spec)  # an unknown name is refused with the nearest ones
-    return _entry(spec)
+    source, name = parse_spec(spec)
+    entries: dict[str, Callable[[str, str], Pullable]] = {
+        "torchvision": _torchvision,
+        "timm": _timm,
+        "hf-hub": _hf_hub,
+    }
+    return entries[source](spec, name)
 
 
 def pull(
@@ -194,7 +204,7 @@ def pullable_weights(pattern: str = "*") -> Iterator[Pullable]:
     ] + [f"timm:{name}" for name in timm.list_pretrained()]
     for spec in specs:
         if fnmatch.fnmatch(spec, pattern) or fnmatch.fnmatch(spec.partition(":")[2], pattern):
-            yield _entry(spec)
+            yield pullable(spec)
 
 
 def weights_for(network: str) -> list[Pullable]:
@@ -202,17 +212,7 @@ def weights_for(network: str) -> list[Pullable]:
     and those its task fine-tunes it from."""
     starts = [s.init for s in task_of(network).pretrained if s.network == network]
     found = {e.spec: e for e in pullable_weights(f"torchvision:{network}.*")}
-    return list(found.values()) + [_entry(spec) for spec in starts if spec not in found]
-
-
-def _entry(spec: str) -> Pullable:
-    source, _, name = spec.partition(":")
-    entries: dict[str, Callable[[str, str], Pullable]] = {
-        "torchvision": _torchvision,
-        "timm": _timm,
-        "hf-hub": _hf_hub,
-    }
-    return entries[source](spec, name)
+    return list(found.values()) + [pullable(spec) for spec in starts if spec not in found]
 
 
 def _torchvision(spec: str, name: str) -> Pullable:
@@ -232,9 +232,8 @@ def _torchvision(spec: str, name: str) -> Pullable:
 
 def _timm(spec: str, name: str) -> Pullable:
     from huggingface_hub import constants
-    from timm.models import get_pretrained_cfg
 
-    cfg = get_pretrained_cfg(name)
+    cfg = timm_pretrained(name)
     if not cfg.hf_hub_id:
         raise DataError(None, f"timm's {name} is not on the Hugging Face Hub: pull takes those")
     about = {"license": cfg.license, "metrics": None, "parameters": None, "file_mb": None}
