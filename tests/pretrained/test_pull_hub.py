@@ -110,6 +110,8 @@ def test_timm_weights_come_from_the_hub_once_with_their_transform_and_names(
     assert (pre.size, pre.resize_shorter, pre.interpolation) == ((224, 224), 256, "bicubic")
     provenance = bundle.meta.provenance
     assert provenance["source"] == "pulled" and provenance["license"] == "apache-2.0"
+    assert provenance["repository"] == "timm/mobilenetv3_small_050.lamb_in1k"
+    assert provenance["revision"] == COMMIT
     assert provenance["sha256"] == hashlib.sha256(*weights.values()).hexdigest()
 
     server.shutdown()  # no network now: the Hub cache serves

@@ -63,6 +63,10 @@ class Pullable(ABC):
     def take(self, file: Path) -> Path:
         """``file``, fetched elsewhere, checked as a download would be; the file to read."""
 
+    def revision(self, file: Path) -> dict[str, str]:
+        """Which version of the weights ``file`` is, where the source versions them."""
+        return {}
+
     def unreachable(self, reason: object, where: str) -> DataError:
         return DataError(
             None,
@@ -142,6 +146,14 @@ class HubWeights(Pullable):
     def take(self, file: Path) -> Path:
         return file  # the Hub states no hash in a file's name: its SHA-256 is recorded
 
+    def revision(self, file: Path) -> dict[str, str]:
+        """The repository and the commit whose snapshot holds ``file`` (the Hub cache keeps
+        each file under ``snapshots/<commit>/``); none for a file fetched elsewhere."""
+        snapshot = file.parent
+        if snapshot.parent.name != "snapshots":
+            return {"repository": self.repository}
+        return {"repository": self.repository, "revision": snapshot.name}
+
 
 def pullable(spec: str) -> Pullable:
     """The weights ``spec`` names, refused (with the nearest names) if unknown or if the zoo
@@ -174,7 +186,8 @@ def pull(
         path,
         entry.network,
         preprocess=spec,
-        origin={"source": "pulled", "spec": spec, "url": entry.url, **entry.about},
+        origin={"source": "pulled", "spec": spec, "url": entry.url, **entry.about}
+        | entry.revision(path),
     )
     return import_model(
         request, name or pulled_name(spec), workspace=workspace, overwrite=overwrite
