@@ -8,8 +8,10 @@
     with and without a class filter. Goal: under 300 ms per page.
 (c) ``chart``: a job page in headless Chromium; epoch records are appended to a running
     job's metrics log and the time until the chart shows each is measured. Goal: under 2 s.
+(d) ``start``: a job queued through the API (an import, then a one-epoch training), the
+    time from the click until the job is running, median of ``--jobs``. Goal: under 2 s.
 
-    python benchmarks/web_server.py [--only api|explorer|chart] [--requests 300]
+    python benchmarks/web_server.py [--only api|explorer|chart|start] [--requests 300]
 """
 
 from __future__ import annotations
@@ -204,20 +206,61 @@ def bench_chart(root: Path, epochs: int) -> None:
     print(f"job page chart, new epoch written -> drawn in Chromium: {describe(latencies)}")
 
 
+def until_running(client: httpx.Client, job_id: str) -> None:
+    while client.get(f"/api/jobs/{job_id}").json()["state"] == "queued":
+        time.sleep(0.02)
+
+
+def until_ended(client: httpx.Client, job_id: str) -> str:
+    while (state := client.get(f"/api/jobs/{job_id}").json()["state"]) in ("queued", "running"):
+        time.sleep(0.05)
+    return state
+
+
+def bench_start(root: Path, jobs: int) -> None:
+    """Click -> running for jobs queued one after another through the API."""
+    workspace = Workspace(root / "workspace").ensure()
+    import_dataset("sample:digits", "digits", workspace=workspace)
+    headers = {"X-Lumos-Request": "1"}
+    recipe = {"dataset": "digits", "network": "lenet5", "epochs": 1, "batch_size": 64}
+    clicks = {
+        "import": lambda c, i: c.post(
+            "/api/datasets", data={"name": f"copy{i}", "source": "sample:digits"}
+        ),
+        "train": lambda c, i: c.post("/api/train", json={"recipe": recipe}),
+    }
+    with server(root) as url, httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        for kind, click in clicks.items():
+            waits = []
+            for index in range(jobs):
+                start = time.perf_counter()
+                answer = click(client, index)
+                answer.raise_for_status()
+                job_id = answer.json()["id"]
+                until_running(client, job_id)
+                waits.append(time.perf_counter() - start)
+                state = until_ended(client, job_id)
+                assert state == "done", f"{kind} job {job_id} ended {state}"
+            print(f"{kind} job, click -> running:   {describe(waits)}")
+            print("  each (s): " + " ".join(f"{w:.2f}" for w in waits))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", choices=["api", "explorer", "chart"])
+    parser.add_argument("--only", choices=["api", "explorer", "chart", "start"])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--pages", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=10)
     args = parser.parse_args()
     print_machine()
     for name, run in (
         ("api", lambda root: bench_api(root, args.requests)),
         ("explorer", lambda root: bench_explorer(root, args.pages)),
         ("chart", lambda root: bench_chart(root, args.epochs)),
+        ("start", lambda root: bench_start(root, args.jobs)),
     ):
         if args.only in (None, name):
             with tempfile.TemporaryDirectory() as scratch:

@@ -30,6 +30,8 @@ TITLES = {  # how pages and lists name a job, from its parameters
     "import": "import {name}",
     "evaluate": "evaluate {model} on {dataset}",
     "optimize": "optimise {model} to {precision}",
+    "save": "save {name} from job {job}",
+    "rank": "rank models for {dataset}",
 }
 FINAL: tuple[State, ...] = ("done", "failed", "aborted")
 RESULT = "result.json"

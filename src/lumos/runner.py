@@ -4,7 +4,8 @@ Each queued job runs in its own process (:mod:`lumos.worker`), at most ``max_tra
 training jobs and ``max_other`` other jobs at a time, oldest first, each with its share of
 the cores (:mod:`lumos.threads`). The processes are forked from a server process that has
 imported the worker once (multiprocessing's forkserver): a job starts in milliseconds, not
-in the seconds that importing PyTorch and lumos takes each new interpreter. The queue lives
+in the seconds that importing PyTorch and lumos takes each new interpreter; that server is
+started with the runner, so the first job does not wait for it either. The queue lives
 in the store, so jobs queued before a restart start after it, and a runner in another
 process (a second ``lumos ui``) never starts the same job twice: workers claim their job
 atomically.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import sys
 import threading
@@ -46,6 +48,7 @@ class JobRunner:
         self.interval = interval
         self._workers: dict[str, BaseProcess] = {}
         self._stop = threading.Event()
+        self._woken = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> JobRunner:
@@ -56,13 +59,21 @@ class JobRunner:
     def stop(self) -> None:
         """Stop starting jobs; workers already running go on to their end."""
         self._stop.set()
+        self._woken.set()
         if self._thread is not None:
             self._thread.join()
 
     def _loop(self) -> None:
+        _processes()
+        multiprocessing.forkserver.ensure_running()  # the first job's import, paid now
         while not self._stop.is_set():
             self.tick()
-            self._stop.wait(self.interval)
+            self._woken.wait(self.interval)
+            self._woken.clear()
+
+    def wake(self) -> None:
+        """Look at the queue now (a job was just queued) instead of at the next poll."""
+        self._woken.set()
 
     def tick(self) -> list[str]:
         """Start what the limits allow; returns the ids of the jobs started."""

@@ -10,16 +10,19 @@ import argparse
 import sys
 
 from lumos.data.import_job import ImportJob
+from lumos.deploy.from_job import SaveModelJob
 from lumos.deploy.optimize import OptimizeJob
 from lumos.errors import LumosError, Stopped
 from lumos.evaluate.run import EvaluateJob
 from lumos.jobs import Job, claim_job, open_job, set_state, work_of
 from lumos.label.prelabel import PrelabelJob
 from lumos.train.run import TrainJob
+from lumos.transfer.job import RankJob
 from lumos.workspace import Workspace
 
 KINDS: dict[str, type] = {
-    work.kind: work for work in (ImportJob, PrelabelJob, TrainJob, EvaluateJob, OptimizeJob)
+    work.kind: work
+    for work in (ImportJob, PrelabelJob, TrainJob, EvaluateJob, OptimizeJob, SaveModelJob, RankJob)
 }
 
 

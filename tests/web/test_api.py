@@ -266,8 +266,14 @@ def test_train_watch_clone_and_save(client: TestClient, workspace: Workspace, co
     again = client.post("/api/train", json={"yaml": clone["yaml"]}).json()
     assert again["params"] == job["params"]
 
-    saved = client.post("/api/models", json={"job": job["id"], "name": "net"})
-    assert saved.status_code == 201
+    saving = client.post("/api/models", json={"job": job["id"], "name": "net"})
+    assert saving.status_code == 202 and saving.json()["title"] == f"save net from job {job['id']}"
+    assert "being saved already" in api_error(
+        client.post("/api/models", json={"job": job["id"], "name": "net"}), 400
+    )
+    assert run_job(workspace, saving.json()["id"]) == 0
+    saved = client.get(f"/api/jobs/{saving.json()['id']}").json()
+    assert saved["result"] == {"model": "net"} and saved["progress"]["stage"] == "saved"
     assert "already exists" in api_error(
         client.post("/api/models", json={"job": job["id"], "name": "net"}), 400
     )
@@ -277,6 +283,23 @@ def test_train_watch_clone_and_save(client: TestClient, workspace: Workspace, co
     assert client.post(f"/api/jobs/{again['id']}/abort").json()["state"] == "aborted"
     assert client.delete(f"/api/jobs/{again['id']}").json() == {"deleted": again["id"]}
     assert "already done" in api_error(client.post(f"/api/jobs/{job['id']}/abort"), 400)
+
+
+def test_save_bad_input(client: TestClient, workspace: Workspace, colours: str) -> None:
+    def save(body):
+        return client.post("/api/models", json=body)
+
+    imported = client.get("/api/jobs").json()[0]["id"]
+    queued = queue_training(Recipe(dataset=colours, network="lenet5", batch_size=4), workspace)
+    assert "is not a training job (it is 'import')" in api_error(
+        save({"job": imported, "name": "x"}), 400
+    )
+    assert "has no checkpoint yet" in api_error(save({"job": queued.id, "name": "x"}), 400)
+    assert "no job 'train-0-none'" in api_error(save({"job": "train-0-none", "name": "x"}), 404)
+    assert "model name" in api_error(save({"job": queued.id, "name": "../up"}), 400)
+    assert "name" in api_error(save({"job": queued.id}), 422)
+    assert "job" in api_error(save({"job": ["x"], "name": "x"}), 422)
+    assert client.get("/api/jobs").json()[0]["id"] == queued.id  # nothing else was queued
 
 
 def test_train_bad_input(client: TestClient, tmp_path: Path, colours: str) -> None:

@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 from helpers import chromium, colour_folders, running_server, wait_for_job
 from lumos.data import import_dataset
 from lumos.deploy.from_job import bundle_from_job
-from lumos.jobs import Job
+from lumos.jobs import Job, find_jobs
 from lumos.recipe import Recipe
 from lumos.sweep import create_sweep, work_on
 from lumos.train import train
@@ -217,7 +217,8 @@ def test_save_model_classify_an_upload_and_download(page, site: Site) -> None:
     page.locator("#jobs tr", has_text="done").filter(has_text="lenet5").locator("a").click()
     page.wait_for_url(re.compile(rf"/jobs/{job.id}$"))
     page.once("dialog", lambda dialog: dialog.accept("colour-net"))
-    page.click("#save-model")
+    page.click("#save-model")  # a job: the page follows it, then links the model
+    page.locator("#flash a", has_text="colour-net").click()
     page.wait_for_url(re.compile(r"/models/colour-net$"))
     page.set_input_files(
         "#predict-image", _png_file("red.png", np.full((16, 16, 3), (230, 40, 30), np.uint8))
@@ -324,13 +325,17 @@ def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(page, site: 
     page.goto("/datasets/colours")
     page.click("#transfer-link")
     page.wait_for_url(re.compile(r"/datasets/colours/transfer$"))
-    page.select_option("#strategy", "lp-ft")
-    page.click("#rank-button")
+    page.click("#rank-button")  # a job, followed on the page
     row = page.locator("#transfer-table tbody tr", has_text="colour-net")
     expect(row).to_contain_text("lenet5")
+    expect(row).to_contain_text("1 of 1")  # where it stands, not a raw score
     expect(page.locator("#transfer-table thead")).to_contain_text("vs from scratch")
     status = page.locator("#transfer-status")
     expect(status).to_have_text("1 model ranked, best first.")
+    page.reload()  # nothing changed: the ranking kept is shown at once
+    expect(status).to_have_text("1 model ranked, best first.")
+    assert len(find_jobs(site.workspace, "rank")) == 1
+    page.select_option("#strategy", "lp-ft")  # chosen after ranking: the link follows it
     _shot(page, "transfer")
     row.locator("a", has_text="Fine-tune from this one").click()
     page.wait_for_url(re.compile(r"/models/new\?"))

@@ -1,16 +1,20 @@
-"""Turning a finished training job into a bundle."""
+"""Turning a training job into a bundle: at once (:func:`bundle_from_job`) or as a job of its
+own that front ends follow (:class:`SaveModelJob`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import torch
+from pydantic.dataclasses import dataclass as validated
 
 from lumos.bundle import Bundle, BundleError, BundleMeta, model_folder, save_bundle
 from lumos.bundle.fingerprint import fingerprint
 from lumos.data import Dataset
 from lumos.fileio import load_json
-from lumos.jobs import open_job
+from lumos.jobs import Job, find_jobs, open_job, queue_work, running_job
 from lumos.models import NetworkSpec
 from lumos.recipe import Recipe
 from lumos.tasks import task_of
@@ -20,22 +24,57 @@ from lumos.train.setup import normalization
 from lumos.workspace import Workspace
 
 
+@validated(frozen=True)
+class SaveModelJob:
+    """:func:`bundle_from_job` in a worker: the best weights of training job ``job`` saved
+    as model ``name`` (the web takes it as the request's body)."""
+
+    kind: ClassVar[str] = "save"
+    job: str
+    name: str
+    overwrite: bool = False
+
+    def run(self, workspace: Workspace, job_id: str) -> None:
+        with running_job(workspace, self.kind, {}, job_id) as saving:
+            stages = ("tuning thresholds", "fingerprinting the training images", "writing")
+
+            def stage(name: str) -> None:
+                saving.report_progress(name, stages.index(name), len(stages))
+
+            bundle_from_job(
+                self.job, self.name, workspace=workspace, overwrite=self.overwrite, stage=stage
+            )
+            saving.report_progress("saved", len(stages), len(stages))
+            saving.record_result({"model": self.name})
+
+
+def queue_save(work: SaveModelJob, workspace: Workspace) -> Job:
+    """A queued save, refused up front if it could not be made (a name that is taken or not
+    valid or already being saved, a job that is not a training job or has no checkpoint)."""
+    model_folder(work.name, workspace, overwrite=work.overwrite)
+    for state in ("queued", "running"):
+        for row in find_jobs(workspace, work.kind, state=state, name=work.name):
+            raise BundleError(f"model {work.name!r} is being saved already (job {row['id']})")
+    _checkpoint(open_job(workspace, work.job))
+    return queue_work(work, workspace)
+
+
 def bundle_from_job(
-    job_id: str, name: str, *, workspace: Workspace | None = None, overwrite: bool = False
+    job_id: str,
+    name: str,
+    *,
+    workspace: Workspace | None = None,
+    overwrite: bool = False,
+    stage: Callable[[str], None] = lambda _: None,
 ) -> Path:
-    """Save the best weights of training job ``job_id`` as model ``name``."""
+    """Save the best weights of training job ``job_id`` as model ``name``; ``stage`` hears
+    each stage's name as it starts."""
     workspace = (workspace or Workspace()).ensure()
     model_folder(name, workspace, overwrite=overwrite)
     job = open_job(workspace, job_id)
-    if job.kind != "train":
-        raise BundleError(f"job {job_id} is a {job.kind} job, not a training job")
-    folder = job.folder / "checkpoints"
-    if (folder / BEST).is_file():
-        weights = load_weights(folder / BEST)
-    elif (folder / LAST).is_file():
-        weights = load_checkpoint(folder / LAST)["model"]
-    else:
-        raise BundleError(f"job {job_id} has no checkpoint yet")
+    checkpoint = _checkpoint(job)
+    best = checkpoint.name == BEST
+    weights = load_weights(checkpoint) if best else load_checkpoint(checkpoint)["model"]
     recipe = Recipe.load(job.folder / "recipe.yaml")
     task = task_of(recipe.network)
     spec = NetworkSpec.model_validate_json((job.folder / "network.json").read_text())
@@ -69,9 +108,23 @@ def bundle_from_job(
     if dataset is not None:
         described = BundleMeta.model_validate({**meta, "name": name})
         unsaved = Bundle(described, weights, f"job {job.id}")
+        stage("tuning thresholds")
         meta |= task.tuned_settings(unsaved, dataset.split("val"))
+        stage("fingerprinting the training images")
         meta["feature_fingerprint"] = fingerprint(dataset.split("train")).model_dump()
+    stage("writing")
     return save_bundle(name, meta=meta, weights=weights, workspace=workspace, overwrite=overwrite)
+
+
+def _checkpoint(job: Job) -> Path:
+    """The checkpoint of training job ``job`` a model is saved from: its best, else its last."""
+    if job.kind != "train":
+        raise BundleError(f"job {job.id} is not a training job (it is {job.kind!r})")
+    folder = job.folder / "checkpoints"
+    for name in (BEST, LAST):
+        if (folder / name).is_file():
+            return folder / name
+    raise BundleError(f"job {job.id} has no checkpoint yet")
 
 
 def _stats(weights: dict[str, torch.Tensor], data: dict) -> dict[str, list[float]]:

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from lumos.models.hooks import this_thread_only
+
 
 def head_of(model: nn.Module) -> nn.Linear:
     """The classifier's last fully connected layer."""
@@ -21,9 +23,10 @@ def features(
     model: nn.Module, head: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """What ``head`` receives for every batch (float32, on the batches' device) and the
-    batches' labels; the network runs once, in eval mode."""
+    batches' labels; the network runs once, in eval mode. Other threads may run ``model``
+    meanwhile (a network cached for the process): the hook keeps only this thread's calls."""
     seen: list[torch.Tensor] = []
-    hook = head.register_forward_pre_hook(lambda _, args: seen.append(args[0].float()))
+    hook = head.register_forward_pre_hook(this_thread_only(lambda _, a: seen.append(a[0].float())))
     model.eval()
     labels = []
     try:

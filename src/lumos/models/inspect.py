@@ -11,6 +11,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from lumos.models.hooks import this_thread_only
+
 MAX_MAPS = 32  # channels shown per layer
 BINS = 30
 
@@ -97,7 +99,7 @@ def _view(values: torch.Tensor) -> TensorView:
 @torch.no_grad()
 def layer_views(model: nn.Module, image: torch.Tensor, max_layers: int = 40) -> list[LayerView]:
     """Run ``image`` (1, C, H, W) through ``model`` and describe its first ``max_layers``
-    leaf layers with weights or spatial outputs."""
+    leaf layers with weights or spatial outputs (other threads may run ``model`` meanwhile)."""
     outputs: dict[str, torch.Tensor] = {}
     handles = []
     leaves = [(name, m) for name, m in model.named_modules() if name and not list(m.children())]
@@ -107,7 +109,7 @@ def layer_views(model: nn.Module, image: torch.Tensor, max_layers: int = 40) -> 
             if isinstance(output, torch.Tensor) and _name not in outputs:
                 outputs[_name] = output
 
-        handles.append(module.register_forward_hook(keep))
+        handles.append(module.register_forward_hook(this_thread_only(keep)))
     try:
         model.eval()(image)
     finally:

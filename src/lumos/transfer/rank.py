@@ -86,26 +86,31 @@ def rank(
     workspace: Workspace | None = None,
     control: bool = True,
     images: int = IMAGES,
+    report: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> list[SourceScore]:
     """The sources (default: every saved classifier) and the published weights ``hub``
     names (``resnet50``, ``timm:convnext_tiny``: pulled into the store first, from the
     library's cache where it has them) for dataset ``target``, best first; with
     ``control``, each with its architecture from scratch scored in the same pool. The
     target's training split is scored whole up to ``images`` records, beyond that a seeded
-    sample with each class's share."""
+    sample with each class's share. ``report`` hears the stage, and the networks scored of
+    how many."""
     workspace = (workspace or Workspace()).ensure()
-    part = _sample(_target(Dataset.open(target, workspace)), images)
+    part = _sample(target_split(target, workspace), images)
     pulled = [starting_point(hub_spec(name), workspace, progress=True).name for name in hub]
-    names = list(sources) if sources else _classifiers(workspace)
+    names = list(sources) if sources else classifiers(workspace)
     names += [name for name in pulled if name not in names]
     if not names:
         raise NotFoundError("no saved classifier to rank: save or import one first")
     bundles = [Bundle.saved(name, workspace) for name in names]
+    report("fingerprinting the target", 0, len(names))
     target_data, labels = fingerprint(part), np.asarray(part.labels())
     scored = []
     for name, bundle in zip(names, bundles, strict=True):
+        report("scoring the models", len(scored), len(names))
         p2l = _p2l(bundle, target_data, workspace)
         scored.append(_scored(name, bundle.model(), bundle, (part, labels), p2l))
+    report("scoring their networks from scratch", 0, len(names))
     controls = _controls(scored, bundles, (part, labels)) if control else {}
     pool = [*scored, *controls.values()]
     for entry, score in zip(pool, mean_ranks(pool), strict=True):
@@ -187,6 +192,25 @@ def source_fingerprint(bundle: Bundle, workspace: Workspace) -> FeatureFingerpri
     return found
 
 
+def check_source(bundle: Bundle, part: Dataset) -> None:
+    """Refuse a source that cannot be scored on ``part``: not a classifier, or another
+    number of channels."""
+    if not bundle.task.transfers:
+        raise DataError(None, f"model {bundle.name!r} is a {bundle.task.noun}: rank classifiers")
+    wanted = bundle.preprocessing.channels
+    if wanted != part.channels:
+        raise DataError(
+            None,
+            f"model {bundle.name!r} takes {wanted}-channel images and dataset "
+            f"{part.name!r} has {part.channels}: import the data with --channels {wanted}",
+        )
+
+
+def target_split(target: str, workspace: Workspace) -> Dataset:
+    """The training split of dataset ``target``, refused when it cannot be ranked for."""
+    return _target(Dataset.open(target, workspace))
+
+
 def _target(dataset: Dataset) -> Dataset:
     """The training split of a classification dataset that can be scored."""
     if not dataset.has_class_labels or dataset.multi_label:
@@ -217,7 +241,8 @@ def _sample(part: Dataset, images: int) -> Dataset:
     return part.subset(np.sort(np.concatenate(chosen)))
 
 
-def _classifiers(workspace: Workspace) -> list[str]:
+def classifiers(workspace: Workspace) -> list[str]:
+    """The saved models that can be ranked as sources: those of a task that transfers."""
     return [row["name"] for row in list_bundles(workspace) if task_named(row["task"]).transfers]
 
 
@@ -229,15 +254,7 @@ def source_features(
     for every record of ``part``, and its class probabilities; images are resized to the
     bundle's input size. The network runs in the arithmetic ``precision: auto`` picks (bf16
     on a CPU that computes it natively, or on a GPU)."""
-    if not bundle.task.transfers:
-        raise DataError(None, f"model {bundle.name!r} is a {bundle.task.noun}: rank classifiers")
-    wanted = bundle.preprocessing.channels
-    if wanted != part.channels:
-        raise DataError(
-            None,
-            f"model {bundle.name!r} takes {wanted}-channel images and dataset "
-            f"{part.name!r} has {part.channels}: import the data with --channels {wanted}",
-        )
+    check_source(bundle, part)
     arithmetic = choose("auto", None, cpu_autocast=bundle.task.cpu_autocast)
     model = (model or bundle.model()).to(arithmetic.device)
     size, head = bundle.preprocessing.input_size, head_of(model)

@@ -23,7 +23,7 @@ from lumos.recipe import describe_error
 from lumos.tasks import suggested_network
 from lumos.tasks.inputs import expand
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of, uploads_dir
-from lumos.web.api.jobs import job_row
+from lumos.web.api.jobs import queued_row
 from lumos.web.security import (
     confined,
     image_upload_suffix,
@@ -106,7 +106,7 @@ async def dataset_import(
             raise
     work = ImportJob(str(location), name, chosen.model_dump(mode="json"), overwrite,
                      str(upload) if upload else None)  # fmt: skip
-    return job_row(state_of(request), queue_work(work, settings.workspace).id)
+    return queued_row(request, queue_work(work, settings.workspace).id)
 
 
 def _import_options(text: str) -> ImportOptions:

@@ -25,6 +25,14 @@ def job_row(state: ServerState, job_id: str) -> dict[str, Any]:
     return describe_job(state, job_record(state.settings.workspace, job_id))
 
 
+def queued_row(request: Request, job_id: str) -> dict[str, Any]:
+    """The row of a job this request queued, the runner woken to start it."""
+    runner = request.app.state.runner
+    if runner is not None:
+        runner.wake()
+    return job_row(state_of(request), job_id)
+
+
 def describe_job(state: ServerState, row: dict[str, Any]) -> dict[str, Any]:
     """A job's row as the pages show it: a title, its progress and, for training, its score."""
     params = json.loads(row["params"])

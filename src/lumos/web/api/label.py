@@ -21,7 +21,7 @@ from lumos.label import (
 )
 from lumos.label.prelabel import PrelabelJob, queue_prelabel
 from lumos.web.api.common import project_of, settings_of, state_of, uploads_dir
-from lumos.web.api.jobs import job_row
+from lumos.web.api.jobs import queued_row
 from lumos.web.security import IMAGE_TYPES, confined, remove_quietly, save_upload, unpack_zip
 
 router = APIRouter(prefix="/label")
@@ -105,9 +105,8 @@ def label_agreement(request: Request, name: str) -> dict[str, Any]:
 @router.post("/{name}/prelabel", status_code=202)
 def label_prelabel(request: Request, name: str, body: Prelabel) -> dict[str, Any]:
     """Queue a pre-labelling job with a saved model."""
-    state = state_of(request)
-    job = queue_prelabel(PrelabelJob(name, body.model), state.settings.workspace)
-    return job_row(state, job.id)
+    job = queue_prelabel(PrelabelJob(name, body.model), settings_of(request).workspace)
+    return queued_row(request, job.id)
 
 
 @router.post("/{name}/dataset", status_code=201)

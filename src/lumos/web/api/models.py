@@ -9,16 +9,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel
 
 from lumos.bundle import Bundle, list_bundles, remove_bundle
 from lumos.deploy.export import current_onnx
-from lumos.deploy.from_job import bundle_from_job
+from lumos.deploy.from_job import SaveModelJob, queue_save
 from lumos.deploy.optimize import OptimizeJob, queue_optimization
 from lumos.evaluate.run import EvaluateJob, queue_evaluation
 from lumos.jobs import find_jobs
 from lumos.web.api.common import settings_of, state_of
-from lumos.web.api.jobs import describe_job, job_row, report_files
+from lumos.web.api.jobs import describe_job, queued_row, report_files
 from lumos.workspace import validate_name
 
 router = APIRouter()
@@ -46,19 +45,10 @@ def model_detail(request: Request, name: str) -> dict[str, Any]:
     }
 
 
-class SaveModel(BaseModel):
-    job: str
-    name: str
-    overwrite: bool = False
-
-
-@router.post("/models", status_code=201)
-def model_save(request: Request, body: SaveModel) -> dict[str, Any]:
-    settings = settings_of(request)
-    folder = bundle_from_job(
-        body.job, body.name, workspace=settings.workspace, overwrite=body.overwrite
-    )
-    return {"name": folder.name}
+@router.post("/models", status_code=202)
+def model_save(request: Request, body: SaveModelJob) -> dict[str, Any]:
+    """Queue a save of a training job's best weights as a model; the job's result names it."""
+    return queued_row(request, queue_save(body, settings_of(request).workspace).id)
 
 
 @router.delete("/models/{name}")
@@ -98,7 +88,7 @@ def artefact_download(request: Request, name: str, artefact: str) -> FileRespons
 def optimize_job(request: Request, body: OptimizeJob) -> dict[str, Any]:
     """Queue ``lumos optimize`` for a model; its artefact is recorded in the model."""
     job = queue_optimization(body, settings_of(request).workspace)
-    return job_row(state_of(request), job.id)
+    return queued_row(request, job.id)
 
 
 @router.post("/evaluate", status_code=202)
@@ -106,4 +96,4 @@ def evaluate_job(request: Request, body: EvaluateJob) -> dict[str, Any]:
     job = queue_evaluation(
         body.model, body.dataset, body.split, workspace=settings_of(request).workspace
     )
-    return job_row(state_of(request), job.id)
+    return queued_row(request, job.id)

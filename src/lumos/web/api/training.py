@@ -21,7 +21,7 @@ from lumos.train.preview import augmentation_grid
 from lumos.train.run import queue_training
 from lumos.train.schedules import lr_curve
 from lumos.web.api.common import data_url, png_bytes, settings_of, state_of
-from lumos.web.api.jobs import job_row
+from lumos.web.api.jobs import queued_row
 from lumos.web.security import confined
 from lumos.web.settings import WebSettings
 from lumos.workspace import validate_name
@@ -46,7 +46,7 @@ def train_job(request: Request, body: TrainRequest) -> dict[str, Any]:
     else:
         _check_layers(body.network_yaml, state_of(request).datasets.get(recipe.dataset))
     job = queue_training(recipe, settings.workspace, layers=body.network_yaml)
-    return job_row(state_of(request), job.id)
+    return queued_row(request, job.id)
 
 
 def _check_layers(text: str, dataset: Dataset) -> None:

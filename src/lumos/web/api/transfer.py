@@ -1,13 +1,15 @@
-"""Transfer: the saved classifiers ranked as starting points for a dataset."""
+"""Transfer: the saved classifiers ranked as starting points for a dataset, as a job whose
+answer is kept until the data or the models change."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
-from lumos.transfer.rank import CONTROL, DEFAULT, ESTIMATORS, rank
-from lumos.web.api.common import settings_of
+from lumos.transfer.job import RankJob, queue_ranking, ranking_of
+from lumos.web.api.common import settings_of, state_of
+from lumos.web.api.jobs import job_row, queued_row
 
 router = APIRouter()
 
@@ -16,19 +18,37 @@ router = APIRouter()
 def dataset_transfer(
     request: Request,
     name: str,
-    sources: Annotated[str | None, Query(max_length=4000)] = None,
+    sources: Annotated[str, Query(max_length=4000)] = "",
     hub: Annotated[str, Query(max_length=4000)] = "",
 ) -> dict[str, Any]:
-    """Every saved classifier (or ``sources``, comma-separated) and the published weights
-    ``hub`` names (comma-separated, pulled first) ranked for dataset ``name``, best first,
-    each with its estimators, its from-scratch control and whether it scores no better
-    than that control."""
-    names = [s.strip() for s in sources.split(",") if s.strip()] if sources else None
-    pulled = [s.strip() for s in hub.split(",") if s.strip()]
-    ranked = rank(name, names, hub=pulled, workspace=settings_of(request).workspace)
-    return {
-        "estimators": [*ESTIMATORS, "p2l"],
-        "default": list(DEFAULT),
-        "control": list(CONTROL),
-        "sources": [s.as_dict() for s in ranked],
-    }
+    """The ranking already made for dataset ``name`` of ``sources`` (comma-separated; every
+    saved classifier when empty) and the published weights ``hub`` names, with the data and
+    models as they are now, and the job that made it or is making it; nulls when it was not
+    asked for."""
+    ranking, job = ranking_of(_request(name, sources, hub), settings_of(request).workspace)
+    return {"ranking": ranking, "job": job_row(state_of(request), job.id) if job else None}
+
+
+@router.post("/datasets/{name}/transfer", status_code=202)
+def dataset_rank(
+    request: Request,
+    response: Response,
+    name: str,
+    sources: Annotated[str, Query(max_length=4000)] = "",
+    hub: Annotated[str, Query(max_length=4000)] = "",
+) -> dict[str, Any]:
+    """Rank them: the ranking kept (200) when nothing changed since, else a queued job (202)
+    whose ``ranking.json`` the GET above answers once it is done. Each source is best
+    first with its estimators, its from-scratch control and whether it scores no better."""
+    ranking, job = queue_ranking(_request(name, sources, hub), settings_of(request).workspace)
+    if ranking is not None:
+        response.status_code = 200
+        return {"ranking": ranking, "job": job_row(state_of(request), job.id)}
+    return {"ranking": None, "job": queued_row(request, job.id)}
+
+
+def _request(name: str, sources: str, hub: str) -> RankJob:
+    def listed(text: str) -> list[str]:
+        return [s.strip() for s in text.split(",") if s.strip()]
+
+    return RankJob(name, listed(sources), listed(hub))

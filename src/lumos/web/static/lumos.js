@@ -35,7 +35,7 @@ async function api(path, options = {}) {
 
 function flash(message, ok = false) {
   const box = $("#flash");
-  box.textContent = message;
+  box.replaceChildren(message);
   box.className = ok ? "flash ok" : "flash";
   box.hidden = false;
 }
@@ -366,29 +366,54 @@ function fineTuneLink(target, row, strategy) {
   return el("a", { class: "button", href: `/models/new?${query}` }, "Fine-tune from this one");
 }
 
+// Where each row stands among the rows for one estimator: "1 of 3" (best first).
+function standing(rows, key) {
+  const known = rows.map((r) => r.scores[key]).filter((v) => v !== null && Number.isFinite(v));
+  return (row) => {
+    const value = row.scores[key];
+    if (value === null || !Number.isFinite(value)) return "–";
+    return `${1 + known.filter((v) => v > value).length} of ${known.length}`;
+  };
+}
+
+function showRanking(target, ranked) {
+  const table = $("#transfer-table");
+  const heads = ["#", "model", "network", "vs from scratch", ...ranked.estimators, "seconds", ""];
+  $("thead", table).replaceChildren(el("tr", {}, ...heads.map((h) => el("th", {}, h))));
+  const places = ranked.estimators.map((key) => standing(ranked.sources, key));
+  const render = () => fillTable(table, ranked.sources, (row, i) => el("tr", { class: row.hurts ? "hurts" : "" },
+    el("td", {}, String(i + 1)), el("td", {}, el("a", { href: `/models/${encodeURIComponent(row.source)}` }, row.source)),
+    el("td", {}, row.network), el("td", {}, row.control ? (row.hurts ? "worse or no better" : "better") : "–"),
+    ...ranked.estimators.map((key, k) => el("td", { title: `${key} ${fmt(row.scores[key], 4)}` }, places[k](row))),
+    el("td", {}, fmt(row.seconds, 2)), el("td", {}, fineTuneLink(target, row, $("#strategy").value))), "No saved classifier to rank.");
+  render();
+  $("#strategy").onchange = render; // the links follow the strategy chosen now
+  $("#transfer-warnings").replaceChildren(...ranked.sources.filter((row) => row.hurts).map((row) =>
+    el("li", {}, `${row.source}'s features do no better than ${row.control.source}'s: starting from it may be worse than starting from nothing.`)),
+    ...ranked.sources.filter((row) => row.note).map((row) => el("li", {}, `${row.source}: ${row.note}.`)));
+  const count = ranked.sources.length;
+  $("#transfer-status").textContent = `${count} model${count === 1 ? "" : "s"} ranked, best first.`;
+}
+
 async function transferPage() {
   const target = $("#transfer-target").dataset.name;
-  const table = $("#transfer-table");
+  const url = () => `/api/datasets/${encodeURIComponent(target)}/transfer?${new URLSearchParams({ hub: $("#hub").value })}`;
+  const kept = await api(url());
+  if (kept.ranking) showRanking(target, kept.ranking);
   $("#transfer-form").addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
-    $("#transfer-status").textContent = "Ranking: one forward pass of the training images through each model…";
     $("#rank-button").disabled = true;
     try {
-      const hub = new URLSearchParams({ hub: $("#hub").value });
-      const ranked = await api(`/api/datasets/${encodeURIComponent(target)}/transfer?${hub}`);
-      const strategy = $("#strategy").value;
-      const heads = ["#", "model", "network", "score", "vs from scratch", ...ranked.estimators, "seconds", ""];
-      $("thead", table).replaceChildren(el("tr", {}, ...heads.map((h) => el("th", {}, h))));
-      fillTable(table, ranked.sources, (row, i) => el("tr", { class: row.hurts ? "hurts" : "" },
-        el("td", {}, String(i + 1)), el("td", {}, el("a", { href: `/models/${encodeURIComponent(row.source)}` }, row.source)),
-        el("td", {}, row.network), el("td", {}, fmt(row.score, 3)), el("td", {}, row.control ? (row.hurts ? "no better" : "better") : "–"),
-        ...ranked.estimators.map((key) => el("td", {}, fmt(row.scores[key], 3))),
-        el("td", {}, fmt(row.seconds, 2)), el("td", {}, fineTuneLink(target, row, strategy))), "No saved classifier to rank.");
-      $("#transfer-warnings").replaceChildren(...ranked.sources.filter((row) => row.hurts).map((row) =>
-        el("li", {}, `${row.source}'s features do no better than ${row.control.source}'s: starting from it may be worse than starting from nothing.`)),
-        ...ranked.sources.filter((row) => row.note).map((row) => el("li", {}, `${row.source}: ${row.note}.`)));
-      const count = ranked.sources.length;
-      $("#transfer-status").textContent = `${count} model${count === 1 ? "" : "s"} ranked, best first.`;
+      let answer = await api(url(), { method: "POST" });
+      if (!answer.ranking) {
+        $("#transfer-status").textContent = "Ranking: one forward pass of the training images through each model…";
+        const job = await followJob(answer.job.id, (p) => {
+          $("#transfer-status").textContent = `Ranking: ${p.stage}, ${p.done} of ${p.total}…`;
+        });
+        if (job.state !== "done") throw new Error(`ranking ${job.state}: ${job.error}`);
+        answer = await api(url());
+      }
+      showRanking(target, answer.ranking);
     } finally {
       $("#rank-button").disabled = false;
     }
@@ -514,9 +539,27 @@ async function jobPage() {
   $("#save-model").addEventListener("click", guarded(async () => {
     const name = prompt("Model name", `${job.params.network}-${job.params.dataset}`.replace(/[^A-Za-z0-9._-]/g, "-"));
     if (!name) return;
-    await api("/api/models", { method: "POST", json: { job: jobId, name } });
-    location.href = `/models/${name}`;
+    $("#save-model").disabled = true;
+    try {
+      const saving = await api("/api/models", { method: "POST", json: { job: jobId, name } });
+      flash(`Saving model ${name}…`, true);
+      const saved = await followJob(saving.id, (p) => flash(`Saving model ${name}: ${p.stage}…`, true));
+      if (saved.state !== "done") throw new Error(`saving ${name} ${saved.state}: ${saved.error}`);
+      flash(el("span", {}, "Model saved: ", el("a", { href: `/models/${encodeURIComponent(name)}` }, name)), true);
+    } finally {
+      $("#save-model").disabled = false;
+    }
   }));
+}
+
+// A queued job followed until it ends (its row then), ``onProgress`` told as it goes.
+async function followJob(jobId, onProgress) {
+  for (;;) {
+    const row = await api(`/api/jobs/${encodeURIComponent(jobId)}`);
+    if (["done", "failed", "aborted"].includes(row.state)) return row;
+    if (row.progress) onProgress(row.progress);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+  }
 }
 
 // What a finished job made (its result.json): names link to the pages of what they name.

@@ -1,0 +1,102 @@
+"""A ranking as a job the workbench follows, kept: asked again of the same data and the
+same models, the answer is the one already computed.
+
+The key of a ranking is the target's content (its dataset fingerprint), each source's name
+and the state of its weights file, and the published weights named; a ranking job records
+it, and its answer is ``ranking.json`` in its folder. Deleting the job forgets it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import field
+from typing import Any, ClassVar
+
+from pydantic.dataclasses import dataclass as validated
+
+from lumos.bundle import WEIGHTS, Bundle
+from lumos.errors import NotFoundError
+from lumos.fileio import load_json, write_json_atomic
+from lumos.jobs import Job, find_jobs, queue_work, running_job
+from lumos.transfer.rank import (
+    CONTROL,
+    DEFAULT,
+    ESTIMATORS,
+    check_source,
+    classifiers,
+    rank,
+    target_split,
+)
+from lumos.workspace import Workspace
+
+RANKING = "ranking.json"  # in the job's folder
+
+
+@validated(frozen=True)
+class RankJob:
+    """:func:`~lumos.transfer.rank.rank` in a worker: ``sources`` (every saved classifier
+    when empty) and the published weights ``hub`` names, ranked for dataset ``dataset``."""
+
+    kind: ClassVar[str] = "rank"
+    dataset: str
+    sources: list[str] = field(default_factory=list)
+    hub: list[str] = field(default_factory=list)
+    key: str = ""  # set when queued: see :func:`ranking_key`
+
+    def run(self, workspace: Workspace, job_id: str) -> None:
+        with running_job(workspace, self.kind, {}, job_id) as job:
+            ranked = rank(
+                self.dataset, self.sources or None, hub=self.hub, workspace=workspace,
+                report=job.report_progress,
+            )  # fmt: skip
+            answer = {
+                "estimators": [*ESTIMATORS, "p2l"],
+                "default": list(DEFAULT),
+                "control": list(CONTROL),
+                "sources": [s.as_dict() for s in ranked],
+            }
+            write_json_atomic(job.folder / RANKING, answer)
+            job.report_progress("ranked", len(ranked), len(ranked))
+            job.record_result({"dataset": self.dataset, "best": ranked[0].source})
+
+
+def ranking_key(work: RankJob, workspace: Workspace) -> str:
+    """What a ranking depends on, as one digest; refuses a request that cannot be ranked
+    (the dataset, each source named, their channels)."""
+    part = target_split(work.dataset, workspace)
+    names = work.sources or classifiers(workspace)
+    if not names and not work.hub:
+        raise NotFoundError("no saved classifier to rank: save or import one first")
+    digest = hashlib.sha256(part.manifest["fingerprint"].encode())
+    for name in sorted(names):
+        check_source(Bundle.saved(name, workspace), part)
+        weights = (workspace.models_dir / name / WEIGHTS).stat()
+        digest.update(f"\n{name} {weights.st_size} {weights.st_mtime_ns}".encode())
+    digest.update(json.dumps(sorted(work.hub)).encode())
+    return digest.hexdigest()
+
+
+def ranking_of(work: RankJob, workspace: Workspace) -> tuple[dict[str, Any] | None, Job | None]:
+    """The ranking already made for this request with the data and models as they are now,
+    and the job that made it or is making it (None, None: not asked yet)."""
+    return _kept(work.dataset, ranking_key(work, workspace), workspace)
+
+
+def queue_ranking(work: RankJob, workspace: Workspace) -> tuple[dict[str, Any] | None, Job]:
+    """The ranking kept for this request, or a queued job that makes it (and the job)."""
+    key = ranking_key(work, workspace)
+    ranking, job = _kept(work.dataset, key, workspace)
+    if job is None:
+        job = queue_work(RankJob(work.dataset, work.sources, work.hub, key), workspace)
+    return ranking, job
+
+
+def _kept(dataset: str, key: str, workspace: Workspace) -> tuple[dict[str, Any] | None, Job | None]:
+    for row in find_jobs(workspace, RankJob.kind, dataset=dataset, key=key):
+        job = Job(row["id"], row["kind"], row["state"], {}, workspace.jobs_dir / row["id"])
+        if row["state"] in ("queued", "running"):
+            return None, job
+        if row["state"] == "done" and (job.folder / RANKING).is_file():
+            return load_json(job.folder / RANKING, "ranking"), job
+    return None, None
