@@ -48,11 +48,11 @@ def transfer_rank(
         print(json.dumps([s.as_dict() for s in ranked], indent=2))
         return
     keys = [*ESTIMATORS, "p2l"]
-    table = Table("source", "score", "vs scratch", *keys, "seconds", title=f"sources for {target}")
-    for s in ranked:
+    table = Table("#", "source", "vs scratch", *keys, "seconds", title=f"sources for {target}")
+    for place, s in enumerate(ranked, 1):
         values = [f"{s.scores[key]:.3f}" if math.isfinite(s.scores[key]) else "-" for key in keys]
         versus = ("no better" if s.hurts else "better") if s.control else "-"
-        table.add_row(s.source, f"{s.score:.2f}", versus, *values, f"{s.seconds:.1f}")
+        table.add_row(str(place), s.source, versus, *values, f"{s.seconds:.1f}")
     out.print(table)
     for s in ranked:
         if s.note:

@@ -19,6 +19,7 @@ from lumos.bundle import WEIGHTS, Bundle
 from lumos.errors import NotFoundError
 from lumos.fileio import load_json, write_json_atomic
 from lumos.jobs import Job, find_jobs, queue_work, running_job
+from lumos.pretrained.init import hub_spec
 from lumos.transfer.rank import (
     CONTROL,
     DEFAULT,
@@ -63,7 +64,7 @@ class RankJob:
 
 def ranking_key(work: RankJob, workspace: Workspace) -> str:
     """What a ranking depends on, as one digest; refuses a request that cannot be ranked
-    (the dataset, each source named, their channels)."""
+    (the dataset, each source named, their channels, published weights not known)."""
     part = target_split(work.dataset, workspace)
     names = work.sources or classifiers(workspace)
     if not names and not work.hub:
@@ -73,7 +74,7 @@ def ranking_key(work: RankJob, workspace: Workspace) -> str:
         check_source(Bundle.saved(name, workspace), part)
         weights = (workspace.models_dir / name / WEIGHTS).stat()
         digest.update(f"\n{name} {weights.st_size} {weights.st_mtime_ns}".encode())
-    digest.update(json.dumps(sorted(work.hub)).encode())
+    digest.update(json.dumps(sorted(hub_spec(name) for name in work.hub)).encode())
     return digest.hexdigest()
 
 
