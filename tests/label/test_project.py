@@ -3,6 +3,7 @@ filters, reviews, agreement, and the project out as a dataset with its provenanc
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from lumos.label import (
     LabelProject,
     add_dataset,
     agreement,
+    conflicts,
     finish,
     images_below,
     list_projects,
@@ -245,3 +247,56 @@ def test_polygons_become_masks(workspace: Workspace, tmp_path: Path) -> None:
     assert data.task == "segmentation" and data.classes == ["cat", "dog"]
     mask = data[0].mask
     assert set(np.unique(mask)) == {0, 2} and 60 <= int((mask == 2).sum()) <= 90  # 8x8, edges
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(5))))
+def test_two_annotators_in_any_order_lose_no_label(
+    workspace: Workspace, tmp_path: Path, order: tuple[int, ...]
+) -> None:
+    """Five saves of two annotators (empty ones among them) made in any of 120 orders: the
+    finished dataset holds every image's label with boxes, and the disagreements are listed."""
+    project = _project(workspace, tmp_path, "detection")
+    first, second, third = queue(project, "a")[:3]
+    box = {"x1": 2, "y1": 2, "x2": 12, "y2": 12, "class": "cat"}
+    elsewhere = {"x1": 14, "y1": 10, "x2": 30, "y2": 22, "class": "dog"}
+    saves = [
+        (first, "a", {"boxes": [box]}),
+        (first, "b", {"boxes": []}),  # b saw nothing: never replaces a's box
+        (second, "b", {"boxes": [elsewhere]}),
+        (second, "a", {"boxes": []}),
+        (third, "a", {"boxes": []}),  # nobody saw anything: an image with no objects
+    ]
+    for index in order:
+        image, annotator, value = saves[index]
+        project.save(image, annotator, value, 0)
+    data = Dataset(finish(project, "boxes", workspace=workspace))
+    files = {i: project.image(i)["file"] for i in (first, second, third)}
+    boxes = {s.source: [data.classes[c] for c in s.box_labels.tolist()] for s in data}
+    assert boxes == {files[first]: ["cat"], files[second]: ["dog"], files[third]: []}
+    assert conflicts(project) == sorted(
+        [
+            {"image": files[first], "chosen": "a", "rule": "only label", "overruled": ["b"]},
+            {"image": files[second], "chosen": "b", "rule": "only label", "overruled": ["a"]},
+        ],
+        key=lambda c: c["image"],
+    )
+
+
+def test_the_latest_label_with_objects_wins_unless_two_agree(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    project = _project(workspace, tmp_path, "detection")
+    image = queue(project, "a")[0]
+    box = {"x1": 2, "y1": 2, "x2": 12, "y2": 12, "class": "cat"}
+    project.save(image, "a", {"boxes": [box]}, 0)
+    project.save(image, "b", {"boxes": [{**box, "class": "dog"}]}, 0)
+    [conflict] = conflicts(project)
+    assert conflict["chosen"] == "b" and conflict["rule"] == "latest non-empty"
+    project.save(image, "c", {"boxes": [{**box, "x2": 11.5}]}, 0)  # agrees with a
+    project.save(image, "d", {"boxes": []}, 0)
+    [conflict] = conflicts(project)
+    assert conflict["rule"] == "agreement" and conflict["chosen"] == "c"
+    assert conflict["overruled"] == ["b", "d"]
+    project.review(image, "b", "rev", "accepted")  # a reviewer decides
+    [conflict] = conflicts(project)
+    assert conflict["chosen"] == "b" and conflict["rule"] == "review"

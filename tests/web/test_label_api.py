@@ -69,6 +69,15 @@ def test_label_a_folder_through_the_api(workspace: Workspace, tmp_path: Path) ->
     assert reviewed.status_code == 200
     (pair,) = client.get("/api/label/p/agreement").json()["pairs"]
     assert pair["annotators"] == ["ann", "bob"] and pair["box_f1"] == 1.0
+    agreed = client.get("/api/label/p/conflicts").json()
+    assert agreed["conflicts"] == [] and "latest" in agreed["rule"]
+    client.put(
+        f"/api/label/p/images/{ids[1]}",
+        json={"annotator": "cy", "value": {"boxes": []}, "base": 0},
+    )  # a third annotator saw nothing there: listed, not taken
+    [conflict] = client.get("/api/label/p/conflicts").json()["conflicts"]
+    assert conflict["chosen"] == "bob" and conflict["overruled"] == ["cy"]
+    assert "no label project named 'q'" in api_error(client.get("/api/label/q/conflicts"), 404)
     finished = client.post("/api/label/p/dataset", json={"dataset": "boxes"})
     assert finished.json() == {"dataset": "boxes"}
     data = Dataset.open("boxes", workspace)

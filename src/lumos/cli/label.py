@@ -115,9 +115,13 @@ def label_finish(
 ) -> None:
     """Turn the labelled images into a dataset that records where its labels came from."""
     from lumos.data.dataset import Dataset
-    from lumos.label import LabelProject, finish
+    from lumos.label import LabelProject, conflicts, finish
 
-    folder = finish(LabelProject.open(name), dataset, new_version=new_version)
+    project = LabelProject.open(name)
+    for c in conflicts(project):
+        out.print(f"{c['image']}: {c['chosen']}'s label taken ({c['rule']}), "
+                  f"not {', '.join(c['overruled'])}'s")  # fmt: skip
+    folder = finish(project, dataset, new_version=new_version)
     data = Dataset(folder)
     out.print(f"created dataset {folder.name}: {len(data)} records "
               f"(labels by {data.manifest['provenance']['labels_by']})")  # fmt: skip

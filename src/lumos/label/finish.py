@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +16,33 @@ from lumos.data.records import Scan
 from lumos.label.project import LabelProject
 from lumos.label.queue import progress
 from lumos.label.store import now
-from lumos.tasks.labelling import Value
+from lumos.tasks.labelling import LabelKind, Value
 from lumos.workspace import Workspace
 
 DATASET_PREFIX = "dataset:"
 
 
-def final_labels(project: LabelProject) -> dict[int, tuple[Value, str]]:
-    """The label each image goes into the dataset with, and whose it is.
+RULE = (
+    "a reviewer's acceptance decides; rejected labels are left out; people's labels outrank "
+    "a source dataset's; then the answer most annotators agree on, ties to the latest; a "
+    "label with objects (or classes) always outranks an empty one, and an empty one a skip"
+)
 
-    A reviewer's acceptance of a label's current revision decides; rejected labels are left
-    out; otherwise people's labels outrank a source dataset's, a majority of people decides
-    a class, and the latest save decides boxes and polygons (and ties)."""
+
+@dataclass(frozen=True)
+class Decision:
+    """The label an image goes into the dataset with: whose it is, the rule that chose it,
+    and the annotators whose different labels were not taken."""
+
+    value: Value
+    annotator: str
+    rule: str  # review, agreement, latest non-empty, only label, no objects, skipped
+    overruled: tuple[str, ...] = ()
+
+
+def final_labels(project: LabelProject) -> dict[int, Decision]:
+    """The decision for each labelled image (:data:`RULE`): no empty or older label of one
+    annotator replaces another's label with objects unless a reviewer accepted it."""
     rows = project.rows(  # in the order of their last save (the history's row order)
         "SELECT labels.image_id, labels.annotator, labels.value, labels.revision, "
         "MAX(history.rowid) AS last FROM labels JOIN history USING (image_id, annotator) "
@@ -40,24 +56,50 @@ def final_labels(project: LabelProject) -> dict[int, tuple[Value, str]]:
         if current and review["verdict"] == "rejected":
             continue
         row["accepted"] = current and review["verdict"] == "accepted"
+        row["value"] = json.loads(row["value"])
         by_image.setdefault(row["image_id"], []).append(row)
-    return {image_id: _decide(project, labels) for image_id, labels in by_image.items()}
+    return {image_id: _decide(project.kind, labels) for image_id, labels in by_image.items()}
 
 
-def _decide(project: LabelProject, labels: list[dict[str, Any]]) -> tuple[Value, str]:
+def conflicts(project: LabelProject) -> list[dict[str, Any]]:
+    """The images whose annotators disagree: whose label was taken, by which rule, and whose
+    were not; what a person checks before the dataset is made."""
+    files = {row["id"]: row["file"] for row in project.rows("SELECT id, file FROM images")}
+    decided = sorted(final_labels(project).items(), key=lambda item: files[item[0]])
+    return [
+        {"image": files[i], "chosen": d.annotator, "rule": d.rule, "overruled": list(d.overruled)}
+        for i, d in decided
+        if d.overruled
+    ]
+
+
+def _decide(kind: LabelKind, labels: list[dict[str, Any]]) -> Decision:
     accepted = [row for row in labels if row["accepted"]]
     people = [row for row in labels if not row["annotator"].startswith(DATASET_PREFIX)]
-    candidates = accepted or people or labels
-    chosen = candidates[-1]
-    if not accepted and project.kind.votes:  # the most common answer, ties to the latest
+    candidates = people or labels
+    said = [row for row in candidates if not row["value"].get("skip")]  # skips say nothing
+    if accepted:
+        return _decision(kind, accepted[-1], "review", said)
+    filled = [row for row in said if kind.classes_in(row["value"])]
+    if not filled:
+        return _decision(kind, (said or candidates)[-1], "no objects" if said else "skipped", [])
+    groups = [[row for row in filled if kind.same(row["value"], o["value"])] for o in filled]
+    largest = max(len(group) for group in groups)
+    chosen = [group for group in groups if len(group) == largest][-1][-1]
+    rule = "agreement" if largest > 1 else "latest non-empty" if len(filled) > 1 else "only label"
+    return _decision(kind, chosen, rule, said)
 
-        def answer(row: dict[str, Any]) -> str:
-            return json.dumps(sorted(project.kind.classes_in(json.loads(row["value"]))))
 
-        counts = Counter(answer(row) for row in candidates)
-        most = max(counts.values())
-        chosen = [row for row in candidates if counts[answer(row)] == most][-1]
-    return json.loads(chosen["value"]), chosen["annotator"]
+def _decision(
+    kind: LabelKind, chosen: dict[str, Any], rule: str, said: list[dict[str, Any]]
+) -> Decision:
+    """``chosen``, and the annotators among ``said`` whose labels say something else."""
+    overruled = tuple(
+        row["annotator"]
+        for row in said
+        if row is not chosen and not kind.same(row["value"], chosen["value"])
+    )
+    return Decision(chosen["value"], chosen["annotator"], rule, overruled)
 
 
 def project_scan(project: LabelProject) -> Scan:
@@ -68,11 +110,12 @@ def project_scan(project: LabelProject) -> Scan:
                 multi_label=project.info.multi_label, root=project.folder / "images")  # fmt: skip
     used: Counter[str] = Counter()
     for image in project.rows("SELECT * FROM images ORDER BY file"):
-        value, annotator = final.get(image["id"], (None, ""))
-        if value is None or value.get("skip"):
-            scan.skip(image["file"], "skipped by its annotator" if value else "not labelled yet")
+        decision = final.get(image["id"])
+        if decision is None or decision.value.get("skip"):
+            scan.skip(image["file"], "skipped by its annotator" if decision else "not labelled yet")
             continue
-        item = project.kind.item(image["file"], value, (image["width"], image["height"]))
+        annotator = decision.annotator
+        item = project.kind.item(image["file"], decision.value, (image["width"], image["height"]))
         item.path = project.folder / "images" / image["file"]
         item.split = image["split"]
         scan.items.append(item)
@@ -81,6 +124,7 @@ def project_scan(project: LabelProject) -> Scan:
         "label_project": project.name,
         "labels_by": dict(used),
         "progress": progress(project),
+        "disagreements": sum(1 for d in final.values() if d.overruled),
         "finished": now(),
     }
     return scan

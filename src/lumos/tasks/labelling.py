@@ -28,7 +28,6 @@ class LabelKind(ABC):
     dataset_kind: TaskKind  # what the finished labels make a dataset of
     noun: str  # what one label is called in messages
     multi_label: bool = False  # whether an image may carry several classes
-    votes: bool = False  # whether annotators' answers are counted (else the latest decides)
 
     def check(
         self, value: Any, classes: list[str], multi_label: bool, size: tuple[int, int]

@@ -14,7 +14,6 @@ class ClassLabels(LabelKind):
     dataset_kind = "classification"
     noun = "class"
     multi_label = True
-    votes = True
 
     def _check(
         self, value: Value, classes: list[str], multi_label: bool, size: tuple[int, int]

@@ -11,7 +11,9 @@ from fastapi import APIRouter, File, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from lumos.label import (
+    RULE,
     agreement,
+    conflicts,
     finish,
     images_below,
     list_projects,
@@ -100,6 +102,12 @@ async def label_upload(
 @router.get("/{name}/agreement")
 def label_agreement(request: Request, name: str) -> dict[str, Any]:
     return agreement(project_of(request, name))
+
+
+@router.get("/{name}/conflicts")
+def label_conflicts(request: Request, name: str) -> dict[str, Any]:
+    """The images whose annotators disagree, and the rule the dataset will be made by."""
+    return {"rule": RULE, "conflicts": conflicts(project_of(request, name))}
 
 
 @router.post("/{name}/prelabel", status_code=202)

@@ -270,6 +270,13 @@ async function labelForms(tool) {
   $("#label-finish").addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
+    const { rule, conflicts } = await api(`${tool.base}/conflicts`);
+    if (conflicts.length) {
+      const listed = conflicts.slice(0, 12).map((c) => `${c.image}: ${c.chosen}'s label (${c.rule}), not ${c.overruled.join(", ")}'s`);
+      const more = conflicts.length > 12 ? [`… and ${conflicts.length - 12} more`] : [];
+      const asked = `Annotators disagree on ${conflicts.length} image${conflicts.length === 1 ? "" : "s"}. The rule: ${rule}.\n\n${[...listed, ...more].join("\n")}\n\nMake the dataset with these labels?`;
+      if (!confirm(asked)) return;
+    }
     const made = await api(`${tool.base}/dataset`, { method: "POST", json: { dataset: form.get("dataset"), new_version: form.get("new_version") === "on" } });
     flash(`created dataset ${made.dataset}`, true);
     $("#flash").append(" ", el("a", { href: `/datasets/${encodeURIComponent(made.dataset)}` }, "open it"));
