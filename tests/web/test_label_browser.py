@@ -312,3 +312,60 @@ def test_a_box_drawn_zoomed_in_lands_where_it_was_drawn(browser, site) -> None:
     assert np.allclose([box["x1"], box["y1"], box["x2"], box["y2"]], [90, 90, 110, 105], atol=1), (
         box
     )
+
+
+def test_boxes_inside_boxes_the_object_list_and_no_silent_empty_save(browser, site) -> None:
+    page = _page(browser, site, "det")
+    project = LabelProject.open("det", site[1])
+    first, second, third = queue(project, "ann")
+    _drag(page, (20, 20), (200, 200))  # a large box
+    _drag(page, (60, 60), (100, 100))  # inside it, without a mode: moves the large box
+    expect(page.locator("#label-objects .label-object")).to_have_count(1)
+    page.keyboard.press("b")  # draw mode: a drag inside the box makes a new one
+    expect(page.locator("#label-mode")).to_contain_text("draw mode")
+    _drag(page, (80, 80), (120, 120))
+    page.keyboard.press("b")
+    page.keyboard.down("Shift")  # and Shift-drag does too, out of draw mode
+    _drag(page, (90, 90), (400, 400))  # dragged past the image's edge: kept inside
+    page.keyboard.up("Shift")
+    objects = page.locator("#label-objects .label-object")
+    expect(objects).to_have_count(3)
+    objects.nth(1).locator("select").select_option("owl")  # relabelled from the list
+    objects.nth(0).get_by_role("checkbox").check()  # the large box hidden: clicks pass it
+    objects.nth(2).get_by_role("button", name="delete box 3").click()
+    expect(objects).to_have_count(2)
+    page.keyboard.press("Enter")
+    expect(page.locator("#label-position")).to_contain_text("image 2 of 3")
+    page.wait_for_function(
+        "() => document.querySelector('#label-progress').textContent.startsWith('1 of 3')"
+    )
+    large, inner = project.label(first, "ann")["value"]["boxes"]
+    assert [large["class"], inner["class"]] == ["cat", "owl"]
+    assert np.allclose([inner["x1"], inner["y1"], inner["x2"], inner["y2"]], [80, 80, 120, 120],
+                       atol=2)  # fmt: skip
+
+    page.once("dialog", lambda dialog: dialog.dismiss())  # Enter on no boxes asks first
+    page.keyboard.press("Enter")
+    expect(page.locator("#label-position")).to_contain_text("image 2 of 3")
+    assert project.label(second, "ann")["value"] is None  # dismissed: nothing saved
+    page.keyboard.press("n")  # marked "no objects": saved without asking
+    expect(page.locator("#label-position")).to_contain_text("image 3 of 3")
+    _drag(page, (300, 200), (500, 400))  # past the corner: clipped to the image
+    page.keyboard.press("Enter")
+    expect(page.locator("#flash")).to_contain_text("All done")
+    assert project.label(second, "ann")["value"] == {"boxes": []}
+    [clipped] = project.label(third, "ann")["value"]["boxes"]
+    assert [clipped["x2"], clipped["y2"]] == [320, 240]
+
+    page.focus("#label-show")  # a form control has the keys: no shortcut fires
+    page.keyboard.press("n")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#label-position")).to_contain_text("image 3 of 3")
+    assert len(project.label(third, "ann")["value"]["boxes"]) == 1
+    page.fill("#annotator", "other")
+    page.keyboard.press("Tab")  # named: the queue is theirs, the keys go back to the image
+    expect(page.locator("#label-position")).to_contain_text("image 1 of 3")
+    expect(page.locator("#label-stage")).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#label-position")).to_contain_text("image 2 of 3")
+    expect(page.locator("#label-show")).to_have_value("all")

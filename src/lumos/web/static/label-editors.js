@@ -49,35 +49,67 @@ class ClassEditor {
   draw() {}
 }
 
-class ShapeEditor { // boxes and polygons share selection, undo, copy and drawing of labels
-  constructor(tool, key) { this.tool = tool; this.key = key; this.items = []; this.edits = []; this.selected = -1; this.current = tool.classes[0]; }
-  load(value) { this.items = value && value[this.key] ? structuredClone(value[this.key]) : []; this.edits = []; this.selected = -1; }
+class ShapeEditor { // boxes and polygons share selection, undo, copy, the object list and drawing
+  constructor(tool, key, nouns) {
+    this.tool = tool; this.key = key; this.nouns = nouns; this.items = []; this.edits = []; this.selected = -1;
+    this.current = tool.classes[0]; this.hidden = new Set(); this.listed = null;
+  }
+  load(value) { this.replace(value && value[this.key] ? structuredClone(value[this.key]) : []); this.edits = []; }
+  replace(items) { this.items = items; this.selected = -1; this.hidden.clear(); this.listed = null; } // new objects: listed anew
   get value() { return { [this.key]: this.items }; }
+  count(n) { return `${n} ${n === 1 ? this.nouns[0] : this.nouns[1]}`; }
   remember() { this.edits.push(structuredClone(this.items)); }
   undoEdit() {
     if (!this.edits.length) return false;
-    this.items = this.edits.pop(); this.selected = -1; this.tool.draw(); return true;
+    this.replace(this.edits.pop()); this.tool.draw(); return true;
   }
-  copy(items) { this.remember(); this.items = structuredClone(items); this.tool.draw(); }
+  copy(items) { this.remember(); this.replace(structuredClone(items)); this.tool.draw(); }
   choose(name) {
     this.current = name;
     if (this.selected >= 0) { this.remember(); this.items[this.selected].class = name; }
     this.tool.draw();
   }
-  remove() {
-    if (this.selected < 0) return;
-    this.remember(); this.items.splice(this.selected, 1); this.selected = -1; this.tool.draw();
+  remove(index = this.selected) {
+    if (index < 0) return;
+    this.remember(); this.items.splice(index, 1); this.selected = -1; this.tool.draw();
   }
+  shown(item) { return !this.hidden.has(item); }
   ready() { return true; }
   chosen() { return this.selected >= 0 ? [this.items[this.selected].class] : [this.current]; }
   colour(name) { return COLOURS[this.tool.classes.indexOf(name) % COLOURS.length]; }
+  inside(x, y) { // a point kept within the image
+    const { width, height } = this.tool.current.image;
+    return [Math.min(Math.max(x, 0), width), Math.min(Math.max(y, 0), height)];
+  }
+  list(container) { // the objects beside the canvas: select, relabel, hide, delete
+    const signature = JSON.stringify([this.items.map((o) => o.class), this.selected, this.items.map((o) => this.hidden.has(o))]);
+    if (signature === this.listed) return;
+    this.listed = signature;
+    const heading = el("p", { class: "muted" }, this.items.length ? this.count(this.items.length) : `no ${this.nouns[1]} yet`);
+    container.replaceChildren(heading, ...this.items.map((item, i) => {
+      const relabel = el("select", { "aria-label": `class of ${this.nouns[0]} ${i + 1}`,
+        onchange: (e) => { this.remember(); item.class = e.target.value; e.target.blur(); this.tool.draw(); } },
+      ...this.tool.classes.map((c) => el("option", { value: c }, c)));
+      relabel.value = item.class;
+      const hide = el("input", { type: "checkbox", title: "hide", "aria-label": `hide ${this.nouns[0]} ${i + 1}`,
+        onchange: (e) => { e.target.checked ? this.hidden.add(item) : this.hidden.delete(item); e.target.blur(); this.tool.draw(); } });
+      hide.checked = this.hidden.has(item);
+      const swatch = el("span", { class: "swatch" });
+      swatch.style.background = this.colour(item.class);
+      return el("div", { class: `label-object${i === this.selected ? " selected" : ""}` },
+        el("button", { class: "link", onclick: () => { this.selected = i; this.tool.draw(); } }, swatch, `${this.nouns[0]} ${i + 1}`),
+        relabel, el("label", { class: "check" }, hide, "hide"),
+        el("button", { title: "delete", "aria-label": `delete ${this.nouns[0]} ${i + 1}`, onclick: () => this.remove(i) }, "✕"));
+    }));
+  }
 }
 
 class BoxEditor extends ShapeEditor {
-  constructor(tool) { super(tool, "boxes"); this.drag = null; }
-  hit([x, y]) { // [index, corner or null]; topmost first
+  constructor(tool) { super(tool, "boxes", ["box", "boxes"]); this.drag = null; this.drawing = false; }
+  toggleDraw() { this.drawing = !this.drawing; this.tool.mode(this.drawing ? "draw mode: every drag makes a new box (b to leave)" : ""); }
+  hit([x, y]) { // [index, corner or null]; topmost first, hidden boxes left out
     const grab = HANDLE / this.tool.view.scale;
-    if (this.selected >= 0) {
+    if (this.selected >= 0 && this.shown(this.items[this.selected])) {
       const b = this.items[this.selected];
       const corners = [[b.x1, b.y1], [b.x2, b.y1], [b.x2, b.y2], [b.x1, b.y2]];
       const corner = corners.findIndex(([cx, cy]) => Math.abs(cx - x) <= grab && Math.abs(cy - y) <= grab);
@@ -85,12 +117,13 @@ class BoxEditor extends ShapeEditor {
     }
     for (let i = this.items.length - 1; i >= 0; i--) {
       const b = this.items[i];
-      if (x >= b.x1 && x <= b.x2 && y >= b.y1 && y <= b.y2) return [i, null];
+      if (this.shown(b) && x >= b.x1 && x <= b.x2 && y >= b.y1 && y <= b.y2) return [i, null];
     }
     return [-1, null];
   }
-  down(at) {
-    const [index, corner] = this.hit(at);
+  down(at, fresh = false) { // fresh (draw mode, Shift): a new box wherever the drag starts
+    at = this.inside(...at);
+    const [index, corner] = this.drawing || fresh ? [-1, null] : this.hit(at);
     this.remember();
     if (index < 0) {
       this.items.push({ x1: at[0], y1: at[1], x2: at[0], y2: at[1], class: this.current });
@@ -105,10 +138,13 @@ class BoxEditor extends ShapeEditor {
   move(at) {
     if (!this.drag) return;
     const b = this.items[this.selected];
-    if (this.drag.kind === "move") {
-      const dx = at[0] - this.drag.from[0], dy = at[1] - this.drag.from[1];
+    if (this.drag.kind === "move") { // the whole box stays inside the image
+      const { width, height } = this.tool.current.image;
+      const dx = Math.min(Math.max(at[0] - this.drag.from[0], -b.x1), width - b.x2);
+      const dy = Math.min(Math.max(at[1] - this.drag.from[1], -b.y1), height - b.y2);
       b.x1 += dx; b.x2 += dx; b.y1 += dy; b.y2 += dy; this.drag.from = at;
     } else {
+      at = this.inside(...at);
       const c = this.drag.corner;
       if (c === 0 || c === 3) b.x1 = at[0]; else b.x2 = at[0];
       if (c === 0 || c === 1) b.y1 = at[1]; else b.y2 = at[1];
@@ -131,6 +167,7 @@ class BoxEditor extends ShapeEditor {
     context.setLineDash(dashed ? [6, 4] : []);
     context.font = "12px system-ui";
     items.forEach((b, i) => {
+      if (!dashed && !this.shown(b)) return;
       const [x, y] = [view.x + b.x1 * view.scale, view.y + b.y1 * view.scale];
       const [w, h] = [(b.x2 - b.x1) * view.scale, (b.y2 - b.y1) * view.scale];
       context.strokeStyle = this.colour(b.class);
@@ -149,8 +186,8 @@ class BoxEditor extends ShapeEditor {
 }
 
 class PolygonEditor extends ShapeEditor {
-  constructor(tool) { super(tool, "polygons"); this.open = null; }
-  inside([x, y], points) {
+  constructor(tool) { super(tool, "polygons", ["polygon", "polygons"]); this.open = null; }
+  contains([x, y], points) {
     let hit = false;
     for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
       const [xi, yi] = points[i], [xj, yj] = points[j];
@@ -159,8 +196,9 @@ class PolygonEditor extends ShapeEditor {
     return hit;
   }
   down(at) {
+    at = this.inside(...at);
     if (this.open) { this.open.push(at); this.tool.draw(); return; }
-    const index = this.items.map((p, i) => [p, i]).reverse().find(([p]) => this.inside(at, p.points));
+    const index = this.items.map((p, i) => [p, i]).reverse().find(([p]) => this.shown(p) && this.contains(at, p.points));
     if (index) { this.selected = index[1]; this.tool.draw(); return; }
     this.selected = -1; this.open = [at]; this.tool.draw();
   }
@@ -180,6 +218,7 @@ class PolygonEditor extends ShapeEditor {
     context.lineWidth = 2;
     context.setLineDash(dashed ? [6, 4] : []);
     items.forEach((p, i) => {
+      if (!dashed && !this.shown(p)) return;
       path(p.points); context.closePath();
       context.strokeStyle = this.colour(p.class);
       context.globalAlpha = i === this.selected ? 0.5 : 0.3; context.fillStyle = this.colour(p.class); context.fill();

@@ -46,7 +46,11 @@ class LabelTool {
   get annotator() { return $("#annotator").value.trim(); }
   async start() {
     $("#annotator").value = localStorage.getItem("lumos-annotator") || "";
-    $("#annotator").addEventListener("change", guarded(() => { localStorage.setItem("lumos-annotator", this.annotator); return this.reload(); }));
+    $("#annotator").addEventListener("change", guarded(() => {
+      localStorage.setItem("lumos-annotator", this.annotator);
+      setTimeout(() => $("#label-stage").focus()); // named: the keys go to the image, not the next field
+      return this.reload();
+    }));
     const show = $("#label-show");
     show.append(el("option", { value: "all" }, "all images"), el("option", { value: "unlabelled" }, "not labelled by me"),
       ...this.classes.map((c) => el("option", { value: `class:${c}` }, `class ${c}`)));
@@ -63,17 +67,22 @@ class LabelTool {
     $("#label-classes").replaceChildren(...this.classes.map((c, i) => el("button", { "data-class": c, onclick: guarded(() => this.choose(c)) },
       el("kbd", {}, KEYS[i] || ""), c)));
     const actions = { "#label-prev": () => this.go(-1), "#label-next": () => this.go(1), "#label-skip": () => this.skip(),
-      "#label-undo": () => this.undo(), "#label-copy": () => this.copyPrevious(), "#label-save": () => this.commit(true) };
+      "#label-undo": () => this.undo(), "#label-copy": () => this.copyPrevious(), "#label-save": () => this.commit(true),
+      "#label-none": () => this.nothing(), "#label-draw": () => this.editor.toggleDraw() };
     for (const [selector, action] of Object.entries(actions)) $(selector).addEventListener("click", guarded(action));
-    $("#label-copy").hidden = !(this.editor instanceof ShapeEditor);
+    const shapes = this.editor instanceof ShapeEditor;
+    for (const button of ["#label-copy", "#label-none", "#label-objects"]) $(button).hidden = !shapes;
+    $("#label-draw").hidden = !this.editor.toggleDraw;
     $("#label-keys").replaceChildren(...["1-9/0 class", "←/→ move", "s skip", "z undo", "Enter save and next",
-      ...(this.editor instanceof ShapeEditor ? ["c copy previous", "Del delete", "wheel zoom", "right-drag pan", "f fit"] : [])]
+      ...(shapes ? ["n no objects", "c copy previous", "Del delete", "wheel zoom", "right-drag pan", "f fit"] : []),
+      ...(this.editor.toggleDraw ? ["b draw mode", "Shift-drag new box"] : [])]
       .map((t) => el("span", { class: "label-keys" }, el("kbd", {}, t.split(" ")[0]), t.split(" ").slice(1).join(" "), " ")));
   }
   keys() {
     document.addEventListener("keydown", guarded(async (event) => {
-      if (event.target.closest("input, select, textarea")) return;
       const key = event.key;
+      if (event.target.closest("input, select, textarea")) return; // typing or choosing: not a shortcut
+      if (event.target.closest("button") && (key === "Enter" || key === " ")) return; // the button's own
       const index = KEYS.indexOf(key);
       if (index >= 0 && index < this.classes.length) { window.lumosKeyAt = performance.now(); await this.choose(this.classes[index]); }
       else if (key === "ArrowRight") await this.go(1);
@@ -81,6 +90,8 @@ class LabelTool {
       else if (key === "s") { window.lumosKeyAt = performance.now(); await this.skip(); }
       else if (key === "z") await this.undo();
       else if (key === "c" && this.editor.copy) this.copyPrevious();
+      else if (key === "n" && this.editor.copy) await this.nothing();
+      else if (key === "b" && this.editor.toggleDraw) this.editor.toggleDraw();
       else if ((key === "Delete" || key === "Backspace") && this.editor.remove) this.editor.remove();
       else if (key === "Escape" && this.editor.cancel) this.editor.cancel();
       else if (key === "f") this.fit();
@@ -95,7 +106,7 @@ class LabelTool {
     this.canvas.addEventListener("mousedown", (e) => {
       if (!this.current || !this.editor.down) return;
       if (e.button !== 0) { pan = this.view.point(e); return; }
-      this.editor.down(this.view.toImage(this.view.point(e)));
+      this.editor.down(this.view.toImage(this.view.point(e)), e.shiftKey);
     });
     window.addEventListener("mousemove", (e) => {
       if (pan) { const at = this.view.point(e); this.view.x += at[0] - pan[0]; this.view.y += at[1] - pan[1]; pan = at; this.draw(); }
@@ -163,8 +174,10 @@ class LabelTool {
     this.editor.draw(context, this.view);
     const chosen = new Set(this.editor.chosen());
     for (const button of $("#label-classes").children) button.classList.toggle("chosen", chosen.has(button.dataset.class));
+    if (this.editor.list) this.editor.list($("#label-objects"));
   }
   status(text) { $("#label-status").textContent = text; }
+  mode(text) { $("#label-mode").textContent = text; $("#label-mode").hidden = !text; }
   async choose(name) { if (this.needName()) return; await this.editor.choose(name); }
   needName() {
     if (this.annotator) return false;
@@ -176,7 +189,14 @@ class LabelTool {
   async commit(advance) {
     if (this.needName() || !this.current) return;
     if (!this.editor.ready()) { flash("choose a class first"); return; }
+    const empty = this.editor.items && !this.editor.items.length;
+    if (empty && !confirm(`No ${this.editor.nouns[1]} on this image. Save it as an image with no objects?`)) return;
     await this.save(this.editor.value, advance);
+  }
+  async nothing() { // marked explicitly: an image with no objects, saved without asking
+    if (this.needName() || !this.current) return;
+    this.editor.load(null);
+    await this.save(this.editor.value, true);
   }
   async save(value, advance) {
     const { id, revision } = this.current;
@@ -192,6 +212,7 @@ class LabelTool {
       this.summary();
     }).catch((e) => { flash(e.message); this.status(`not saved: ${e.message}`); });
     if (advance && this.position + 1 < this.ids.length) { this.position += 1; await this.show(); }
+    else if (advance) saved.then(() => flash(`All done: that was the last of the ${this.ids.length} images shown.`, true));
     await saved;
   }
   async go(step) {
@@ -233,8 +254,7 @@ class LabelTool {
   describe(value) {
     if (value.skip) return "skipped";
     if (value.classes) return value.classes.join(", ");
-    const items = value[this.editor.key] || [];
-    return `${items.length} ${this.editor.key}`;
+    return this.editor.count((value[this.editor.key] || []).length);
   }
   async review(annotator, verdict) {
     if (this.needName()) return;
@@ -254,8 +274,11 @@ class LabelTool {
 }
 
 async function labelForms(tool) {
-  const models = await api("/api/models");
+  const task = $("#label-tool").dataset.task;
+  const models = (await api("/api/models")).filter((m) => m.task === task); // only those that can pre-label it
   $("#label-models").replaceChildren(...models.map((m) => el("option", { value: m.name }, m.name)));
+  $("#label-prelabel button").disabled = !models.length;
+  $("#label-prelabel-state").textContent = models.length ? "" : `no saved ${task} model yet`;
   $("#label-upload").addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
     const answer = await api(`${tool.base}/images`, { method: "POST", body: new FormData(event.target) });
