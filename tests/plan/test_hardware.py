@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -84,7 +85,11 @@ def test_epoch_time_and_cost_on_one_gpu_and_the_whole_catalogue_ranked(
     planner = Planner(workload("lenet5", (1, 32, 32)))
     assert run["largest_batch"] == planner.largest_batch(16_000_000_000 - RESERVED)
     peak = 8.1e12  # fp32, no TF32 on a T4
-    epoch = 60000 * share["flops_per_image"] / (peak * share["share"])
+    compute = 60000 * share["flops_per_image"] / (peak * share["share"])
+    overhead = math.ceil(60000 / 64) * share["step_seconds"]  # a step's fixed cost, measured
+    assert share["step_seconds"] > 0 and run["overhead_seconds"] == pytest.approx(overhead)
+    assert run["compute_seconds"] == pytest.approx(compute) and run["loading_seconds"] is None
+    epoch = compute + overhead  # no dataset: nothing to load or validate
     assert run["epoch_seconds"] == pytest.approx(epoch)
     assert run["usd_per_run"] == pytest.approx(0.35 * 5 * epoch / 3600)
     assert run["kwh_per_run"] == pytest.approx(70 * 5 * epoch / 3600 / 1000)

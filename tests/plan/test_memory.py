@@ -10,9 +10,11 @@ import pytest
 
 from helpers import lenet_workspace, run_cli
 from lumos.bundle import Bundle
+from lumos.models.zoo import list_models
 from lumos.plan import Planner, estimate, workload
 from lumos.plan.measure import training_peak
 from lumos.plan.trace import trace_real
+from lumos.tasks import task_of
 
 
 @pytest.mark.parametrize(
@@ -40,11 +42,45 @@ def test_the_fake_trace_is_the_real_steps_and_near_the_allocators_peak(
     assert 0.8 <= training_peak(work, batch) / plan.training <= 1.25
 
 
-def test_a_detector_is_traced_on_real_tensors_and_extrapolated() -> None:
+def test_a_detector_runs_a_real_step_at_the_batch_asked_and_grows_beyond() -> None:
     planner = Planner(workload("fcos_resnet18_fpn", (3, 64, 64), num_classes=3))
-    one, four = planner.plan(1), planner.plan(4)
-    assert one.extrapolated and four.extrapolated and four.training > one.training
-    assert 0.75 <= training_peak(planner.work, 4) / four.training <= 1.25
+    four, eight = planner.plan(4), planner.plan(8)
+    assert four.how == eight.how == "real step" and eight.training > four.training
+    assert 0.9 <= training_peak(planner.work, 8) / eight.training <= 1.1
+    planner._real_limit = 8  # beyond the largest real step: on the line through 4 and 8
+    grown = planner.plan(16)
+    assert grown.how == "grown from real steps"
+    assert grown.training - eight.training == 2 * (eight.training - four.training)
+    assert grown.training == sum(grown.training_parts.values())
+
+
+ZOO_INPUTS = {"detection": (3, 64, 64), "segmentation": (3, 32, 32)}
+
+
+def _adds_up(network: str, batches: tuple[int, ...]) -> None:
+    task = task_of(network)
+    shape = (1, 32, 32) if network == "lenet5" else ZOO_INPUTS.get(task.name, (3, 32, 32))
+    planner = Planner(workload(network, shape, num_classes=3))
+    for batch in batches:
+        plan = planner.plan(batch)
+        parts = plan.training_parts
+        assert plan.training == sum(parts.values()) and min(parts.values()) >= 0, parts
+        assert parts["gradients"] <= plan.gradients and parts["activations"] <= plan.activations
+        assert plan.inference == plan.weights + plan.inputs + plan.inference_working
+
+
+@pytest.mark.parametrize("network", [entry.name for entry in list_models()])
+def test_every_zoo_networks_plan_is_the_sum_of_its_parts(network: str) -> None:
+    """The training peak is what was live then, part by part; inference is the weights, the
+    batch and its working buffers: every network of the zoo, every task, every trace."""
+    _adds_up(network, (2,))
+
+
+@pytest.mark.parametrize("network", ["resnet18", "unet", "fcos_resnet18_fpn", "googlenet"])
+def test_a_plan_adds_up_at_every_batch_size(network: str) -> None:
+    """One network of each task and each way of tracing (fake tensors, real steps) at
+    three batch sizes (every network at each would take the suite minutes)."""
+    _adds_up(network, (3, 4, 9))
 
 
 def test_the_seeds_rule_of_thumb_and_the_largest_batch_that_fits() -> None:
@@ -118,3 +154,12 @@ def test_plan_a_saved_model_at_its_own_input(
     assert plan["network"] == "lenet5" and plan["batch"] == 16
     assert plan["input_shape"] == [spec.in_channels, *spec.input_size]
     assert plan["parameters"] == Planner(workload(spec)).plan(1).parameters  # its 10 classes
+
+
+def test_a_batch_the_network_cannot_train_at_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    code, _, err = run_cli(monkeypatch, capsys, "plan", "deeplabv3_mobilenet_v3_large", "--input",
+                           "3x32x32", "--batch", "1")  # fmt: skip
+    assert code == 2 and "cannot train at batch 1 on 3x32x32 images" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

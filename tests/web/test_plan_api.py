@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import get_args
 
+import pytest
+
 from helpers import api_error, colour_folders, run_cli, workbench_client
 from lumos.choices import (
     ArtefactPrecision,
@@ -35,6 +37,15 @@ def test_the_plan_of_a_recipe_on_a_dataset_and_a_gpu(workspace: Workspace, tmp_p
     device = on_gpu["device"]
     assert device["device"] == "t4" and device["largest_batch"] > 16 and on_gpu["images"] > 0
     assert device["usd_per_run"] > 0 and 0 < on_gpu["share"] <= 1
+    # An epoch, part by part: compute (estimated), the steps' fixed cost and the loader's
+    # rate (both measured here), overlapping loading, then validation.
+    assert on_gpu["step_seconds"] > 0 and on_gpu["loader_rate"] > 0
+    steps = -(-on_gpu["images"] // 16)
+    assert device["overhead_seconds"] == pytest.approx(steps * on_gpu["step_seconds"])
+    assert device["loading_seconds"] == pytest.approx(on_gpu["images"] / on_gpu["loader_rate"])
+    busy = max(device["compute_seconds"] + device["overhead_seconds"], device["loading_seconds"])
+    assert device["epoch_seconds"] == pytest.approx(busy + device["validation_seconds"])
+    assert device["validation_seconds"] > 0
     automatic = client.get("/api/plan", params=query | {"gpu": "a100-40gb", "precision": "auto"})
     assert automatic.json()["memory"]["precision"] == "bf16"  # CUDA autocast where it has it
 

@@ -85,12 +85,13 @@ def plan_command(
 
 def _show_memory(title: str, plans: list[MemoryPlan], measured: list[int]) -> None:
     out.print(memory_table(plans, measured, title))
-    out.print(f"bytes; {plans[0].parameters:,} parameters; saved = activations kept for backward; "
-              "rule = the seeds' rule of thumb (12 bytes a parameter, 8 a layer output, 1 an "
-              "input value) and its error")  # fmt: skip
-    if plans[0].extrapolated:
-        out.print("traced on real tensors at batch 1 and 2 (its shapes follow its data), "
-                  "grown linearly")  # fmt: skip
+    out.print(f"bytes; {plans[0].parameters:,} parameters; train = the sum of what is live at "
+              "its peak: weights, optimiser state, input batch, saved activations, gradients "
+              "made so far, the step's working buffers; rule = the seeds' rule of thumb (12 "
+              "bytes a parameter, 8 a layer output, 1 an input value) and its error")  # fmt: skip
+    for plan in plans:
+        if plan.how != "traced":
+            out.print(f"batch {plan.batch}: {plan.how} here (its shapes follow its data)")
 
 
 def _say_fit(plans: list[MemoryPlan], fits: int, where: str) -> None:

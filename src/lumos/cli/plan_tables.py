@@ -11,18 +11,17 @@ if TYPE_CHECKING:
     from lumos.plan.report import PlanReport
     from lumos.plan.timing import Efficiency
 
-COLUMNS = ("batch", "weights", "grads", "optim", "saved", "input", "train", "rule", "infer",
-           "rule")  # fmt: skip
+COLUMNS = ("batch", "weights", "optim", "input", "saved", "grads", "working", "train", "rule",
+           "infer", "rule")  # fmt: skip
 
 
 def memory_table(plans: list[MemoryPlan], measured: list[int], title: str) -> Table:
     table = Table(*COLUMNS, *(["measured"] if measured else []), title=title)
     for index, plan in enumerate(plans):
         train_rule, test_rule = plan.rule_of_thumb
-        held = (plan.weights, plan.gradients, plan.optimizer_state, plan.activations, plan.inputs)
         table.add_row(
             str(plan.batch),
-            *(_size(v) for v in (*held, plan.training)),
+            *(_size(v) for v in (*plan.training_parts.values(), plan.training)),
             f"{_size(train_rule)} ({_error(train_rule, plan.training)})",
             _size(plan.inference),
             f"{_size(test_rule)} ({_error(test_rule, plan.inference)})",

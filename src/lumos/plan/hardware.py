@@ -1,8 +1,10 @@
 """The accelerator catalogue: memory, throughput, power and price of the GPUs a plan is
-made for, from the YAML shipped with lumos and the workspace's own ``gpus.yaml``."""
+made for, from the YAML shipped with lumos and the workspace's own ``gpus.yaml``; and the
+memory this machine has free."""
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal
@@ -102,3 +104,15 @@ def _read(text: str, where: str) -> dict[str, Device]:
             field = ".".join(map(str, reason.get("loc", ()))) or "entry"
             raise CatalogueError(f"{where}: device {key!r}: {field}: {reason['msg']}") from None
     return devices
+
+
+def free_memory() -> int:
+    """Bytes of memory this machine can still give a process (Linux's MemAvailable, else
+    the free pages)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

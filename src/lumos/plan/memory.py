@@ -25,12 +25,15 @@ from lumos.bundle import Bundle
 from lumos.errors import LumosError, NotFoundError
 from lumos.models import NetworkSpec
 from lumos.models.registry import REGISTRY, default_input
+from lumos.plan.hardware import free_memory
 from lumos.plan.step import Workload
 from lumos.plan.trace import StepBytes, extrapolate, trace, trace_real
 from lumos.workspace import Workspace
 
 SECANT_GUESSES = 8  # then halving
 FIRST_GUESS = 64
+REAL_TRACE_LIMIT = 64  # images in the largest real step a plan runs
+SMALLEST_LIMIT = 4  # a real step this small is always run
 
 
 class PlanError(LumosError):
@@ -49,7 +52,10 @@ class MemoryPlan(StepBytes):
 
     def as_dict(self) -> dict[str, Any]:
         """Every figure, as ``lumos plan --json`` prints them."""
-        return asdict(self) | {"rule_of_thumb": self.rule_of_thumb}
+        return asdict(self) | {
+            "rule_of_thumb": self.rule_of_thumb,
+            "training_parts": self.training_parts,
+        }
 
     @property
     def rule_of_thumb(self) -> tuple[int, int]:
@@ -128,19 +134,30 @@ def estimate(
 
 class Planner:
     """Plans of one workload at any batch size, each traced once. A network whose shapes
-    follow its data is traced for real at batch 1 and 2, and extrapolated."""
+    follow its data runs a real step at the batch asked, up to :data:`REAL_TRACE_LIMIT`
+    images (fewer where such a step would take more than a quarter of this machine's free
+    memory); beyond, its figures grow on the line through its two largest real steps."""
 
     def __init__(self, work: Workload) -> None:
         self.work = work
         self._plans: dict[int, MemoryPlan] = {}
+        self._real: dict[int, StepBytes] = {}
         self._follows_data = False
 
     def plan(self, batch: int) -> MemoryPlan:
-        """The traced plan at ``batch``."""
+        """The traced plan at ``batch``; refused where the network cannot train at it."""
         if batch not in self._plans:
             work = self.work
+            try:
+                found = self._bytes(batch)
+            except (ValueError, RuntimeError) as e:  # the network's own refusal
+                shape = "x".join(map(str, work.input_shape))
+                raise PlanError(
+                    f"{work.spec.name} cannot train at batch {batch} on {shape} images: "
+                    f"{str(e).splitlines()[0]}"
+                ) from None
             self._plans[batch] = MemoryPlan(
-                **asdict(self._bytes(batch)),
+                **asdict(found),
                 network=work.spec.name,
                 input_shape=work.input_shape,
                 batch=batch,
@@ -152,11 +169,31 @@ class Planner:
     def _bytes(self, batch: int) -> StepBytes:
         found = None if self._follows_data else trace(self.work, batch)
         self._follows_data = found is None
-        return found or extrapolate(*self._real_steps, batch)
+        if found is not None:
+            return found
+        if batch <= SMALLEST_LIMIT or batch <= self._real_limit:
+            return self._real_step(batch)
+        half = self._real_limit // 2
+        lower, upper = (
+            (half, self._real_step(half)),
+            (self._real_limit, self._real_step(self._real_limit)),
+        )
+        return extrapolate(lower, upper, batch)
+
+    def _real_step(self, batch: int) -> StepBytes:
+        if batch not in self._real:
+            self._real[batch] = trace_real(self.work, batch)
+        return self._real[batch]
 
     @cached_property
-    def _real_steps(self) -> tuple[StepBytes, StepBytes]:
-        return trace_real(self.work, 1), trace_real(self.work, 2)
+    def _real_limit(self) -> int:
+        """The largest batch a real step is traced at: :data:`REAL_TRACE_LIMIT`, halved
+        while the line through batch 2 and 4 puts it above a quarter of the free memory."""
+        two, four = (2, self._real_step(2)), (4, self._real_step(4))
+        limit, room = REAL_TRACE_LIMIT, free_memory() // 4
+        while limit > SMALLEST_LIMIT and extrapolate(two, four, limit).training > room:
+            limit //= 2
+        return limit
 
     def largest_batch(self, memory: int, *, limit: int = 1 << 16) -> int:
         """The largest batch (up to ``limit``) whose training step fits in ``memory`` bytes;

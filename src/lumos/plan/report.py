@@ -53,11 +53,14 @@ def plan_report(
     epochs: int = 10,
     measure: bool = False,
     workspace_root: Path | None = None,
+    val_images: int = 0,
+    loader_rate: float | None = None,
 ) -> PlanReport:
     """Plan ``work`` at each of ``batches``; with ``measure``, one real training step each on
     this CPU; with ``memory`` (bytes), the largest batch that fits it; on each of
-    ``devices``, ``epochs`` of ``images`` at the largest batch planned (the efficiency
-    measured once, kept in the workspace)."""
+    ``devices``, ``epochs`` of ``images`` (and ``val_images`` to validate, the training
+    images read at ``loader_rate`` where it was measured) at the largest batch planned (the
+    efficiency measured once, kept in the workspace)."""
     planner = Planner(work)
     plans = [planner.plan(size) for size in batches]
     measured = [training_peak(work, plan.batch) for plan in plans] if measure else []
@@ -66,6 +69,6 @@ def plan_report(
         return PlanReport(work, plans, measured, fits, [], None)
     share = efficiency(work, efficiency_cache(workspace_root))
     largest = max(plan.batch for plan in plans)
-    runs = [on_device(planner, d, largest, images=images, epochs=epochs, measured=share)
-            for d in devices]  # fmt: skip
+    runs = [on_device(planner, d, largest, images=images, epochs=epochs, measured=share,
+                      val_images=val_images, loader_rate=loader_rate) for d in devices]  # fmt: skip
     return PlanReport(work, plans, measured, fits, runs, share)

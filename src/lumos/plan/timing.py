@@ -1,17 +1,26 @@
 """How long an epoch takes on a catalogue device, and what it costs.
 
-An epoch is the training step's FLOPs (counted operator by operator, forward and backward,
-:func:`lumos.plan.trace.step_flops`) times the images, over the device's peak throughput at
-the recipe's arithmetic times an efficiency: the share of peak this network's training
-really reaches. That share is measured here, on this machine: a few real training steps
-against the best dense matrix product this CPU does, both in its fastest arithmetic. A GPU reaches
-its own share, not this CPU's; the figure is a first estimate, stated beside every time.
+An epoch's parts, each said to be counted, measured or estimated:
+
+- compute: the training step's FLOPs (counted operator by operator, forward and backward,
+  :func:`lumos.plan.trace.step_flops`) times the images, over the device's peak throughput
+  (the catalogue's) at the recipe's arithmetic times an efficiency: the share of peak this
+  network's training really reaches, measured here (real training steps against the best
+  dense matrix product this CPU does, both in its fastest arithmetic). A GPU reaches its own
+  share, not this CPU's: an estimate;
+- step overhead: what a step costs whatever its batch (the framework's dispatch of every
+  operator, the optimiser's loop), measured here from steps at two batch sizes, once a step;
+  a device runs no step faster than its host dispatches it;
+- loading: the training images over the rate the data loader reads them (measured on the
+  dataset, where there is one); it overlaps compute, so the slower of the two counts;
+- validation: the validation images' forward passes (a third of a training step's FLOPs).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass, replace
@@ -34,13 +43,15 @@ GEMM = 1024  # the side of the matrices the CPU's best throughput is measured wi
 
 @dataclass(frozen=True)
 class Efficiency:
-    """The share of this CPU's best throughput one network's training step reaches."""
+    """The share of this CPU's best throughput one network's training step reaches, and
+    the fixed cost of a step."""
 
     flops_per_image: int  # one training step, forward and backward
-    images_per_second: float  # measured on this CPU
-    achieved: float  # FLOP/s
+    images_per_second: float  # measured on this CPU at the calibration batch
+    achieved: float  # FLOP/s, the step overhead left out
     peak: float  # FLOP/s of a dense matrix product, same arithmetic
     processor: str
+    step_seconds: float  # what a step costs whatever its batch
 
     @property
     def share(self) -> float:
@@ -49,16 +60,21 @@ class Efficiency:
 
 @dataclass(frozen=True)
 class DevicePlan:
-    """One recipe on one device: the batch it trains with, an epoch's time and cost."""
+    """One recipe on one device: the batch it trains with, an epoch's time (its parts, see
+    the module) and cost."""
 
     device: Device
     batch: int  # the batch asked for, or the largest that fits where that is smaller
     largest_batch: int
     arithmetic: str  # what the device computes the recipe's precision in
-    epoch_seconds: float
+    epoch_seconds: float  # max(compute + overhead, loading) + validation
     usd_per_epoch: float | None
     usd_per_run: float | None
     kwh_per_run: float
+    compute_seconds: float = 0.0
+    overhead_seconds: float = 0.0
+    loading_seconds: float | None = None  # None: no data loader measured
+    validation_seconds: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self) | {"device": self.device.key, "name": self.device.name}
@@ -74,11 +90,11 @@ def efficiency(work: Workload, cache: Path | None = None) -> Efficiency:
     if key in known:
         return Efficiency(**known[key])
     flops = step_flops(work)
-    step = TrainingStep(work, CALIBRATION_BATCH)
-    step()
-    seconds = statistics.median(_timed(step) for _ in range(STEPS))
-    rate = CALIBRATION_BATCH / seconds
-    found = Efficiency(flops, rate, flops * rate, _best_throughput(work.precision), _processor())
+    one, batch = (_step_seconds(TrainingStep(work, size)) for size in (1, CALIBRATION_BATCH))
+    per_image = max((batch - one) / (CALIBRATION_BATCH - 1), batch / CALIBRATION_BATCH / 10)
+    overhead = max(batch - CALIBRATION_BATCH * per_image, 0.0)
+    found = Efficiency(flops, CALIBRATION_BATCH / batch, flops / per_image,
+                       _best_throughput(work.precision), _processor(), overhead)  # fmt: skip
     if cache is not None:
         write_json_atomic(cache, known | {key: asdict(found)})
     return found
@@ -99,11 +115,20 @@ def on_device(
     images: int,
     epochs: int,
     measured: Efficiency,
+    val_images: int = 0,
+    loader_rate: float | None = None,
 ) -> DevicePlan:
-    """``planner``'s recipe at ``batch`` (or the largest that fits) on ``device``."""
+    """``planner``'s recipe at ``batch`` (or the largest that fits) on ``device``: an
+    epoch of ``images`` training and ``val_images`` validation images, the training images
+    read at ``loader_rate`` images/s where it was measured."""
     largest = planner.largest_batch(max(device.memory - RESERVED, 0))
     peak, arithmetic = device.throughput(planner.work.precision)
-    seconds = images * measured.flops_per_image / (peak * measured.share)
+    per_image = measured.flops_per_image / (peak * measured.share)
+    steps = math.ceil(images / max(min(batch, largest), 1))
+    compute, overhead = images * per_image, steps * measured.step_seconds
+    loading = images / loader_rate if loader_rate else None
+    validation = val_images * per_image / 3
+    seconds = max(compute + overhead, loading or 0.0) + validation
     hours = seconds * epochs / 3600
     price = device.usd_per_hour
     return DevicePlan(
@@ -115,6 +140,10 @@ def on_device(
         usd_per_epoch=price * seconds / 3600 if price is not None else None,
         usd_per_run=price * hours if price is not None else None,
         kwh_per_run=device.watts * hours / 1000,
+        compute_seconds=compute,
+        overhead_seconds=overhead,
+        loading_seconds=loading,
+        validation_seconds=validation,
     )
 
 
@@ -129,6 +158,12 @@ def ranked(runs: list[DevicePlan]) -> list[tuple[DevicePlan, int | None]]:
 
 def _run_cost(run: DevicePlan) -> float:
     return run.usd_per_run or 0.0
+
+
+def _step_seconds(step: TrainingStep) -> float:
+    """The median seconds of a steady-state step (after one that makes the state)."""
+    step()
+    return statistics.median(_timed(step) for _ in range(STEPS))
 
 
 def _timed(step: TrainingStep) -> float:
@@ -157,7 +192,7 @@ def _processor() -> str:
 def _cache_key(work: Workload) -> str:
     text = json.dumps(
         [work.spec.model_dump(mode="json"), work.optimizer, work.precision, _processor(),
-         torch.__version__, CALIBRATION_BATCH],
+         torch.__version__, CALIBRATION_BATCH, "step overhead"],
         sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -7,17 +7,23 @@ freed (a weak reference to the storage says when), so views and in-place results
 counted twice. The steady-state step is traced: the optimiser's state exists from a step
 before, the gradients were set to None.
 
+The peak is split into what was live at that moment: the weights, the optimiser's state and
+the input batch (held through every step), the activations autograd had saved, the
+gradients accumulated so far, and the rest (the step's working buffers); the parts add up
+to the peak. The activations are not all alive with all the gradients: the backward pass
+frees the one as it makes the other.
+
 A network whose shapes depend on its data (a detector's boxes, its non-maximum
-suppression) cannot run on fake tensors: it is traced on real ones at batch 1 and 2, and
-each figure grows linearly with the batch from there.
+suppression) cannot run on fake tensors: it is traced on real ones
+(:class:`lumos.plan.memory.Planner` says at which batch sizes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
-from typing import TypeVar
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal, TypeVar
 
 import torch
 from torch._subclasses.fake_tensor import (
@@ -33,6 +39,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from lumos.plan.step import TrainingStep, Workload, nbytes
 
 DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException)
+# How a figure was found: on fake tensors, by a real step at the batch, or on the line
+# through real steps at two other batch sizes.
+Traced = Literal["traced", "real step", "grown from real steps"]
 T = TypeVar("T")
 
 
@@ -45,23 +54,48 @@ class StepBytes:
     weights: int
     gradients: int
     optimizer_state: int
-    activations: int  # saved by autograd for the backward pass
+    activations: int  # the most autograd holds at once for the backward pass
     inputs: int
     training: int  # the peak of the step
     inference: int  # the peak of an inference forward
     layer_values: int
-    extrapolated: bool = field(default=False, compare=False)  # from real steps at batch 1, 2
+    # The training peak = weights + optimizer_state + inputs + the three below, live then.
+    peak_activations: int = 0
+    peak_gradients: int = 0
+    peak_working: int = 0  # the step's other buffers: the backward's, the optimiser's
+    inference_working: int = 0  # inference = weights + inputs + this
+    how: Traced = field(default="traced", compare=False)
+
+    @property
+    def training_parts(self) -> dict[str, int]:
+        """What the training peak holds, part by part (they add up to it)."""
+        return {
+            "weights": self.weights, "optimizer_state": self.optimizer_state,
+            "inputs": self.inputs, "activations": self.peak_activations,
+            "gradients": self.peak_gradients, "working": self.peak_working,
+        }  # fmt: skip
+
+
+Storages = dict[int, StorageWeakRef]  # storages by identity: saved ones, gradients
 
 
 class LiveTensorBytes(TorchDispatchMode):
-    """The largest sum of live storages made under this mode (``peak``, bytes); storages
-    in ``held`` existed before (weights changed in place are not new)."""
+    """The largest sum of live storages made under this mode (``peak``, bytes), and of
+    those among them in ``saved`` (``most_saved``); ``at_peak``: the bytes of ``saved``
+    and of ``gradients`` live at the peak. Storages in ``held`` existed before (weights
+    changed in place are not new)."""
 
-    def __init__(self, held: list[torch.Tensor]) -> None:
+    def __init__(
+        self, held: list[torch.Tensor], saved: Storages | None = None,
+        gradients: Storages | None = None,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.held = {_key(t.untyped_storage()) for t in held}
+        self.saved = {} if saved is None else saved  # filled while the step runs
+        self.gradients = {} if gradients is None else gradients
         self.live: dict[int, tuple[StorageWeakRef, int]] = {}
-        self.peak = 0
+        self.peak = self.most_saved = 0
+        self.at_peak = (0, 0)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
@@ -72,8 +106,18 @@ class LiveTensorBytes(TorchDispatchMode):
                 key = _key(storage)
                 if key not in self.live and key not in self.held:
                     self.live[key] = (StorageWeakRef(storage), storage.nbytes())
-        self.peak = max(self.peak, sum(size for _, size in self.live.values()))
+        saved = self._among(self.saved)
+        self.most_saved = max(self.most_saved, saved)
+        total = sum(size for _, size in self.live.values())
+        if total > self.peak:
+            self.peak, self.at_peak = total, (saved, self._among(self.gradients))
         return result
+
+    def _among(self, kind: Storages) -> int:
+        """Bytes of the live storages of ``kind`` (alive there too: the same storage)."""
+        return sum(
+            size for key, (_, size) in self.live.items() if key in kind and not kind[key].expired()
+        )
 
 
 def trace(work: Workload, batch: int) -> StepBytes | None:
@@ -84,16 +128,25 @@ def trace(work: Workload, batch: int) -> StepBytes | None:
 
 def trace_real(work: Workload, batch: int) -> StepBytes:
     """The bytes of ``work`` at ``batch``, traced on real tensors."""
-    return _traced(TrainingStep(work, batch))
+    return replace(_traced(TrainingStep(work, batch)), how="real step")
 
 
-def extrapolate(one: StepBytes, two: StepBytes, batch: int) -> StepBytes:
-    """Each figure at ``batch``, growing linearly from its value at batch 1 (``one``) and 2."""
-    names = [f.name for f in fields(StepBytes) if f.name != "extrapolated"]
-    grown = {name: getattr(two, name) - getattr(one, name) for name in names}
+def extrapolate(
+    lower: tuple[int, StepBytes], upper: tuple[int, StepBytes], batch: int
+) -> StepBytes:
+    """Each figure at ``batch``, on the line through its values at two batch sizes (each a
+    (batch, bytes) pair); the parts still add up."""
+    (small, below), (large, above) = lower, upper
+    names = [f.name for f in fields(StepBytes) if f.name != "how"]
+    grown = {
+        name: (getattr(above, name) - getattr(below, name)) / (large - small) for name in names
+    }
     return StepBytes(
-        **{name: getattr(one, name) + (batch - 1) * more for name, more in grown.items()},
-        extrapolated=True,
+        **{
+            name: getattr(below, name) + round((batch - small) * more)
+            for name, more in grown.items()
+        },
+        how="grown from real steps",
     )
 
 
@@ -122,39 +175,54 @@ def _flops(step: TrainingStep) -> int:
 def _traced(step: TrainingStep) -> StepBytes:
     step()  # the optimiser's state now exists
     weights, state = step.weights(), step.optimizer_state()
-    saved: dict[int, int] = {}
-    held_before = {_key(t.untyped_storage()) for t in step.held()}
-    recording = _saved(saved, held_before)
-    with recording, _layer_values(step) as values, LiveTensorBytes(step.held()) as live:
+    saved: Storages = {}
+    gradients: Storages = {}
+    recording = _recorded(step, saved, gradients)
+    live = LiveTensorBytes(step.held(), saved, gradients)
+    with recording, _layer_values(step) as values, live:
         step()
-    held = sum(nbytes(t) for t in step.held())
     with LiveTensorBytes(step.held()) as inferring:
         step.infer()
+    inputs = nbytes(step.images)
+    activations, grown = live.at_peak
     return StepBytes(
         parameters=step.parameters(),
         weights=weights,
         gradients=step.gradients(),
         optimizer_state=state,
-        activations=sum(saved.values()),
-        inputs=nbytes(step.images),
-        training=held + live.peak,
-        inference=held - state + inferring.peak,
+        activations=live.most_saved,
+        inputs=inputs,
+        training=weights + state + inputs + live.peak,
+        inference=weights + inputs + inferring.peak,
         layer_values=sum(values) // len(step.images),
+        peak_activations=activations,
+        peak_gradients=grown,
+        peak_working=live.peak - activations - grown,
+        inference_working=inferring.peak,
     )
 
 
 @contextmanager
-def _saved(stored: dict[int, int], held: set[int]) -> Iterator[None]:
-    """Record each storage autograd saves (once), but not those ``held`` (the weights')."""
+def _recorded(step: TrainingStep, saved: Storages, gradients: Storages) -> Iterator[None]:
+    """Record each storage autograd saves and each gradient accumulated into a parameter."""
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
-        if _key(storage) not in held:
-            stored[_key(storage)] = storage.nbytes()
+        saved[_key(storage)] = StorageWeakRef(storage)
         return tensor
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        yield
+    def accumulated(parameter: torch.Tensor) -> None:
+        storage = parameter.grad.untyped_storage()
+        gradients[_key(storage)] = StorageWeakRef(storage)
+
+    parameters = [p for p in step.model.parameters() if p.requires_grad]
+    handles = [p.register_post_accumulate_grad_hook(accumulated) for p in parameters]
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 @contextmanager

@@ -298,10 +298,13 @@ async function modelNewPage() {
     const plan = await api(`/api/plan?${query}`);
     if (asked !== plansAsked) return;
     const m = plan.memory, mb = (bytes) => `${(bytes / 1e6).toLocaleString(undefined, { maximumFractionDigits: 1 })} MB`;
-    let text = `Training at batch ${m.batch} (${m.precision}, ${m.optimizer}) holds ${mb(m.training)}: weights ${mb(m.weights)}, gradients ${mb(m.gradients)}, optimiser ${mb(m.optimizer_state)}, activations ${mb(m.activations)}; inference ${mb(m.inference)}.`;
+    const p = m.training_parts, secs = (s) => `${s.toPrecision(2)} s`;
+    const how = m.how === "traced" ? "traced from the network's operators" : `measured: ${m.how} here, as its shapes follow its data`;
+    let text = `Training at batch ${m.batch} (${m.precision}, ${m.optimizer}) needs ${mb(m.training)} at its peak = weights ${mb(p.weights)} + optimiser state ${mb(p.optimizer_state)} + input batch ${mb(p.inputs)} + activations ${mb(p.activations)} + gradients ${mb(p.gradients)} + working buffers ${mb(p.working)} (${how}); inference ${mb(m.inference)}.`;
     if (plan.device) {
       const d = plan.device, cost = d.usd_per_run === null ? "no listed price" : `$${d.usd_per_run.toPrecision(2)} a run of ${fields.epochs ?? 10} epochs`;
-      text += ` On the ${d.name}: largest batch ${d.largest_batch}; an epoch of ${plan.images.toLocaleString()} images ≈ ${d.epoch_seconds.toPrecision(2)} s, ${cost} (${d.arithmetic}, at ${(plan.share * 100).toPrecision(2)}% of peak, the share this network reached on this computer).`;
+      const loading = d.loading_seconds === null ? "" : `; loading ${secs(d.loading_seconds)} (measured: ${Math.round(plan.loader_rate).toLocaleString()} images/s here), overlapping them`;
+      text += ` On the ${d.name}: largest batch ${d.largest_batch}; an epoch of ${plan.images.toLocaleString()} images ≈ ${secs(d.epoch_seconds)}, ${cost}: compute ${secs(d.compute_seconds)} (estimated: ${d.arithmetic}, at ${(plan.share * 100).toPrecision(2)}% of peak, the share this network reached on this computer) + step overhead ${secs(d.overhead_seconds)} (measured: ${(plan.step_seconds * 1000).toPrecision(2)} ms a step here)${loading}; + validation ${secs(d.validation_seconds)}.`;
     }
     $("#network-plan").textContent = text;
   });
