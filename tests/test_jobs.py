@@ -1,4 +1,5 @@
 from lumos.data.import_job import ImportJob
+from lumos.deploy.from_job import SaveModelJob
 from lumos.deploy.optimize import OptimizeJob
 from lumos.evaluate.run import EvaluateJob
 from lumos.jobs import (
@@ -12,6 +13,8 @@ from lumos.jobs import (
     work_of,
 )
 from lumos.label.prelabel import PrelabelJob
+from lumos.sweep.job import SweepJob
+from lumos.transfer.job import RankJob
 from lumos.worker import KINDS
 from lumos.workspace import Workspace
 
@@ -73,6 +76,9 @@ def test_every_kind_of_work_is_stored_and_read_back_as_itself(workspace: Workspa
         PrelabelJob("project", "model"),
         EvaluateJob("model", "d", "val"),
         OptimizeJob("model", precision="fp16", prune=0.3, pruning="channels", finetune=2),
+        SaveModelJob("train-1", "net", overwrite=True),
+        RankJob("d", ["a", "b"], ["resnet18"], "key"),
+        SweepJob("sweep"),
     ]
     assert {type(w).kind for w in works} | {"train"} == set(KINDS)
     for work in works:

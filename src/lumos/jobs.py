@@ -32,6 +32,7 @@ TITLES = {  # how pages and lists name a job, from its parameters
     "optimize": "optimise {model} to {precision}",
     "save": "save {name} from job {job}",
     "rank": "rank models for {dataset}",
+    "sweep": "sweep {sweep}",
 }
 FINAL: tuple[State, ...] = ("done", "failed", "aborted")
 RESULT = "result.json"
@@ -88,8 +89,9 @@ class Job:
 
 
 def job_title(kind: str, params: dict[str, Any]) -> str:
-    """How pages and lists name a job: "lenet5 on digits", "evaluate lenet on digits", ..."""
-    return TITLES.get(kind, kind).format_map(defaultdict(str, params))
+    """How pages and lists name a job: its run name where it was given one, else from its
+    kind: "lenet5 on digits", "evaluate lenet on digits", ..."""
+    return params.get("run_name") or TITLES.get(kind, kind).format_map(defaultdict(str, params))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -42,6 +42,11 @@ class Recipe(BaseModel):
 
     dataset: str
     network: str = "resnet18"
+    run_name: str | None = Field(
+        None,
+        max_length=100,
+        description="what lists and pages call the run (default: NETWORK on DATASET)",
+    )
     input_size: tuple[Side, Side] | None = Field(
         None, description="(height, width); default: the dataset's"
     )

@@ -16,13 +16,23 @@ from lumos.errors import LumosError, Stopped
 from lumos.evaluate.run import EvaluateJob
 from lumos.jobs import Job, claim_job, open_job, set_state, work_of
 from lumos.label.prelabel import PrelabelJob
+from lumos.sweep.job import SweepJob
 from lumos.train.run import TrainJob
 from lumos.transfer.job import RankJob
 from lumos.workspace import Workspace
 
 KINDS: dict[str, type] = {
     work.kind: work
-    for work in (ImportJob, PrelabelJob, TrainJob, EvaluateJob, OptimizeJob, SaveModelJob, RankJob)
+    for work in (
+        ImportJob,
+        PrelabelJob,
+        TrainJob,
+        EvaluateJob,
+        OptimizeJob,
+        SaveModelJob,
+        RankJob,
+        SweepJob,
+    )
 }
 
 

@@ -74,6 +74,17 @@ def test_lenet_learns_digits(home: Workspace) -> None:
     assert "normalize.mean" in weights
     steps = [json.loads(line) for line in (job.folder / "metrics.jsonl").read_text().splitlines()]
     assert any(r["kind"] == "step" and r["images_per_s"] > 0 for r in steps)
+    # A step record's loss is its own images' (here one batch each, the last one smaller),
+    # not a running mean that starts again at every epoch: an epoch's records, weighted by
+    # their images, average to the epoch's loss.
+    images = len(Dataset.open("digits", home).split("train"))
+    sizes = [32] * (images // 32) + [images % 32] * bool(images % 32)
+    for epoch in epochs:
+        within = range(epoch["epoch"] - 1, epoch["epoch"])
+        losses = [r["train_loss"] for r in steps
+                  if r["kind"] == "step" and within.start < r["epoch"] <= within.stop]  # fmt: skip
+        mean = sum(loss * n for loss, n in zip(losses, sizes, strict=True)) / images
+        assert mean == pytest.approx(epoch["train_loss"], rel=1e-4)
 
 
 def _lumos(home: Workspace, *args: str, threads: int = 1) -> subprocess.Popen:

@@ -23,10 +23,12 @@ from playwright.sync_api import expect
 from helpers import chromium, colour_folders, running_server, wait_for_job
 from lumos.data import import_dataset
 from lumos.deploy.from_job import bundle_from_job
-from lumos.jobs import Job, find_jobs
+from lumos.jobs import Job, abort_job, find_jobs
+from lumos.label import LabelProject, images_below
 from lumos.recipe import Recipe
-from lumos.sweep import create_sweep, work_on
+from lumos.sweep import create_sweep
 from lumos.train import train
+from lumos.train.run import queue_training
 from lumos.web.app import create_app
 from lumos.web.settings import WebSettings
 from lumos.workspace import Workspace
@@ -164,10 +166,17 @@ def test_explorer_filters_by_class(page, site: Site) -> None:
     _shot(page, "dataset-explorer")
 
 
+def _unfold(page, group: str) -> None:
+    """Open a group of the model form (folded, or already opened by a value set in it)."""
+    details = page.locator("#field-panel details", has=page.locator(f"summary:has-text('{group}')"))
+    details.evaluate("(group) => { group.open = true; }")
+
+
 def _start_training(page, epochs: int) -> str:
     page.goto("/models/new?dataset=colours")
     expect(page.locator("#network-select option[value=lenet5]")).to_have_count(1)
     page.select_option("#network-select", "lenet5")
+    _unfold(page, "Run")
     for name, value in {"epochs": epochs, "batch_size": 4, "lr": 0.05, "workers": 0}.items():
         page.fill(f"input[name={name}]", str(value))
     page.select_option("select[name=optimizer]", "sgd")
@@ -204,6 +213,7 @@ def test_chart_grows_while_training_then_abort_and_clone(page, site: Site) -> No
     page.wait_for_url(re.compile(rf"/models/new\?clone={job_id}"))
     expect(page.locator("input[name=epochs]")).to_have_value("400")
     expect(page.locator("#flash")).to_contain_text(f"filled from job {job_id}")
+    _unfold(page, "Augmentation")
     page.fill("input[name=rotation]", "30")
     page.click("#augment-button")
     page.wait_for_function("() => document.getElementById('augment-preview').naturalWidth > 0")
@@ -350,26 +360,121 @@ def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(page, site: 
     expect(page.locator("#job-log")).to_contain_text("colour-net")
 
 
-def test_a_sweep_is_listed_and_its_page_shows_trials_and_plots(page, site: Site) -> None:
-    workspace = site.workspace
-    import_dataset("sample:digits", "digits", workspace=workspace, max_per_class=30)
-    recipe = Recipe(dataset="digits", network="lenet5", epochs=1, batch_size=32, workers=0,
-                    precision="fp32", checkpoint_minutes=0)  # fmt: skip
-    sweep = create_sweep(recipe, ["lr=log:1e-3:0.3", "batch_size=16,32"], name="web-sweep",
-                         trials=3, sampler="random", workspace=workspace)  # fmt: skip
-    work_on(sweep, workspace, seed=0)
-    page.goto("/")
-    page.click("#sweeps a:has-text('web-sweep')")
-    expect(page.locator("#sweep-trials tbody tr")).to_have_count(3)
+def test_a_sweep_started_from_the_web_is_followed_and_plotted(page, site: Site) -> None:
+    import_dataset("sample:digits", "digits", workspace=site.workspace, max_per_class=30)
+    page.goto("/models/new?dataset=digits")
+    expect(page.locator("#network-select")).to_have_value("lenet5")
+    page.fill("input[name=epochs]", "1")
+    page.fill("input[name=batch_size]", "32")
+    page.click("#sweep-button")  # these settings as the sweep's base
+    page.wait_for_url(re.compile(r"/sweeps\?recipe="))
+    expect(page.locator("textarea[name=recipe]")).to_have_value(re.compile('network: "lenet5"'))
+    page.fill("input[name=name]", "web-sweep")
+    page.fill("input[name=trials]", "3")
+    page.select_option("select[name=sampler]", "random")
+    page.fill("textarea[name=params]", "lr=log:1e-3:0.3\nbatch_size=16,32")
+    page.click("#sweep-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/sweeps/web-sweep$"))
+    expect(page.locator("#sweep-trials tbody tr")).to_have_count(3)  # the page follows it
+    expect(page.locator("#sweep-summary")).to_contain_text("3 of 3 trials finished")
     expect(page.locator("#sweep-best")).to_contain_text("Best: trial")
-    expect(page.locator("#sweep-pictures img")).to_have_count(2)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#sweep-pictures img')]"
-        ".every((i) => i.complete && i.naturalWidth > 0)"
-    )
+    lines = page.locator("#sweep-parallel .scatterlayer .trace")  # a line a finished trial
+    expect(lines).to_have_count(3)
+    axes = page.locator("#sweep-parallel .xtick text")
+    expect(axes).to_have_text(["lr", "batch_size", "val_accuracy"])
+    page.goto("/sweeps")
+    expect(page.locator("#sweep-list a", has_text="web-sweep")).to_have_count(1)
+    page.click("#sweep-list a:has-text('web-sweep')")
     page.click("#sweep-trials tbody tr >> nth=0 >> a")
     expect(page.locator("#job-state")).to_have_text("done")
     _shot(page, "sweep-job")
+
+
+def test_the_model_form_folds_its_groups_keeps_train_in_view_and_names_the_run(
+    page, site: Site
+) -> None:
+    _colours(site)
+    page.goto("/models/new?dataset=colours")
+    train = page.locator("#train-form button[type=submit]")
+    expect(train).to_be_in_viewport()  # at the top of a long form too
+    expect(page.locator("input[name=rotation]")).to_be_hidden()  # its group folded
+    page.mouse.wheel(0, 5000)
+    expect(train).to_be_in_viewport()
+    page.select_option("#network-select", "lenet5")
+    _unfold(page, "Run")
+    for name, value in {"epochs": 1, "batch_size": 4, "workers": 0}.items():
+        page.fill(f"input[name={name}]", str(value))
+    page.fill("input[name=run_name]", "my first run")
+    train.click()
+    page.wait_for_url(re.compile(r"/jobs/train-"))
+    expect(page.locator("#job-title")).to_have_text("my first run")
+    _job_on_page(page, site)
+    page.goto("/")
+    expect(page.locator("#jobs td", has_text="my first run")).to_have_count(1)
+
+
+def test_a_dataset_is_deleted_from_its_page_but_not_while_a_job_uses_it(page, site: Site) -> None:
+    _colours(site)
+    recipe = Recipe(dataset="colours", network="lenet5", batch_size=4, epochs=10_000, workers=0)
+    job = queue_training(recipe, site.workspace)  # runs until aborted
+    page.goto("/datasets/colours")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-dataset")
+    expect(page.locator("#flash")).to_contain_text(f"dataset 'colours' is used by {job.id}")
+    assert site.workspace.dataset_dir("colours").is_dir()
+    abort_job(site.workspace, job.id)
+    wait_for_job(site.workspace, job.id, "aborted")
+    page.click("#delete-dataset")
+    page.wait_for_url(re.compile(r"/$"))
+    expect(page.locator("#datasets td.empty")).to_have_text("no datasets yet: create one")
+
+
+def test_a_walk_of_every_page_in_two_tabs_answers_no_5xx_and_logs_no_error(
+    browser, site: Site
+) -> None:
+    """Two tabs walk every page and click the slow buttons at the same moment (two saves of
+    the model, two rankings); no answer is a 5xx, no page logs an error or a warning."""
+    _colours(site)
+    job = _trained(site)
+    project = LabelProject.create("boxes", "detection", ["red"], workspace=site.workspace)
+    project.add_images(images_below(site.folder / "colours" / "red"))
+    create_sweep(Recipe(dataset="colours", network="lenet5"), ["lr=log:1e-3:0.3"],
+                 name="idle", trials=2, workspace=site.workspace)  # fmt: skip
+    context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
+    context.add_init_script("localStorage.setItem('lumos-annotator', 'walker')")
+    failures, errors = [], []
+    context.on("response", lambda r: r.status >= 500 and failures.append(f"{r.status} {r.url}"))
+    tabs = [context.new_page(), context.new_page()]
+    for tab in tabs:
+        tab.set_default_timeout(60_000)
+        # Errors, and warnings too (an input given "None", a pattern that is no regex).
+        tab.on("console", lambda m: m.type in ("error", "warning") and errors.append(m.text))
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+    for number, tab in enumerate(tabs):  # both save the run at once, under two names
+        tab.goto(f"/jobs/{job.id}")
+        tab.once("dialog", lambda dialog, n=number: dialog.accept(f"walk-{n}"))
+        expect(tab.locator("#save-model")).to_be_visible()
+    for tab in tabs:
+        tab.click("#save-model")
+    for number, tab in enumerate(tabs):
+        expect(tab.locator("#flash a", has_text=f"walk-{number}")).to_be_visible()
+    for tab in tabs:  # both rank the store at once: one job, one answer for both
+        tab.goto("/datasets/colours/transfer")
+        expect(tab.locator("#rank-button")).to_be_enabled()
+    for tab in tabs:
+        tab.click("#rank-button")
+    for tab in tabs:
+        expect(tab.locator("#transfer-status")).to_have_text("2 models ranked, best first.")
+    pages = ["/", "/datasets/new", "/datasets/colours", "/models/new?dataset=colours",
+             "/models/walk-0", f"/jobs/{job.id}", "/label", "/label/boxes", "/sweeps",
+             "/sweeps/idle", "/docs"]  # fmt: skip
+    for path in pages:
+        for tab in tabs:
+            tab.goto(path)
+        for tab in tabs:
+            tab.wait_for_load_state("networkidle")
+    context.close()
+    assert failures == [] and errors == [], (failures, errors)
 
 
 def test_pages_ask_nothing_of_the_network_and_miss_nothing(page, site: Site) -> None:

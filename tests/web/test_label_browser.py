@@ -366,6 +366,7 @@ def test_boxes_inside_boxes_the_object_list_and_no_silent_empty_save(browser, si
     page.keyboard.press("Tab")  # named: the queue is theirs, the keys go back to the image
     expect(page.locator("#label-position")).to_contain_text("image 1 of 3")
     expect(page.locator("#label-stage")).to_be_focused()
+    _prefetched(page)  # the queue reloaded for them and the next image ready
     page.keyboard.press("ArrowRight")
     expect(page.locator("#label-position")).to_contain_text("image 2 of 3")
     expect(page.locator("#label-show")).to_have_value("all")

@@ -29,7 +29,8 @@ def digits(size: int = 28) -> Scan:
 
 
 def shapes(count: int = 300, size: int = 128, seed: int = 0) -> Scan:
-    """``count`` RGB images of 1-4 non-overlapping shapes, with boxes and masks."""
+    """Generated RGB images of one to four non-overlapping shapes, with boxes and masks;
+    ``count`` of them, each drawn from ``seed`` and its index."""
     items = []
     for i in range(count):
         rng = np.random.default_rng((seed, i))
@@ -107,5 +108,9 @@ SAMPLES = {"digits": digits, "shapes": shapes}
 
 
 def sample_descriptions() -> dict[str, str]:
-    """Each sample's name and the first line of its description."""
-    return {name: (make.__doc__ or "").strip().splitlines()[0] for name, make in SAMPLES.items()}
+    """Each sample's name and the first paragraph of its description, as plain text (a
+    name in ````code```` markup shown bare)."""
+    return {
+        name: " ".join((make.__doc__ or "").strip().split("\n\n")[0].split()).replace("``", "")
+        for name, make in SAMPLES.items()
+    }

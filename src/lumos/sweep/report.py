@@ -92,7 +92,9 @@ def importances(sweep: Sweep) -> dict[str, float]:
     trials = [t for t in trials_of(sweep) if t.state == TrialState.COMPLETE]
     if len(trials) < 2 or len({tuple(sorted(t.params.items())) for t in trials}) < 2:
         return {}
-    return optuna.importance.get_param_importances(study, evaluator=None)
+    with warnings.catch_warnings():  # too few trials to tell them apart: equal, said here
+        warnings.simplefilter("ignore", UserWarning)
+        return optuna.importance.get_param_importances(study, evaluator=None)
 
 
 def _table(found: list[Row], sweep: Sweep, path: Path) -> Path:

@@ -11,8 +11,9 @@ is reported after every epoch, and a pruner may stop it there.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import optuna
 from optuna.trial import TrialState
@@ -27,8 +28,9 @@ from lumos.train.trainer import StopTraining, Trainer
 from lumos.workspace import Workspace, validate_name
 
 DATABASE = "sweeps.db"  # the workspace's own study storage
-SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("none", "median")
+Sampler = Literal["tpe", "random", "grid"]
+Pruner = Literal["none", "median"]
+SAMPLERS, PRUNERS = get_args(Sampler), get_args(Pruner)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -116,9 +118,16 @@ def open_sweep(name: str, storage: str | None = None, workspace: Workspace | Non
     return Sweep(name, recipe, space, a["trials"], a["sampler"], a["prune"], url)
 
 
-def work_on(sweep: Sweep, workspace: Workspace | None = None, *, seed: int | None = None) -> int:
+def work_on(
+    sweep: Sweep,
+    workspace: Workspace | None = None,
+    *,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] = lambda done, wanted: None,
+) -> int:
     """Run the sweep's trials until it has as many as it asked for (other workers may be
-    running some); returns how many this worker ran."""
+    running some); returns how many this worker ran. ``progress`` hears the trials this
+    worker ran after each, and the sweep's number."""
     workspace = workspace or Workspace()
     study = _study(sweep.name, sweep.storage, sampler=_sampler(sweep, seed), pruner=_pruner(sweep))
     ran = 0
@@ -131,6 +140,7 @@ def work_on(sweep: Sweep, workspace: Workspace | None = None, *, seed: int | Non
         state, value = _run_trial(sweep, trial, workspace)
         study.tell(trial, value, state=state)
         ran += 1
+        progress(ran, sweep.trials)
     return ran
 
 

@@ -23,13 +23,13 @@ TRAINED_ON = "dataset.json"  # the manifest of the dataset a job trained on
 
 class MetricsLog(Callback):
     """Appends one JSON line per epoch to ``metrics.jsonl``, and one every ``every`` batches
-    (at least ten an epoch, for live charts)."""
+    (at least ten an epoch, for live charts) with the mean loss and the rate since the one
+    before."""
 
     def __init__(self, path: Path, every: int = 20) -> None:
         self.path, self.every = path, every
         self._started = time.perf_counter()
-        self._last_time = 0.0
-        self._last_seen = 0.0
+        self._last_time = self._last_seen = self._last_loss = 0.0
 
     def before_fit(self, trainer: Trainer) -> None:
         self._started = time.perf_counter()
@@ -39,7 +39,12 @@ class MetricsLog(Callback):
             f.write(json.dumps(record) + "\n")
 
     def before_epoch(self, trainer: Trainer) -> None:
-        self._last_time, self._last_seen = time.perf_counter(), trainer.state.sums["seen"]
+        sums = trainer.state.sums
+        self._last_time, self._last_seen, self._last_loss = (
+            time.perf_counter(),
+            sums["seen"],
+            sums["loss"],
+        )
 
     def after_batch(self, trainer: Trainer) -> None:
         s = trainer.state
@@ -47,15 +52,18 @@ class MetricsLog(Callback):
             return
         now = time.perf_counter()
         # The processes of a run train in step on equal parts of each batch.
-        seen = (s.sums["seen"] - self._last_seen) * trainer.group.processes
-        rate = seen / max(now - self._last_time, 1e-9)
-        self._last_time, self._last_seen = now, s.sums["seen"]
+        since = s.sums["seen"] - self._last_seen
+        rate = since * trainer.group.processes / max(now - self._last_time, 1e-9)
+        # The mean loss of the images since the last record: no running mean that starts
+        # again (and drops) at every epoch.
+        loss = (s.sums["loss"] - self._last_loss) / max(since, 1)
+        self._last_time, self._last_seen, self._last_loss = now, s.sums["seen"], s.sums["loss"]
         self._write(
             {
                 "kind": "step",
                 "epoch": s.epoch + s.position / len(trainer.loader),
                 "step": s.step,
-                "train_loss": s.sums["loss"] / max(s.sums["seen"], 1),
+                "train_loss": loss,
                 "lr": trainer.optimizer.param_groups[0]["lr"],
                 "images_per_s": rate,
             }

@@ -18,6 +18,7 @@ from lumos.jobs import open_job
 from lumos.label import LabelProject
 from lumos.label.project import label_kinds
 from lumos.sweep import open_sweep
+from lumos.sweep.study import PRUNERS, SAMPLERS
 from lumos.web.recipe_form import recipe_fields
 from lumos.workspace import validate_name
 
@@ -67,6 +68,11 @@ def dataset_page(request: Request, name: str) -> HTMLResponse:
 def transfer_page(request: Request, name: str) -> HTMLResponse:
     state = request.app.state.lumos
     return _entry_page(request, "transfer.html", lambda: state.datasets.get(name), name=name)
+
+
+@router.get("/sweeps", response_class=HTMLResponse)
+def sweeps_page(request: Request) -> HTMLResponse:
+    return _page(request, "sweeps.html", samplers=SAMPLERS, pruners=PRUNERS)
 
 
 @router.get("/sweeps/{name}", response_class=HTMLResponse)

@@ -1,5 +1,5 @@
-"""Sweeps: the workspace's Optuna studies, their trials (training jobs), best values,
-parameter importance and plots."""
+"""Sweeps: start one (a job that runs its trials); the workspace's Optuna studies, their
+trials (training jobs), best values, parameter importance and plots."""
 
 from __future__ import annotations
 
@@ -7,16 +7,42 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
+from pydantic import Field
 
 from lumos.errors import NotFoundError
 from lumos.sweep import Sweep, open_sweep
+from lumos.sweep.job import queue_sweep
 from lumos.sweep.report import IMPORTANCE, PARALLEL, best_row, current_report, importances, rows
-from lumos.sweep.study import sweep_names
+from lumos.sweep.study import Pruner, Sampler, sweep_names
 from lumos.web.api.common import settings_of
+from lumos.web.api.jobs import queued_row
+from lumos.web.api.training import RecipeRequest, check_network, recipe_from
 from lumos.workspace import validate_name
 
 router = APIRouter()
 PICTURES = (IMPORTANCE, PARALLEL)
+
+
+class SweepRequest(RecipeRequest):
+    """The trials' base recipe (fields or YAML), the fields to vary (``NAME=SPEC``), how
+    many trials, how they are drawn and pruned, and the sweep's name."""
+
+    params: list[str] = Field(min_length=1, max_length=10)
+    trials: int = Field(10, ge=1, le=500)
+    sampler: Sampler = "tpe"
+    prune: Pruner = "none"
+    name: str = Field(max_length=64)
+
+
+@router.post("/sweeps", status_code=202)
+def sweep_start(request: Request, body: SweepRequest) -> dict[str, Any]:
+    """Create a sweep and queue the job that runs its trials (each a training job)."""
+    settings = settings_of(request)
+    recipe = recipe_from(body)
+    check_network(recipe, settings)
+    options = {"trials": body.trials, "sampler": body.sampler, "prune": body.prune}
+    job = queue_sweep(recipe, body.params, name=body.name, workspace=settings.workspace, **options)
+    return {"sweep": body.name, "job": queued_row(request, job.id)}
 
 
 @router.get("/sweeps")

@@ -29,20 +29,25 @@ from lumos.workspace import validate_name
 router = APIRouter()
 
 
-class TrainRequest(BaseModel):
-    """A recipe as fields, or as YAML text; ``network_yaml`` is a custom layer list."""
+class RecipeRequest(BaseModel):
+    """A recipe as fields, or as YAML text."""
 
     recipe: dict[str, Any] | None = None
     yaml: str | None = None
+
+
+class TrainRequest(RecipeRequest):
+    """A recipe; ``network_yaml`` is a custom layer list."""
+
     network_yaml: str | None = None
 
 
 @router.post("/train", status_code=202)
 def train_job(request: Request, body: TrainRequest) -> dict[str, Any]:
     settings = settings_of(request)
-    recipe = _recipe(body)
+    recipe = recipe_from(body)
     if body.network_yaml is None:
-        _check_network(recipe, settings)
+        check_network(recipe, settings)
     else:
         _check_layers(body.network_yaml, state_of(request).datasets.get(recipe.dataset))
     job = queue_training(recipe, settings.workspace, layers=body.network_yaml)
@@ -61,7 +66,8 @@ def _check_layers(text: str, dataset: Dataset) -> None:
     build_network(spec, trust_code=False)
 
 
-def _recipe(body: TrainRequest) -> Recipe:
+def recipe_from(body: RecipeRequest) -> Recipe:
+    """The recipe a request sends, as fields or as YAML (one of them)."""
     if (body.recipe is None) == (body.yaml is None):
         raise RecipeError("send either recipe fields or recipe YAML")
     if body.yaml is not None:
@@ -69,7 +75,7 @@ def _recipe(body: TrainRequest) -> Recipe:
     return Recipe.parse(body.recipe or {})
 
 
-def _check_network(recipe: Recipe, settings: WebSettings) -> None:
+def check_network(recipe: Recipe, settings: WebSettings) -> None:
     """No code from the web: Python networks are refused, YAML layer files must be confined."""
     if recipe.network.endswith(".py"):
         raise RecipeError("network: Python networks cannot be trained from the web; use YAML")

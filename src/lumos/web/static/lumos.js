@@ -93,8 +93,12 @@ async function homeEntries() {
   }, "no models yet: train one, then save it");
   const sweeps = await api("/api/sweeps");
   $("#sweeps-card").hidden = !sweeps.length;
-  fillTable($("#sweeps"), sweeps, (w) => el("tr", {}, el("td", {}, el("a", { href: `/sweeps/${encodeURIComponent(w.name)}` }, w.name)),
-    el("td", {}, `${w.finished} / ${w.trials}`), el("td", {}, w.best === null ? "" : `${w.metric} ${fmt(w.best, 3)}`)), "no sweeps");
+  sweepRows($("#sweeps"), sweeps);
+}
+
+function sweepRows(table, sweeps) {
+  fillTable(table, sweeps, (w) => el("tr", {}, el("td", {}, el("a", { href: `/sweeps/${encodeURIComponent(w.name)}` }, w.name)),
+    el("td", {}, `${w.finished} / ${w.trials}`), el("td", {}, w.best === null ? "" : `${w.metric} ${fmt(w.best, 3)}`)), "no sweeps yet: start one below");
 }
 
 // ---- new dataset ---------------------------------------------------------------------
@@ -169,6 +173,11 @@ async function datasetNewPage() {
 
 async function datasetPage() {
   const name = $("#dataset-name").dataset.name;
+  $("#delete-dataset").addEventListener("click", guarded(async () => {
+    if (!confirm(`Delete dataset ${name} and its images? Models trained on it stay.`)) return;
+    await api(`/api/datasets/${encodeURIComponent(name)}`, { method: "DELETE" });
+    location.href = "/";
+  }));
   const info = await api(`/api/datasets/${encodeURIComponent(name)}`);
   const [height, width] = info.size;
   $("#dataset-summary").textContent = `${info.task} · ${info.records.toLocaleString()} images · ${info.classes.length} classes · ${width}×${height}×${info.channels}`;
@@ -182,7 +191,8 @@ async function datasetPage() {
     : [el("li", {}, "none")]));
   Plotly.newPlot("class-chart", Object.entries(info.class_counts || {}).map(([split, counts]) =>
     ({ type: "bar", name: split, x: info.classes, y: info.classes.map((c) => counts[c] ?? 0) })),
-  { barmode: "stack", margin: { t: 10, r: 10, b: 60, l: 50 }, legend: { orientation: "h" } }, CONFIG);
+  { barmode: "stack", margin: { t: 10, r: 10, b: 60, l: 50 }, legend: { orientation: "h" },
+    xaxis: { type: "category", tickmode: "linear", dtick: 1, automargin: true } }, CONFIG); // every class named
   const classFilter = $("#class-filter");
   classFilter.append(...info.classes.map((c) => el("option", {}, c)));
   const params = new URLSearchParams(location.search);
@@ -232,7 +242,15 @@ function fillFields(form, recipe) {
     if (input.type === "checkbox") input.checked = !!value;
     else if (Array.isArray(value)) input.value = value.join(",");
     else input.value = String(value);
+    const group = input.closest("details");
+    if (group && !isDefault(input)) group.open = true; // a value set is seen
   }
+}
+
+function isDefault(input) {
+  if (input.type === "checkbox") return input.checked === input.defaultChecked;
+  if (input.tagName === "SELECT") return input.value === ([...input.options].find((o) => o.defaultSelected) ?? input.options[0])?.value;
+  return input.value === input.defaultValue;
 }
 
 async function modelNewPage() {
@@ -351,6 +369,10 @@ async function modelNewPage() {
   showPlan();
   plotSchedule();
   listWeights();
+  $("#sweep-button").addEventListener("click", () => { // these settings as a sweep's base (JSON is YAML)
+    const recipe = Object.entries(recipeFromFields(form)).map(([key, value]) => `${key}: ${JSON.stringify(value)}`).join("\n");
+    location.href = `/sweeps?${new URLSearchParams({ recipe: $("#use-yaml").checked ? $("#recipe-yaml").value : recipe })}`;
+  });
   form.addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
     const body = $("#use-yaml").checked ? { yaml: $("#recipe-yaml").value } : { recipe: recipeFromFields(form) };
@@ -425,6 +447,47 @@ async function transferPage() {
 
 // ---- sweep ---------------------------------------------------------------------------
 
+async function sweepsPage() {
+  sweepRows($("#sweep-list"), await api("/api/sweeps"));
+  const form = $("#sweep-form");
+  const given = new URLSearchParams(location.search);
+  if (given.get("recipe")) form.recipe.value = given.get("recipe"); // from the new-model form
+  form.addEventListener("submit", guarded(async (event) => {
+    event.preventDefault();
+    const params = form.params.value.split("\n").map((line) => line.trim()).filter(Boolean);
+    const body = { name: form.name.value, yaml: form.recipe.value, params, trials: +form.trials.value,
+      sampler: form.sampler.value, prune: form.prune.value };
+    const started = await api("/api/sweeps", { method: "POST", json: body });
+    location.href = `/sweeps/${encodeURIComponent(started.sweep)}`;
+  }));
+}
+
+// Every finished trial as a line across the fields varied and the metric (SVG: no WebGL),
+// each axis scaled from its lowest value (bottom) to its highest (top), logarithmic where
+// the values span more than a hundredfold; the metric's colour runs from red to green.
+function axisOf(label, values) {
+  if (!values.every((v) => typeof v === "number")) {
+    const kinds = [...new Set(values.map(String))];
+    return { label, at: values.map((v) => kinds.length > 1 ? kinds.indexOf(String(v)) / (kinds.length - 1) : 0.5), low: kinds[0], high: kinds[kinds.length - 1] };
+  }
+  const log = Math.min(...values) > 0 && Math.max(...values) / Math.min(...values) > 100;
+  const scaled = values.map((v) => (log ? Math.log(v) : v));
+  const [low, high] = [Math.min(...scaled), Math.max(...scaled)];
+  return { label, at: scaled.map((v) => (high > low ? (v - low) / (high - low) : 0.5)), low: fmt(Math.min(...values), 3), high: fmt(Math.max(...values), 3) };
+}
+
+function parallelPlot(sweep, names) {
+  const done = sweep.trials.filter((t) => t.value !== null);
+  const axes = [...names.map((n) => axisOf(n, done.map((t) => t.params[n]))), axisOf(sweep.metric, done.map((t) => t.value))];
+  const score = axes[axes.length - 1].at;
+  const traces = done.map((t, i) => ({ type: "scatter", mode: "lines+markers", x: axes.map((_, k) => k), y: axes.map((a) => a.at[i]),
+    name: `trial ${t.number}`, line: { color: `hsl(${Math.round(120 * score[i])}, 70%, 45%)` }, hovertext: `trial ${t.number}`, hoverinfo: "text" }));
+  const labels = axes.flatMap((a, k) => [{ x: k, y: 1.06, text: String(a.high), showarrow: false }, { x: k, y: -0.06, text: String(a.low), showarrow: false }]);
+  Plotly.react("sweep-parallel", traces, { showlegend: false, margin: { t: 30, r: 30, b: 40, l: 30 }, annotations: labels,
+    xaxis: { tickvals: axes.map((_, k) => k), ticktext: axes.map((a) => a.label), zeroline: false, showgrid: true },
+    yaxis: { visible: false, range: [-0.12, 1.12] } }, CONFIG);
+}
+
 async function sweepPage() {
   const name = $("#sweep-name").dataset.name;
   const sweep = await api(`/api/sweeps/${encodeURIComponent(name)}`);
@@ -439,7 +502,10 @@ async function sweepPage() {
   fillTable(table, sweep.trials, (t) => el("tr", {}, el("td", {}, String(t.number)), el("td", {}, stateBadge(t.state)),
     el("td", {}, t.value === null ? "" : fmt(t.value, 4)), ...names.map((n) => el("td", {}, typeof t.params[n] === "number" ? fmt(t.params[n], 4) : String(t.params[n] ?? ""))),
     el("td", {}, String(t.epochs ?? "")), el("td", {}, t.job ? el("a", { href: `/jobs/${t.job}` }, t.job) : "")), "no trials yet");
-  $("#sweep-pictures").replaceChildren(...sweep.pictures.map((src) => el("img", { src, alt: src.split("/").pop(), class: "plot" })));
+  $("#sweep-pictures").replaceChildren(...sweep.pictures.filter((src) => !src.endsWith("parallel.png"))
+    .map((src) => el("img", { src: `${src}?${finished}`, alt: src.split("/").pop(), class: "plot" })));
+  parallelPlot(sweep, names);
+  if (finished < sweep.trials_wanted) setTimeout(guarded(sweepPage), 2000); // followed until done
 }
 
 // ---- job -----------------------------------------------------------------------------
@@ -567,6 +633,7 @@ async function followJob(jobId, onProgress) {
 
 // What a finished job made (its result.json): names link to the pages of what they name.
 const RESULT_LINKS = {
+  sweep: (r) => `/sweeps/${encodeURIComponent(r.sweep)}`,
   dataset: (r) => `/datasets/${encodeURIComponent(r.dataset)}`,
   model: (r) => `/models/${encodeURIComponent(r.model)}`,
   artefact: (r) => `/api/models/${encodeURIComponent(r.model)}/artefacts/${encodeURIComponent(r.artefact)}`,
@@ -690,5 +757,14 @@ async function modelPage() {
   }));
 }
 
-const PAGES = { home: homePage, "dataset-new": datasetNewPage, dataset: datasetPage, "model-new": modelNewPage, job: jobPage, model: modelPage, transfer: transferPage, sweep: sweepPage };
+// A message answers the action before it: the next click or form sent takes it away.
+for (const type of ["click", "submit"]) {
+  document.addEventListener(type, (event) => {
+    if (type === "submit" || event.target.closest("button, a.button")) $("#flash").hidden = true;
+  }, true);
+}
+// A chart drawn in a folded section takes its size when the section opens.
+document.addEventListener("toggle", () => window.dispatchEvent(new Event("resize")), true);
+
+const PAGES = { home: homePage, "dataset-new": datasetNewPage, dataset: datasetPage, "model-new": modelNewPage, job: jobPage, model: modelPage, transfer: transferPage, sweeps: sweepsPage, sweep: sweepPage };
 document.addEventListener("DOMContentLoaded", guarded(() => PAGES[document.body.dataset.page]?.()));
