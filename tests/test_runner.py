@@ -92,9 +92,9 @@ def test_failed_job_keeps_its_error(tmp_path: Path, workspace: Workspace) -> Non
     failed = open_job(workspace, job.id)
     assert failed.state == "failed"
     assert "missing" in failed.error
-    unknown = create_job(workspace, "sweep", {})
+    unknown = create_job(workspace, "teleport", {})
     assert run_job(workspace, unknown.id) == 1
-    assert open_job(workspace, unknown.id).error == "lumos cannot run sweep jobs in a worker"
+    assert open_job(workspace, unknown.id).error == "lumos cannot run teleport jobs in a worker"
 
 
 def test_abort_queued_and_running_jobs(tmp_path: Path, workspace: Workspace) -> None:

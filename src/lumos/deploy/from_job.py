@@ -52,9 +52,10 @@ def queue_save(work: SaveModelJob, workspace: Workspace) -> Job:
     """A queued save, refused up front if it could not be made (a name that is taken or not
     valid or already being saved, a job that is not a training job or has no checkpoint)."""
     model_folder(work.name, workspace, overwrite=work.overwrite)
-    for state in ("queued", "running"):
-        for row in find_jobs(workspace, work.kind, state=state, name=work.name):
-            raise BundleError(f"model {work.name!r} is being saved already (job {row['id']})")
+    saving = [row["id"] for state in ("queued", "running")
+              for row in find_jobs(workspace, work.kind, state=state, name=work.name)]  # fmt: skip
+    if saving:
+        raise BundleError(f"model {work.name!r} is being saved already (job {saving[0]})")
     _checkpoint(open_job(workspace, work.job))
     return queue_work(work, workspace)
 

@@ -3,7 +3,7 @@ sweep's page."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic.dataclasses import dataclass as validated
 
@@ -42,19 +42,11 @@ class SweepJob:
 
 
 def queue_sweep(
-    recipe: Recipe,
-    params: list[str],
-    *,
-    name: str,
-    trials: int,
-    sampler: str = "tpe",
-    prune: str = "none",
-    workspace: Workspace,
+    recipe: Recipe, params: list[str], *, name: str, workspace: Workspace, **options: Any
 ) -> Job:
-    """A new sweep in the workspace's study database (refused before anything is stored if
-    it cannot be made, or its base recipe could not train) and the queued job that runs its
-    trials."""
+    """A new sweep in the workspace's study database (:func:`create_sweep`, with its
+    ``options``: trials, sampler, pruner; refused before anything is stored if it cannot be
+    made or its base recipe could not train) and the queued job that runs its trials."""
     check_recipe(with_network(recipe), Dataset.open(recipe.dataset, workspace))
-    create_sweep(recipe, params, name=name, trials=trials, sampler=sampler, prune=prune,
-                 workspace=workspace)  # fmt: skip
+    create_sweep(recipe, params, name=name, workspace=workspace, **options)
     return queue_work(SweepJob(name), workspace)

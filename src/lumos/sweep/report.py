@@ -92,7 +92,7 @@ def importances(sweep: Sweep) -> dict[str, float]:
     trials = [t for t in trials_of(sweep) if t.state == TrialState.COMPLETE]
     if len(trials) < 2 or len({tuple(sorted(t.params.items())) for t in trials}) < 2:
         return {}
-    with warnings.catch_warnings():  # too few trials to tell them apart: equal, said here
+    with warnings.catch_warnings():  # Optuna warns when few trials make them all equal
         warnings.simplefilter("ignore", UserWarning)
         return optuna.importance.get_param_importances(study, evaluator=None)
 
