@@ -1,17 +1,21 @@
 """`lumos plan`'s traced estimate and the seeds' rule of thumb against the allocator's peak
 during one real training step on this CPU (`lumos.plan.measure`): 10 networks (LeNet to
 ResNet-50, a detector, two segmenters) x 3 batch sizes x 2 optimisers, fp32, and the bf16
-arithmetic on three of them.
+arithmetic on three of them. With ``--detectors``: the zoo's detectors at batch 8 and 32
+(a real step at the batch asked), beside the line through batch 1 and 2 that plans took
+before.
 
-    python benchmarks/memory_plan.py
+    python benchmarks/memory_plan.py [--detectors]
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 
 from lumos.plan.measure import training_peak
 from lumos.plan.memory import Planner, workload
+from lumos.plan.trace import extrapolate, trace_real
 from machine import print_machine
 
 NETWORKS = [  # network, input, three batch sizes
@@ -28,6 +32,8 @@ NETWORKS = [  # network, input, three batch sizes
     ("lraspp_mobilenet_v3_large", (3, 128, 128), (2, 4, 8)),
 ]
 BF16 = ["resnet18", "unet", "mobilenet_v3_small"]
+DETECTORS = ["fcos_resnet18_fpn", "fcos_cs3darknet_n_fpn", "fcos_cs3darknet_s_fpn",
+             "retinanet_resnet18_fpn", "fasterrcnn_resnet18_fpn"]  # fmt: skip
 
 
 def cases() -> list[tuple[str, tuple[int, int, int], int, str, str]]:
@@ -41,7 +47,33 @@ def cases() -> list[tuple[str, tuple[int, int, int], int, str, str]]:
     return grid + bf16
 
 
+def detectors() -> None:
+    print("network | batch | estimate (how) | from batch 1, 2 | measured | error | before")
+    errors: dict[str, list[float]] = {"estimate": [], "before": []}
+    for network in DETECTORS:
+        work = workload(network, (3, 128, 128), num_classes=3)
+        planner = Planner(work)
+        one, two = (1, trace_real(work, 1)), (2, trace_real(work, 2))
+        for batch in (8, 32):
+            plan, before = planner.plan(batch), extrapolate(one, two, batch).training
+            measured = training_peak(work, batch)
+            error, old = (100 * (v - measured) / measured for v in (plan.training, before))
+            errors["estimate"].append(abs(error))
+            errors["before"].append(abs(old))
+            print(f"{network} | {batch} | {plan.training / 1e6:.1f}M ({plan.how}) | "
+                  f"{before / 1e6:.1f}M | {measured / 1e6:.1f}M | {error:+.1f}% | {old:+.1f}%",
+                  flush=True)  # fmt: skip
+    for name, values in errors.items():
+        print(f"{name}: |error| median {statistics.median(values):.1f}%, worst {max(values):.1f}%")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--detectors", action="store_true")
+    if parser.parse_args().detectors:
+        print_machine()
+        detectors()
+        return
     print_machine()
     header = ("network", "input", "batch", "optim", "prec", "estimate", "rule", "measured")
     print(" | ".join(header) + " | est. error | rule error")

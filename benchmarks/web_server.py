@@ -245,7 +245,8 @@ def bench_start(root: Path, jobs: int) -> None:
                 waits.append(time.perf_counter() - start)
                 state = until_ended(client, job_id)
                 assert state == "done", f"{kind} job {job_id} ended {state}"
-                trained.append(job_id)
+                if kind == "train":
+                    trained.append(job_id)
             print(f"{kind} job, click -> answer:    {describe(answers)}")
             print(f"{kind} job, click -> running:   {describe(waits)}")
             print("  each (s): " + " ".join(f"{w:.2f}" for w in waits))
