@@ -280,6 +280,8 @@ def test_save_model_classify_an_upload_and_download(page, site: Site) -> None:
 
 def test_a_sample_imports_from_the_new_dataset_page(page, site: Site) -> None:
     page.goto("/datasets/new")
+    expect(page.locator("#sample")).to_contain_text("shapes")
+    expect(page.locator("#sample")).not_to_contain_text("``")  # plain text, not markup
     page.select_option("#sample", "sample:digits")
     expect(page.locator("input[name=name]")).to_have_value("digits")
     page.click("button[type=submit]")
@@ -287,6 +289,7 @@ def test_a_sample_imports_from_the_new_dataset_page(page, site: Site) -> None:
     _job_on_page(page, site)
     page.locator("#result-list a", has_text="digits").click()
     expect(page.locator("#dataset-summary")).to_contain_text("classification")
+    expect(page.locator("#class-chart .xtick")).to_have_count(10)  # every class named
 
 
 def test_the_new_model_form_suggests_a_network_for_the_data(page, site: Site) -> None:
@@ -422,6 +425,8 @@ def test_a_dataset_is_deleted_from_its_page_but_not_while_a_job_uses_it(page, si
     page.click("#delete-dataset")
     expect(page.locator("#flash")).to_contain_text(f"dataset 'colours' is used by {job.id}")
     assert site.workspace.dataset_dir("colours").is_dir()
+    page.select_option("#split-filter", "train")  # the next action takes the message away
+    expect(page.locator("#flash")).to_be_hidden()
     abort_job(site.workspace, job.id)
     wait_for_job(site.workspace, job.id, "aborted")
     page.click("#delete-dataset")

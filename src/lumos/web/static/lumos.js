@@ -757,10 +757,12 @@ async function modelPage() {
   }));
 }
 
-// A message answers the action before it: the next click or form sent takes it away.
-for (const type of ["click", "submit"]) {
+// A message answers the action before it: the next one (a button, a form sent, a choice
+// made in a list) takes it away.
+for (const type of ["click", "submit", "change"]) {
   document.addEventListener(type, (event) => {
-    if (type === "submit" || event.target.closest("button, a.button")) $("#flash").hidden = true;
+    const acting = type === "submit" || event.target.closest(type === "click" ? "button, a.button" : "select");
+    if (acting) $("#flash").hidden = true;
   }, true);
 }
 // A chart drawn in a folded section takes its size when the section opens.
