@@ -59,12 +59,16 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 @pytest.fixture
 def page(browser, site: Site):
+    """A fresh browser context's page; any answer of 500 or more fails the test."""
     context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
+    broken: list[str] = []
+    context.on("response", lambda r: r.status >= 500 and broken.append(f"{r.status} {r.url}"))
     page = context.new_page()
     page.set_default_timeout(60_000)
     expect.set_options(timeout=60_000)  # a page that polls shows a state the store already has
     yield page
     context.close()
+    assert broken == [], broken
 
 
 def _shot(page, name: str) -> None:
@@ -303,6 +307,11 @@ def test_the_new_model_form_suggests_a_network_for_the_data(page, site: Site) ->
     expect(plan).to_contain_text("Training at batch")
     page.select_option("#plan-gpu", "t4")
     expect(plan).to_contain_text(re.compile(r"On the NVIDIA T4: largest batch \d+"))
+    # The epoch part by part, each said to be measured here or estimated.
+    expect(plan).to_contain_text(re.compile(r"compute [\d.e+-]+ s \(estimated"))
+    expect(plan).to_contain_text(re.compile(r"step overhead [\d.e+-]+ s \(measured"))
+    expect(plan).to_contain_text(re.compile(r"loading [\d.e+-]+ s \(measured"))
+    expect(plan).to_contain_text(re.compile(r"at its peak = weights .* working buffers"))
     page.fill("input[name=batch_size]", "8")
     page.dispatch_event("input[name=batch_size]", "change")
     expect(plan).to_contain_text("Training at batch 8")
@@ -420,14 +429,16 @@ def test_a_dataset_is_deleted_from_its_page_but_not_while_a_job_uses_it(page, si
     _colours(site)
     recipe = Recipe(dataset="colours", network="lenet5", batch_size=4, epochs=10_000, workers=0)
     job = queue_training(recipe, site.workspace)  # runs until aborted
-    page.goto("/datasets/colours")
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.click("#delete-dataset")
-    expect(page.locator("#flash")).to_contain_text(f"dataset 'colours' is used by {job.id}")
-    assert site.workspace.dataset_dir("colours").is_dir()
-    page.select_option("#split-filter", "train")  # the next action takes the message away
-    expect(page.locator("#flash")).to_be_hidden()
-    abort_job(site.workspace, job.id)
+    try:
+        page.goto("/datasets/colours")
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.click("#delete-dataset")
+        expect(page.locator("#flash")).to_contain_text(f"dataset 'colours' is used by {job.id}")
+        assert site.workspace.dataset_dir("colours").is_dir()
+        page.select_option("#split-filter", "train")  # the next action takes the message away
+        expect(page.locator("#flash")).to_be_hidden()
+    finally:  # a job outlives the server: never leave this one training
+        abort_job(site.workspace, job.id)
     wait_for_job(site.workspace, job.id, "aborted")
     page.click("#delete-dataset")
     page.wait_for_url(re.compile(r"/$"))
