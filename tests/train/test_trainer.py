@@ -317,33 +317,47 @@ def test_early_stopping(home: Workspace) -> None:
     assert 2 <= len(history(job.folder)) < 6
 
 
-def test_a_time_limit_sets_the_epochs_and_the_schedule_follows(
+def test_a_time_limit_ends_the_run_within_a_step_and_the_schedule_follows(
     home: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every epoch takes 10 s of a stand-in clock: 1 minute fits 6 of the 1000 asked for,
-    and the cosine schedule ends at the sixth."""
+    """Every step takes 1 s of a stand-in clock (validation none): 0.9 minutes fit 54 steps
+    of the 15,000 asked for (1000 epochs of 15): three epochs and 9 steps of a fourth, which
+    closes there, validated and checkpointed; the cosine schedule ends at step 54."""
     import lumos.train.callbacks as callbacks
 
-    epochs_done = {"n": 0}
-    original = callbacks.TimeLimit.after_epoch
+    steps = {"n": 0}
+    original = callbacks.TimeLimit.after_batch
 
-    def counted(self, trainer, metrics):
-        epochs_done["n"] = trainer.state.epoch
-        return original(self, trainer, metrics)
+    def counted(self, trainer):
+        steps["n"] = trainer.state.step
+        return original(self, trainer)
 
-    monkeypatch.setattr(callbacks.TimeLimit, "after_epoch", counted)
-    clock = SimpleNamespace(
-        monotonic=lambda: 10.0 * epochs_done["n"], perf_counter=time.perf_counter
-    )
+    monkeypatch.setattr(callbacks.TimeLimit, "after_batch", counted)
+    clock = SimpleNamespace(monotonic=lambda: float(steps["n"]), perf_counter=time.perf_counter)
     monkeypatch.setattr(callbacks, "time", clock)  # this module's clock only
     job = train(
-        lenet(epochs=1000, time_limit=1.0, lr_policy="cosine", warmup_epochs=0),
+        lenet(epochs=1000, time_limit=0.9, lr_policy="cosine", warmup_epochs=0),
         workspace=home,
         progress=False,
     )
     epochs = history(job.folder)
-    assert len(epochs) == 6
-    assert epochs[-1]["lr"] < 0.05 * 0.1 < epochs[0]["lr"]
+    assert len(epochs) == 4 and epochs[-1]["step"] == 54 and "val_accuracy" in epochs[-1]
+    assert epochs[-1]["lr"] < 0.05 * 0.01 < 0.05 * 0.5 < epochs[0]["lr"]
+    assert load_checkpoint(job.folder / "checkpoints" / LAST)["state"]["step"] == 54
+    log = (job.folder / "log.txt").read_text()
+    assert "time limit: 0.9 minutes reached after 3.60 epochs (step 54 of 15000" in log
+
+
+def test_a_time_limit_shorter_than_an_epoch_is_a_limit(home: Workspace) -> None:
+    """On the real clock: 0.6 s of a ResNet-18 whose epoch is 113 steps (longer than that on
+    any CPU) ends inside the first epoch, which closes there with its checkpoint."""
+    recipe = lenet(network="resnet18", input_size=(64, 64), batch_size=4, epochs=50,
+                   time_limit=0.01)  # fmt: skip
+    job = train(recipe, workspace=home, progress=False)
+    [epoch] = history(job.folder)
+    assert 0 < epoch["step"] < 113 and "val_accuracy" in epoch
+    assert load_checkpoint(job.folder / "checkpoints" / LAST)["state"]["step"] == epoch["step"]
+    assert "time limit: 0.01 minutes reached after 0." in (job.folder / "log.txt").read_text()
 
 
 def test_multi_label_training(tmp_path: Path) -> None:

@@ -139,26 +139,53 @@ class EarlyStopping(Callback):
 
 
 class TimeLimit(Callback):
-    """Ends the run within ``minutes`` of this process's training: after each epoch the
-    run's epoch count becomes what fits at the pace so far (validation included), and the
-    learning-rate schedule follows, as Ultralytics' ``time`` does. Every process decides
-    alike from the pace averaged across them."""
+    """Ends the run within ``minutes`` of this process's training, within a step of them:
+    every few steps the run's last step becomes what fits at the pace so far (the time the
+    last validation took kept aside for the one that closes the run), and the learning-rate
+    schedule follows, to the step; the epoch it ends in closes there (validated and
+    checkpointed) and the run says how far it got. Every process decides alike, from the
+    pace averaged across them; a run of one process also stops at the deadline itself."""
+
+    CHECKS = 20  # an epoch
 
     def __init__(self, minutes: float) -> None:
         self.seconds = minutes * 60
 
     def before_fit(self, trainer: Trainer) -> None:
-        self.started, self.first = time.monotonic(), trainer.state.epoch
+        self.started, self.first = time.monotonic(), trainer.state.step
+        self.validating: float | None = None
+        self.batch_ended = self.started
+
+    def after_batch(self, trainer: Trainer) -> None:
+        s = trainer.state
+        now = self.batch_ended = time.monotonic()
+        done = s.step - self.first
+        if done <= 0:
+            return
+        elapsed = now - self.started
+        if trainer.group.processes == 1 and elapsed >= self.seconds:
+            trainer.end_at_step(s.step)
+        elif s.position % max(1, len(trainer.loader) // self.CHECKS) == 0:
+            pace = trainer.group.total({"pace": elapsed / done})["pace"] / trainer.group.processes
+            validation = self.validating
+            if validation is None:  # not seen yet: forward passes, a third of a step each
+                validation = pace * len(trainer.val_loader) / 3
+            fits = s.step + max(int((self.seconds - elapsed - validation) / pace), 0)
+            whole = trainer.recipe.epochs * trainer.schedule.steps_per_epoch
+            trainer.end_at_step(fits if fits < whole else None)
 
     def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        done = trainer.state.epoch
-        pace = (time.monotonic() - self.started) / max(done - self.first, 1)
-        pace = trainer.group.total({"pace": pace})["pace"] / trainer.group.processes
-        fits = self.first + int(self.seconds / pace)
-        if fits <= done:
-            trainer.emit("on_message", f"time limit: {self.seconds / 60:g} minutes reached")
+        self.validating = time.monotonic() - self.batch_ended
+        s = trainer.state
+        if trainer.schedule.over(s.step):
+            epochs = s.step / trainer.schedule.steps_per_epoch
+            trainer.emit(
+                "on_message",
+                f"time limit: {self.seconds / 60:g} minutes reached after {epochs:.2f} epochs "
+                f"(step {s.step} of {trainer.recipe.epochs * trainer.schedule.steps_per_epoch} "
+                "asked for); the checkpoint holds the run so far",
+            )
             raise StopTraining
-        trainer.set_epochs(fits)
 
 
 class ProgressBar(Callback):

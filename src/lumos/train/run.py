@@ -69,16 +69,21 @@ class _StopOnRequest(Callback):
 
 
 class _JobProgress(Callback):
-    """Batches done out of the run's total, in the job's progress file."""
+    """Batches done out of the run's total (where a time limit ends it, there), in the job's
+    progress file; the run's messages (a time limit, early stopping) in its log."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
 
     def after_batch(self, trainer: Trainer) -> None:
         batches, s = len(trainer.loader), trainer.state
-        self.job.report_progress(
-            "train", s.epoch * batches + s.position, trainer.recipe.epochs * batches
-        )
+        total = trainer.recipe.epochs * batches
+        if trainer.schedule.last_step is not None:
+            total = min(total, trainer.schedule.last_step * trainer.recipe.accumulate)
+        self.job.report_progress("train", s.epoch * batches + s.position, total)
+
+    def on_message(self, trainer: Trainer, message: str) -> None:
+        self.job.log(message)
 
 
 @contextlib.contextmanager

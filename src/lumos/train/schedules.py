@@ -19,13 +19,19 @@ class Schedule:
 
     recipe: Recipe
     steps_per_epoch: int
+    last_step: int | None = None  # where the run ends when it ends before its epochs do
     plateau_scale: float = 1.0
     _best: float | None = field(default=None, repr=False)
     _bad_epochs: int = field(default=0, repr=False)
 
     @property
     def total_steps(self) -> int:
-        return self.recipe.epochs * self.steps_per_epoch
+        whole = self.recipe.epochs * self.steps_per_epoch
+        return whole if self.last_step is None else min(self.last_step, whole)
+
+    def over(self, step: int) -> bool:
+        """Whether the run has reached the step it ends at before its epochs do."""
+        return self.last_step is not None and step >= self.last_step
 
     def rate(self, step: int) -> float:
         r = self.recipe

@@ -190,7 +190,8 @@ class Trainer:
         try:
             if r.finetune != "full" and fresh:
                 self._probe()
-            while self.state.epoch < (1 if r.finetune == "linear-probe" else self.recipe.epochs):
+            epochs = 1 if r.finetune == "linear-probe" else self.recipe.epochs
+            while self.state.epoch < epochs and not self.schedule.over(self.state.step):
                 self._epoch()
         except StopTraining:
             pass
@@ -198,10 +199,10 @@ class Trainer:
             self.emit("after_fit")
         return self.state
 
-    def set_epochs(self, epochs: int) -> None:
-        """Make the run ``epochs`` long from here on; the learning-rate schedule follows."""
-        self.recipe = self.recipe.model_copy(update={"epochs": epochs})
-        self.schedule.recipe = self.recipe
+    def end_at_step(self, step: int | None) -> None:
+        """End the run at optimiser step ``step`` (its epoch closes there: validated and
+        checkpointed), or where its epochs end (None); the learning-rate schedule follows."""
+        self.schedule.last_step = step
 
     def _epoch(self) -> None:
         r, s = self.recipe, self.state
@@ -220,6 +221,8 @@ class Trainer:
             self._step(images, labels)
             s.position += 1
             self.emit("after_batch")
+            if self.schedule.over(s.step):
+                break
         sums = self.group.total(s.sums)
         metrics = {
             "epoch": s.epoch + 1,
@@ -229,6 +232,7 @@ class Trainer:
         if sums["counted"]:
             metrics["train_accuracy"] = sums["correct"] / sums["counted"]
         due = (s.epoch + 1) % r.val_every == 0 or s.epoch + 1 == r.epochs
+        due = due or self.schedule.over(s.step)
         self._close_epoch(metrics, self.validate() if due else None)
 
     def _probe(self) -> None:
