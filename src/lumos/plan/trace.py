@@ -141,13 +141,16 @@ def extrapolate(
     grown = {
         name: (getattr(above, name) - getattr(below, name)) / (large - small) for name in names
     }
-    return StepBytes(
-        **{
-            name: getattr(below, name) + round((batch - small) * more)
-            for name, more in grown.items()
-        },
-        how="grown from real steps",
-    )
+    at = {
+        name: getattr(below, name) + round((batch - small) * more) for name, more in grown.items()
+    }
+    # Each figure rounded to a byte: the working buffers take what makes the parts add up.
+    at["peak_working"] = at["training"] - sum(
+        at[name] for name in ("weights", "optimizer_state", "inputs", "peak_activations",
+                              "peak_gradients")
+    )  # fmt: skip
+    at["inference_working"] = at["inference"] - at["weights"] - at["inputs"]
+    return StepBytes(**at, how="grown from real steps")
 
 
 def step_flops(work: Workload) -> int:
