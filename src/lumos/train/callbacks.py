@@ -164,7 +164,7 @@ class TimeLimit(Callback):
             return
         elapsed = now - self.started
         if trainer.group.processes == 1 and elapsed >= self.seconds:
-            trainer.end_at_step(s.step)
+            trainer.schedule.last_step = s.step
         elif s.position % max(1, len(trainer.loader) // self.CHECKS) == 0:
             pace = trainer.group.total({"pace": elapsed / done})["pace"] / trainer.group.processes
             validation = self.validating
@@ -172,7 +172,7 @@ class TimeLimit(Callback):
                 validation = pace * len(trainer.val_loader) / 3
             fits = s.step + max(int((self.seconds - elapsed - validation) / pace), 0)
             whole = trainer.recipe.epochs * trainer.schedule.steps_per_epoch
-            trainer.end_at_step(fits if fits < whole else None)
+            trainer.schedule.last_step = fits if fits < whole else None
 
     def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         self.validating = time.monotonic() - self.batch_ended

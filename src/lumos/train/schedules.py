@@ -19,7 +19,9 @@ class Schedule:
 
     recipe: Recipe
     steps_per_epoch: int
-    last_step: int | None = None  # where the run ends when it ends before its epochs do
+    # The step a run ends at before its epochs do (a time limit): the trainer closes its
+    # epoch there, validated and checkpointed, and the rate follows it.
+    last_step: int | None = None
     plateau_scale: float = 1.0
     _best: float | None = field(default=None, repr=False)
     _bad_epochs: int = field(default=0, repr=False)

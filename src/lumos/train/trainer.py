@@ -199,11 +199,6 @@ class Trainer:
             self.emit("after_fit")
         return self.state
 
-    def end_at_step(self, step: int | None) -> None:
-        """End the run at optimiser step ``step`` (its epoch closes there: validated and
-        checkpointed), or where its epochs end (None); the learning-rate schedule follows."""
-        self.schedule.last_step = step
-
     def _epoch(self) -> None:
         r, s = self.recipe, self.state
         seed = epoch_seed(r.seed, s.epoch)
