@@ -57,6 +57,10 @@ def test_rank_the_store_for_a_dataset_and_refuse_what_cannot_be_ranked(
         assert "no model named 'ghost'" in api_error(ask(f"{url}?sources=colour-net,ghost"), 404)
         assert "invalid model name" in api_error(ask(f"{url}?sources=../../etc"), 400)
         assert "sources" in api_error(ask(url, params={"sources": "a" * 5000}), 422)
+    broken = workspace.models_dir / "broken"
+    broken.mkdir()
+    (broken / "bundle.json").write_text("{not json")
+    assert "broken: not a bundle" in api_error(client.post(f"{url}?sources=broken"), 400)
     one = ImportOptions(allow_one_class=True)
     import_dataset(class_folders(tmp_path / "one", {"cat": 8}), "one", one, workspace=workspace)
     assert "has one class" in api_error(client.post("/api/datasets/one/transfer"), 400)

@@ -3,7 +3,14 @@ the workspace's store of them. Below train, evaluate and deploy, which all use t
 
 from lumos.bundle.bundle import ARTEFACTS, META, SUFFIX, WEIGHTS, Bundle
 from lumos.bundle.meta import BUNDLE_VERSION, DEFAULT_SCORE_THRESHOLD, BundleMeta
-from lumos.bundle.store import list_bundles, model_folder, remove_bundle, save_bundle, serving
+from lumos.bundle.store import (
+    list_bundles,
+    model_folder,
+    remove_bundle,
+    save_bundle,
+    saved_meta,
+    serving,
+)
 from lumos.errors import BundleError
 
 __all__ = [
@@ -20,5 +27,6 @@ __all__ = [
     "model_folder",
     "remove_bundle",
     "save_bundle",
+    "saved_meta",
     "serving",
 ]

@@ -75,7 +75,7 @@ def list_bundles(workspace: Workspace | None = None) -> list[dict[str, Any]]:
     rows = []
     for folder in sorted(workspace.models_dir.iterdir()):
         try:
-            meta = BundleMeta.parse(json.loads((folder / META).read_bytes()), str(folder))
+            meta = _meta_of(folder)
         except (OSError, ValueError, BundleError):
             continue
         rows.append(
@@ -91,6 +91,22 @@ def list_bundles(workspace: Workspace | None = None) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def saved_meta(name: str, workspace: Workspace) -> BundleMeta:
+    """What saved model ``name`` says of itself, its weights left unread (what a check of
+    its task, input or origin needs)."""
+    folder = workspace.models_dir / validate_name(name, "model name")
+    if not folder.is_dir():
+        raise NotFoundError(f"no model named {name!r} (see `lumos models list`)")
+    try:
+        return _meta_of(folder)
+    except (OSError, ValueError) as e:
+        raise BundleError(f"{folder}: not a bundle ({e})") from None
+
+
+def _meta_of(folder: Path) -> BundleMeta:
+    return BundleMeta.parse(json.loads((folder / META).read_bytes()), str(folder))
 
 
 def _source(provenance: dict[str, Any]) -> str:

@@ -106,18 +106,21 @@ class LiveTensorBytes(TorchDispatchMode):
                 key = _key(storage)
                 if key not in self.live and key not in self.held:
                     self.live[key] = (StorageWeakRef(storage), storage.nbytes())
-        saved = self._among(self.saved)
+        total = saved = 0
+        for key, (_, size) in self.live.items():  # one pass an operation: this is the hot path
+            total += size
+            if self._is(key, self.saved):
+                saved += size
         self.most_saved = max(self.most_saved, saved)
-        total = sum(size for _, size in self.live.values())
         if total > self.peak:
-            self.peak, self.at_peak = total, (saved, self._among(self.gradients))
+            made = [size for key, (_, size) in self.live.items() if self._is(key, self.gradients)]
+            self.peak, self.at_peak = total, (saved, sum(made))
         return result
 
-    def _among(self, kind: Storages) -> int:
-        """Bytes of the live storages of ``kind`` (alive there too: the same storage)."""
-        return sum(
-            size for key, (_, size) in self.live.items() if key in kind and not kind[key].expired()
-        )
+    @staticmethod
+    def _is(key: int, kind: Storages) -> bool:
+        """Whether live storage ``key`` is one of ``kind`` (alive there too: the same one)."""
+        return key in kind and not kind[key].expired()
 
 
 def trace(work: Workload, batch: int) -> StepBytes | None:

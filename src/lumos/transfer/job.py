@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic.dataclasses import dataclass as validated
 
-from lumos.bundle import WEIGHTS, Bundle
+from lumos.bundle import WEIGHTS, saved_meta
 from lumos.errors import NotFoundError
 from lumos.fileio import load_json, write_json_atomic
 from lumos.jobs import Job, find_jobs, queue_work, running_job
@@ -71,7 +71,7 @@ def ranking_key(work: RankJob, workspace: Workspace) -> str:
         raise NotFoundError("no saved classifier to rank: save or import one first")
     digest = hashlib.sha256(part.manifest["fingerprint"].encode())
     for name in sorted(names):
-        check_source(Bundle.saved(name, workspace), part)
+        check_source(saved_meta(name, workspace), part)
         weights = (workspace.models_dir / name / WEIGHTS).stat()
         digest.update(f"\n{name} {weights.st_size} {weights.st_mtime_ns}".encode())
     digest.update(json.dumps(sorted(hub_spec(name) for name in work.hub)).encode())

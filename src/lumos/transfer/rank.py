@@ -25,7 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from lumos.arithmetic import choose
-from lumos.bundle import Bundle, list_bundles
+from lumos.bundle import Bundle, BundleMeta, list_bundles
 from lumos.bundle.fingerprint import FeatureFingerprint, fingerprint, reference
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader, at_size
@@ -192,16 +192,17 @@ def source_fingerprint(bundle: Bundle, workspace: Workspace) -> FeatureFingerpri
     return found
 
 
-def check_source(bundle: Bundle, part: Dataset) -> None:
-    """Refuse a source that cannot be scored on ``part``: not a classifier, or another
-    number of channels."""
-    if not bundle.task.transfers:
-        raise DataError(None, f"model {bundle.name!r} is a {bundle.task.noun}: rank classifiers")
-    wanted = bundle.preprocessing.channels
+def check_source(meta: BundleMeta, part: Dataset) -> None:
+    """Refuse a source (what its bundle says of itself) that cannot be scored on ``part``:
+    not a classifier, or another number of channels."""
+    task = task_named(meta.task)
+    if not task.transfers:
+        raise DataError(None, f"model {meta.name!r} is a {task.noun}: rank classifiers")
+    wanted = meta.preprocessing.channels
     if wanted != part.channels:
         raise DataError(
             None,
-            f"model {bundle.name!r} takes {wanted}-channel images and dataset "
+            f"model {meta.name!r} takes {wanted}-channel images and dataset "
             f"{part.name!r} has {part.channels}: import the data with --channels {wanted}",
         )
 
@@ -254,7 +255,7 @@ def source_features(
     for every record of ``part``, and its class probabilities; images are resized to the
     bundle's input size. The network runs in the arithmetic ``precision: auto`` picks (bf16
     on a CPU that computes it natively, or on a GPU)."""
-    check_source(bundle, part)
+    check_source(bundle.meta, part)
     arithmetic = choose("auto", None, cpu_autocast=bundle.task.cpu_autocast)
     model = (model or bundle.model()).to(arithmetic.device)
     size, head = bundle.preprocessing.input_size, head_of(model)
