@@ -16,15 +16,21 @@ import torch
 from PIL import Image
 from torchvision.ops import box_iou
 
-from helpers import import_squares, run_cli, running_server, square_boxes, squares_recipe
+from helpers import (
+    detector_recipe,
+    import_squares,
+    run_cli,
+    running_server,
+    square_boxes,
+    squares_recipe,
+)
 from lumos.data import Dataset, import_dataset
-from lumos.demo import DETECTION_RECIPE
 from lumos.deploy import Bundle
 from lumos.deploy.from_job import bundle_from_job
 from lumos.deploy.optimize import run_optimization
 from lumos.deploy.runtime import predictor_for
 from lumos.deploy.serve import ServeSettings, create_server
-from lumos.train import Recipe, train
+from lumos.train import train
 from lumos.workspace import Workspace
 
 
@@ -35,10 +41,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     root = tmp_path_factory.mktemp("task-deploy")
     workspace = Workspace(root / "ws").ensure()
     import_dataset(square_boxes(root / "boxes"), "boxes", workspace=workspace)
-    detector = Recipe(**DETECTION_RECIPE.model_dump() | {
-        "dataset": "boxes", "network": "fcos_cs3darknet_n_fpn", "input_size": (64, 64),
-        "epochs": 20, "lr": 0.004, "precision": "fp32", "workers": 1,
-    })  # fmt: skip
+    detector = detector_recipe(
+        "boxes", network="fcos_cs3darknet_n_fpn", input_size=(64, 64), epochs=20, lr=0.004
+    )
     bundle_from_job(train(detector, workspace=workspace, progress=False).id, "boxes",
                     workspace=workspace)  # fmt: skip
     import_squares(root / "masks", workspace, test_percent=20)

@@ -8,11 +8,16 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import coco_with_negatives_and_crowds, run_cli, square_boxes, write_image
+from helpers import (
+    coco_with_negatives_and_crowds,
+    detector_recipe,
+    run_cli,
+    square_boxes,
+    write_image,
+)
 from lumos.data import Dataset, import_dataset
 from lumos.data.loader import BatchLoader
 from lumos.data.paired import PairedAugment
-from lumos.demo import DETECTION_RECIPE
 from lumos.deploy import Bundle, BundleError
 from lumos.deploy.sessions import onnx_session
 from lumos.models import build_model, list_models
@@ -114,19 +119,13 @@ def test_box_batches_carry_negatives_and_crowds(tmp_path: Path) -> None:
     _, targets = next(iter(BatchLoader(data, len(data), targets="boxes")))
     counts = sorted(len(t["boxes"]) for t in targets)
     assert counts[0] == 0 and any(t["crowd"].any() for t in targets)
-    trainer = Trainer(_fcos_recipe("crowded", epochs=1, warmup_epochs=0, batch_size=4), data)
+    trainer = Trainer(detector_recipe("crowded", epochs=1, warmup_epochs=0, batch_size=4), data)
     _, prepared = trainer.prepare(torch.zeros(len(targets), 3, 48, 48), targets, train=True)
     kept = sum(len(t["boxes"]) for t in prepared)
     assert kept == sum(int((~t["crowd"]).sum()) for t in targets)  # crowds left out
     assert all(t["labels"].min() >= 1 for t in prepared if len(t["labels"]))  # 0: background
     trainer.fit()
     assert "val_map_50" in trainer.state.history[-1]
-
-
-def _fcos_recipe(dataset: str, **values: object) -> Recipe:
-    """The demo's detector recipe at 96x96 in fp32, as the tests' scores were set for."""
-    base = DETECTION_RECIPE.model_dump() | {"input_size": (96, 96), "precision": "fp32"}
-    return Recipe(**{**base, "dataset": dataset, "workers": 1, **values})
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +153,9 @@ def test_detector_training_refuses_what_cannot_work(
 ) -> None:
     with pytest.raises(TrainError, match=message):
         train(
-            _fcos_recipe(**{"dataset": "shapes", **values}), workspace=shapes_home, progress=False
+            detector_recipe(**{"dataset": "shapes", **values}),
+            workspace=shapes_home,
+            progress=False,
         )
 
 
@@ -170,7 +171,7 @@ def test_fcos_learns_squares_and_the_bundle_detects_them(
     box), and its margins were set for that arithmetic; the bf16 path has its own tests.
     The goal on the shapes sample (mAP50 >= 0.8 in minutes) is `benchmarks/goals.py`.
     """
-    recipe = _fcos_recipe("squares", network="fcos_cs3darknet_n_fpn", epochs=20, lr=0.004,
+    recipe = detector_recipe("squares", network="fcos_cs3darknet_n_fpn", epochs=20, lr=0.004,
                           input_size=(64, 64))  # fmt: skip
     job = train(recipe, workspace=shapes_home, progress=False)
     lines = (job.folder / "metrics.jsonl").read_text().splitlines()
@@ -282,7 +283,7 @@ def test_a_classifier_backbone_starts_a_detector_and_stays_frozen(tmp_path: Path
     classifier = _save_classifier(workspace, "r18", "resnet18")
     _save_classifier(workspace, "tiny", "lenet5")
     data = Dataset.open("crowded", workspace)
-    recipe = _fcos_recipe(
+    recipe = detector_recipe(
         "crowded", epochs=1, warmup_epochs=0, batch_size=4, init="r18", freeze_backbone=True
     )
     trainer = Trainer(recipe, data, workspace=workspace)
@@ -303,7 +304,7 @@ def test_lr_find_runs_on_a_detector(tmp_path: Path) -> None:
 
     workspace = Workspace(tmp_path / "ws")
     coco_with_negatives_and_crowds(tmp_path / "coco", workspace)
-    recipe = _fcos_recipe("crowded", batch_size=4)
+    recipe = detector_recipe("crowded", batch_size=4)
     finding = lr_find(recipe, tmp_path / "lr", start=1e-5, end=1.0, steps=8, workspace=workspace)
     assert len(finding.rates) >= 5 and (tmp_path / "lr" / "lr_find.png").is_file()
 

@@ -1,9 +1,11 @@
+import io
 import json
 import math
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from rich.console import Console
 
 from helpers import (
     colour_folders,
@@ -28,10 +31,10 @@ from lumos.models.normalization import identity, normalized_model
 from lumos.models.registry import REGISTRY
 from lumos.train import Recipe, TrainError, train
 from lumos.train import checkpoints as checkpoint_module
-from lumos.train.callbacks import BEST, LAST
+from lumos.train.callbacks import BEST, LAST, ProgressBar
 from lumos.train.checkpoints import CheckpointError, load_checkpoint, load_weights
 from lumos.train.setup import normalization
-from lumos.train.trainer import Trainer
+from lumos.train.trainer import Callback, Trainer
 from lumos.workspace import Workspace
 
 
@@ -144,6 +147,27 @@ def uninterrupted(home: Workspace) -> str:
     """The job of RUN trained whole, once for the module (the tests only read it)."""
     assert _lumos(home, *RUN).wait(600) == 0, _said(home)
     return _newest_job(home)
+
+
+def test_the_progress_bar_is_one_bar_drawn_by_the_loop(home: Workspace) -> None:
+    """A bar kept per epoch, redrawn ten times a second by rich's thread, held the GIL the
+    loop needs: the bar is one, reset each epoch, drawn from the loop; each finished epoch
+    leaves one line with its loss and speed."""
+    screen = io.StringIO()
+    bar = ProgressBar(Console(file=screen, force_terminal=True, width=160))
+    threads: set[str] = set()
+
+    class Threads(Callback):
+        def after_batch(self, trainer: Trainer) -> None:
+            threads.update(type(t).__name__ for t in threading.enumerate())
+
+    dataset = Dataset.open("digits", home)
+    Trainer(lenet(epochs=3), dataset, callbacks=(bar, Threads())).fit()
+    assert bar.bar is not None and len(bar.bar.tasks) == 1
+    assert "_RefreshThread" not in threads
+    lines = [line for line in screen.getvalue().splitlines() if ": loss " in line]
+    assert [line.split(":")[0].split()[-1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert all("img/s)" in line and "val_accuracy" in line for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,12 @@ def test_the_plan_of_a_recipe_on_a_dataset_and_a_gpu(workspace: Workspace, tmp_p
     assert "no dataset named 'nope'" in api_error(
         client.get("/api/plan", params=query | {"dataset": "nope"}), 404
     )
-    for bad in ({"batch": 0}, {"batch": "x"}, {"precision": "fp8"}, {"gpu": "g" * 200}):
+    sized = client.get("/api/plan", params=query | {"input_size": "32,24"}).json()
+    assert sized["input"] == {"size": [32, 24], "reason": "the recipe's input_size"}
+    assert sized["memory"]["input_shape"] == [3, 32, 24]
+    assert "the images' own size" in client.get("/api/plan", params=query).json()["input"]["reason"]
+    bad_sizes = ({"input_size": "32"}, {"input_size": "32,x"}, {"input_size": "1" * 9 + ",2"})
+    for bad in ({"batch": 0}, {"batch": "x"}, {"precision": "fp8"}, {"gpu": "g" * 200}, *bad_sizes):
         assert client.get("/api/plan", params=query | bad).status_code == 422, bad
 
 

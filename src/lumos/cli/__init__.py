@@ -4,7 +4,6 @@ under the noun they act on."""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import click
@@ -96,10 +95,6 @@ def _root(
 
 def main() -> None:
     """Entry point: library errors become one line on stderr and exit code 2."""
-    # Before torch loads OpenMP: its waiting threads sleep instead of spinning, so a training
-    # beside another busy process keeps 0.54x of its speed instead of 0.21x, for ~4% when
-    # alone (docs/BENCHMARKS.md). OMP_WAIT_POLICY=ACTIVE in the environment keeps spinning.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
     except Stopped as e:  # an interrupt is not an error: what was done is kept, and how to go on

@@ -90,13 +90,17 @@ def train_command(
 
 
 def _recipe(settings: list[str]) -> Recipe:
-    """The recipe the settings make, with the preset one names; says what the preset chose."""
+    """The recipe the settings make, with the preset one names; says what the preset chose
+    and whether the planner expects an epoch to outlast the time limit."""
+    from lumos.plan.forecast import time_limit_warning
     from lumos.plan.presets import with_preset
     from lumos.workspace import Workspace
 
-    preset = with_preset(settings, Workspace().ensure())
-    for line in preset.said:
-        out.print(line, highlight=False)
+    workspace = Workspace().ensure()
+    preset = with_preset(settings, workspace)
+    for line in [*preset.said, time_limit_warning(preset.recipe, workspace)]:
+        if line:
+            out.print(line, highlight=False)
     return preset.recipe
 
 

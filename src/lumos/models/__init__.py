@@ -1,6 +1,7 @@
 """Networks: the zoo (ours, torchvision's, timm's), YAML layer lists, summaries and surgery."""
 
 from lumos.models.network import NetworkSpec, build_network
+from lumos.models.registry import InputChoice, input_for
 from lumos.models.summary import ModelSummary, summarize
 from lumos.models.zoo import (
     ModelError,
@@ -11,6 +12,7 @@ from lumos.models.zoo import (
 )
 
 __all__ = [
+    "InputChoice",
     "ModelError",
     "ModelSummary",
     "NetworkSpec",
@@ -18,6 +20,7 @@ __all__ = [
     "build_network",
     "default_input",
     "default_normalize",
+    "input_for",
     "list_models",
     "summarize",
 ]

@@ -85,6 +85,36 @@ def default_input(name: str) -> tuple[int, int, int]:
     return entry.default_input if entry else (3, 224, 224)
 
 
+@dataclass(frozen=True)
+class InputChoice:
+    """The (height, width) a run trains at, and why."""
+
+    size: tuple[int, int]
+    reason: str
+
+    def line(self) -> str:
+        return f"input {self.size[1]}x{self.size[0]}: {self.reason}"
+
+
+def input_for(
+    name: str, images: tuple[int, int], asked: tuple[int, int] | None = None
+) -> InputChoice:
+    """The input network ``name`` trains at on ``images`` (height, width): ``asked`` (the
+    recipe's), else the images' own size, never the network's design input, which for
+    small images would only cost time (28x28 images at 224x224: 64x the pixels, no detail
+    more)."""
+    if asked:
+        return InputChoice((asked[0], asked[1]), "the recipe's input_size")
+    _, height, width = default_input(name)
+    design = f"{name}'s design input, {width}x{height}"
+    times = height * width / (images[0] * images[1])
+    if times >= 4:
+        reason = f"the images' own size; {design}, would be {times:.0f}x their pixels"
+    else:
+        reason = f"the images' own size ({design})"
+    return InputChoice(images, f"{reason}; input_size changes it")
+
+
 def default_normalize(name: str) -> str:
     """How network ``name`` normalises its inputs unless told otherwise; per-channel for
     timm's and layer files."""

@@ -13,6 +13,7 @@ import torch
 from lumos.arithmetic import choose
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader
+from lumos.models import input_for
 from lumos.plan.hardware import Device
 from lumos.plan.memory import workload
 from lumos.plan.report import plan_report
@@ -42,12 +43,15 @@ def dataset_plan(
     device: Device | None = None,
     epochs: int = 10,
     workspace_root: Path | None = None,
+    input_size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """``network``'s memory at ``batch`` on ``data``'s images; with ``device``, the largest
-    batch there and an epoch of the training split's time and cost."""
+    """``network``'s memory at ``batch`` on ``data``'s images, at the input a training with
+    ``input_size`` takes (and why); with ``device``, the largest batch there and an epoch
+    of the training split's time and cost."""
+    chosen = input_for(network, data.size, input_size)
     work = workload(
         network,
-        (data.channels, *data.size),
+        (data.channels, *chosen.size),
         optimizer=optimizer,
         precision=planned_precision(precision, device),
         num_classes=len(task_of(network).outputs(data.classes)),
@@ -58,7 +62,10 @@ def dataset_plan(
     report = plan_report(work, [batch], devices=devices, images=images, epochs=epochs,
                          workspace_root=workspace_root, val_images=len(data.split("val")),
                          loader_rate=rate)  # fmt: skip
-    answer: dict[str, Any] = {"memory": report.plans[0].as_dict()}
+    answer: dict[str, Any] = {
+        "memory": report.plans[0].as_dict(),
+        "input": {"size": list(chosen.size), "reason": chosen.reason},
+    }
     if report.share is not None:
         answer |= {"device": report.runs[0].as_dict(), "images": images,
                    "share": report.share.share, "step_seconds": report.share.step_seconds,

@@ -12,17 +12,16 @@ says what it chose and why.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from lumos.data import Dataset
 from lumos.models.classifiers import SMALL_INPUT
-from lumos.plan.memory import PlanError, workload
-from lumos.plan.timing import efficiency, efficiency_cache
+from lumos.plan.forecast import duration, epoch_minutes
+from lumos.plan.memory import PlanError
 from lumos.pretrained.init import names_weights
 from lumos.pretrained.library_input import weights_input
 from lumos.pretrained.pull import pullable
 from lumos.recipe import Recipe
-from lumos.tasks import PretrainedStart, Task, task_for
+from lumos.tasks import PretrainedStart, task_for
 from lumos.workspace import Workspace
 
 BUDGET_MINUTES = 10.0  # what a preset's run aims to take unless the recipe's time_limit says
@@ -64,11 +63,13 @@ def finetune(recipe: Recipe, workspace: Workspace) -> Preset:
     said: list[str] = []
     for start in starts:
         size = _input_size(start, dataset, recipe)
-        minutes = _run_minutes(start, task, dataset, size, recipe, workspace.root)
+        minutes = recipe.epochs * epoch_minutes(
+            start.network, dataset, size, recipe.optimizer, workspace.root
+        )
         if minutes <= budget or start is starts[-1]:
             break
         said.append(
-            f"not {start.network}: about {_duration(minutes)} for {recipe.epochs} epochs on "
+            f"not {start.network}: about {duration(minutes)} for {recipe.epochs} epochs on "
             f"this machine, over the {budget:g}-minute budget"
         )
     batch = min(recipe.batch_size, len(dataset.split("train")))
@@ -84,7 +85,7 @@ def finetune(recipe: Recipe, workspace: Workspace) -> Preset:
         + (f" ({figure})" if figure else "")
         + f", input {size[0]}x{size[1]}"
         + (f", {settings}" if settings else "")
-        + f"; about {_duration(minutes)} for {recipe.epochs} epochs on this machine",
+        + f"; about {duration(minutes)} for {recipe.epochs} epochs on this machine",
     )
     return Preset(recipe, said)
 
@@ -98,28 +99,3 @@ def _input_size(start: PretrainedStart, dataset: Dataset, recipe: Recipe) -> tup
     trained = weights_input(start.init).size or (1 << 16, 1 << 16)  # a detector's: any size
     height, width = (max(side, SMALL_INPUT) for side in dataset.size)
     return min(height, trained[0]), min(width, trained[1])
-
-
-def _run_minutes(
-    start: PretrainedStart,
-    task: Task,
-    dataset: Dataset,
-    size: tuple[int, int],
-    recipe: Recipe,
-    root: Path,
-) -> float:
-    """The run's minutes on this machine: its epochs of training and validation images at
-    the speed the planner measures for the network here (once: the workspace keeps it)."""
-    work = workload(
-        start.network,
-        (dataset.channels, *size),
-        optimizer=recipe.optimizer,
-        num_classes=len(task.outputs(dataset.classes)),
-    )
-    speed = efficiency(work, efficiency_cache(root)).images_per_second
-    images = len(dataset.split("train")) + len(dataset.split("val")) / 3  # no backward pass
-    return recipe.epochs * images / speed / 60
-
-
-def _duration(minutes: float) -> str:
-    return f"{minutes * 60:.0f} s" if minutes < 1 else f"{minutes:.1f} min"

@@ -23,7 +23,7 @@ from lumos.data import Dataset
 from lumos.errors import LumosError, Stopped
 from lumos.fileio import write_json_atomic
 from lumos.jobs import Job, create_job, open_job, set_state
-from lumos.models import NetworkSpec, build_network
+from lumos.models import NetworkSpec, build_network, input_for
 from lumos.pretrained.init import with_network
 from lumos.recipe import Recipe, RecipeError
 from lumos.tasks import task_of
@@ -234,6 +234,7 @@ def _prepare(trainer: Trainer, job: Job | None, payload: dict | None) -> None:
         write_json_atomic(job.folder / TRAINED_ON, trainer.dataset.manifest)
     _trim_metrics(job.folder / METRICS, trainer)
     job.log(f"training {recipe.network} on {recipe.dataset} ({trainer.arithmetic.describe()})")
+    job.log(trainer.input.line())
     taken = trainer.initialised
     if taken is not None:
         head = (
@@ -282,7 +283,7 @@ def check_recipe(recipe: Recipe, dataset: Dataset) -> None:
     dataset's images (on the meta device: no memory, no time), and it fits the data."""
     check_fit(recipe, dataset)
     outputs = len(task_of(recipe.network).outputs(dataset.classes))
-    size = recipe.input_size or dataset.size
+    size = input_for(recipe.network, dataset.size, recipe.input_size).size
     spec = NetworkSpec.resolve(recipe.network, outputs, dataset.channels, size)
     with torch.device("meta"):
         build_network(spec)

@@ -20,7 +20,7 @@ from lumos.arithmetic import Arithmetic, choose
 from lumos.bundle import Bundle
 from lumos.data import Dataset
 from lumos.data.loader import BatchLoader, at_size
-from lumos.models import NetworkSpec, build_network
+from lumos.models import NetworkSpec, build_network, input_for
 from lumos.models.features import head_of
 from lumos.models.normalization import normalized_model
 from lumos.models.surgery import Initialisation, load_matching
@@ -75,7 +75,8 @@ class Trainer:
             recipe.precision, device, cpu_autocast=self.task.cpu_autocast
         )
         self.train_split, self.val_split = check_fit(recipe, dataset)
-        self.input_size = recipe.input_size or dataset.size
+        self.input = input_for(recipe.network, dataset.size, recipe.input_size)
+        self.input_size = self.input.size
         self.metric = recipe.metric or self.task.default_metric
         self.num_outputs = len(self.task.outputs(dataset.classes))
         self.spec = NetworkSpec.resolve(

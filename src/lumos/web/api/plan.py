@@ -39,16 +39,20 @@ def plan(
     precision: Precision = "auto",
     gpu: Annotated[str | None, Query(max_length=100)] = None,
     epochs: Annotated[int, Query(ge=1, le=100000)] = 10,
+    input_size: Annotated[str | None, Query(pattern=r"^\d{1,5},\d{1,5}$")] = None,
 ) -> dict[str, Any]:
-    """A recipe's memory at ``batch`` on ``dataset``'s images; with ``gpu``, the largest
-    batch there, an epoch's time and cost."""
+    """A recipe's memory at ``batch`` on ``dataset``'s images (at ``input_size``,
+    "HEIGHT,WIDTH", else what training takes); with ``gpu``, the largest batch there, an
+    epoch's time and cost."""
     if network not in {e.name for e in list_models()}:
         raise NotFoundError(f"unknown network {network!r}")
     root = settings_of(request).workspace.root
     chosen = device(gpu, root) if gpu else None
     data = state_of(request).datasets.get(dataset)
+    size = tuple(int(side) for side in input_size.split(",")) if input_size else None
     return dataset_plan(network, data, batch, optimizer=optimizer, precision=precision,
-                        device=chosen, epochs=epochs, workspace_root=root)  # fmt: skip
+                        device=chosen, epochs=epochs, workspace_root=root,
+                        input_size=size)  # fmt: skip
 
 
 class PresetRequest(BaseModel):

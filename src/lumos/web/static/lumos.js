@@ -313,12 +313,14 @@ async function modelNewPage() {
     const query = new URLSearchParams({ network: networkSelect.value, dataset: datasetSelect.value, batch: fields.batch_size ?? 64,
       optimizer: fields.optimizer ?? "sgd", precision: fields.precision ?? "auto", epochs: fields.epochs ?? 10 });
     if (gpuSelect.value) query.set("gpu", gpuSelect.value);
+    if (fields.input_size) query.set("input_size", fields.input_size.join(","));
     const plan = await api(`/api/plan?${query}`);
     if (asked !== plansAsked) return;
     const m = plan.memory, mb = (bytes) => `${(bytes / 1e6).toLocaleString(undefined, { maximumFractionDigits: 1 })} MB`;
     const p = m.training_parts, secs = (s) => `${s.toPrecision(2)} s`;
     const how = m.how === "traced" ? "traced from the network's operators" : `measured: ${m.how} here, as its shapes follow its data`;
-    let text = `Training at batch ${m.batch} (${m.precision}, ${m.optimizer}) needs ${mb(m.training)} at its peak = weights ${mb(p.weights)} + optimiser state ${mb(p.optimizer_state)} + input batch ${mb(p.inputs)} + activations ${mb(p.activations)} + gradients ${mb(p.gradients)} + working buffers ${mb(p.working)} (${how}); inference ${mb(m.inference)}.`;
+    const [height, width] = plan.input.size;
+    let text = `Input ${width}x${height}: ${plan.input.reason}. Training at batch ${m.batch} (${m.precision}, ${m.optimizer}) needs ${mb(m.training)} at its peak = weights ${mb(p.weights)} + optimiser state ${mb(p.optimizer_state)} + input batch ${mb(p.inputs)} + activations ${mb(p.activations)} + gradients ${mb(p.gradients)} + working buffers ${mb(p.working)} (${how}); inference ${mb(m.inference)}.`;
     if (plan.device) {
       const d = plan.device, cost = d.usd_per_run === null ? "no listed price" : `$${d.usd_per_run.toPrecision(2)} a run of ${fields.epochs ?? 10} epochs`;
       const loading = d.loading_seconds === null ? "" : `; loading ${secs(d.loading_seconds)} (measured: ${Math.round(plan.loader_rate).toLocaleString()} images/s here), overlapping them`;
@@ -327,7 +329,7 @@ async function modelNewPage() {
     $("#network-plan").textContent = text;
   });
   gpuSelect.addEventListener("change", showPlan);
-  for (const name of ["batch_size", "optimizer", "precision", "epochs"]) form.elements[name].addEventListener("change", showPlan);
+  for (const name of ["batch_size", "optimizer", "precision", "epochs", "input_size"]) form.elements[name].addEventListener("change", showPlan);
   const plotSchedule = guarded(async () => {
     const recipe = recipeFromFields(form);
     delete recipe.dataset;
