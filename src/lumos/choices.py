@@ -22,7 +22,7 @@ Interpolation = Literal["bilinear", "bicubic", "nearest"]
 ExportFormat = Literal["onnx", "torchscript"]
 ArtefactPrecision = Literal["fp32", "fp16", "int8", "int8-dynamic"]  # an optimised artefact's
 Pruning = Literal["unstructured", "channels"]  # weights zeroed, or channels removed
-Backend = Literal["torch", "onnxruntime", "onnxruntime-cuda", "tensorrt"]
+Backend = Literal["torch", "torch-cuda", "onnxruntime", "onnxruntime-cuda", "tensorrt"]
 
 # Using a model
 DetectionMethod = Literal["sliding-window", "heatmap", "model"]  # how boxes are found

@@ -281,6 +281,9 @@ def test_backends_agree_and_unknown_ones_are_refused(home: Workspace):
         load_predictor(bundle, "tpu")
     with pytest.raises(BackendError, match="needs CUDAExecutionProvider"):
         load_predictor(bundle, "onnxruntime-cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(BackendError, match="'torch-cuda' needs a CUDA GPU"):
+            load_predictor(bundle, "torch-cuda")
     with pytest.raises(TypeError, match="load_predictor"):
         Predictor(bundle, "onnxruntime")
     with pytest.raises(BackendError, match="artefacts run on ONNX Runtime"):

@@ -20,7 +20,7 @@ def bench_command(
     backends: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated: torch, onnxruntime, onnxruntime-cuda, tensorrt, or "
+            help="Comma-separated: torch, torch-cuda, onnxruntime, onnxruntime-cuda, tensorrt, or "
             "backend:artefact (onnxruntime:int8). Default: torch, onnxruntime and every artefact."
         ),
     ] = None,

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from lumos.bundle import Bundle, list_bundles
 from lumos.deploy.export import onnx_bytes
-from lumos.deploy.sessions import BACKENDS, BackendError, onnx_session
+from lumos.deploy.sessions import (
+    BACKENDS,
+    EAGER_DEVICES,
+    BackendError,
+    available_backends,
+    onnx_session,
+)
 from lumos.errors import LumosError
 from lumos.tasks.predictor import Predictor
 from lumos.workspace import Workspace
@@ -33,13 +39,16 @@ def load_predictor(
     threads: int | None = None,
     trust_code: bool = False,
 ) -> Predictor:
-    """``bundle`` on ``backend``: ``torch`` runs its graph in PyTorch on ``device``; the
-    others run ``artefact`` (an ONNX file or its bytes; by default the bundle exported in
-    memory) on ONNX Runtime with ``threads``."""
+    """``bundle`` on ``backend``: ``torch`` runs its graph in PyTorch on ``device``,
+    ``torch-cuda`` on the GPU; the others run ``artefact`` (an ONNX file or its bytes; by
+    default the bundle exported in memory) on ONNX Runtime with ``threads``."""
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    if backend == "torch":
-        return Predictor(bundle, device=device, trust_code=trust_code)
+    if backend == "torch-cuda" and backend not in available_backends():
+        raise BackendError("backend 'torch-cuda' needs a CUDA GPU, which this machine lacks")
+    if backend in EAGER_DEVICES:
+        place = device if backend == "torch" else EAGER_DEVICES[backend]
+        return Predictor(bundle, device=place, trust_code=trust_code)
     if artefact is None:
         artefact = onnx_bytes(bundle, trust_code=trust_code)
     session = onnx_session(artefact, backend, threads)
@@ -55,8 +64,8 @@ def predictor_for(bundle: Bundle, target: str, *, trust_code: bool = False) -> P
             f"unknown target {target!r}: a backend ({', '.join(BACKENDS)}), "
             "optionally with :artefact"
         )
-    if artefact and backend == "torch":
-        raise BackendError(f"{target!r}: artefacts run on ONNX Runtime backends, not torch")
+    if artefact and backend in EAGER_DEVICES:
+        raise BackendError(f"{target!r}: artefacts run on ONNX Runtime backends, not PyTorch")
     return load_predictor(
         bundle, backend, artefact=bundle.artefact(artefact) if artefact else None,
         trust_code=trust_code,

@@ -1,6 +1,7 @@
 """ONNX Runtime sessions on the backends this machine has.
 
-``torch`` runs a bundle's network eagerly; ``onnxruntime`` runs an ONNX artefact on the CPU,
+``torch`` runs a bundle's network eagerly on the CPU, ``torch-cuda`` on the GPU where there
+is one; ``onnxruntime`` runs an ONNX artefact on the CPU,
 ``onnxruntime-cuda`` and ``tensorrt`` on ONNX Runtime's CUDA and TensorRT execution providers
 where they are installed.
 """
@@ -12,11 +13,13 @@ from pathlib import Path
 from typing import get_args
 
 import onnxruntime as ort
+import torch
 
 from lumos.choices import Backend
 from lumos.errors import BundleError, LumosError
 
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
+EAGER_DEVICES = {"torch": "cpu", "torch-cuda": "cuda"}  # PyTorch's backends, where they run
 _PROVIDERS = {
     "onnxruntime": ["CPUExecutionProvider"],
     "onnxruntime-cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
@@ -31,7 +34,8 @@ class BackendError(LumosError):
 def available_backends() -> list[str]:
     """The backends this machine can run."""
     providers = set(ort.get_available_providers())
-    return ["torch"] + [name for name, wanted in _PROVIDERS.items() if wanted[0] in providers]
+    eager = ["torch", "torch-cuda"] if torch.cuda.is_available() else ["torch"]
+    return eager + [name for name, wanted in _PROVIDERS.items() if wanted[0] in providers]
 
 
 def onnx_session(
