@@ -14,7 +14,6 @@ from pathlib import Path
 from lumos.data import Dataset, import_dataset, sample_grid
 from lumos.data.formats import Reader
 from lumos.data.importer import ProgressFn
-from lumos.data.records import Scan
 from lumos.data.samples import shapes
 from lumos.deploy import Bundle
 from lumos.deploy.export import export_bundle
@@ -46,6 +45,7 @@ DETECTION_RECIPE = Recipe(
 # Generated scenes the detector learns from: 750 train / 150 val / 100 test (232 objects);
 # the 300 of `sample:shapes` left a 30-image test split where one image moves a score 0.03.
 SHAPES_IMAGES = 1000
+SCENES = Reader("sample:shapes", lambda _location: shapes(count=SHAPES_IMAGES))
 DETECTOR = "shapes-fcos"
 
 
@@ -59,7 +59,7 @@ def run_demo(
     training_progress: bool = True,
 ) -> dict[str, float]:
     """Run the demo, telling ``say`` what happens; returns the test metrics."""
-    readers = {"digits": None, "shapes": Reader("sample:shapes", _many_shapes)}
+    readers = {"digits": None, "shapes": SCENES}
     for sample, reader in readers.items():
         with import_progress() as progress:
             folder = import_dataset(
@@ -79,10 +79,6 @@ def run_demo(
     metrics.update(_deploy(out_dir, say))
     metrics.update(_detection(out_dir, say, training_progress))
     return metrics
-
-
-def _many_shapes(_location: Path) -> Scan:
-    return shapes(count=SHAPES_IMAGES)
 
 
 def _train_and_evaluate(
