@@ -17,8 +17,14 @@ on ONNX Runtime, one thread, median of ``--runs`` calls (lumos's graph includes 
 and NMS; YOLOv8n's, as Ultralytics exports it, decoding without NMS). Ultralytics (AGPL) is
 a benchmark extra, never a dependency of lumos.
 
+``--throughput``: training speed alone, at equal threads (``--threads``, default every core)
+and input size: each trainer in a process of its own, one after the other, ``--epochs``
+epochs without validation; images/s of the median epoch after the first (the training loop,
+data loading and augmentation included: lumos's recipe, Ultralytics' defaults with mosaic).
+
     python benchmarks/yolo_compare.py [--minutes 5] [--seeds 0,1,2,3,4] [--network NAME]
                                       [--precision fp32|bf16|auto]
+    python benchmarks/yolo_compare.py --throughput [--threads 2] [--epochs 6]
 """
 
 from __future__ import annotations
@@ -118,6 +124,72 @@ def train_yolo(workspace: Path, data: Path, minutes: float, seed: int, out: Path
             "onnx": str(onnx_file)}  # fmt: skip
 
 
+def speed_lumos(workspace: Path, network: str, precision: str, epochs: int) -> list[float]:
+    """Training images/s of each epoch of lumos's trainer (validation left out)."""
+    from lumos.data import Dataset
+    from lumos.demo import DETECTION_RECIPE
+    from lumos.train.trainer import Trainer
+    from lumos.workspace import Workspace
+    from train_throughput import EpochTimer
+
+    recipe = DETECTION_RECIPE.model_copy(
+        update={"network": network, "input_size": (SIZE, SIZE), "epochs": epochs,
+                "val_every": epochs, "precision": precision}
+    )  # fmt: skip
+    timer = EpochTimer()
+    Trainer(recipe, Dataset.open("shapes", Workspace(workspace)), callbacks=(timer,)).fit()
+    return timer.rates
+
+
+def speed_yolo(data: Path, epochs: int, out: Path) -> list[float]:
+    """Training images/s of each epoch of Ultralytics' trainer (its defaults, no validation)."""
+    os.environ["YOLO_CONFIG_DIR"] = str(out / "ultralytics-settings")
+    os.environ["YOLO_OFFLINE"] = "1"
+    from ultralytics import YOLO
+
+    model, started, rates = YOLO("yolov8n.yaml"), [0.0], []
+
+    def start(trainer) -> None:
+        started[0] = time.perf_counter()
+
+    def end(trainer) -> None:
+        rates.append(len(trainer.train_loader.dataset) / (time.perf_counter() - started[0]))
+
+    model.add_callback("on_train_epoch_start", start)
+    model.add_callback("on_train_epoch_end", end)
+    model.train(data=str(data), imgsz=SIZE, epochs=epochs, device="cpu", val=False, amp=False,
+                pretrained=False, plots=False, project=str(out / "yolo-speed"), exist_ok=True,
+                verbose=False)  # fmt: skip
+    return rates
+
+
+def throughput(args: argparse.Namespace) -> None:
+    """``--throughput``: each trainer alone at ``args.threads``, one after the other."""
+    threads = str(args.threads or len(os.sched_getaffinity(0)))
+    env = dict(os.environ, OMP_NUM_THREADS=threads)
+    rates = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        data = prepare(root / "workspace")
+        for who in ("lumos", "yolo"):
+            common = ["--workspace", str(root / "workspace"), "--data", str(data), "--out",
+                      scratch, "--network", args.network, "--precision", args.precision,
+                      "--epochs", str(args.epochs), "--seed", "0"]  # fmt: skip
+            done = subprocess.run([sys.executable, __file__, "--worker", f"{who}-speed",
+                                   *common], env=env, capture_output=True, text=True)  # fmt: skip
+            if done.returncode:
+                sys.exit(done.stdout[-3000:] + done.stderr[-3000:])
+            rates[who] = json.loads((root / f"{who}-speed.json").read_text())
+    median = {who: statistics.median(r[1:] or r) for who, r in rates.items()}
+    for who, r in rates.items():
+        print(f"{who:5}: {median[who]:6.1f} training images/s (median epoch after the first; "
+              f"epochs: {', '.join(f'{v:.1f}' for v in r)})")  # fmt: skip
+    print(
+        f"lumos {args.network} / YOLOv8n, {threads} threads, {SIZE}x{SIZE}: "
+        f"{median['lumos'] / median['yolo']:.2f}x (goal >= 1.0)"
+    )
+
+
 def size(network) -> dict:
     """Parameters of ``network`` and the FLOPs of its forward in eval mode on one 96x96 image
     (torch's FlopCounterMode: convolutions and matrix products, 2 FLOPs a multiply-add)."""
@@ -192,7 +264,16 @@ def prepare(workspace: Path) -> Path:
 
 
 def worker(args: argparse.Namespace) -> None:
+    import torch
+
     out = Path(args.out)
+    if args.worker.endswith("-speed"):
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        rates = (speed_lumos(Path(args.workspace), args.network, args.precision, args.epochs)
+                 if args.worker == "lumos-speed"
+                 else speed_yolo(Path(args.data), args.epochs, out))  # fmt: skip
+        (out / f"{args.worker}.json").write_text(json.dumps(rates))
+        return
     if args.worker == "lumos":
         found = train_lumos(
             Path(args.workspace), args.network, args.precision, args.minutes, args.seed, out
@@ -249,7 +330,11 @@ def main() -> None:
         "--precision", default="fp32", help="lumos's (YOLO trains in fp32 on a CPU)"
     )
     parser.add_argument("--runs", type=int, default=500, help="timed ONNX calls per model")
-    parser.add_argument("--worker", choices=["lumos", "yolo"], help=argparse.SUPPRESS)
+    parser.add_argument("--throughput", action="store_true", help="training speed alone")
+    parser.add_argument("--threads", type=int, help="--throughput: threads (default: cores)")
+    parser.add_argument("--epochs", type=int, default=6, help="--throughput: epochs each")
+    parser.add_argument("--worker", choices=["lumos", "yolo", "lumos-speed", "yolo-speed"],
+                        help=argparse.SUPPRESS)  # fmt: skip
     for hidden in ("--workspace", "--data", "--out"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
@@ -257,6 +342,8 @@ def main() -> None:
     if args.worker:
         return worker(args)
     print_machine()
+    if args.throughput:
+        return throughput(args)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     rows = {"lumos": [], "yolo": []}
     with tempfile.TemporaryDirectory() as scratch:
