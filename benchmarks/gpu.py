@@ -189,6 +189,9 @@ def providers_against_eager(workspace: Workspace, sizes: Sizes) -> str:
         for batch in sizes.onnx_batches:
             times = batch_milliseconds(predictor, batch, sizes.side)
             print(f"(d) {backend:<18} batch {batch:>3}: {times:8.2f} ms")
+    for missing in sorted({"onnxruntime-cuda", "tensorrt"} - set(backends)):
+        print(f"(d) {missing:<18} not measured: the installed onnxruntime lacks its provider "
+              "(the onnxruntime-gpu wheel has it)")  # fmt: skip
     return model
 
 
