@@ -57,3 +57,25 @@ def test_lumos_train_warns_before_an_epoch_outlasts_the_time_limit(
     code, out, err = run_cli(monkeypatch, capsys, "train", "dataset=digits", "epochs=1",
                              "time_limit=60", *LENET)  # fmt: skip
     assert code == 0 and "note:" not in out, err
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (("dataset=nope",), "no dataset named 'nope'"),
+        (("dataset=digits", "network=nonet"), "unknown network 'nonet'"),
+        (("dataset=digits", "network=lenet5", "input_size=[2,2]"), "lenet5 needs inputs of at"),
+        (("dataset=digits", "time_limit=-1"), "time_limit"),
+    ],
+)
+def test_a_time_limited_run_that_cannot_start_is_one_line(
+    digits: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    settings: tuple[str, ...],
+    message: str,
+) -> None:
+    code, _, err = run_cli(monkeypatch, capsys, "train", "time_limit=1", *settings)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not [job for job in list_jobs(digits) if job["kind"] == "train"]

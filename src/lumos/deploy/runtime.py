@@ -44,11 +44,10 @@ def load_predictor(
     default the bundle exported in memory) on ONNX Runtime with ``threads``."""
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    if backend == "torch-cuda" and backend not in available_backends():
-        raise BackendError("backend 'torch-cuda' needs a CUDA GPU, which this machine lacks")
     if backend in EAGER_DEVICES:
-        place = device if backend == "torch" else EAGER_DEVICES[backend]
-        return Predictor(bundle, device=place, trust_code=trust_code)
+        if backend not in available_backends():
+            raise BackendError(f"backend {backend!r} needs a CUDA GPU, which this machine lacks")
+        return Predictor(bundle, device=EAGER_DEVICES[backend] or device, trust_code=trust_code)
     if artefact is None:
         artefact = onnx_bytes(bundle, trust_code=trust_code)
     session = onnx_session(artefact, backend, threads)

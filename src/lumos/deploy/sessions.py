@@ -19,7 +19,8 @@ from lumos.choices import Backend
 from lumos.errors import BundleError, LumosError
 
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
-EAGER_DEVICES = {"torch": "cpu", "torch-cuda": "cuda"}  # PyTorch's backends, where they run
+# PyTorch's backends and the device each runs on (None: the one asked for, the CPU by default)
+EAGER_DEVICES = {"torch": None, "torch-cuda": "cuda"}
 _PROVIDERS = {
     "onnxruntime": ["CPUExecutionProvider"],
     "onnxruntime-cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],

@@ -178,8 +178,7 @@ class TimeLimit(Callback):
             if validation is None:  # not seen yet: forward passes, a third of a step each
                 validation = pace * len(trainer.val_loader) / 3
             fits = s.step + max(int((self.seconds - elapsed - validation) / pace), 0)
-            whole = trainer.recipe.epochs * trainer.schedule.steps_per_epoch
-            trainer.schedule.last_step = fits if fits < whole else None
+            trainer.schedule.last_step = fits if fits < trainer.schedule.asked_steps else None
 
     def after_epoch(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         self.validating = time.monotonic() - self.batch_ended
@@ -189,7 +188,7 @@ class TimeLimit(Callback):
             trainer.emit(
                 "on_message",
                 f"time limit: {self.seconds / 60:g} minutes reached after {epochs:.2f} epochs "
-                f"(step {s.step} of {trainer.recipe.epochs * trainer.schedule.steps_per_epoch} "
+                f"(step {s.step} of {trainer.schedule.asked_steps} "
                 "asked for); the checkpoint holds the run so far",
             )
             raise StopTraining

@@ -27,9 +27,16 @@ class Schedule:
     _bad_epochs: int = field(default=0, repr=False)
 
     @property
+    def asked_steps(self) -> int:
+        """The steps of the recipe's epochs."""
+        return self.recipe.epochs * self.steps_per_epoch
+
+    @property
     def total_steps(self) -> int:
-        whole = self.recipe.epochs * self.steps_per_epoch
-        return whole if self.last_step is None else min(self.last_step, whole)
+        """The steps the run takes: the recipe's, or fewer where it ends before them."""
+        if self.last_step is None:
+            return self.asked_steps
+        return min(self.last_step, self.asked_steps)
 
     def over(self, step: int) -> bool:
         """Whether the run has reached the step it ends at before its epochs do."""
