@@ -73,12 +73,18 @@ class Sizes:
     requests: int
 
 
-GPU = Sizes("cuda", "bf16", "resnet50", 224, 4096, 128, 3, 128, 100,
-            (("resnet18", 224, 32), ("resnet50", 224, 32), ("mobilenet_v3_large", 224, 32),
-             ("efficientnet_b0", 224, 16), ("vgg11", 224, 8), ("fcos_cs3darknet_n_fpn", 320, 8)),
-            (1, 64), 4000)  # fmt: skip
-SMOKE = Sizes("cpu", "fp32", "resnet18", 32, 48, 16, 2, 64, 2,
-              (("lenet5", 32, 4), ("resnet18", 32, 2)), (1, 4), 32)  # fmt: skip
+GPU = Sizes(
+    device="cuda", precision="bf16", classifier="resnet50", side=224, images=4096, batch=128,
+    epochs=3, detector_side=128, detector_steps=100,
+    plans=(("resnet18", 224, 32), ("resnet50", 224, 32), ("mobilenet_v3_large", 224, 32),
+           ("efficientnet_b0", 224, 16), ("vgg11", 224, 8), ("fcos_cs3darknet_n_fpn", 320, 8)),
+    onnx_batches=(1, 64), requests=4000,
+)  # fmt: skip
+SMOKE = Sizes(
+    device="cpu", precision="fp32", classifier="resnet18", side=32, images=48, batch=16,
+    epochs=2, detector_side=64, detector_steps=2, plans=(("lenet5", 32, 4), ("resnet18", 32, 2)),
+    onnx_batches=(1, 4), requests=32,
+)  # fmt: skip
 
 
 def trainer_against_loop(workspace: Workspace, root: Path, sizes: Sizes) -> None:
