@@ -28,47 +28,21 @@ from pathlib import Path
 
 import torch
 
-import transfer_data as make
 import transfer_report
 from lumos.bundle import list_bundles
+from lumos.bundle.fingerprint import KEPT
 from lumos.data import Dataset, ImportOptions, import_dataset
 from lumos.deploy.from_job import bundle_from_job
 from lumos.train import Recipe, train
 from lumos.train.trainer import Trainer
+from lumos.transfer.budget import FineTune
 from lumos.transfer.rank import rank
 from lumos.workspace import Workspace
 from machine import print_machine
+from transfer_pools import POOLS, Pool
 
-NETWORK = "resnet18"
-DIGITS = [str(d) for d in range(10)]
-PHOTO_PARTS = [f"{photo}-{half}" for photo in ("china", "flower") for half in ("top", "bottom")]
-# name: (maker, classes, images a class)
-SOURCES = {
-    "digits": (make.handwritten_digits, DIGITS, 150),
-    "digits-few": (make.handwritten_digits, DIGITS, 12),
-    "letters-am": (make.glyphs, list("ABCDEFGHIJKLM"), 100),
-    "shapes": (make.shapes, ["circle", "square", "triangle", "pentagon"], 300),
-    "gratings": (make.gratings, ["0", "45", "90", "135"], 300),
-    "textures": (make.textures, ["white", "pink", "brown", "checks", "dots"], 240),
-    "colours": (make.colours, list(make.HUES), 150),
-    "photos": (
-        make.photo_patches,
-        ["china-top", "china-bottom", "flower-top", "flower-bottom"],
-        300,
-    ),
-    "noise": (make.random_labels, DIGITS, 100),
-}
-TRAIN, TEST = 20, 40  # a target's training and test images a class
-# name: (maker, classes, held out of the choice of the default)
-TARGETS = {
-    "font-digits": (make.glyphs, DIGITS, False),
-    "lowercase": (make.glyphs, list("abcdefgh"), False),
-    "new-shapes": (make.shapes, ["ring", "star", "diamond", "cross", "bar", "hexagon"], False),
-    "diagonals": (make.gratings, ["22", "67", "112", "157"], False),
-    "shape-colours": (make.coloured_shapes, ["red", "green", "blue", "yellow"], True),
-    "letters-nt": (make.glyphs, list("NOPQRST"), True),
-}
-STRATEGY_SOURCES = ("digits", "letters-am", "shapes", "textures")  # near and far ones
+SCRATCH = "scratch:"  # a fine-tuning run from a freshly initialised network
+
 STRATEGIES = {
     "full": {},
     "linear-probe": {"finetune": "linear-probe"},
@@ -77,106 +51,126 @@ STRATEGIES = {
 }
 
 
-def build_sources(workspace: Workspace, work: Path) -> None:
-    """Train and save every source model not saved yet."""
+def build_sources(pool: Pool, workspace: Workspace, work: Path) -> None:
+    """Train and save every source model of ``pool`` not saved yet."""
     saved = {row["name"] for row in list_bundles(workspace)}
-    for index, (name, (maker, classes, per_class)) in enumerate(SOURCES.items()):
+    for index, (name, source) in enumerate(pool.sources.items()):
         if name in saved:
             continue
-        folder = maker(work / "data" / name, classes, per_class, 100 + index)
+        folder = source.maker(work / "data" / name, source.classes, source.per_class, 100 + index)
         import_dataset(folder, name, ImportOptions(val_percent=15, test_percent=0, channels=3),
                        workspace=workspace)  # fmt: skip
-        recipe = Recipe(dataset=name, network=NETWORK, epochs=10, batch_size=64, lr=0.05,
-                        workers=1, seed=0)  # fmt: skip
+        recipe = Recipe(dataset=name, network=source.network, workers=1, seed=0,
+                        **pool.source_recipe)  # fmt: skip
         started = time.perf_counter()
         job = train(recipe, workspace=workspace, progress=False)
         bundle_from_job(job.id, name, workspace=workspace)
         print(f"source {name}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def build_target(name: str, workspace: Workspace, work: Path) -> Dataset:
-    """Target ``name``: TRAIN training and TEST test images a class (the test images are
-    its validation split, scored once, after the last epoch)."""
+def build_target(pool: Pool, name: str, workspace: Workspace, work: Path) -> Dataset:
+    """Target ``name``: its training and test images a class (the test images are its
+    validation split, scored once, after the last epoch)."""
     try:
         return Dataset.open(name, workspace)
     except Exception:  # not made yet
-        maker, classes, _ = TARGETS[name]
-        index = list(TARGETS).index(name)
-        folder = maker(work / "data" / name, classes, TRAIN + TEST, 200 + index)
-        share = 100 * TEST / (TRAIN + TEST)
+        target = pool.targets[name]
+        index = list(pool.targets).index(name)
+        folder = target.maker(work / "data" / name, target.classes, target.train + target.test,
+                              200 + index)  # fmt: skip
+        share = 100 * target.test / (target.train + target.test)
         options = ImportOptions(val_percent=share, test_percent=0, channels=3)
         import_dataset(folder, name, options, workspace=workspace)
         return Dataset.open(name, workspace)
 
 
-def fine_tune(dataset: Dataset, workspace: Workspace, source: str | None, strategy: str,
-              seed: int, epochs: int) -> dict:  # fmt: skip
-    """One run of the fixed budget: its test accuracy and seconds."""
-    recipe = Recipe(dataset=dataset.name, network=NETWORK, init=source, epochs=epochs,
-                    batch_size=32, lr=0.02, val_every=epochs, workers=1, seed=seed,
+def fine_tune(pool: Pool, dataset: Dataset, workspace: Workspace, start: str, strategy: str,
+              seed: int) -> dict:  # fmt: skip
+    """One run of the pool's fixed budget from ``start`` (a source, or ``scratch:NETWORK``):
+    its test accuracy and seconds."""
+    scratch = start.startswith(SCRATCH)
+    network = start[len(SCRATCH) :] if scratch else pool.sources[start].network
+    recipe = Recipe(dataset=dataset.name, network=network, init=None if scratch else start,
+                    val_every=pool.tune["epochs"], workers=1, seed=seed, **pool.tune,
                     **STRATEGIES[strategy])  # fmt: skip
     started = time.perf_counter()
     state = Trainer(recipe, dataset, workspace=workspace).fit()
     return {"accuracy": state.history[-1]["val_accuracy"], "seconds": time.perf_counter() - started}
 
 
-def ground_truth(target: str, workspace: Workspace, work: Path, seeds: int, epochs: int) -> None:
-    """Every source (and none) fine-tuned on ``target`` over seeds, and the other
-    strategies from STRATEGY_SOURCES with seed 0; kept in truth-<target>.json as they
-    finish."""
-    dataset = build_target(target, workspace, work)
+def ground_truth(pool: Pool, target: str, workspace: Workspace, work: Path, seeds: int,
+                 strategies: bool) -> None:  # fmt: skip
+    """Every source (and each network from scratch) fine-tuned on ``target`` over seeds,
+    and with ``strategies`` the pool's strategy sources with the other strategies, seed 0;
+    kept in truth-<target>.json as they finish."""
+    dataset = build_target(pool, target, workspace, work)
     path = work / f"truth-{target}.json"
     done = json.loads(path.read_text()) if path.is_file() else {}
-    runs = [(s, "full", seed) for s in [*SOURCES, None] for seed in range(seeds)]
+    starts = [*pool.sources, *(SCRATCH + network for network in pool.networks)]
+    runs = [(start, "full", seed) for start in starts for seed in range(seeds)]
     runs += [
-        (s, strategy, 0) for s in STRATEGY_SOURCES for strategy in STRATEGIES if strategy != "full"
-    ]
-    for source, strategy, seed in runs:
-        key = f"{source or 'scratch'}|{strategy}|{seed}"
+        (s, strategy, 0)
+        for s in pool.strategy_sources if strategies
+        for strategy in STRATEGIES if strategy != "full"
+    ]  # fmt: skip
+    for start, strategy, seed in runs:
+        key = f"{start}|{strategy}|{seed}"
         if key not in done:
-            done[key] = fine_tune(dataset, workspace, source, strategy, seed, epochs)
+            done[key] = fine_tune(pool, dataset, workspace, start, strategy, seed)
             path.write_text(json.dumps(done, indent=1))
             print(f"{target} {key}: {done[key]['accuracy']:.3f} "
                   f"({done[key]['seconds']:.0f} s)", flush=True)  # fmt: skip
 
 
-def ranking(target: str, workspace: Workspace, work: Path) -> None:
-    """The whole pool ranked for ``target`` from a cold cache, kept in rank-<target>.json."""
-    dataset = build_target(target, workspace, work)
-    for cached in (dataset.folder / "features").glob("*.pt"):
-        cached.unlink()
+def ranking(pool: Pool, target: str, workspace: Workspace, work: Path, *, as_user: bool) -> None:
+    """The whole pool ranked for ``target`` from a cold cache (the features and the
+    target's fingerprint), kept in rank-<target>.json: every estimator and the probe on up
+    to 2,000 images, or (``as_user``) as `lumos transfer rank` does by default, within its
+    budget, in rank-budget-<target>.json."""
+    dataset = build_target(pool, target, workspace, work)
+    for cached in [*(dataset.folder / "features").glob("*.pt"), dataset.folder / KEPT]:
+        cached.unlink(missing_ok=True)
+    tune = FineTune(**pool.tune)
     started = time.perf_counter()
-    ranked = rank(target, list(SOURCES), workspace=workspace)
+    ranked = rank(target, list(pool.sources), workspace=workspace, tune=tune,
+                  everything=not as_user)  # fmt: skip
     seconds = time.perf_counter() - started
-    rows = [s.as_dict() for s in ranked]
-    (work / f"rank-{target}.json").write_text(json.dumps({"seconds": seconds, "sources": rows}))
-    print(f"{target}: ranked {len(rows)} sources in {seconds:.1f} s", flush=True)
+    name = f"rank-budget-{target}.json" if as_user else f"rank-{target}.json"
+    (work / name).write_text(json.dumps(ranked.as_dict() | {"seconds": seconds}))
+    print(f"{target}: ranked {len(ranked.sources)} sources on {ranked.images} images in "
+          f"{seconds:.1f} s", flush=True)  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path)
-    parser.add_argument("--phase", default="all",
-                        choices=["all", "sources", "truth", "rank", "report"])  # fmt: skip
-    parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--pool", default="glyphs", choices=[*POOLS, "all"])
+    phases = ["all", "sources", "truth", "rank", "budget", "report"]
+    parser.add_argument("--phase", default="all", choices=phases)
+    parser.add_argument("--targets", help="comma-separated (default: every target of the pool)")
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--strategies", action="store_true",
+                        help="fine-tune with the other strategies too (seed 0)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     print_machine()
     torch.set_num_threads(args.threads)
-    work = args.work or Path(tempfile.mkdtemp(prefix="lumos-transfer-"))
-    work.mkdir(parents=True, exist_ok=True)
-    workspace = Workspace(work / "ws").ensure()
-    targets = [t for t in args.targets.split(",") if t]
-    if args.phase in ("all", "sources"):
-        build_sources(workspace, work)
-    for target in targets if args.phase in ("all", "truth") else []:
-        ground_truth(target, workspace, work, args.seeds, args.epochs)
-    for target in targets if args.phase in ("all", "rank") else []:
-        ranking(target, workspace, work)
+    root = args.work or Path(tempfile.mkdtemp(prefix="lumos-transfer-"))
+    for name in POOLS if args.pool == "all" else [args.pool]:
+        pool, work = POOLS[name], root / name
+        work.mkdir(parents=True, exist_ok=True)
+        workspace = Workspace(work / "ws").ensure()
+        targets = args.targets.split(",") if args.targets else list(pool.targets)
+        if args.phase in ("all", "sources"):
+            build_sources(pool, workspace, work)
+        for target in targets if args.phase in ("all", "truth") else []:
+            ground_truth(pool, target, workspace, work, args.seeds, args.strategies)
+        for target in targets if args.phase in ("all", "rank") else []:
+            ranking(pool, target, workspace, work, as_user=False)
+        for target in targets if args.phase in ("all", "budget") else []:
+            ranking(pool, target, workspace, work, as_user=True)
     if args.phase in ("all", "report"):
-        transfer_report.report(work, TARGETS, STRATEGIES)
+        transfer_report.report(root, POOLS, STRATEGIES)
 
 
 if __name__ == "__main__":

@@ -1,31 +1,45 @@
-"""The tables of `transfer.py`, from what its --work folder holds."""
+"""The tables of `transfer.py`, from what its --work folder holds (one folder a pool)."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import statistics
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import kendalltau, weightedtau
 
-from lumos.transfer.rank import CONTROL, DEFAULT, SourceScore, mean_ranks
+from lumos.transfer.rank import CONTROL, DEFAULT, PROBE, SourceScore, mean_ranks
+
+TODAY = ("logme", "p2l")  # the default before issue 29, chosen on the glyphs pool alone
+SCRATCH = "scratch:"
+MARGINS = (0.0, 0.02, 0.05, 0.1)  # of the probe's relative loss, for the flag
 
 
-def _load(work: Path, target: str) -> tuple[dict, dict] | None:
-    truth, ranked = work / f"truth-{target}.json", work / f"rank-{target}.json"
-    if not truth.is_file() or not ranked.is_file():
-        return None
-    return json.loads(truth.read_text()), json.loads(ranked.read_text())
+class Target:
+    """One target of one pool: its ground truth and its rankings."""
+
+    def __init__(self, pool: str, name: str, held_out: bool, work: Path) -> None:
+        self.pool, self.name, self.held_out = pool, name, held_out
+        self.truth = json.loads((work / f"truth-{name}.json").read_text())
+        self.ranked = json.loads((work / f"rank-{name}.json").read_text())
+        budget = work / f"rank-budget-{name}.json"
+        self.budget = json.loads(budget.read_text()) if budget.is_file() else None
+
+    def accuracy(self, start: str, strategy: str = "full") -> float:
+        runs = [v["accuracy"] for k, v in self.truth.items() if k.startswith(f"{start}|{strategy}|")]
+        return statistics.mean(runs)
+
+    def scratch(self, network: str) -> float:
+        return self.accuracy(SCRATCH + network)
+
+    def tune_seconds(self) -> float:
+        return statistics.mean(v["seconds"] for k, v in self.truth.items() if "|full|" in k)
 
 
-def _accuracy(truth: dict, source: str, strategy: str = "full") -> float:
-    runs = [v["accuracy"] for k, v in truth.items() if k.startswith(f"{source}|{strategy}|")]
-    return statistics.mean(runs)
-
-
-def _pool(ranked: dict, keys: tuple[str, ...]) -> dict[str, tuple[float, float | None]]:
+def _pool_scores(ranked: dict, keys: tuple[str, ...]) -> dict[str, tuple[float, float | None]]:
     """Each source's score over the estimators ``keys`` (controls in the pool, as `rank`
     scores them) and its control's."""
     sources = [SourceScore(r["source"], scores=r["scores"]) for r in ranked["sources"]]
@@ -38,125 +52,184 @@ def _pool(ranked: dict, keys: tuple[str, ...]) -> dict[str, tuple[float, float |
     }
 
 
-def _taus(truth: dict, ranked: dict, keys: tuple[str, ...]) -> tuple[float, float, float]:
+def taus(target: Target, keys: tuple[str, ...], ranked: dict | None = None) -> tuple[float, ...]:
     """Kendall's tau, weighted tau and top-1 regret (accuracy points) of ``keys``' score."""
-    scored = _pool(ranked, keys)
+    scored = _pool_scores(ranked or target.ranked, keys)
     names = list(scored)
     predicted = np.array([scored[n][0] for n in names])
-    actual = np.array([_accuracy(truth, n) for n in names])
+    actual = np.array([target.accuracy(n) for n in names])
     regret = actual.max() - actual[int(np.argmax(predicted))]
-    return kendalltau(predicted, actual)[0], weightedtau(predicted, actual)[0], 100 * regret
+    tau, weighted = kendalltau(predicted, actual)[0], weightedtau(predicted, actual)[0]
+    return _number(tau), _number(weighted), 100 * regret
 
 
-def _estimators(ranked: dict) -> list[str]:
-    return list(ranked["sources"][0]["scores"])
+def _number(value: float) -> float:
+    return 0.0 if math.isnan(value) else float(value)
 
 
-def report(work: Path, targets: dict, strategies: dict) -> None:
-    loaded = {t: found for t in targets if (found := _load(work, t)) is not None}
+def load(root: Path, pools: dict) -> dict[str, list[Target]]:
+    loaded = {}
+    for name, pool in pools.items():
+        work = root / name
+        found = [
+            Target(name, target, spec.held_out, work)
+            for target, spec in pool.targets.items()
+            if (work / f"truth-{target}.json").is_file() and (work / f"rank-{target}.json").is_file()
+        ]
+        if found:
+            loaded[name] = found
+    return loaded
+
+
+def report(root: Path, pools: dict, strategies: dict) -> None:
+    loaded = load(root, pools)
     if not loaded:
         print("nothing measured yet")
         return
-    keys = _estimators(next(iter(loaded.values()))[1])
-    print(f"default = mean rank of {', '.join(DEFAULT)}; flags on {', '.join(CONTROL)}\n")
-    _per_target(loaded, keys, targets)
-    _choice_of_default(loaded, keys, targets)
+    keys = _estimators(loaded)
+    print(f"default = mean rank of {', '.join(DEFAULT)}; flags on {', '.join(CONTROL)} "
+          f"and the probe\n")  # fmt: skip
+    for pool, targets in loaded.items():
+        _per_target(pool, targets, keys)
+    _leave_one_pool_out(loaded, keys)
     _negative_transfer(loaded)
-    _p2l_table(loaded)
-    _strategies(loaded, strategies)
+    _as_a_user_ranks(loaded)
+    _strategies([t for targets in loaded.values() for t in targets], strategies)
 
 
-def _per_target(loaded: dict, keys: list[str], targets: dict) -> None:
-    print("Kendall tau (weighted tau) against fine-tuned accuracy, per target")
+def _estimators(loaded: dict[str, list[Target]]) -> list[str]:
+    """The estimators every ranking of every pool has."""
+    found = [set(t.ranked["sources"][0]["scores"]) for ts in loaded.values() for t in ts]
+    first = next(iter(loaded.values()))[0].ranked["sources"][0]["scores"]
+    return [key for key in first if all(key in keys for keys in found)]
+
+
+def _per_target(pool: str, targets: list[Target], keys: list[str]) -> None:
+    print(f"pool {pool}: Kendall tau (weighted tau) against fine-tuned accuracy, per target")
     columns = [*keys, "default"]
-    print(
-        f"{'target':15s} " + " ".join(f"{c:>14s}" for c in columns) + "  regret(default)  rank/tune"
-    )
-    sums: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
-    for target, (truth, ranked) in loaded.items():
-        cells = []
-        for column in columns:
-            tau, weighted, regret = _taus(
-                truth, ranked, DEFAULT if column == "default" else (column,)
-            )
-            sums[targets[target][2]].setdefault(column, []).append(tau)
-            cells.append(f"{tau:6.2f} ({weighted:5.2f})")
-        tune = statistics.mean(v["seconds"] for k, v in truth.items() if "|full|" in k)
-        ratio = ranked["seconds"] / tune
-        print(f"{target:15s} " + " ".join(cells) + f"  {regret:5.1f}  {100 * ratio:5.1f}%")
-    for held_out, label in ((False, "mean (tuning)"), (True, "mean (held out)")):
-        if sums[held_out]:
-            means = [statistics.mean(sums[held_out][c]) for c in columns]
-            print(f"{label:15s} " + " ".join(f"{m:6.2f}{'':8s}" for m in means))
+    print(f"{'target':16s} " + " ".join(f"{c[:13]:>13s}" for c in columns) + "  regret")
+    for held_out in (False, True):
+        chosen = [t for t in targets if t.held_out == held_out]
+        for target in chosen:
+            cells = [taus(target, DEFAULT if c == "default" else (c,)) for c in columns]
+            text = " ".join(f"{tau:5.2f} ({w:5.2f})" for tau, w, _ in cells)
+            print(f"{target.name + ' *' * held_out:16s} {text}  {cells[-1][2]:5.1f}")
+        if chosen:
+            means = [statistics.mean(taus(t, DEFAULT if c == "default" else (c,))[0]
+                                     for t in chosen) for c in columns]  # fmt: skip
+            label = "mean held out" if held_out else "mean tuning"
+            print(f"{label:16s} " + " ".join(f"{m:5.2f}{'':8s}" for m in means))
+    print("(* held out)\n")
+
+
+def _pool_tau(targets: list[Target], keys: tuple[str, ...]) -> float:
+    return statistics.mean(taus(t, keys)[0] for t in targets)
+
+
+def _leave_one_pool_out(loaded: dict[str, list[Target]], keys: list[str]) -> None:
+    """Every combination of estimators as the mean-rank default, chosen on the other pools
+    (the mean of their mean taus) and scored on the one left out."""
+    combinations = [c for size in range(1, len(keys) + 1) for c in itertools.combinations(keys, size)]
+    table = {c: {pool: _pool_tau(ts, c) for pool, ts in loaded.items()} for c in combinations}
+    print("leave one pool out: the combination best on the other pools, scored on the one left out")
+    print(f"{'left out':10s} {'chosen on the others':40s} tau  best single there      today")
+    for pool in loaded:
+        others = [p for p in loaded if p != pool]
+        if not others:
+            continue
+        chosen = max(combinations, key=lambda c: statistics.mean(table[c][p] for p in others))
+        single = max(keys, key=lambda k: table[(k,)][pool])
+        print(f"{pool:10s} {', '.join(chosen)[:40]:40s} {table[chosen][pool]:4.2f} "
+              f"{single:14s} {table[(single,)][pool]:4.2f}  {table.get(TODAY, {}).get(pool, math.nan):4.2f}")  # fmt: skip
+    overall = sorted(combinations, key=lambda c: -statistics.mean(table[c].values()))
+    print("\nbest over every pool (mean of the pools' mean taus; per pool):")
+    for c in overall[:8]:
+        cells = " ".join(f"{p} {table[c][p]:5.2f}" for p in loaded)
+        print(f"  {statistics.mean(table[c].values()):5.2f}  {', '.join(c):45s} {cells}")
+    print("single estimators:")
+    for k in sorted(keys, key=lambda k: -statistics.mean(table[(k,)].values())):
+        cells = " ".join(f"{p} {table[(k,)][p]:5.2f}" for p in loaded)
+        print(f"  {statistics.mean(table[(k,)].values()):5.2f}  {k:45s} {cells}")
     print()
 
 
-def _choice_of_default(loaded: dict, keys: list[str], targets: dict) -> None:
-    """Every combination of estimators as the mean-rank default, best on the tuning targets."""
-    tuning = {t: v for t, v in loaded.items() if not targets[t][2]}
-    held = {t: v for t, v in loaded.items() if targets[t][2]}
-    results = []
-    for size in range(1, len(keys) + 1):
-        for combination in itertools.combinations(keys, size):
-            taus = [_taus(*v, combination)[0] for v in tuning.values()]
-            held_taus = [_taus(*v, combination)[0] for v in held.values()]
-            results.append((statistics.mean(taus), held_taus, combination))
-    results.sort(key=lambda r: -r[0])
-    print("best mean-rank combinations on the tuning targets (tau tuning / held out)")
-    for tau, held_taus, combination in results[:5]:
-        held_text = f"{statistics.mean(held_taus):.2f}" if held_taus else "-"
-        print(f"  {tau:.2f} / {held_text}  {', '.join(combination)}")
+def _flags(target: Target, rule: str, margin: float) -> dict[str, bool]:
+    """Each source's flag under ``rule``: on features (CONTROL's mean rank no better than
+    the control's), on the probe (late relative loss no lower than the control's, less
+    ``margin``), either, or both."""
+    on_features = _pool_scores(target.ranked, CONTROL)
+    flags = {}
+    for row in target.ranked["sources"]:
+        score, control = on_features[row["source"]]
+        features = control is not None and score <= control
+        mine, theirs = row["scores"].get(PROBE, math.nan), row["control"]["scores"].get(PROBE, math.nan)
+        probe = math.isfinite(mine) and math.isfinite(theirs) and mine <= theirs + margin
+        flags[row["source"]] = {"features": features, "probe": probe, "either": features or probe,
+                                "both": features and probe}[rule]  # fmt: skip
+    return flags
+
+
+def _confusion(targets: list[Target], rule: str, margin: float, below: float) -> tuple[int, ...]:
+    """(harmful pairs, of them flagged, flags, false flags): harmful = fine-tuned accuracy
+    under the network's from-scratch by more than ``below``."""
+    harmful = caught = flagged = 0
+    for target in targets:
+        networks = {r["source"]: r["network"] for r in target.ranked["sources"]}
+        for name, flag in _flags(target, rule, margin).items():
+            hurts = target.accuracy(name) < target.scratch(networks[name]) - below
+            harmful, caught, flagged = harmful + hurts, caught + (hurts and flag), flagged + flag
+    return harmful, caught, flagged, flagged - caught
+
+
+def _negative_transfer(loaded: dict[str, list[Target]]) -> None:
+    """Each flag rule on the tuning targets and the held-out ones, every pool together."""
+    everyone = [t for ts in loaded.values() for t in ts]
+    tuning = [t for t in everyone if not t.held_out]
+    held = [t for t in everyone if t.held_out]
+    print("negative transfer: harmful = fine-tuned below the network from scratch")
+    print("rule      margin  | tuning: harmful caught flags false | held out: harmful caught flags false")
+    for rule in ("features", "probe", "either", "both"):
+        for margin in MARGINS if rule != "features" else (0.0,):
+            a, b = _confusion(tuning, rule, margin, 0.0), _confusion(held, rule, margin, 0.0)
+            print(f"{rule:9s} {margin:5.2f}   | {a[0]:14d} {a[1]:6d} {a[2]:5d} {a[3]:5d} | "
+                  f"{b[0]:16d} {b[1]:6d} {b[2]:5d} {b[3]:5d}")  # fmt: skip
+    for target in everyone:
+        networks = {r["source"]: r["network"] for r in target.ranked["sources"]}
+        for name, flag in _flags(target, "either", 0.0).items():
+            scratch = target.scratch(networks[name])
+            if target.accuracy(name) < scratch or flag:
+                verdict = "flagged" if flag else "NOT flagged"
+                print(f"  {target.pool:8s} {target.name:16s} {name:16s} fine-tuned "
+                      f"{target.accuracy(name):.3f} scratch {scratch:.3f}  {verdict}")  # fmt: skip
     print()
 
 
-def _negative_transfer(loaded: dict) -> None:
-    """Flags (no better than from scratch on CONTROL's estimators, as `rank` decides)
-    against sources whose fine-tuned accuracy ends below from scratch: strictly, and by more
-    than 2 points (the seeds' spread on these small test splits)."""
-    for margin in (0.0, 0.02):
-        hurting = flagged = right = 0
-        for target, (truth, ranked) in loaded.items():
-            scratch = _accuracy(truth, "scratch")
-            for name, (score, control) in _pool(ranked, CONTROL).items():
-                hurts = _accuracy(truth, name) < scratch - margin
-                flag = control is not None and score <= control
-                hurting, flagged, right = hurting + hurts, flagged + flag, right + (hurts and flag)
-                if margin == 0 and (hurts or flag):
-                    verdict = "flagged" if flag else "NOT flagged"
-                    print(f"  {target:14s} {name:12s} fine-tuned {_accuracy(truth, name):.3f} "
-                          f"scratch {scratch:.3f}  {verdict}")  # fmt: skip
-        print(f"negative transfer (below scratch by more than {100 * margin:.0f} points): "
-              f"{hurting} sources, {right} of them flagged; {flagged} flags, "
-              f"{flagged - right} false")  # fmt: skip
+def _as_a_user_ranks(loaded: dict[str, list[Target]]) -> None:
+    """The default as `lumos transfer rank` runs it (within its budget) against the same
+    default and today's on every image, and the time it took over one fine-tuning run."""
+    print("as a user ranks (default budget): tau of the default; today's = logme+p2l on 2,000 images")
+    print(f"{'pool':8s} {'target':16s} {'images':>6s} {'stable':>6s} {'budget tau':>10s} "
+          f"{'all-images tau':>14s} {'today tau':>9s} {'rank/tune':>9s}")  # fmt: skip
+    for pool, targets in loaded.items():
+        for target in targets:
+            if target.budget is None:
+                continue
+            budget = taus(target, DEFAULT, target.budget)[0]
+            ratio = target.budget["seconds"] / target.tune_seconds()
+            print(f"{pool:8s} {target.name + ' *' * target.held_out:16s} "
+                  f"{target.budget['images']:6d} {str(target.budget['stable']):>6s} "
+                  f"{budget:10.2f} {taus(target, DEFAULT)[0]:14.2f} "
+                  f"{taus(target, TODAY)[0]:9.2f} {100 * ratio:8.1f}%")  # fmt: skip
     print()
 
 
-def _p2l_table(loaded: dict) -> None:
-    """The seed's table: did the pick equal the best source; (OP - RDS) / RDS and
-    (OP - A0) / A0, OP the pick's accuracy, RDS a random source's, A0 no transfer's."""
-    print("P2L table (OP = accuracy of the pick)")
-    print(f"{'target':15s} {'by':8s} best? (OP-RDS)/RDS (OP-A0)/A0")
-    for target, (truth, ranked) in loaded.items():
-        accuracies = {r["source"]: _accuracy(truth, r["source"]) for r in ranked["sources"]}
-        random_pick, scratch = statistics.mean(accuracies.values()), _accuracy(truth, "scratch")
-        best = max(accuracies, key=accuracies.__getitem__)
-        for label, keys in (("p2l", ("p2l",)), ("default", DEFAULT)):
-            scored = _pool(ranked, keys)
-            pick = max(scored, key=lambda n: scored[n][0])
-            op = accuracies[pick]
-            gains = (op - random_pick) / random_pick, (op - scratch) / scratch
-            print(f"{target:15s} {label:8s} {'yes' if pick == best else 'no':5s} "
-                  f"{gains[0]:13.2f} {gains[1]:10.2f}")  # fmt: skip
-    print()
-
-
-def _strategies(loaded: dict, strategies: dict) -> None:
+def _strategies(targets: list[Target], strategies: dict) -> None:
     wins = dict.fromkeys(strategies, 0)
     accuracy: dict[str, list[float]] = {s: [] for s in strategies}
     seconds: dict[str, list[float]] = {s: [] for s in strategies}
-    for truth, ranked in loaded.values():
-        for row in ranked["sources"]:
-            runs = {s: truth.get(f"{row['source']}|{s}|0") for s in strategies}
+    for target in targets:
+        for row in target.ranked["sources"]:
+            runs = {s: target.truth.get(f"{row['source']}|{s}|0") for s in strategies}
             if any(run is None for run in runs.values()):
                 continue
             best = max(runs, key=lambda s: runs[s]["accuracy"])  # type: ignore[index]
@@ -164,6 +237,8 @@ def _strategies(loaded: dict, strategies: dict) -> None:
             for s, run in runs.items():
                 accuracy[s].append(run["accuracy"])  # type: ignore[index]
                 seconds[s].append(run["seconds"])  # type: ignore[index]
+    if not any(accuracy.values()):
+        return
     print("strategy         wins  mean accuracy  median seconds (seed 0, every source x target)")
     for s in strategies:
         if accuracy[s]:

@@ -16,8 +16,12 @@ from lumos.data import Dataset, ImportOptions, import_dataset
 from lumos.deploy.from_job import bundle_from_job
 from lumos.errors import DataError, NotFoundError
 from lumos.train import Recipe, train
+from lumos.transfer.budget import MIN_PER_CLASS, Budget, FineTune
 from lumos.transfer.estimators import domain_similarity
-from lumos.transfer.rank import ESTIMATORS, SourceScore, mean_ranks, rank
+from lumos.transfer.probe import probe
+from lumos.transfer.rank import CONTROL, DEFAULT, PROBE, SourceScore, mean_ranks, rank
+from lumos.transfer.scoring import DATA_ESTIMATORS, ESTIMATORS
+from lumos.transfer.stability import rank_intervals
 from lumos.workspace import Workspace
 
 
@@ -44,17 +48,66 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 
 def test_sources_come_best_first_with_every_estimator_and_a_control(store: Workspace) -> None:
-    ranked = rank("colours", ["trained", "collapsed"], workspace=store)
-    assert [s.source for s in ranked] == ["trained", "collapsed"]
-    for entry in ranked:
-        assert set(entry.scores) == {*ESTIMATORS, "p2l"} and entry.seconds > 0
+    ranking = rank("colours", ["trained", "collapsed"], workspace=store, everything=True)
+    assert [s.source for s in ranking.sources] == ["trained", "collapsed"]
+    every = {*ESTIMATORS, *DATA_ESTIMATORS, PROBE}
+    assert set(ranking.estimators) == every and ranking.probed
+    for entry in ranking.sources:
+        assert set(entry.scores) == every and entry.seconds > 0
         assert entry.control is not None and entry.control.source == "lenet5 from scratch"
-    trained, collapsed = ranked
+    trained, collapsed = ranking.sources
     assert trained.control is collapsed.control  # one control an architecture
     assert trained.scores["knn"] > collapsed.scores["knn"]
     assert trained.scores["p2l"] == collapsed.scores["p2l"] > 0  # the same training data
+    assert trained.scores["p2l_similarity"] == pytest.approx(1.0, abs=1e-3)  # its own data
+    assert trained.scores[PROBE] > trained.control.scores[PROBE]  # it already knows them
     assert not trained.hurts and collapsed.hurts  # worse than the network from scratch
     assert trained.as_dict()["control"]["scores"]["p2l"] == 0.0  # it saw no data
+    assert trained.interval == (1, 1) and ranking.stable  # first on every resample
+    assert ranking.images == 36 and ranking.per_class == 12  # no budget: every image
+
+
+def test_the_default_ranking_scores_what_it_needs_within_its_budget(store: Workspace) -> None:
+    ranking = rank("colours", ["trained", "collapsed"], workspace=store)
+    assert set(ranking.estimators) == {*DEFAULT, *CONTROL} - {PROBE} | ({PROBE} & {
+        *ranking.estimators})  # fmt: skip
+    assert ranking.budget == "10% of the fine-tuning run" and ranking.fine_tune_seconds > 0
+    assert ranking.allowed_seconds == pytest.approx(0.1 * ranking.fine_tune_seconds)
+    assert ranking.per_class >= min(MIN_PER_CLASS, 12)
+    assert [s.source for s in ranking.sources] == ["trained", "collapsed"]
+    tight = rank("colours", ["trained"], workspace=store, budget=Budget(seconds=1e-6))
+    assert not tight.probed and tight.images == 3 * MIN_PER_CLASS  # the floor, no probe
+    assert PROBE not in tight.sources[0].scores
+
+
+def test_a_budget_is_a_share_seconds_or_none() -> None:
+    assert Budget.parse("10%") == Budget(share=0.1) and Budget.parse(" 30s ") == Budget(seconds=30)
+    assert Budget.parse("2.5") == Budget(seconds=2.5) and Budget.parse("none") == Budget()
+    assert Budget.parse("25%").allowed(40.0) == 10.0 and Budget().allowed(1.0) == math.inf
+    assert str(Budget(seconds=30)) == "30 s" and str(Budget()) == "none"
+    for bad in ("", "ten", "-5", "0", "150%", "5 min", "1e9999"):
+        with pytest.raises(DataError, match="budget"):
+            Budget.parse(bad)
+
+
+def test_rank_intervals_widen_where_the_resamples_disagree() -> None:
+    labels = np.repeat([0, 1], 10)
+    settled = rank_intervals(labels, lambda rows: [3.0, 2.0, 1.0])
+    assert settled == [(1, 1), (2, 2), (3, 3)]
+    noise = np.random.default_rng(0).normal(size=20)
+    mirrored = np.stack([noise, 2 * noise.mean() - noise], 1)  # equal means, opposite rows
+    # which of the two leads depends only on the rows drawn: a coin toss each resample
+    tossed = rank_intervals(labels, lambda rows: mirrored[rows].mean(0).tolist())
+    assert tossed == [(1, 2), (1, 2)]
+
+
+def test_the_probe_steps_the_real_fine_tuning_run(store: Workspace) -> None:
+    dataset, trained = Dataset.open("colours", store), Bundle.load("trained", store)
+    tune = FineTune(epochs=4, batch_size=8, lr=0.05)
+    started = probe(dataset, trained, tune, store, steps=4)
+    scratch = probe(dataset, trained, tune, store, steps=4, from_scratch=True)
+    assert len(started.losses) == len(scratch.losses) == 4
+    assert started.late < 0.5 < scratch.late  # it knows the colours; a fresh LeNet guesses
 
 
 def test_p2l_fingerprints_are_kept_at_save_and_made_for_older_models(store: Workspace) -> None:
@@ -63,7 +116,8 @@ def test_p2l_fingerprints_are_kept_at_save_and_made_for_older_models(store: Work
         Dataset.open("colours", store).split("train")
     )
     assert Bundle.load("older", store).meta.feature_fingerprint is None
-    ranked = {s.source: s for s in rank("colours", ["trained", "older"], workspace=store)}
+    found = rank("colours", ["trained", "older"], workspace=store, everything=True)
+    ranked = {s.source: s for s in found.sources}
     assert ranked["older"].scores["p2l"] == pytest.approx(ranked["trained"].scores["p2l"])
     assert Bundle.load("older", store).meta.feature_fingerprint == trained  # recorded now
     self_similar = similarity_of(
@@ -73,11 +127,11 @@ def test_p2l_fingerprints_are_kept_at_save_and_made_for_older_models(store: Work
 
 
 def test_a_second_ranking_reads_the_features_it_kept(store: Workspace) -> None:
-    first = rank("colours", ["trained"], workspace=store, control=False)
+    first = rank("colours", ["trained"], workspace=store, control=False).sources[0]
     cached = sorted((store.dataset_dir("colours") / "features").glob("*.pt"))
-    again = rank("colours", ["trained"], workspace=store, control=False)
+    again = rank("colours", ["trained"], workspace=store, control=False).sources[0]
     assert sorted((store.dataset_dir("colours") / "features").glob("*.pt")) == cached
-    assert again[0].scores == first[0].scores and first[0].control is None
+    assert again.scores == first.scores and first.control is None
 
 
 def test_rank_from_the_command_line_and_what_it_refuses(
@@ -86,10 +140,15 @@ def test_rank_from_the_command_line_and_what_it_refuses(
     monkeypatch.setenv("LUMOS_HOME", str(store.root))
     code, out, err = run_cli(monkeypatch, capsys, "transfer", "rank", "colours", "--json")
     assert code == 0, err
-    rows = {row["source"]: row for row in json.loads(out)}
+    answer = json.loads(out)
+    rows = {row["source"]: row for row in answer["sources"]}
     assert set(rows) == {"trained", "collapsed", "older"} and rows["collapsed"]["hurts"]
-    code, out, _ = run_cli(monkeypatch, capsys, "transfer", "rank", "colours")
-    assert code == 0 and "collapsed's features do no better than lenet5 from scratch's" in out
+    assert answer["budget"] == "10% of the fine-tuning run" and answer["per_class"] >= 10
+    code, out, _ = run_cli(monkeypatch, capsys, "transfer", "rank", "colours", "--budget", "none")
+    assert code == 0 and "collapsed does no better than lenet5 from scratch" in out
+    assert "scored 36 target images (at least 12 a class)" in out and "budget none" in out
+    code, _, err = run_cli(monkeypatch, capsys, "transfer", "rank", "colours", "--budget", "soon")
+    assert code == 2 and "budget 'soon': give seconds" in err and "Traceback" not in err
     code, _, err = run_cli(monkeypatch, capsys, "transfer", "rank", "colours", "--sources", "nope")
     assert code == 2 and "no model named 'nope'" in err
     options = ImportOptions(channels=1)
@@ -128,7 +187,7 @@ def test_mean_ranks_scale_each_estimator_and_skip_what_is_unknown() -> None:
 
 
 def test_a_large_target_is_scored_on_a_sample_keeping_each_class(store: Workspace) -> None:
-    [scored] = rank("colours", ["trained"], workspace=store, control=False, images=6)
+    [scored] = rank("colours", ["trained"], workspace=store, control=False, images=6).sources
     features = store.dataset_dir("colours") / "features"
     sizes = {len(torch.load(p, weights_only=True)["labels"]) for p in features.glob("*.pt")}
     assert 6 in sizes and all(math.isfinite(v) for v in scored.scores.values())

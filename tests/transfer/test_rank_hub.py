@@ -31,7 +31,7 @@ def test_published_weights_are_ranked_beside_the_store(
     code, out, err = run_cli(monkeypatch, capsys, *rank, "--hub", "resnet18", "--no-control",
                              "--json")  # fmt: skip
     assert code == 0, err
-    [row] = json.loads(out)
+    [row] = json.loads(out)["sources"]
     assert row["source"] == "resnet18-imagenet1k_v1" and row["network"] == "resnet18"
     assert row["note"] == "P2L left out: its training data is not in the workspace"
     assert math.isfinite(row["scores"]["logme"])

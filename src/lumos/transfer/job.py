@@ -20,15 +20,10 @@ from lumos.errors import NotFoundError
 from lumos.fileio import load_json, write_json_atomic
 from lumos.jobs import Job, find_jobs, queue_work, running_job
 from lumos.pretrained.init import hub_spec
-from lumos.transfer.rank import (
-    CONTROL,
-    DEFAULT,
-    ESTIMATORS,
-    check_source,
-    classifiers,
-    rank,
-    target_split,
-)
+from lumos.transfer.budget import Budget
+from lumos.transfer.rank import classifiers, rank
+from lumos.transfer.sample import target_split
+from lumos.transfer.scoring import check_source
 from lumos.workspace import Workspace
 
 RANKING = "ranking.json"  # in the job's folder
@@ -43,23 +38,19 @@ class RankJob:
     dataset: str
     sources: list[str] = field(default_factory=list)
     hub: list[str] = field(default_factory=list)
+    budget: str = "10%"  # see :meth:`lumos.transfer.budget.Budget.parse`
     key: str = ""  # set when queued: see :func:`ranking_key`
 
     def run(self, workspace: Workspace, job_id: str) -> None:
         with running_job(workspace, self.kind, {}, job_id) as job:
             ranked = rank(
                 self.dataset, self.sources or None, hub=self.hub, workspace=workspace,
-                report=job.report_progress,
+                budget=Budget.parse(self.budget), report=job.report_progress,
             )  # fmt: skip
-            answer = {
-                "estimators": [*ESTIMATORS, "p2l"],
-                "default": list(DEFAULT),
-                "control": list(CONTROL),
-                "sources": [s.as_dict() for s in ranked],
-            }
-            write_json_atomic(job.folder / RANKING, answer)
-            job.report_progress("ranked", len(ranked), len(ranked))
-            job.record_result({"dataset": self.dataset, "best": ranked[0].source})
+            write_json_atomic(job.folder / RANKING, ranked.as_dict())
+            count = len(ranked.sources)
+            job.report_progress("ranked", count, count)
+            job.record_result({"dataset": self.dataset, "best": ranked.sources[0].source})
 
 
 def ranking_key(work: RankJob, workspace: Workspace) -> str:
@@ -75,6 +66,7 @@ def ranking_key(work: RankJob, workspace: Workspace) -> str:
         weights = (workspace.models_dir / name / WEIGHTS).stat()
         digest.update(f"\n{name} {weights.st_size} {weights.st_mtime_ns}".encode())
     digest.update(json.dumps(sorted(hub_spec(name) for name in work.hub)).encode())
+    digest.update(f"\nbudget {Budget.parse(work.budget)}".encode())
     return digest.hexdigest()
 
 
@@ -89,7 +81,7 @@ def queue_ranking(work: RankJob, workspace: Workspace) -> tuple[dict[str, Any] |
     key = ranking_key(work, workspace)
     ranking, job = _kept(work.dataset, key, workspace)
     if job is None:
-        job = queue_work(RankJob(work.dataset, work.sources, work.hub, key), workspace)
+        job = queue_work(RankJob(work.dataset, work.sources, work.hub, work.budget, key), workspace)
     return ranking, job
 
 

@@ -1,81 +1,124 @@
-"""Ranking the store's models as starting points for a target dataset.
+"""Ranking the store's models as starting points for a target dataset, within a budget.
 
-One forward pass of the target's training split through each source gives what its head
-receives (the features) and its class probabilities; every estimator scores them. P2L
-compares the target with each source's training data in the reference network's feature
-space (:mod:`lumos.bundle.fingerprint`). The default score is the mean of the estimators'
-ranks (an ensemble of ranks: no estimator's scale dominates). Each source's architecture,
-freshly initialised, is scored in the same pool: a source whose features do no better than
-it is flagged (negative transfer). Best first.
+The budget (a share of the fine-tuning run the planner expects, or seconds) decides how
+many of the target's training images are scored (a stratified sample, never fewer than
+:data:`~lumos.transfer.budget.MIN_PER_CLASS` a class) and whether the trainability probe
+fits. Each source is scored on the estimators the default score and the negative-transfer
+flag need (every one with ``everything``): its features from one forward pass
+(:mod:`lumos.transfer.scoring`), P2L from its training data's fingerprint. The default
+score is the mean of the :data:`DEFAULT` estimators' ranks (an ensemble of ranks: no
+estimator's scale dominates), with each source's rank interval over bootstrap resamples of
+the images (:mod:`lumos.transfer.stability`). Each source's architecture, freshly
+initialised, is scored alike: a source that does no better than it is flagged (negative
+transfer). Best first.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 from scipy.stats import rankdata
-from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
-from lumos.arithmetic import choose
-from lumos.bundle import Bundle, BundleMeta, list_bundles
-from lumos.bundle.fingerprint import FeatureFingerprint, fingerprint, reference
+from lumos.bundle import Bundle, list_bundles
+from lumos.bundle.fingerprint import fingerprint
 from lumos.data import Dataset
-from lumos.data.loader import BatchLoader, at_size
-from lumos.errors import DataError, NotFoundError
-from lumos.models import build_network
-from lumos.models.features import head_of
+from lumos.errors import NotFoundError
 from lumos.pretrained.init import hub_spec, starting_point
 from lumos.tasks import task_named
-from lumos.train.feature_cache import cached_features
-from lumos.transfer import estimators
+from lumos.train import TrainError
+from lumos.transfer import budget as budgets
+from lumos.transfer.budget import DEFAULT_BUDGET, DEFAULT_TUNE, MIN_PER_CLASS, Budget, FineTune
+from lumos.transfer.probe import STEPS, probe
+from lumos.transfer.sample import stratified, target_split
+from lumos.transfer.scoring import (
+    DATA_ESTIMATORS,
+    ESTIMATORS,
+    check_source,
+    data_scores,
+    scores_of,
+    scratch_model,
+    source_features,
+)
+from lumos.transfer.stability import rank_intervals
 from lumos.workspace import Workspace
 
-Estimator = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
-ESTIMATORS: dict[str, Estimator] = {
-    "logme": lambda f, y, p: estimators.logme(f, y),
-    "leep": lambda f, y, p: estimators.leep(p, y),
-    "nleep": lambda f, y, p: estimators.nleep(f, y),
-    "knn": lambda f, y, p: estimators.knn_accuracy(f, y),
-    "gbc": lambda f, y, p: estimators.gbc(f, y),
-    "linear_probe": lambda f, y, p: estimators.linear_probe_accuracy(f, y),
-}
-# Every estimator's value is shown. The default score is the mean of DEFAULT's ranks, and
-# a source is flagged when it ranks no better than its network from scratch on CONTROL's
-# (the estimators on features: a random network has no training data for P2L). Both were
-# chosen on benchmarks/transfer.py's tuning targets and hold on its held-out ones
-# (docs/BENCHMARKS.md).
+# The default score is the mean of DEFAULT's ranks, and a source is flagged when it ranks
+# no better than its network from scratch on CONTROL's or trains worse in the probe. Both
+# were chosen on benchmarks/transfer.py's pools (docs/BENCHMARKS.md).
 DEFAULT = ("logme", "p2l")
 CONTROL = ("logme", "linear_probe")
+PROBE = "probe"  # minus the probe's late relative loss: higher trains better
 IMAGES = 2000  # target images scored at most: the estimators need no more
+Report = Callable[[str, int, int], None]
 
 
 @dataclass
 class SourceScore:
     """A source model for a target: the default score (higher is better), every
-    estimator's value, the seconds its forward pass and estimators took, and ``control``:
-    a randomly initialised network of its architecture, scored alike; ``hurts`` when the
-    source's features do no better than the control's (:data:`CONTROL`): starting from it
-    may be worse than starting from nothing (negative transfer)."""
+    estimator's value computed, its rank interval (best, worst) over resamples of the
+    images, the seconds its scoring took, and ``control``: a randomly initialised network of
+    its architecture, scored alike; ``hurts`` when the source does no better than the
+    control: starting from it may be worse than starting from nothing (negative transfer)."""
 
     source: str
     network: str = ""
     score: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
+    interval: tuple[int, int] = (0, 0)
     seconds: float = 0.0
     control: SourceScore | None = None
-    hurts: bool = False  # no better than ``control``: it may transfer negatively
+    hurts: bool = False
     note: str = ""  # what the score could not take into account
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class Ranking:
+    """The sources best first, and what the answer rests on: the images scored (the fewest
+    of a class), the estimators computed, the budget and the seconds taken."""
+
+    target: str
+    sources: list[SourceScore]
+    images: int
+    per_class: int
+    estimators: list[str]
+    budget: str
+    allowed_seconds: float
+    fine_tune_seconds: float  # the planner's expectation of one fine-tuning run
+    seconds: float = 0.0
+    probed: bool = False
+    default: list[str] = field(default_factory=lambda: list(DEFAULT))
+    control: list[str] = field(default_factory=lambda: list(CONTROL))
+
+    @property
+    def stable(self) -> bool:
+        """Whether the first source ranks first on (nearly) every resample."""
+        return len(self.sources) < 2 or self.sources[0].interval[1] == 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"stable": self.stable}
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """What every network is scored on: the sampled images and their labels, the whole
+    dataset (for the probe), the estimators asked for, and whether the probe runs."""
+
+    sample: Dataset
+    labels: np.ndarray
+    dataset: Dataset
+    keys: tuple[str, ...]
+    probe: bool
+    tune: FineTune
+    workspace: Workspace
 
 
 def rank(
@@ -86,190 +129,191 @@ def rank(
     workspace: Workspace | None = None,
     control: bool = True,
     images: int = IMAGES,
-    report: Callable[[str, int, int], None] = lambda stage, done, total: None,
-) -> list[SourceScore]:
+    budget: Budget = DEFAULT_BUDGET,
+    tune: FineTune = DEFAULT_TUNE,
+    everything: bool = False,
+    report: Report = lambda stage, done, total: None,
+) -> Ranking:
     """The sources (default: every saved classifier) and the published weights ``hub``
     names (``resnet50``, ``timm:convnext_tiny``: pulled into the store first, from the
     library's cache where it has them) for dataset ``target``, best first; with
-    ``control``, each with its architecture from scratch scored in the same pool. The
-    target's training split is scored whole up to ``images`` records, beyond that a seeded
-    sample with each class's share. ``report`` hears the stage, and the networks scored of
-    how many."""
+    ``control``, each with its architecture from scratch scored alike. ``budget`` sizes the
+    sample of the training split (at most ``images``) against ``tune``, the fine-tuning run
+    it prepares; ``everything`` computes every estimator, and the probe, whatever the
+    budget. ``report`` hears the stage, and the networks scored of how many."""
+    started = time.perf_counter()
     workspace = (workspace or Workspace()).ensure()
-    part = _sample(target_split(target, workspace), images)
+    part = target_split(target, workspace)
+    bundles = _bundles(part, sources, hub, workspace)
+    dataset = Dataset.open(target, workspace)
+    report("pricing the networks", 0, len(bundles))
+    prices = budgets.prices(bundles, dataset, tune, workspace)
+    scored_networks = [b.spec.name for b in bundles] + (_networks(bundles) if control else [])
+    allowed = math.inf if everything else budget.allowed(prices.fine_tune_seconds)
+    wanted, probing = _sizing(prices, allowed, scored_networks, part, images, tune)
+    classes = len(np.unique(part.labels()))
+    sample = stratified(part, wanted, least=max(2, min(MIN_PER_CLASS, images // classes)))
+    keys = (*ESTIMATORS, *DATA_ESTIMATORS) if everything else (*DEFAULT, *CONTROL)
+    pool = _Pool(sample, np.asarray(sample.labels()), dataset, tuple(dict.fromkeys(keys)),
+                 probing, tune, workspace)  # fmt: skip
+    scored = _score_sources(bundles, pool, report)
+    report("scoring their networks from scratch", 0, len(bundles))
+    controls = _controls(scored, bundles, pool) if control else []
+    _decide(scored, controls, pool)
+    counts = np.unique(pool.labels, return_counts=True)[1]
+    entries = sorted((s.entry for s in scored), key=lambda s: -s.score)
+    return Ranking(
+        target, entries, len(sample), int(counts.min()), list(entries[0].scores), str(budget),
+        allowed, prices.fine_tune_seconds, time.perf_counter() - started, probing,
+    )  # fmt: skip
+
+
+def _bundles(
+    part: Dataset, sources: Sequence[str] | None, hub: Sequence[str], workspace: Workspace
+) -> list[Bundle]:
+    """The sources asked for (every saved classifier when none) and the published weights
+    named, pulled first; refused when there are none, or one cannot be scored on ``part``."""
     pulled = [starting_point(hub_spec(name), workspace, progress=True).name for name in hub]
     names = list(sources) if sources else classifiers(workspace)
     names += [name for name in pulled if name not in names]
     if not names:
         raise NotFoundError("no saved classifier to rank: save or import one first")
     bundles = [Bundle.saved(name, workspace) for name in names]
-    report("fingerprinting the target", 0, len(names))
-    target_data, labels = fingerprint(part), np.asarray(part.labels())
+    for bundle in bundles:
+        check_source(bundle.meta, part)
+    return bundles
+
+
+def _networks(bundles: list[Bundle]) -> list[str]:
+    return list(dict.fromkeys(b.spec.name for b in bundles))
+
+
+def _sizing(
+    prices: budgets.Prices, allowed: float, networks: list[str], part: Dataset, most: int,
+    tune: FineTune,
+) -> tuple[int, bool]:  # fmt: skip
+    """How many images to score, and whether the probe fits: the floor of images first,
+    then the probe, then as many more images as the seconds ``allowed`` buy."""
+    floor = MIN_PER_CLASS * len(np.unique(part.labels()))
+    probe_images = _probe_steps(tune, part)
+    with_probe = prices.images_for(allowed, networks, probe_images)
+    affordable = with_probe if with_probe >= floor else prices.images_for(allowed, networks, 0)
+    wanted = min(len(part), most, max(floor, int(min(affordable, 1e9))))
+    return wanted, with_probe >= floor
+
+
+def _probe_steps(tune: FineTune, part: Dataset) -> int:
+    """The training images the probe passes, per network."""
+    return STEPS * min(tune.batch_size, len(part))
+
+
+@dataclass
+class _Scored:
+    """An entry and the features it was scored on (kept for the resamples)."""
+
+    entry: SourceScore
+    features: np.ndarray
+    probabilities: np.ndarray
+
+
+def _score_sources(bundles: list[Bundle], pool: _Pool, report: Report) -> list[_Scored]:
+    """Every source scored on the pool's images and estimators (and probed, if it runs)."""
+    data_keys = [k for k in DATA_ESTIMATORS if k in pool.keys]
+    report("fingerprinting the target", 0, len(bundles))
+    target_data = fingerprint(pool.sample) if data_keys else None
     scored = []
-    for name, bundle in zip(names, bundles, strict=True):
-        report("scoring the models", len(scored), len(names))
-        p2l = _p2l(bundle, target_data, workspace)
-        scored.append(_scored(name, bundle.model(), bundle, (part, labels), p2l))
-    report("scoring their networks from scratch", 0, len(names))
-    controls = _controls(scored, bundles, (part, labels)) if control else {}
-    pool = [*scored, *controls.values()]
-    for entry, score in zip(pool, mean_ranks(pool), strict=True):
-        entry.score = score
-    on_features = dict(zip(map(id, pool), mean_ranks(pool, CONTROL), strict=True))
-    for entry in scored:
-        if entry.control is not None:
-            entry.hurts = on_features[id(entry)] <= on_features[id(entry.control)]
-    return sorted(scored, key=lambda s: -s.score)
+    for bundle in bundles:
+        report("scoring the models", len(scored), len(bundles))
+        found = data_scores(bundle, target_data, pool.workspace) if target_data else {}
+        data = {key: found[key] for key in data_keys}
+        entry = _scored(bundle.meta.name, bundle.model(), bundle, pool, data, scratch=False)
+        if data and not math.isfinite(data[data_keys[0]]):
+            entry.entry.note = "P2L left out: its training data is not in the workspace"
+        scored.append(entry)
+    return scored
 
 
-def _controls(
-    scored: list[SourceScore], bundles: list[Bundle], target: tuple[Dataset, np.ndarray]
-) -> dict[str, SourceScore]:
+def _scored(
+    name: str, model: nn.Module, bundle: Bundle, pool: _Pool, data: dict[str, float],
+    *, scratch: bool,
+) -> _Scored:  # fmt: skip
+    """``model`` (``bundle``'s network, or it from scratch) scored on the pool."""
+    started = time.perf_counter()
+    features, probabilities = source_features(bundle, pool.sample, model)
+    keys = [key for key in pool.keys if key in ESTIMATORS]
+    values = scores_of(features, probabilities, pool.labels, keys) | data
+    note = ""
+    if pool.probe:
+        try:
+            found = probe(pool.dataset, bundle, pool.tune, pool.workspace, from_scratch=scratch)
+            values[PROBE] = -found.late
+        except TrainError as e:  # a network the trainer cannot fine-tune here
+            values[PROBE], note = math.nan, f"not probed: {e}"
+    seconds = time.perf_counter() - started
+    entry = SourceScore(name, bundle.spec.name, scores=values, seconds=seconds, note=note)
+    return _Scored(entry, features, probabilities)
+
+
+def _controls(scored: list[_Scored], bundles: list[Bundle], pool: _Pool) -> list[_Scored]:
     """Each source's architecture from scratch (one per network whatever its class count:
     the first such source's, with its input normalisation), scored alike and attached to
-    the source as its ``control``; P2L is 0: it saw no data."""
-    controls: dict[str, SourceScore] = {}
+    the source as its ``control``; the data estimators are 0: it saw no data."""
+    controls: dict[str, _Scored] = {}
     for entry, bundle in zip(scored, bundles, strict=True):
         architecture = bundle.spec.model_dump_json(exclude={"num_classes"})
         if architecture not in controls:
             name = f"{bundle.spec.name} from scratch"
-            controls[architecture] = _scored(name, scratch_model(bundle), bundle, target, 0.0)
-        entry.control = controls[architecture]
-    return controls
+            data = dict.fromkeys((k for k in DATA_ESTIMATORS if k in pool.keys), 0.0)
+            model = scratch_model(bundle)
+            controls[architecture] = _scored(name, model, bundle, pool, data, scratch=True)
+        entry.entry.control = controls[architecture].entry
+    return list(controls.values())
 
 
-def _scored(
-    name: str, model: nn.Module, bundle: Bundle, target: tuple[Dataset, np.ndarray], p2l: float
-) -> SourceScore:
-    """Every estimator of ``model`` (``bundle``'s network) on the target's records and labels."""
-    started = time.perf_counter()
-    part, labels = target
-    features, probabilities = source_features(bundle, part, model)
-    with warnings.catch_warnings():  # features that tell nothing apart score low: enough said
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        values = {key: float(fn(features, labels, probabilities)) for key, fn in ESTIMATORS.items()}
-    values["p2l"] = p2l
-    seconds = time.perf_counter() - started
-    note = "" if math.isfinite(p2l) else "P2L left out: its training data is not in the workspace"
-    return SourceScore(name, bundle.spec.name, scores=values, seconds=seconds, note=note)
+def _decide(scored: list[_Scored], controls: list[_Scored], pool: _Pool) -> None:
+    """Each source's default score and rank interval (controls in the pool, as rivals) and
+    whether it does no better than its control."""
+    everyone = [*scored, *controls]
+    entries = [s.entry for s in everyone]
+    for entry, score in zip(entries, mean_ranks(entries), strict=True):
+        entry.score = score
+    on_features = dict(zip(map(id, entries), mean_ranks(entries, CONTROL), strict=True))
+    for item in scored:
+        entry, rival = item.entry, item.entry.control
+        if rival is not None:
+            worse_features = on_features[id(entry)] <= on_features[id(rival)]
+            entry.hurts = worse_features or _trains_worse(entry, rival)
+    _intervals(everyone, pool.labels, len(scored))
 
 
-def scratch_model(bundle: Bundle) -> nn.Module:
-    """``bundle``'s network (with its input normalisation) freshly initialised, seed 0."""
-    model = bundle.model()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model.net.load_state_dict(build_network(bundle.spec, trust_code=False).state_dict())
-    return model.eval()
+def _trains_worse(entry: SourceScore, rival: SourceScore) -> bool:
+    """Whether the probe saw the source's loss end no lower than its control's."""
+    mine, theirs = entry.scores.get(PROBE, math.nan), rival.scores.get(PROBE, math.nan)
+    return math.isfinite(mine) and math.isfinite(theirs) and mine <= theirs
 
 
-def _p2l(bundle: Bundle, target: FeatureFingerprint, workspace: Workspace) -> float:
-    """P2L of ``bundle``'s training data for the target; NaN where it is not known."""
-    source = source_fingerprint(bundle, workspace)
-    if source is None:
-        return math.nan
-    similarity = estimators.domain_similarity(
-        target.centroids(), np.array(target.counts), source.centroids(), np.array(source.counts)
-    )
-    return estimators.p2l(similarity, source.images)
+def _intervals(everyone: list[_Scored], labels: np.ndarray, sources: int) -> None:
+    """The sources' rank intervals under the default score over resamples of the images."""
+    keys = [key for key in DEFAULT if key in ESTIMATORS]
 
+    def score(rows: np.ndarray) -> list[float]:
+        resampled = [
+            SourceScore(
+                s.entry.source,
+                scores=s.entry.scores
+                | scores_of(s.features[rows], s.probabilities[rows], labels[rows], keys),
+            )
+            for s in everyone
+        ]
+        return mean_ranks(resampled)[:sources]
 
-def source_fingerprint(bundle: Bundle, workspace: Workspace) -> FeatureFingerprint | None:
-    """The fingerprint of ``bundle``'s training data: as recorded at save time, or computed
-    (and recorded) now when the dataset it was trained on is still there unchanged."""
-    recorded = bundle.meta.feature_fingerprint
-    if recorded is not None and recorded.reference == reference().digest:
-        return recorded
-    origin = bundle.meta.provenance
-    if not origin.get("dataset") or not origin.get("fingerprint"):
-        return None
-    dataset = Dataset.unchanged(origin["dataset"], origin["fingerprint"], workspace)
-    if dataset is None:
-        return None
-    found = fingerprint(dataset.split("train"))
-    bundle.record_fingerprint(found)
-    return found
-
-
-def check_source(meta: BundleMeta, part: Dataset) -> None:
-    """Refuse a source (what its bundle says of itself) that cannot be scored on ``part``:
-    not a classifier, or another number of channels."""
-    task = task_named(meta.task)
-    if not task.transfers:
-        raise DataError(None, f"model {meta.name!r} is a {task.noun}: rank classifiers")
-    wanted = meta.preprocessing.channels
-    if wanted != part.channels:
-        raise DataError(
-            None,
-            f"model {meta.name!r} takes {wanted}-channel images and dataset "
-            f"{part.name!r} has {part.channels}: import the data with --channels {wanted}",
-        )
-
-
-def target_split(target: str, workspace: Workspace) -> Dataset:
-    """The training split of dataset ``target``, refused when it cannot be ranked for."""
-    return _target(Dataset.open(target, workspace))
-
-
-def _target(dataset: Dataset) -> Dataset:
-    """The training split of a classification dataset that can be scored."""
-    if not dataset.has_class_labels or dataset.multi_label:
-        raise DataError(None, f"dataset {dataset.name!r}: ranking takes single-label classes")
-    part = dataset.split("train")
-    if len(dataset.classes) < 2:
-        raise DataError(None, f"dataset {dataset.name!r} has one class: nothing to tell apart")
-    if len(part) < 2 * len(dataset.classes):
-        raise DataError(
-            None,
-            f"dataset {dataset.name!r} has {len(part)} training images for "
-            f"{len(dataset.classes)} classes: ranking needs at least two a class",
-        )
-    return part
-
-
-def _sample(part: Dataset, images: int) -> Dataset:
-    """At most about ``images`` records of ``part``, each class keeping its share (and at
-    least two), drawn with seed 0."""
-    if len(part) <= images:
-        return part
-    labels, rng = np.asarray(part.labels()), np.random.default_rng(0)
-    chosen = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        count = min(len(members), max(2, round(images * len(members) / len(part))))
-        chosen.append(rng.choice(members, count, replace=False))
-    return part.subset(np.sort(np.concatenate(chosen)))
+    for item, interval in zip(everyone[:sources], rank_intervals(labels, score), strict=True):
+        item.entry.interval = interval
 
 
 def classifiers(workspace: Workspace) -> list[str]:
     """The saved models that can be ranked as sources: those of a task that transfers."""
     return [row["name"] for row in list_bundles(workspace) if task_named(row["task"]).transfers]
-
-
-@torch.no_grad()
-def source_features(
-    bundle: Bundle, part: Dataset, model: nn.Module | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """What ``bundle``'s head (or ``model``'s, a network of its architecture) receives
-    for every record of ``part``, and its class probabilities; images are resized to the
-    bundle's input size. The network runs in the arithmetic ``precision: auto`` picks (bf16
-    on a CPU that computes it natively, or on a GPU)."""
-    check_source(bundle.meta, part)
-    arithmetic = choose("auto", None, cpu_autocast=bundle.task.cpu_autocast)
-    model = (model or bundle.model()).to(arithmetic.device)
-    size, head = bundle.preprocessing.input_size, head_of(model)
-
-    def batches(part: Dataset) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for images, labels in BatchLoader(part, 64):
-            yield at_size(images.to(arithmetic.device), size), labels
-
-    with arithmetic.context():
-        [(inputs, _)] = cached_features(
-            model, head, [part], batches, size=size, dtype=arithmetic.dtype
-        )
-    logits = head(inputs.to(arithmetic.device)).float()
-    return inputs.cpu().numpy(), torch.softmax(logits, 1).cpu().numpy()
 
 
 def mean_ranks(scored: Sequence[SourceScore], keys: Sequence[str] = DEFAULT) -> list[float]:

@@ -403,28 +403,37 @@ function standing(rows, key) {
   };
 }
 
+// A rank interval over resamples of the images: "1" when settled, "1–3" when not.
+const interval = ([low, high]) => (low === high ? String(low) : `${low}–${high}`);
+
 function showRanking(target, ranked) {
   const table = $("#transfer-table");
-  const heads = ["#", "model", "network", "vs from scratch", ...ranked.estimators, "seconds", ""];
+  const heads = ["#", "model", "network", "rank interval", "vs from scratch", ...ranked.estimators, "seconds", ""];
   $("thead", table).replaceChildren(el("tr", {}, ...heads.map((h) => el("th", {}, h))));
   const places = ranked.estimators.map((key) => standing(ranked.sources, key));
   const render = () => fillTable(table, ranked.sources, (row, i) => el("tr", { class: row.hurts ? "hurts" : "" },
     el("td", {}, String(i + 1)), el("td", {}, el("a", { href: `/models/${encodeURIComponent(row.source)}` }, row.source)),
-    el("td", {}, row.network), el("td", {}, row.control ? (row.hurts ? "worse or no better" : "better") : "–"),
+    el("td", {}, row.network), el("td", {}, interval(row.interval)),
+    el("td", {}, row.control ? (row.hurts ? "worse or no better" : "better") : "–"),
     ...ranked.estimators.map((key, k) => el("td", { title: `${key} ${fmt(row.scores[key], 4)}` }, places[k](row))),
     el("td", {}, fmt(row.seconds, 2)), el("td", {}, fineTuneLink(target, row, $("#strategy").value))), "No saved classifier to rank.");
   render();
   $("#strategy").onchange = render; // the links follow the strategy chosen now
-  $("#transfer-warnings").replaceChildren(...ranked.sources.filter((row) => row.hurts).map((row) =>
-    el("li", {}, `${row.source}'s features do no better than ${row.control.source}'s: starting from it may be worse than starting from nothing.`)),
+  const first = ranked.sources[0];
+  $("#transfer-warnings").replaceChildren(
+    ...(ranked.stable ? [] : [el("li", {}, `Not yet stable: ${first.source} ranks ${interval(first.interval)} over resamples of the images; a larger budget scores more of them.`)]),
+    ...ranked.sources.filter((row) => row.hurts).map((row) =>
+      el("li", {}, `${row.source} does no better than ${row.control.source}: starting from it may be worse than starting from nothing.`)),
     ...ranked.sources.filter((row) => row.note).map((row) => el("li", {}, `${row.source}: ${row.note}.`)));
   const count = ranked.sources.length;
-  $("#transfer-status").textContent = `${count} model${count === 1 ? "" : "s"} ranked, best first.`;
+  $("#transfer-status").textContent = `${count} model${count === 1 ? "" : "s"} ranked, best first, by the mean place on ${ranked.default.join(" and ")}: ` +
+    `${ranked.images} training images scored (at least ${ranked.per_class} a class) in ${fmt(ranked.seconds, 1)} s, budget ${ranked.budget}` +
+    `${ranked.probed ? ", with the trainability probe" : ""}.`;
 }
 
 async function transferPage() {
   const target = $("#transfer-target").dataset.name;
-  const url = () => `/api/datasets/${encodeURIComponent(target)}/transfer?${new URLSearchParams({ hub: $("#hub").value })}`;
+  const url = () => `/api/datasets/${encodeURIComponent(target)}/transfer?${new URLSearchParams({ hub: $("#hub").value, budget: $("#budget").value })}`;
   const kept = await api(url());
   if (kept.ranking) showRanking(target, kept.ranking);
   $("#transfer-form").addEventListener("submit", guarded(async (event) => {
@@ -433,7 +442,7 @@ async function transferPage() {
     try {
       let answer = await api(url(), { method: "POST" });
       if (!answer.ranking) {
-        $("#transfer-status").textContent = "Ranking: one forward pass of the training images through each model…";
+        $("#transfer-status").textContent = "Ranking: one forward pass of a sample of the training images through each model…";
         const job = await followJob(answer.job.id, (p) => {
           $("#transfer-status").textContent = `Ranking: ${p.stage}, ${p.done} of ${p.total}…`;
         });

@@ -1,0 +1,34 @@
+"""How settled a ranking is: each source's rank over bootstrap resamples of the target's
+scored images (each class resampled to its own count), as an interval.
+
+A ranking from few images can put its first source first by chance; where the intervals
+of the first and the next overlap, the answer is not yet stable: more images (a larger
+budget) would settle it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.stats import rankdata
+
+RESAMPLES = 20
+LOW, HIGH = 5, 95  # percentiles of the ranks an interval spans
+
+Score = Callable[[np.ndarray], Sequence[float]]  # rows of the sample -> each source's score
+
+
+def rank_intervals(
+    labels: np.ndarray, score: Score, resamples: int = RESAMPLES, seed: int = 0
+) -> list[tuple[int, int]]:
+    """Each source's (best, worst) rank, 1 = first, between the :data:`LOW` and
+    :data:`HIGH` percentiles of its rank under ``score`` over ``resamples`` resamples."""
+    rng = np.random.default_rng(seed)
+    classes = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+    ranks = []
+    for _ in range(resamples):
+        rows = np.concatenate([rng.choice(members, len(members)) for members in classes])
+        ranks.append(rankdata(-np.asarray(score(np.sort(rows))), method="min"))
+    low, high = np.percentile(np.array(ranks), [LOW, HIGH], axis=0, method="nearest")
+    return [(int(a), int(b)) for a, b in zip(low, high, strict=True)]
