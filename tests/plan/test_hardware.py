@@ -123,3 +123,11 @@ def test_the_efficiency_is_measured_once_and_a_damaged_record_again(
     cache.write_text("{not json")
     with pytest.raises(AssertionError, match="measured again"):
         efficiency(work, cache)
+
+
+def test_a_network_whose_last_map_is_one_pixel_is_priced(tmp_path) -> None:
+    """ResNet-10-T at 32x32 ends on a 1x1 map, where batch norm cannot train on one image:
+    the planner counts and times steps of two and more."""
+    work = workload("timm:resnet10t", (3, 32, 32), num_classes=4)
+    measured = efficiency(work, tmp_path / "efficiency.json")
+    assert measured.flops_per_image > 0 and measured.images_per_second > 0

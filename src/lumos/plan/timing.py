@@ -90,8 +90,9 @@ def efficiency(work: Workload, cache: Path | None = None) -> Efficiency:
     if key in known:
         return Efficiency(**known[key])
     flops = step_flops(work)
-    one, batch = (_step_seconds(TrainingStep(work, size)) for size in (1, CALIBRATION_BATCH))
-    per_image = max((batch - one) / (CALIBRATION_BATCH - 1), batch / CALIBRATION_BATCH / 10)
+    # Two images the smaller step: batch norm over a 1x1 map cannot train on one.
+    two, batch = (_step_seconds(TrainingStep(work, size)) for size in (2, CALIBRATION_BATCH))
+    per_image = max((batch - two) / (CALIBRATION_BATCH - 2), batch / CALIBRATION_BATCH / 10)
     overhead = max(batch - CALIBRATION_BATCH * per_image, 0.0)
     found = Efficiency(flops, CALIBRATION_BATCH / batch, flops / per_image,
                        _best_throughput(work.precision), _processor(), overhead)  # fmt: skip

@@ -35,6 +35,15 @@ from lumos.tasks.preprocessing import Preprocessing
 from lumos.tasks.report import Report
 
 Batches = Iterable[tuple[torch.Tensor, Any]]  # (images, labels) as a loader yields them
+# What every process of a run found on its part of a split, in rank order: [found] alone
+Merge = Callable[[Any], list[Any]]
+
+
+def alone(found: Any) -> list[Any]:
+    """The :data:`Merge` of a run of one process."""
+    return [found]
+
+
 # An exported graph (or the same module in PyTorch): a float (N, C, H, W) batch in 0-1 at the
 # input size to its outputs, in the order lumos exports them (lumos.deploy.export)
 GraphRun = Callable[[np.ndarray], list[np.ndarray]]
@@ -179,8 +188,12 @@ class Objective(ABC):
         return 0.0, 0.0
 
     @abstractmethod
-    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
-        """The validation metrics of ``model`` (in eval mode) on ``loader``."""
+    def validate(
+        self, model: nn.Module, loader: Batches, prepare: Prepare, merge: Merge = alone
+    ) -> dict[str, float]:
+        """The validation metrics of ``model`` (in eval mode) on ``loader``: in a run of
+        several processes, this process's part of the split, its counts ``merge``d with the
+        others' before the metrics are computed."""
 
 
 @dataclass(frozen=True)

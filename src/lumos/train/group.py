@@ -4,19 +4,24 @@ them: which one this is, which one keeps the job's files, and the few things the
 One process is the :data:`ALONE` group and every method is free. In a group, the model is
 wrapped in ``DistributedDataParallel`` (gradients averaged across the processes in the
 backward pass), the epoch's sums are added up across the processes before they are
-logged, and each process draws its own random numbers from the run's seed, its rank and
-its place in the run, so a resumed run draws them again exactly.
+logged, each process validates its own share of the validation split (the counts merged
+before the metrics are computed), and each process draws its own random numbers from the
+run's seed, its rank and its place in the run, so a resumed run draws them again exactly.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+
+from lumos.data import Dataset
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,21 @@ class Group:
         values = torch.tensor(list(sums.values()), dtype=torch.float64)
         dist.all_reduce(values)
         return dict(zip(sums, values.tolist(), strict=True))
+
+    def gather(self, found: Any) -> list[Any]:
+        """What every process found, in rank order (a :data:`lumos.tasks.base.Merge`)."""
+        if self.processes == 1:
+            return [found]
+        everyone: list[Any] = [None] * self.processes
+        dist.all_gather_object(everyone, found)
+        return everyone
+
+    def part(self, split: Dataset) -> Dataset:
+        """This process's contiguous share of ``split`` (shares differ by at most one
+        record; together they hold every record once): what it validates."""
+        if self.processes == 1:
+            return split
+        return split.subset(np.array_split(np.arange(len(split)), self.processes)[self.rank])
 
     def anyone(self, flag: bool) -> bool:
         """Whether ``flag`` is true in any process (all of them learn it at once)."""

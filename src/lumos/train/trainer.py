@@ -8,6 +8,7 @@ was never stopped.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -157,7 +158,7 @@ class Trainer:
             shard=self.group.shard,
         )
         val = BatchLoader(
-            self.val_split,
+            self.group.part(self.val_split),
             self.recipe.batch_size,
             workers=self.loader_threads,
             targets=self.task.targets,
@@ -360,9 +361,8 @@ class Trainer:
         """The task's validation metrics of the weights to ship."""
         model = self.eval_model()
         model.eval()
-        return self.objective.validate(
-            model, self.val_loader, lambda images, labels: self.prepare(images, labels, train=False)
-        )
+        prepare = functools.partial(self.prepare, train=False)
+        return self.objective.validate(model, self.val_loader, prepare, self.group.gather)
 
     def eval_model(self) -> nn.Module:
         """The weights to evaluate and ship: the EMA if there is one."""

@@ -14,7 +14,7 @@ from torchvision.transforms import v2
 
 from lumos.data.augment import Augment
 from lumos.recipe import Recipe
-from lumos.tasks.base import Batches, Objective, Prepare, Setup
+from lumos.tasks.base import Batches, Merge, Objective, Prepare, Setup, alone
 
 
 class SingleLabel(Objective):
@@ -69,14 +69,16 @@ class SingleLabel(Objective):
         assert logits is not None
         return float((logits.argmax(1).cpu() == labels).sum()), float(len(labels))
 
-    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
-        total, loss_sum, top1, top5 = 0, 0.0, 0.0, 0.0
+    def validate(
+        self, model: nn.Module, loader: Batches, prepare: Prepare, merge: Merge = alone
+    ) -> dict[str, float]:
+        sums = np.zeros(4)  # images, loss, top-1 hits, top-5 hits
         for logits, labels, _, loss in self.scored_batches(model, loader, prepare):
-            loss_sum += loss
-            total += len(labels)
             ranked = logits.cpu().topk(min(5, logits.shape[1]), dim=1).indices
-            top1 += (ranked[:, 0] == labels).sum().item()
-            top5 += (ranked == labels[:, None]).any(1).sum().item()
+            top1 = (ranked[:, 0] == labels).sum().item()
+            top5 = (ranked == labels[:, None]).any(1).sum().item()
+            sums += (len(labels), loss, top1, top5)
+        total, loss_sum, top1, top5 = sum(merge(sums))
         return {
             "val_loss": loss_sum / total,
             "val_accuracy": top1 / total,
@@ -106,17 +108,21 @@ class MultiLabel(SingleLabel):
         assert logits is not None
         return float(((logits.cpu() > 0) == labels.bool()).all(1).sum()), float(len(labels))
 
-    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
-        total, loss_sum, exact = 0, 0.0, 0.0
-        tp = fp = fn = 0.0
+    def validate(
+        self, model: nn.Module, loader: Batches, prepare: Prepare, merge: Merge = alone
+    ) -> dict[str, float]:
+        sums = np.zeros(6)  # images, loss, exact matches, true and false positives, misses
         for logits, labels, _, loss in self.scored_batches(model, loader, prepare):
-            loss_sum += loss
-            total += len(labels)
             predicted, truth = logits.cpu() > 0, labels.bool()
-            exact += (predicted == truth).all(1).sum().item()
-            tp += (predicted & truth).sum().item()
-            fp += (predicted & ~truth).sum().item()
-            fn += (~predicted & truth).sum().item()
+            sums += (
+                len(labels),
+                loss,
+                (predicted == truth).all(1).sum().item(),
+                (predicted & truth).sum().item(),
+                (predicted & ~truth).sum().item(),
+                (~predicted & truth).sum().item(),
+            )
+        total, loss_sum, exact, tp, fp, fn = sum(merge(sums))
         return {
             "val_loss": loss_sum / total,
             "val_accuracy": exact / total,

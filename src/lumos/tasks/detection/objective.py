@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lumos.data.paired import PairedAugment
-from lumos.tasks.base import Batches, Objective, Prepare, Setup, paired_augment
+from lumos.tasks.base import Batches, Merge, Objective, Prepare, Setup, alone, paired_augment
 from lumos.tasks.detection.coco import coco_documents, coco_metrics
 from lumos.tasks.detection.scoring import detect_split
 
@@ -47,9 +47,14 @@ class BoxObjective(Objective):
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         return None, sum(model(images, targets).values())
 
-    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
-        """COCO mAP@[.5:.95] and mAP50 on val (crowds are "ignore" regions)."""
+    def validate(
+        self, model: nn.Module, loader: Batches, prepare: Prepare, merge: Merge = alone
+    ) -> dict[str, float]:
+        """COCO mAP@[.5:.95] and mAP50 on val (crowds are "ignore" regions), over every
+        process's images."""
         with self.setup.arithmetic.context():
-            truths, found = detect_split(model, loader, self.setup.input_size)
+            parts = merge(detect_split(model, loader, self.setup.input_size))
+        truths = [truth for part in parts for truth in part[0]]
+        found = [boxes for part in parts for boxes in part[1]]
         scores = coco_metrics(*coco_documents(truths, found, self.setup.dataset.classes))
         return {"val_map": scores["map"], "val_map_50": scores["map_50"]}

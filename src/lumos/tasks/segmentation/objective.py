@@ -12,7 +12,7 @@ from torch import nn
 
 from lumos.data.paired import PairedAugment
 from lumos.data.records import IGNORE_INDEX
-from lumos.tasks.base import Batches, Objective, Prepare, Setup, paired_augment
+from lumos.tasks.base import Batches, Merge, Objective, Prepare, Setup, alone, paired_augment
 from lumos.tasks.segmentation.metrics import mask_confusion, segmentation_metrics
 
 
@@ -49,7 +49,9 @@ class MaskObjective(Objective):
         valid = targets != IGNORE_INDEX
         return float(((logits.argmax(1) == targets) & valid).sum()), float(valid.sum())
 
-    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
+    def validate(
+        self, model: nn.Module, loader: Batches, prepare: Prepare, merge: Merge = alone
+    ) -> dict[str, float]:
         confusion = np.zeros((self.num_outputs, self.num_outputs), dtype=np.int64)
         loss_sum, total = 0.0, 0
         for logits, masks, targets, loss in self.scored_batches(model, loader, prepare):
@@ -59,6 +61,9 @@ class MaskObjective(Objective):
             confusion += mask_confusion(
                 predicted, targets.cpu().numpy().astype(np.uint8), self.num_outputs
             )
+        parts = merge((confusion, loss_sum, total))
+        confusion = sum(part[0] for part in parts)
+        loss_sum, total = sum(part[1] for part in parts), sum(part[2] for part in parts)
         scores = segmentation_metrics(confusion, ["background", *self.setup.dataset.classes])
         return {
             "val_loss": loss_sum / total,
