@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers import api_error, class_folders, colour_folders, workbench_client
-from lumos.data import ImportOptions, import_dataset
+from lumos.data import Dataset, ImportOptions, import_dataset
 from lumos.deploy import Bundle
 from lumos.deploy.from_job import bundle_from_job
 from lumos.train import Recipe, train
@@ -38,11 +38,16 @@ def test_rank_the_store_for_a_dataset_and_refuse_what_cannot_be_ranked(
     assert client.get(f"/api/jobs/{job['id']}").json()["result"] == {
         "dataset": "colours", "best": "colour-net"
     }  # fmt: skip
-    assert "p2l" in ranked["estimators"] and set(ranked["default"]) <= set(ranked["estimators"])
+    assert set(ranked["default"]) <= set(ranked["estimators"])
+    assert ranked["budget"] == "10% of the fine-tuning run"
+    training = len(Dataset.open("colours", workspace).split("train"))
+    assert ranked["images"] == training  # fewer than the floor of ten a class: all of them
     [row] = ranked["sources"]
     assert row["source"] == "colour-net" and row["network"] == "lenet5"
     assert row["control"]["source"] == "lenet5 from scratch" and row["hurts"] is False
-    assert set(row["scores"]) == set(ranked["estimators"])
+    assert set(row["scores"]) == set(ranked["estimators"]) and row["interval"] == [1, 1]
+    # Another budget is another ranking: a job of its own
+    assert client.get(url, params={"budget": "none"}).json() == {"ranking": None, "job": None}
     page = client.get("/datasets/colours/transfer")
     assert page.status_code == 200 and 'id="transfer-table"' in page.text
     assert client.get("/datasets/nope/transfer").status_code == 404
@@ -57,6 +62,9 @@ def test_rank_the_store_for_a_dataset_and_refuse_what_cannot_be_ranked(
         assert "no model named 'ghost'" in api_error(ask(f"{url}?sources=colour-net,ghost"), 404)
         assert "invalid model name" in api_error(ask(f"{url}?sources=../../etc"), 400)
         assert "sources" in api_error(ask(url, params={"sources": "a" * 5000}), 422)
+        assert "budget 'soon': give seconds" in api_error(ask(url, params={"budget": "soon"}), 400)
+        assert "budget '-3'" in api_error(ask(url, params={"budget": "-3"}), 400)
+        assert "budget" in api_error(ask(url, params={"budget": "9" * 50}), 422)
     broken = workspace.models_dir / "broken"
     broken.mkdir()
     (broken / "bundle.json").write_text("{not json")
