@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kendalltau, weightedtau
 
-from lumos.transfer.rank import CONTROL, DEFAULT, PROBE, SourceScore, mean_ranks
+from lumos.transfer.rank import CONTROL, DEFAULT, PROBE, PROBE_MARGIN, SourceScore, mean_ranks
 
 TODAY = ("logme", "p2l")  # the default before issue 29, chosen on the glyphs pool alone
 SCRATCH = "scratch:"
@@ -147,38 +147,51 @@ def _pool_tau(targets: list[Target], keys: tuple[str, ...]) -> float:
     return _mean_tau([t for t in targets if t.separable], keys)
 
 
+FAMILIES = {"any combination": None, "at most two": 2, "one estimator": 1}
+
+
 def _leave_one_pool_out(loaded: dict[str, list[Target]], keys: list[str]) -> None:
-    """Every combination of estimators as the mean-rank default, chosen on the other pools
-    (the mean of their mean taus) and scored on the one left out."""
-    combinations = [c for size in range(1, len(keys) + 1) for c in itertools.combinations(keys, size)]
+    """How each way of choosing the default fares on a pool it did not see: the family's
+    member best on the other pools (the mean of their mean taus), scored on the one left
+    out; then each family's choice on every pool."""
+    combinations = [c for n in range(1, len(keys) + 1) for c in itertools.combinations(keys, n)]
     table = {c: {pool: _pool_tau(ts, c) for pool, ts in loaded.items()} for c in combinations}
-    print("leave one pool out: the combination best on the other pools, scored on the one left out")
-    print(f"{'left out':10s} {'chosen on the others':40s} tau  best single there      today")
-    for pool in loaded:
-        others = [p for p in loaded if p != pool]
-        if not others:
-            continue
-        chosen = max(combinations, key=lambda c: statistics.mean(table[c][p] for p in others))
-        single = max(keys, key=lambda k: table[(k,)][pool])
-        print(f"{pool:10s} {', '.join(chosen)[:40]:40s} {table[chosen][pool]:4.2f} "
-              f"{single:14s} {table[(single,)][pool]:4.2f}  {table.get(TODAY, {}).get(pool, math.nan):4.2f}")  # fmt: skip
-    overall = sorted(combinations, key=lambda c: -statistics.mean(table[c].values()))
-    print("\nbest over every pool (mean of the pools' mean taus; per pool):")
-    for c in overall[:8]:
-        cells = " ".join(f"{p} {table[c][p]:5.2f}" for p in loaded)
-        print(f"  {statistics.mean(table[c].values()):5.2f}  {', '.join(c):45s} {cells}")
-    print("single estimators:")
+    print("leave one pool out: chosen on the other pools, tau on the one left out")
+    print(f"{'family':16s} " + " ".join(f"{p:>34s}" for p in loaded) + "   mean")
+    for family, most in FAMILIES.items():
+        members = [c for c in combinations if most is None or len(c) <= most]
+        cells, scores = [], []
+        for pool in loaded:
+            others = [p for p in loaded if p != pool]
+            chosen = max(members, key=lambda c: statistics.mean(table[c][p] for p in others))
+            scores.append(table[chosen][pool])
+            cells.append(f"{'+'.join(chosen)[:28]:>28s} {scores[-1]:5.2f}")
+        print(f"{family:16s} " + " ".join(cells) + f"  {statistics.mean(scores):5.2f}")
+    best_single = {p: max(keys, key=lambda k: table[(k,)][p]) for p in loaded}
+    print("best single estimator on each pool, in hindsight: " + ", ".join(
+        f"{p} {k} {table[(k,)][p]:.2f}" for p, k in best_single.items()))  # fmt: skip
+    print(f"today's default ({'+'.join(TODAY)}): " + ", ".join(
+        f"{p} {table[TODAY][p]:.2f}" for p in loaded))  # fmt: skip
+    print("\nchosen on every pool (mean of the pools' mean taus; per pool):")
+    for family, most in FAMILIES.items():
+        members = [c for c in combinations if most is None or len(c) <= most]
+        for c in sorted(members, key=lambda c: -statistics.mean(table[c].values()))[:3]:
+            cells = " ".join(f"{p} {table[c][p]:5.2f}" for p in loaded)
+            print(f"  {family:16s} {statistics.mean(table[c].values()):5.2f}  "
+                  f"{', '.join(c)[:60]:60s} {cells}")  # fmt: skip
+    print("single estimators, every pool:")
     for k in sorted(keys, key=lambda k: -statistics.mean(table[(k,)].values())):
         cells = " ".join(f"{p} {table[(k,)][p]:5.2f}" for p in loaded)
-        print(f"  {statistics.mean(table[(k,)].values()):5.2f}  {k:45s} {cells}")
+        print(f"  {statistics.mean(table[(k,)].values()):5.2f}  {k:16s} {cells}")
     print()
 
 
-def _flags(target: Target, rule: str, margin: float) -> dict[str, bool]:
-    """Each source's flag under ``rule``: on features (CONTROL's mean rank no better than
-    the control's), on the probe (late relative loss no lower than the control's, less
-    ``margin``), either, or both."""
-    on_features = _pool_scores(target.ranked, CONTROL)
+def _flags(target: Target, rule: Rule) -> dict[str, bool]:
+    """Each source's flag under ``rule``: on features (the mean rank on its estimators no
+    better than the control's), on the probe (late relative loss no lower than the
+    control's, less the margin), either, or both."""
+    keys, how, margin = rule
+    on_features = _pool_scores(target.ranked, keys)
     flags = {}
     for row in target.ranked["sources"]:
         score, control = on_features[row["source"]]
@@ -186,31 +199,35 @@ def _flags(target: Target, rule: str, margin: float) -> dict[str, bool]:
         mine, theirs = row["scores"].get(PROBE, math.nan), row["control"]["scores"].get(PROBE, math.nan)
         probe = math.isfinite(mine) and math.isfinite(theirs) and mine <= theirs + margin
         flags[row["source"]] = {"features": features, "probe": probe, "either": features or probe,
-                                "both": features and probe}[rule]  # fmt: skip
+                                "both": features and probe}[how]  # fmt: skip
     return flags
 
 
-def _confusion(targets: list[Target], rule: str, margin: float, below: float) -> tuple[int, ...]:
+def _confusion(targets: list[Target], rule: Rule, below: float) -> tuple[int, ...]:
     """(harmful pairs, of them flagged, flags, false flags): harmful = fine-tuned accuracy
     under the network's from-scratch by more than ``below``."""
     harmful = caught = flagged = 0
     for target in targets:
         networks = {r["source"]: r["network"] for r in target.ranked["sources"]}
-        for name, flag in _flags(target, rule, margin).items():
+        for name, flag in _flags(target, rule).items():
             hurts = target.accuracy(name) < target.scratch(networks[name]) - below
             harmful, caught, flagged = harmful + hurts, caught + (hurts and flag), flagged + flag
     return harmful, caught, flagged, flagged - caught
 
 
-RULES = [("features", 0.0)] + [(r, m) for r in ("probe", "either", "both") for m in MARGINS]
+Rule = tuple[tuple[str, ...], str, float]  # feature estimators, how, probe margin
+FEATURES = [("knn",), ("logme",), ("knn", "logme"), ("logme", "linear_probe")]
+RULES: list[Rule] = [(keys, "features", 0.0) for keys in FEATURES] + [
+    (keys, how, margin) for keys in FEATURES for how in ("either", "both") for margin in MARGINS
+] + [((), "probe", margin) for margin in MARGINS]  # fmt: skip
 
 
-def _chosen_rule(targets: list[Target], below: float) -> tuple[str, float]:
+def _chosen_rule(targets: list[Target], below: float) -> Rule:
     """The rule that catches the most harmful pairs of ``targets`` with at most one flag in
     five false (else the best F1)."""
 
-    def merit(rule: tuple[str, float]) -> tuple[bool, float]:
-        harmful, caught, flagged, false = _confusion(targets, *rule, below)
+    def merit(rule: Rule) -> tuple[bool, float]:
+        harmful, caught, flagged, false = _confusion(targets, rule, below)
         precise = flagged == 0 or false <= 0.2 * flagged
         recall = caught / max(harmful, 1)
         f1 = 2 * caught / max(harmful + flagged, 1)
@@ -228,19 +245,20 @@ def _negative_transfer(loaded: dict[str, list[Target]]) -> None:
     for below in (0.0, 0.02):
         print(f"negative transfer: harmful = fine-tuned below the network from scratch by more "
               f"than {100 * below:.0f} points")  # fmt: skip
-        print("rule      margin | tuning: harmful caught flags false | held out: harmful "
-              "caught flags false")  # fmt: skip
-        for rule, margin in RULES:
-            a, b = _confusion(tuning, rule, margin, below), _confusion(held, rule, margin, below)
-            print(f"{rule:9s} {margin:5.2f}  | {a[0]:14d} {a[1]:6d} {a[2]:5d} {a[3]:5d} | "
-                  f"{b[0]:16d} {b[1]:6d} {b[2]:5d} {b[3]:5d}")  # fmt: skip
-        rule, margin = _chosen_rule(tuning, below)
-        b = _confusion(held, rule, margin, below)
-        print(f"chosen on the tuning targets: {rule} (margin {margin}); on the held-out ones "
-              f"{b[1]} of {b[0]} harmful flagged, {b[3]} of {b[2]} flags false\n")  # fmt: skip
+        print(f"{'features':19s} rule     margin | tuning: harmful caught flags false | "
+              "held out: harmful caught flags false")  # fmt: skip
+        for rule in RULES:
+            a, b = _confusion(tuning, rule, below), _confusion(held, rule, below)
+            print(f"{'+'.join(rule[0]):19s} {rule[1]:8s} {rule[2]:5.2f}  | {a[0]:14d} {a[1]:6d} "
+                  f"{a[2]:5d} {a[3]:5d} | {b[0]:16d} {b[1]:6d} {b[2]:5d} {b[3]:5d}")  # fmt: skip
+        rule = _chosen_rule(tuning, below)
+        b = _confusion(held, rule, below)
+        print(f"chosen on the tuning targets: {'+'.join(rule[0])} {rule[1]} (margin {rule[2]}); "
+              f"on the held-out ones {b[1]} of {b[0]} harmful flagged, {b[3]} of {b[2]} flags "
+              "false\n")  # fmt: skip
     for target in everyone:
         networks = {r["source"]: r["network"] for r in target.ranked["sources"]}
-        for name, flag in _flags(target, "either", 0.0).items():
+        for name, flag in _flags(target, (CONTROL, "both", PROBE_MARGIN)).items():
             scratch = target.scratch(networks[name])
             if target.accuracy(name) < scratch or flag:
                 verdict = "flagged" if flag else "NOT flagged"

@@ -29,7 +29,7 @@ def test_published_weights_are_ranked_beside_the_store(
     )
     rank = ("transfer", "rank", "colours")
     code, out, err = run_cli(monkeypatch, capsys, *rank, "--hub", "resnet18", "--no-control",
-                             "--json")  # fmt: skip
+                             "--all", "--json")  # fmt: skip
     assert code == 0, err
     [row] = json.loads(out)["sources"]
     assert row["source"] == "resnet18-imagenet1k_v1" and row["network"] == "resnet18"
@@ -38,7 +38,7 @@ def test_published_weights_are_ranked_beside_the_store(
     provenance = Bundle.load("resnet18-imagenet1k_v1", workspace).meta.provenance
     assert provenance["spec"] == "torchvision:resnet18.IMAGENET1K_V1"
 
-    code, out, _ = run_cli(monkeypatch, capsys, *rank, "--no-control")
+    code, out, _ = run_cli(monkeypatch, capsys, *rank, "--no-control", "--all")
     assert code == 0 and "resnet18-imagenet1k_v1: P2L left out" in " ".join(out.split())
     code, _, err = run_cli(monkeypatch, capsys, *rank, "--hub", "resnet5O")
     assert code == 2 and "(nearest: resnet50" in err and "Traceback" not in err, err
