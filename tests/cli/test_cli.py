@@ -9,7 +9,6 @@ from PIL import Image
 
 from helpers import class_folders, png_claiming_size, run_cli
 from lumos import demo as demo_module
-from lumos.bundle import fingerprint
 from lumos.choices import ImageEncoding, ResizeMode, TaskKind, VocCorners
 from lumos.train import Recipe
 from lumos.workspace import Workspace
@@ -141,8 +140,7 @@ def test_version(cli) -> None:
 
 def test_demo_runs_the_whole_loop(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The detector's recipe reaching its score is benchmarks/goals.py's job; here one epoch
-    # at 64x64 on 300 generated scenes shows the step runs end to end, and saved models'
-    # fingerprints (test_fingerprint's job) read 300 images a split. The digits recipe runs
+    # at 64x64 on 300 generated scenes shows the step runs end to end. The digits recipe runs
     # whole, pinned to fp32: it scored 97.21-98.32% test top-1 over seeds 0-2 in fp32 (AVX2
     # and AVX-512) and bf16 autocast; the test leaves three test images (of 179) below the
     # lowest.
@@ -150,7 +148,6 @@ def test_demo_runs_the_whole_loop(cli, tmp_path: Path, monkeypatch: pytest.Monke
                       "warmup_epochs": 0, "input_size": (64, 64)})  # fmt: skip
     monkeypatch.setattr(demo_module, "DETECTION_RECIPE", short)
     monkeypatch.setattr(demo_module, "SHAPES_IMAGES", 300)
-    monkeypatch.setattr(fingerprint, "SAMPLE", 300)
     digits = demo_module.DEMO_RECIPE.model_copy(update={"precision": "fp32"})
     monkeypatch.setattr(demo_module, "DEMO_RECIPE", digits)
     code, out, err = cli("demo", "--out", str(tmp_path / "demo"))

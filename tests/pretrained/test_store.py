@@ -23,6 +23,7 @@ from lumos.errors import DataError
 from lumos.models import ModelError, NetworkSpec, build_network
 from lumos.pretrained import IMAGENET, ImportRequest, import_model
 from lumos.pretrained.weights import NOT_WEIGHTS
+from lumos.transfer.scoring import source_fingerprint
 from lumos.workspace import Workspace
 
 
@@ -60,7 +61,9 @@ def test_torchvision_weights_predict_as_torchvision_does(
     assert bundle.meta.feature_fingerprint is None  # its data is not in the workspace
 
 
-def test_weights_trained_on_a_workspace_dataset_keep_its_fingerprint(tmp_path: Path) -> None:
+def test_weights_trained_on_a_workspace_dataset_are_fingerprinted_when_asked(
+    tmp_path: Path,
+) -> None:
     workspace = Workspace(tmp_path / "ws").ensure()
     import_dataset(colour_folders(tmp_path / "colours"), "colours", workspace=workspace)
     path = tmp_path / "lenet.pth"
@@ -69,8 +72,10 @@ def test_weights_trained_on_a_workspace_dataset_keep_its_fingerprint(tmp_path: P
                             input_shape=(3, 16, 16), trained_on="colours")  # fmt: skip
     bundle = Bundle.load(import_model(request, workspace=workspace))
     train_split = Dataset.open("colours", workspace).split("train")
-    assert bundle.meta.feature_fingerprint == fingerprint(train_split)
     assert bundle.meta.provenance["fingerprint"] == train_split.manifest["fingerprint"]
+    assert bundle.meta.feature_fingerprint is None  # made when a ranking asks for P2L
+    assert source_fingerprint(bundle, workspace) == fingerprint(train_split)
+    assert Bundle.load(bundle.folder).meta.feature_fingerprint == fingerprint(train_split)
 
 
 def test_timm_safetensors_and_checkpoints_through_the_cli(

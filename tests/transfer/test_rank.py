@@ -39,7 +39,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     hidden layer zeroed so that every image looks alike to its head ("collapsed"), with
     every weight 50 times too large (its tanh units stuck at -1 or 1, too steep to learn)
     and its head naming each colour by the next one's name ("saturated"), and "trained"
-    saved as by a lumos that kept no fingerprint of its data ("older")."""
+    again ("older"), whose P2L fingerprint no ranking has asked for yet."""
     root = tmp_path_factory.mktemp("rank")
     workspace = Workspace(root / "ws").ensure()
     import_dataset(colour_folders(root / "colours", per_class=16), "colours", workspace=workspace)
@@ -56,8 +56,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     for key in ("net.classifier.5.weight", "net.classifier.5.bias"):
         blown[key] = blown[key].roll(1, 0)
     save_bundle("saturated", meta=meta, weights=blown, workspace=workspace)
-    older = {k: v for k, v in meta.items() if k != "feature_fingerprint"}
-    save_bundle("older", meta=older, weights=trained.weights, workspace=workspace)
+    save_bundle("older", meta=meta, weights=trained.weights, workspace=workspace)
     return workspace
 
 
@@ -141,20 +140,17 @@ def test_the_probe_steps_the_real_fine_tuning_run(store: Workspace) -> None:
     assert started.late < 0.5 < scratch.late  # it knows the colours; a fresh LeNet guesses
 
 
-def test_p2l_fingerprints_are_kept_at_save_and_made_for_older_models(store: Workspace) -> None:
-    trained = Bundle.load("trained", store).meta.feature_fingerprint
-    assert trained is not None and trained.images == len(
-        Dataset.open("colours", store).split("train")
-    )
-    assert Bundle.load("older", store).meta.feature_fingerprint is None
+def test_p2l_fingerprints_are_made_when_a_ranking_asks_and_kept(store: Workspace) -> None:
+    assert Bundle.load("older", store).meta.feature_fingerprint is None  # not at save
     found = rank("colours", ["trained", "older"], workspace=store, everything=True)
     ranked = {s.source: s for s in found.sources}
     assert ranked["older"].scores["p2l"] == pytest.approx(ranked["trained"].scores["p2l"])
-    assert Bundle.load("older", store).meta.feature_fingerprint == trained  # recorded now
-    self_similar = similarity_of(
-        trained, fingerprint(Dataset.open("colours", store).split("train"))
-    )
-    assert self_similar == pytest.approx(1.0, abs=1e-3)
+    train_split = Dataset.open("colours", store).split("train")
+    recorded = Bundle.load("older", store).meta.feature_fingerprint
+    assert recorded is not None and recorded.images == len(train_split)  # recorded now
+    assert similarity_of(recorded, fingerprint(train_split)) == pytest.approx(1.0, abs=1e-3)
+    default = rank("colours", ["older"], workspace=store, control=False)
+    assert not {"p2l", "p2l_similarity", "p2l_size"} & set(default.sources[0].scores)
 
 
 def test_a_second_ranking_reads_the_features_it_kept(store: Workspace) -> None:

@@ -11,7 +11,6 @@ import torch
 from pydantic.dataclasses import dataclass as validated
 
 from lumos.bundle import Bundle, BundleError, BundleMeta, model_folder, save_bundle
-from lumos.bundle.fingerprint import fingerprint
 from lumos.data import Dataset
 from lumos.fileio import load_json
 from lumos.jobs import Job, find_jobs, open_job, queue_work, running_job
@@ -103,16 +102,15 @@ def bundle_from_job(
             "job": job.id,
         },
     }
-    # Thresholds are tuned on the validation split, and the training data fingerprinted for
-    # P2L, when the dataset is still there (else thresholds keep their defaults).
+    # Thresholds are tuned on the validation split when the dataset is still there (else
+    # they keep their defaults). P2L's fingerprint of the training data is made when a
+    # ranking asks for it (lumos.transfer.scoring), not at every save.
     dataset = Dataset.unchanged(data["name"], data["fingerprint"], workspace)
     if dataset is not None:
         described = BundleMeta.model_validate({**meta, "name": name})
         unsaved = Bundle(described, weights, f"job {job.id}")
         stage("tuning thresholds")
         meta |= task.tuned_settings(unsaved, dataset.split("val"))
-        stage("fingerprinting the training images")
-        meta["feature_fingerprint"] = fingerprint(dataset.split("train")).model_dump()
     stage("writing")
     return save_bundle(name, meta=meta, weights=weights, workspace=workspace, overwrite=overwrite)
 

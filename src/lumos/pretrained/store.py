@@ -17,7 +17,6 @@ from typing import Any
 import torch
 
 from lumos.bundle import model_folder, save_bundle
-from lumos.bundle.fingerprint import fingerprint
 from lumos.choices import Interpolation
 from lumos.data import Dataset
 from lumos.errors import DataError, LumosError
@@ -102,9 +101,8 @@ def import_model(
         | (request.origin or {}),
     }
     trained_on = _workspace_dataset(request.trained_on, workspace)
-    if trained_on is not None:  # a dataset of the workspace: fingerprinted for P2L
+    if trained_on is not None:  # a dataset of the workspace: P2L can fingerprint it later
         meta["provenance"]["fingerprint"] = trained_on.manifest["fingerprint"]
-        meta["feature_fingerprint"] = fingerprint(trained_on.split("train")).model_dump()
     mean, std = preprocessing.mean, preprocessing.std
     normalize = identity(channels) if mean is None or std is None else per_channel(mean, std)
     weights = normalized_model(net, normalize).state_dict()
