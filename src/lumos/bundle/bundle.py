@@ -7,6 +7,7 @@ same two files in a zip. Loading parses JSON and safetensors only: nothing is un
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import zipfile
@@ -130,16 +131,31 @@ class Bundle:
         A network written as Python code runs that code: it is refused unless
         ``trust_code`` is true.
         """
-        net = normalized_model(
-            build_network(self.spec, trust_code=trust_code), identity(self.spec.in_channels)
-        )
         try:
-            net.load_state_dict(self.weights)
+            net = self._built(trust_code, on_meta=True)
+            if any(t.is_meta for t in [*net.parameters(), *net.buffers()]):
+                net = self._built(trust_code, on_meta=False)  # a buffer the weights lack
         except RuntimeError as e:
             raise BundleError(
                 f"{self.origin}: weights do not match the network: {str(e).splitlines()[0]}"
             ) from None
         return net.to(device).eval()
+
+    def _built(self, trust_code: bool, *, on_meta: bool) -> nn.Module:
+        """The network with the bundle's weights; ``on_meta``: built without storage and
+        given the weights' own tensors (no random initialisation to throw away)."""
+        with torch.device("meta") if on_meta else contextlib.nullcontext():
+            net = normalized_model(
+                build_network(self.spec, trust_code=trust_code), identity(self.spec.in_channels)
+            )
+        if not on_meta:
+            net.load_state_dict(self.weights)
+            return net
+        wanted = net.state_dict()  # copies in the network's dtypes: the bundle's stay its own
+        own = {k: v.to(wanted[k].dtype, copy=True) if k in wanted else v
+               for k, v in self.weights.items()}  # fmt: skip
+        net.load_state_dict(own, assign=True)
+        return net
 
     @classmethod
     def untrained(cls, spec: NetworkSpec, *, trust_code: bool = False) -> Bundle:
