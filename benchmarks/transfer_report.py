@@ -30,8 +30,8 @@ class Target:
         self.budget = json.loads(budget.read_text()) if budget.is_file() else None
 
     def accuracy(self, start: str, strategy: str = "full") -> float:
-        runs = [v["accuracy"] for k, v in self.truth.items() if k.startswith(f"{start}|{strategy}|")]
-        return statistics.mean(runs)
+        prefix = f"{start}|{strategy}|"
+        return statistics.mean(v["accuracy"] for k, v in self.truth.items() if k.startswith(prefix))
 
     def scratch(self, network: str) -> float:
         return self.accuracy(SCRATCH + network)
@@ -89,7 +89,7 @@ def load(root: Path, pools: dict) -> dict[str, list[Target]]:
         found = [
             Target(name, target, spec.held_out, work)
             for target, spec in pool.targets.items()
-            if (work / f"truth-{target}.json").is_file() and (work / f"rank-{target}.json").is_file()
+            if all((work / f"{kind}-{target}.json").is_file() for kind in ("truth", "rank"))
         ]
         if found:
             loaded[name] = found
@@ -196,7 +196,8 @@ def _flags(target: Target, rule: Rule) -> dict[str, bool]:
     for row in target.ranked["sources"]:
         score, control = on_features[row["source"]]
         features = control is not None and score <= control
-        mine, theirs = row["scores"].get(PROBE, math.nan), row["control"]["scores"].get(PROBE, math.nan)
+        mine = row["scores"].get(PROBE, math.nan)
+        theirs = row["control"]["scores"].get(PROBE, math.nan)
         probe = math.isfinite(mine) and math.isfinite(theirs) and mine <= theirs + margin
         flags[row["source"]] = {"features": features, "probe": probe, "either": features or probe,
                                 "both": features and probe}[how]  # fmt: skip
@@ -272,7 +273,8 @@ def _negative_transfer(loaded: dict[str, list[Target]]) -> None:
 def _as_a_user_ranks(loaded: dict[str, list[Target]]) -> None:
     """The default as `lumos transfer rank` runs it (within its budget) against the same
     default and today's on every image, and the time it took over one fine-tuning run."""
-    print("as a user ranks (default budget): tau of the default; today's = logme+p2l on 2,000 images")
+    print("as a user ranks (the default budget): tau of the default; today's = logme+p2l on "
+          "every image (up to 2,000)")  # fmt: skip
     print(f"{'pool':8s} {'target':16s} {'images':>6s} {'stable':>6s} {'budget tau':>10s} "
           f"{'all-images tau':>14s} {'today tau':>9s} {'rank/tune':>9s}")  # fmt: skip
     for pool, targets in loaded.items():
@@ -282,7 +284,7 @@ def _as_a_user_ranks(loaded: dict[str, list[Target]]) -> None:
             budget = taus(target, DEFAULT, target.budget)[0]
             ratio = target.budget["seconds"] / target.tune_seconds()
             print(f"{pool:8s} {target.name + ' *' * target.held_out:16s} "
-                  f"{target.budget['images']:6d} {str(target.budget['stable']):>6s} "
+                  f"{target.budget['images']:6d} {target.budget['stable']!s:>6s} "
                   f"{budget:10.2f} {taus(target, DEFAULT)[0]:14.2f} "
                   f"{taus(target, TODAY)[0]:9.2f} {100 * ratio:8.1f}%")  # fmt: skip
     print()
