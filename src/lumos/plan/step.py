@@ -24,14 +24,12 @@ AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 @dataclass(frozen=True)
 class Workload:
-    """What a plan is for: a network (input shape and classes in its spec), an optimiser,
-    an arithmetic, and for a detector the objects an image holds at most (its loss matches
-    every anchor with every box: the memory grows with them)."""
+    """What a plan is for: a network (input shape and classes in its spec), an optimiser
+    and an arithmetic."""
 
     spec: NetworkSpec
     optimizer: str = "sgd"
     precision: str = "fp32"
-    boxes: int = 1
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -59,7 +57,7 @@ class TrainingStep:
     def __call__(self) -> None:
         """Forward, backward, update; the gradients set to None after it."""
         with autocast(self.work.precision, self.images.device.type):
-            loss = self.work.task.example_loss(self.model.train(), self.images, self.work.boxes)
+            loss = self.work.task.example_loss(self.model.train(), self.images)
         loss.backward()
         self.solver.step()
         self.solver.zero_grad(set_to_none=True)

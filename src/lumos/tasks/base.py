@@ -274,10 +274,9 @@ class Task(ABC):
     def objective(self, setup: Setup) -> Objective:
         """What a training run on ``setup`` computes."""
 
-    def example_loss(self, model: nn.Module, images: torch.Tensor, boxes: int = 1) -> torch.Tensor:
+    def example_loss(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
         """A training forward's loss on stand-in targets (every image, every pixel of the
-        first class; ``boxes`` objects an image where the task has boxes): the step a memory
-        plan traces."""
+        first class): the step a memory plan traces."""
         outputs = model(images)
         targets = torch.zeros(outputs.shape[0], *outputs.shape[2:], dtype=torch.long)
         return F.cross_entropy(outputs.float(), targets.to(outputs.device))

@@ -102,18 +102,14 @@ class Detection(Task):
     def objective(self, setup: Setup) -> Objective:
         return BoxObjective(setup, len(self.outputs(setup.dataset.classes)))
 
-    def example_loss(self, model: nn.Module, images: torch.Tensor, boxes: int = 1) -> torch.Tensor:
-        """The detector's own losses with ``boxes`` boxes of the first class in each image:
-        one in the middle, or a grid of them over the image."""
+    def example_loss(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        """The detector's own losses with one box of the first class in the middle of each
+        image."""
         height, width = images.shape[-2:]
-        side = math.ceil(math.sqrt(boxes))
-        cells = torch.arange(boxes)
-        x, y = ((cells % side) + 0.5) * width / side, ((cells // side) + 0.5) * height / side
-        half_w, half_h = width / (4 * side), height / (4 * side)  # half the cell's half
-        found = torch.stack([x - half_w, y - half_h, x + half_w, y + half_h], 1).float()
-        labels = torch.ones(boxes, dtype=torch.long)
-        one = {"boxes": found.to(images.device), "labels": labels.to(images.device)}
-        return sum(model(images, [one] * len(images)).values())
+        box = torch.tensor([[width / 4, height / 4, 3 * width / 4, 3 * height / 4]])
+        one = torch.ones(1, dtype=torch.long)
+        targets = [{"boxes": box.to(images.device), "labels": one.to(images.device)}] * len(images)
+        return sum(model(images, targets).values())
 
     def score(
         self, bundle: TrainedModel, part: Dataset, split: str, folder: Path, *, trust_code: bool
