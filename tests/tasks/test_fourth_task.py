@@ -34,12 +34,14 @@ from lumos.tasks import TASKS, register_task
 from lumos.tasks.base import (
     Batches,
     GraphRun,
+    Merge,
     Objective,
     Prepare,
     Seen,
     Setup,
     Task,
     TrainedModel,
+    alone,
 )
 from lumos.tasks.inputs import seen
 from lumos.tasks.predictor import Predictor
@@ -91,11 +93,15 @@ class Squared(Objective):
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(logits.float()[:, 0], targets)
 
-    def validate(self, model: nn.Module, loader: Batches, prepare: Prepare) -> dict[str, float]:
+    def validate(
+        self, model: nn.Module, loader: Batches, prepare: Prepare, merge: Merge = alone
+    ) -> dict[str, float]:
         total, right, loss_sum = 0, 0.0, 0.0
         for values, labels, _, loss in self.scored_batches(model, loader, prepare):
             total, loss_sum = total + len(labels), loss_sum + loss
             right += (values[:, 0].cpu().round() == labels).sum().item()
+        parts = merge((total, right, loss_sum))  # every process's counts
+        total, right, loss_sum = (sum(p[i] for p in parts) for i in range(3))
         return {"val_loss": loss_sum / total, "val_accuracy": right / total}
 
 

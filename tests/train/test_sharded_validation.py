@@ -90,6 +90,7 @@ def test_the_shares_merged_give_the_whole_splits_metrics(made, tmp_path: Path) -
     model = _RedBox() if trainer.task.name == "detection" else trainer.eval_model().eval()
     prepare = functools.partial(trainer.prepare, train=False)
     whole = trainer.objective.validate(model, trainer.val_loader, prepare)
+    assert all(type(value) is float for value in whole.values())  # a checkpoint keeps them
     assert _sharded(trainer, model) == pytest.approx(whole, rel=1e-6)
     assert len(trainer.val_loader.dataset) == len(trainer.val_split)  # one process: all
     if trainer.task.name == "detection":

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from lumos.cli.common import out
 from lumos.recipe import Recipe
+
+if TYPE_CHECKING:
+    from lumos.transfer.rank import Ranking
 
 PLANNED = Recipe.model_fields  # the fine-tuning run planned for: the recipe's defaults
 
@@ -71,9 +74,14 @@ def transfer_rank(
     if json_output:
         print(json.dumps(ranked.as_dict(), indent=2))
         return
+    _show(ranked)
+
+
+def _show(ranked: Ranking) -> None:
+    """The ranking as a table, what it rests on, and its warnings."""
     keys = ranked.estimators
     table = Table(
-        "#", "source", "rank", "vs scratch", *keys, "seconds", title=f"sources for {target}"
+        "#", "source", "rank", "vs scratch", *keys, "seconds", title=f"sources for {ranked.target}"
     )
     for place, s in enumerate(ranked.sources, 1):
         values = [f"{s.scores[key]:.3f}" if math.isfinite(s.scores[key]) else "-" for key in keys]
@@ -84,8 +92,8 @@ def transfer_rank(
     out.print(table)
     out.print(
         f"scored {ranked.images} target images (at least {ranked.per_class} a class) in "
-        f"{ranked.seconds:.1f} s; budget {ranked.budget}"
-        + (f" (expected {ranked.fine_tune_seconds:.0f} s)" if "%" in ranked.budget else "")
+        f"{ranked.seconds:.1f} s; budget {ranked.budget} (the planner expects a fine-tuning "
+        f"run of {ranked.fine_tune_seconds:.0f} s)"
         + ("; with the probe" if ranked.probed else "; the probe did not fit")
     )
     if not ranked.stable:

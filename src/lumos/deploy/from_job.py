@@ -35,7 +35,7 @@ class SaveModelJob:
 
     def run(self, workspace: Workspace, job_id: str) -> None:
         with running_job(workspace, self.kind, {}, job_id) as saving:
-            stages = ("tuning thresholds", "fingerprinting the training images", "writing")
+            stages = ("tuning thresholds", "writing")
 
             def stage(name: str) -> None:
                 saving.report_progress(name, stages.index(name), len(stages))

@@ -78,7 +78,7 @@ class SingleLabel(Objective):
             top1 = (ranked[:, 0] == labels).sum().item()
             top5 = (ranked == labels[:, None]).any(1).sum().item()
             sums += (len(labels), loss, top1, top5)
-        total, loss_sum, top1, top5 = sum(merge(sums))
+        total, loss_sum, top1, top5 = sum(merge(sums)).tolist()
         return {
             "val_loss": loss_sum / total,
             "val_accuracy": top1 / total,
@@ -122,7 +122,7 @@ class MultiLabel(SingleLabel):
                 (predicted & ~truth).sum().item(),
                 (~predicted & truth).sum().item(),
             )
-        total, loss_sum, exact, tp, fp, fn = sum(merge(sums))
+        total, loss_sum, exact, tp, fp, fn = sum(merge(sums)).tolist()
         return {
             "val_loss": loss_sum / total,
             "val_accuracy": exact / total,
