@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lumos.cli.common import out, parse_batches, parse_bytes, parse_shape
-from lumos.cli.plan_tables import device_table, efficiency_note, memory_table
+from lumos.cli.plan_tables import device_table, efficiency_note, memory_table, short_bytes
 from lumos.recipe import FixedPrecision, Optimizer
 
 if TYPE_CHECKING:
@@ -90,6 +90,10 @@ def _show_memory(title: str, plans: list[MemoryPlan], measured: list[int]) -> No
               "made so far, the step's working buffers; rule = the seeds' rule of thumb (12 "
               "bytes a parameter, 8 a layer output, 1 an input value) and its error")  # fmt: skip
     for plan in plans:
+        if plan.kernel_buffers:
+            own = short_bytes(plan.kernel_buffers)
+            out.print(f"batch {plan.batch}: of its working buffers, {own} are a convolution "
+                      "kernel's own, measured on this CPU")  # fmt: skip
         if plan.how != "traced":
             out.print(f"batch {plan.batch}: {plan.how} here (its shapes follow its data)")
 

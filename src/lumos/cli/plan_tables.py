@@ -21,11 +21,11 @@ def memory_table(plans: list[MemoryPlan], measured: list[int], title: str) -> Ta
         train_rule, test_rule = plan.rule_of_thumb
         table.add_row(
             str(plan.batch),
-            *(_size(v) for v in (*plan.training_parts.values(), plan.training)),
-            f"{_size(train_rule)} ({_error(train_rule, plan.training)})",
-            _size(plan.inference),
-            f"{_size(test_rule)} ({_error(test_rule, plan.inference)})",
-            *([_size(measured[index])] if measured else []),
+            *(short_bytes(v) for v in (*plan.training_parts.values(), plan.training)),
+            f"{short_bytes(train_rule)} ({_error(train_rule, plan.training)})",
+            short_bytes(plan.inference),
+            f"{short_bytes(test_rule)} ({_error(test_rule, plan.inference)})",
+            *([short_bytes(measured[index])] if measured else []),
         )
     return table
 
@@ -58,7 +58,7 @@ def efficiency_note(share: Efficiency) -> str:
             "own share, often less on tensor cores: a first estimate")  # fmt: skip
 
 
-def _size(value: float) -> str:
+def short_bytes(value: float) -> str:
     """Bytes, short: 44.7M, 1.07G."""
     for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if value >= scale:

@@ -33,11 +33,11 @@ def training_peak(work: Workload, batch: int, device: str = "cpu") -> int:
         step()
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device)
-    events = _profiled(step)
-    return held + max(accumulate((e.nbytes() for e in _allocations(events)), initial=0))
+    events = profiled(step)
+    return held + max(accumulate((e.nbytes() for e in allocations(events)), initial=0))
 
 
-def _profiled(action: Callable[[], None]) -> list:
+def profiled(action: Callable[[], None]) -> list:
     """The profiler's events (operators and allocations) while ``action`` runs."""
     with _stderr_muted(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as run:
         action()
@@ -60,5 +60,5 @@ def _stderr_muted() -> Iterator[None]:
         os.close(saved)
 
 
-def _allocations(events: list) -> list:
+def allocations(events: list) -> list:
     return sorted((e for e in events if e.name() == "[memory]"), key=lambda e: e.start_ns())

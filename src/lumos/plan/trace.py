@@ -10,8 +10,11 @@ before, the gradients were set to None.
 The peak is split into what was live at that moment: the weights, the optimiser's state and
 the input batch (held through every step), the activations autograd had saved, the
 gradients accumulated so far, and the rest (the step's working buffers); the parts add up
-to the peak. The activations are not all alive with all the gradients: the backward pass
-frees the one as it makes the other.
+to the peak. A convolution's kernel allocates buffers of its own that no operator returns;
+they are measured on this machine (:mod:`lumos.plan.kernels`) and counted while it runs:
+of the working buffers, ``kernel_buffers`` is that measured part, the rest is traced. The
+activations are not all alive with all the gradients: the backward pass frees the one as it
+makes the other.
 
 A network whose shapes depend on its data (a detector's boxes, its non-maximum
 suppression) cannot run on fake tensors: it is traced on real ones
@@ -36,6 +39,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
+from lumos.plan.kernels import kernel_buffers, kernel_key
 from lumos.plan.step import TrainingStep, Workload, nbytes
 
 DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException)
@@ -63,6 +67,7 @@ class StepBytes:
     peak_activations: int = 0
     peak_gradients: int = 0
     peak_working: int = 0  # the step's other buffers: the backward's, the optimiser's
+    kernel_buffers: int = 0  # of them, what the kernel running then made for itself (measured)
     inference_working: int = 0  # inference = weights + inputs + this
     how: Traced = field(default="traced", compare=False)
 
@@ -80,10 +85,11 @@ Storages = dict[int, StorageWeakRef]  # storages by identity: saved ones, gradie
 
 
 class LiveTensorBytes(TorchDispatchMode):
-    """The largest sum of live storages made under this mode (``peak``, bytes), and of
-    those among them in ``saved`` (``most_saved``); ``at_peak``: the bytes of ``saved``
-    and of ``gradients`` live at the peak. Storages in ``held`` existed before (weights
-    changed in place are not new)."""
+    """The largest sum of live storages made under this mode (``peak``, bytes), a
+    convolution's own buffers counted while it runs (``buffers``: those at the peak,
+    :mod:`lumos.plan.kernels`), and of those among them in ``saved`` (``most_saved``);
+    ``at_peak``: the bytes of ``saved`` and of ``gradients`` live at the peak. Storages in
+    ``held`` existed before (weights changed in place are not new)."""
 
     def __init__(
         self, held: list[torch.Tensor], saved: Storages | None = None,
@@ -96,6 +102,7 @@ class LiveTensorBytes(TorchDispatchMode):
         self.live: dict[int, tuple[StorageWeakRef, int]] = {}
         self.peak = self.most_saved = 0
         self.at_peak = (0, 0)
+        self.buffers = 0  # of the kernel running at the peak, for itself
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
@@ -112,9 +119,11 @@ class LiveTensorBytes(TorchDispatchMode):
             if self._is(key, self.saved):
                 saved += size
         self.most_saved = max(self.most_saved, saved)
-        if total > self.peak:
+        kernel = kernel_key(func, args)
+        own = 0 if kernel is None else kernel_buffers(*kernel)  # its buffers, while it ran
+        if total + own > self.peak:
             made = [size for key, (_, size) in self.live.items() if self._is(key, self.gradients)]
-            self.peak, self.at_peak = total, (saved, sum(made))
+            self.peak, self.at_peak, self.buffers = total + own, (saved, sum(made)), own
         return result
 
     @staticmethod
@@ -205,6 +214,7 @@ def _traced(step: TrainingStep) -> StepBytes:
         peak_activations=activations,
         peak_gradients=grown,
         peak_working=live.peak - activations - grown,
+        kernel_buffers=live.buffers,
         inference_working=inferring.peak,
     )
 
