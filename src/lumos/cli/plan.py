@@ -94,6 +94,11 @@ def _show_memory(title: str, plans: list[MemoryPlan], measured: list[int]) -> No
             own = short_bytes(plan.kernel_buffers)
             out.print(f"batch {plan.batch}: of its working buffers, {own} are a convolution "
                       "kernel's own, measured on this CPU")  # fmt: skip
+        if plan.training_least < plan.training:
+            low, high = short_bytes(plan.training_least), short_bytes(plan.training)
+            out.print(f"batch {plan.batch}: train between {low} and {high}: the kernels' "
+                      "buffers beyond 8 images are estimated (from their size at 8 to their "
+                      "growth from 4 to 8)")  # fmt: skip
         if plan.how != "traced":
             out.print(f"batch {plan.batch}: {plan.how} here (its shapes follow its data)")
 

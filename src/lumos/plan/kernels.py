@@ -5,8 +5,9 @@ columns where it falls back to them), freed before it returns.
 They differ by machine (a CPU with AMX blocks its data otherwise than one without), so they
 are measured here: each convolution the trace dispatches is run on real tensors at the
 batch (``torch.profiler`` with ``profile_memory``: every allocation and free), its buffers
-being the peak of what it allocated less the outputs it returned; beyond eight images, on
-the line through its buffers at four and eight. Measured once a process for each shape.
+being the peak of what it allocated less the outputs it returned. Beyond eight images they
+are an interval: from their size at eight to the line through four and eight. Measured once
+a process for each shape.
 """
 
 from __future__ import annotations
@@ -54,13 +55,17 @@ def _spec(value: Any, batched: bool) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def kernel_buffers(func: Any, spec: Spec, batch: int) -> int:
-    """The bytes ``func`` allocates for itself at ``batch``: measured there up to
-    :data:`MEASURED` images, beyond on the line through half as many and as many."""
+def kernel_buffers(func: Any, spec: Spec, batch: int) -> tuple[int, int]:
+    """The bytes ``func`` allocates for itself at ``batch``, at least and at most: measured
+    there up to :data:`MEASURED` images (both the same); beyond, at least what it took at
+    :data:`MEASURED` (buffers of the weights do not grow) and at most that on the line
+    through half as many and as many (buffers of the images grow with them)."""
     if batch <= MEASURED:
-        return _measured(func, spec, batch)
+        found = _measured(func, spec, batch)
+        return found, found
     low, high = (_measured(func, spec, n) for n in (MEASURED // 2, MEASURED))
-    return max(0, high + (batch - MEASURED) * (high - low) // (MEASURED - MEASURED // 2))
+    grown = high + (batch - MEASURED) * (high - low) // (MEASURED - MEASURED // 2)
+    return min(high, grown), max(high, grown)
 
 
 @functools.cache
@@ -90,4 +95,3 @@ def _real(func: Any, spec: Spec, batch: int) -> list[Any]:
 
 def _tensors(result: Any) -> list[torch.Tensor]:
     return [t for t in tree_leaves(result) if isinstance(t, torch.Tensor)]
-

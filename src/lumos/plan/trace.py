@@ -68,6 +68,7 @@ class StepBytes:
     peak_gradients: int = 0
     peak_working: int = 0  # the step's other buffers: the backward's, the optimiser's
     kernel_buffers: int = 0  # of them, what the kernel running then made for itself (measured)
+    training_least: int = 0  # the peak if each kernel's buffers took the least they may
     inference_working: int = 0  # inference = weights + inputs + this
     how: Traced = field(default="traced", compare=False)
 
@@ -87,7 +88,8 @@ Storages = dict[int, StorageWeakRef]  # storages by identity: saved ones, gradie
 class LiveTensorBytes(TorchDispatchMode):
     """The largest sum of live storages made under this mode (``peak``, bytes), a
     convolution's own buffers counted while it runs (``buffers``: those at the peak,
-    :mod:`lumos.plan.kernels`), and of those among them in ``saved`` (``most_saved``);
+    :mod:`lumos.plan.kernels`; ``least``: the peak with each at the least it may take), and
+    of those among them in ``saved`` (``most_saved``);
     ``at_peak``: the bytes of ``saved`` and of ``gradients`` live at the peak. Storages in
     ``held`` existed before (weights changed in place are not new)."""
 
@@ -103,6 +105,7 @@ class LiveTensorBytes(TorchDispatchMode):
         self.peak = self.most_saved = 0
         self.at_peak = (0, 0)
         self.buffers = 0  # of the kernel running at the peak, for itself
+        self.least = 0  # the peak with each kernel's buffers at their least
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
@@ -120,10 +123,11 @@ class LiveTensorBytes(TorchDispatchMode):
                 saved += size
         self.most_saved = max(self.most_saved, saved)
         kernel = kernel_key(func, args)
-        own = 0 if kernel is None else kernel_buffers(*kernel)  # its buffers, while it ran
-        if total + own > self.peak:
+        least, most = (0, 0) if kernel is None else kernel_buffers(*kernel)  # while it ran
+        self.least = max(self.least, total + least)
+        if total + most > self.peak:
             made = [size for key, (_, size) in self.live.items() if self._is(key, self.gradients)]
-            self.peak, self.at_peak, self.buffers = total + own, (saved, sum(made)), own
+            self.peak, self.at_peak, self.buffers = total + most, (saved, sum(made)), most
         return result
 
     @staticmethod
@@ -215,6 +219,7 @@ def _traced(step: TrainingStep) -> StepBytes:
         peak_gradients=grown,
         peak_working=live.peak - activations - grown,
         kernel_buffers=live.buffers,
+        training_least=weights + state + inputs + live.least,
         inference_working=inferring.peak,
     )
 
