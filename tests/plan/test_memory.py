@@ -117,7 +117,12 @@ def test_kernel_buffers_are_measured_at_the_batch_and_grown_beyond(
     images, weight = torch.zeros(5, 3, 8, 8), torch.zeros(4, 3, 3, 3)
     key = kernels.kernel_key(conv, [images, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1])
     assert key is not None and key[2] == 5  # the batch, apart from the shapes
-    assert key[1][0] == kernels.TensorSpec((3, 8, 8), torch.float32)
+    assert key[1][0] == kernels.TensorSpec((3, 8, 8), torch.float32, (0, 1, 2, 3))
+    last = images.to(memory_format=torch.channels_last)  # its channels innermost
+    later = kernels.kernel_key(conv, [last, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1])
+    assert later is not None and later[1][0].order == (0, 2, 3, 1)
+    made = kernels._real(conv, later[1], 2)[0]
+    assert made.shape == (2, 3, 8, 8) and made.is_contiguous(memory_format=torch.channels_last)
     assert kernels.kernel_key(torch.ops.aten.relu.default, [images]) is None
 
 

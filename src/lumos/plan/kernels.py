@@ -34,8 +34,13 @@ MEASURED = 8  # images a kernel is measured at, at most (the kernels pick their 
 
 
 class TensorSpec(NamedTuple):
+    """A tensor's shape (its batch left out where it has one), its dtype, and its layout:
+    its dimensions from the outermost in memory (a channels-last or permuted tensor makes
+    a kernel copy it first, a buffer of its own)."""
+
     shape: tuple[int, ...]
     dtype: torch.dtype
+    order: tuple[int, ...]
 
 
 def kernel_key(func: Any, args: Sequence[Any]) -> tuple[Any, Spec, int] | None:
@@ -51,7 +56,9 @@ def kernel_key(func: Any, args: Sequence[Any]) -> tuple[Any, Spec, int] | None:
 def _spec(value: Any, batched: bool) -> Any:
     """A tensor as (shape, dtype), its batch left out where it has one; a list as a tuple."""
     if isinstance(value, torch.Tensor):
-        return TensorSpec(tuple(value.shape[1:] if batched else value.shape), value.dtype)
+        order = sorted(range(value.dim()), key=lambda d: (-value.stride(d), d))
+        shape = tuple(value.shape[1:] if batched else value.shape)
+        return TensorSpec(shape, value.dtype, tuple(order))
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -88,7 +95,8 @@ def _real(func: Any, spec: Spec, batch: int) -> list[Any]:
         if not isinstance(value, TensorSpec):
             return value
         shape = (batch, *value.shape) if index in batched else value.shape
-        return torch.rand(shape).to(value.dtype)
+        laid = torch.rand([shape[d] for d in value.order]).to(value.dtype)
+        return laid.permute([value.order.index(d) for d in range(len(shape))])
 
     return [made(i, value) for i, value in enumerate(spec)]
 
