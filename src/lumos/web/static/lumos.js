@@ -320,7 +320,9 @@ async function modelNewPage() {
     const p = m.training_parts, secs = (s) => `${s.toPrecision(2)} s`;
     const how = m.how === "traced" ? "traced from the network's operators" : `measured: ${m.how} here, as its shapes follow its data`;
     const [height, width] = plan.input.size;
-    let text = `Input ${width}x${height}: ${plan.input.reason}. Training at batch ${m.batch} (${m.precision}, ${m.optimizer}) needs ${mb(m.training)} at its peak = weights ${mb(p.weights)} + optimiser state ${mb(p.optimizer_state)} + input batch ${mb(p.inputs)} + activations ${mb(p.activations)} + gradients ${mb(p.gradients)} + working buffers ${mb(p.working)} (${how}); inference ${mb(m.inference)}.`;
+    const kernels = m.kernel_buffers ? `, of which ${mb(m.kernel_buffers)} a convolution kernel's own buffers, measured on this computer` : "";
+    const between = m.training_least < m.training ? ` (between ${mb(m.training_least)} and ${mb(m.training)}: the kernels' buffers beyond 8 images are estimated)` : "";
+    let text = `Input ${width}x${height}: ${plan.input.reason}. Training at batch ${m.batch} (${m.precision}, ${m.optimizer}) needs ${mb(m.training)} at its peak${between} = weights ${mb(p.weights)} + optimiser state ${mb(p.optimizer_state)} + input batch ${mb(p.inputs)} + activations ${mb(p.activations)} + gradients ${mb(p.gradients)} + working buffers ${mb(p.working)}${kernels} (${how}); inference ${mb(m.inference)}.`;
     if (plan.device) {
       const d = plan.device, cost = d.usd_per_run === null ? "no listed price" : `$${d.usd_per_run.toPrecision(2)} a run of ${fields.epochs ?? 10} epochs`;
       const loading = d.loading_seconds === null ? "" : `; loading ${secs(d.loading_seconds)} (measured: ${Math.round(plan.loader_rate).toLocaleString()} images/s here), overlapping them`;
