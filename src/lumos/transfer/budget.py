@@ -92,10 +92,6 @@ class Prices:
         forward = sum(self.per_image[n] / 3 for n in scored)
         return (seconds - fixed) / forward
 
-    def seconds_for(self, images: int, scored: list[str], probe_images: int) -> float:
-        """The expected seconds of scoring ``images`` with each of ``scored``."""
-        return sum(SETUP_SECONDS + (images / 3 + probe_images) * self.per_image[n] for n in scored)
-
 
 def prices(bundles: list[Bundle], target: Dataset, tune: FineTune, workspace: Workspace) -> Prices:
     """The planner's prices of each network of ``bundles`` on dataset ``target``."""
