@@ -14,19 +14,26 @@ from lumos.tasks import task_of
 from lumos.workspace import Workspace
 
 
-def epoch_minutes(
+def training_speed(
     network: str, dataset: Dataset, size: tuple[int, int], optimizer: str, root: Path
 ) -> float:
-    """An epoch of ``dataset``'s training and validation images at ``size`` on this
-    machine, at the speed the planner measures for ``network`` here (once: the workspace
-    keeps it)."""
+    """Training images a second of ``network`` on ``dataset``'s images at ``size``, as the
+    planner measures it on this machine (once: the workspace keeps it)."""
     work = workload(
         network,
         (dataset.channels, *size),
         optimizer=optimizer,
         num_classes=len(task_of(network).outputs(dataset.classes)),
     )
-    speed = efficiency(work, efficiency_cache(root)).images_per_second
+    return efficiency(work, efficiency_cache(root)).images_per_second
+
+
+def epoch_minutes(
+    network: str, dataset: Dataset, size: tuple[int, int], optimizer: str, root: Path
+) -> float:
+    """An epoch of ``dataset``'s training and validation images at ``size`` on this
+    machine, at the speed the planner measures for ``network`` here."""
+    speed = training_speed(network, dataset, size, optimizer, root)
     images = len(dataset.split("train")) + len(dataset.split("val")) / 3  # no backward pass
     return images / speed / 60
 

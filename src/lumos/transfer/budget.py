@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from lumos.bundle import Bundle
 from lumos.data import Dataset
 from lumos.errors import DataError
-from lumos.plan.forecast import epoch_minutes
+from lumos.plan.forecast import epoch_minutes, training_speed
 from lumos.recipe import Recipe
 from lumos.workspace import Workspace
 
@@ -100,9 +100,7 @@ def prices(bundles: list[Bundle], target: Dataset, tune: FineTune, workspace: Wo
         network = bundle.spec.name
         if network in per_image:
             continue
-        size = bundle.preprocessing.input_size
-        minutes = epoch_minutes(network, target, size, tune.optimizer, workspace.root)
-        images = len(target.split("train")) + len(target.split("val")) / 3
-        per_image[network] = minutes * 60 / images
-        runs.append(minutes * 60 * tune.epochs)
+        size, root = bundle.preprocessing.input_size, workspace.root
+        per_image[network] = 1 / training_speed(network, target, size, tune.optimizer, root)
+        runs.append(60 * tune.epochs * epoch_minutes(network, target, size, tune.optimizer, root))
     return Prices(per_image, statistics.median(runs))
