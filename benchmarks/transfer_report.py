@@ -11,11 +11,21 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kendalltau, weightedtau
 
-from lumos.transfer.rank import CONTROL, DEFAULT, PROBE, PROBE_MARGIN, SourceScore, mean_ranks
+from lumos.transfer.rank import (
+    ALIGNMENT,
+    CONTROL,
+    DEFAULT,
+    PROBE,
+    PROBE_MARGIN,
+    SourceScore,
+    mean_ranks,
+)
 
 TODAY = ("logme", "p2l")  # the default before issue 29, chosen on the glyphs pool alone
 SCRATCH = "scratch:"
-MARGINS = (0.0, 0.02, 0.05, 0.1)  # of the probe's relative loss, for the flag
+MARGINS = (0.0, 0.02, 0.05, 0.1)  # of the probe's relative loss (or cosine), for the flag
+# The probe's signals a flag may rest on: the loss, the gradients' agreement, or both
+SIGNALS = {"loss": (PROBE,), "alignment": (ALIGNMENT,), "loss+alignment": (PROBE, ALIGNMENT)}
 SEPARABLE = 2.0  # a target's sources must spread this many times the seeds' gap
 
 
@@ -188,17 +198,20 @@ def _leave_one_pool_out(loaded: dict[str, list[Target]], keys: list[str]) -> Non
 
 def _flags(target: Target, rule: Rule) -> dict[str, bool]:
     """Each source's flag under ``rule``: on features (the mean rank on its estimators no
-    better than the control's), on the probe (late relative loss no lower than the
-    control's, less the margin), either, or both."""
-    keys, how, margin = rule
+    better than the control's), on the probe (each of the signal's values no higher than
+    the control's, plus the margin), either, or both."""
+    keys, how, signal, margin = rule
     on_features = _pool_scores(target.ranked, keys)
     flags = {}
     for row in target.ranked["sources"]:
         score, control = on_features[row["source"]]
         features = control is not None and score <= control
-        mine = row["scores"].get(PROBE, math.nan)
-        theirs = row["control"]["scores"].get(PROBE, math.nan)
-        probe = math.isfinite(mine) and math.isfinite(theirs) and mine <= theirs + margin
+        probe = all(
+            math.isfinite(mine := row["scores"].get(key, math.nan))
+            and math.isfinite(theirs := row["control"]["scores"].get(key, math.nan))
+            and mine <= theirs + margin
+            for key in SIGNALS[signal]
+        )
         flags[row["source"]] = {"features": features, "probe": probe, "either": features or probe,
                                 "both": features and probe}[how]  # fmt: skip
     return flags
@@ -216,13 +229,14 @@ def _confusion(targets: list[Target], rule: Rule, below: float) -> tuple[int, ..
     return harmful, caught, flagged, flagged - caught
 
 
-Rule = tuple[tuple[str, ...], str, float]  # feature estimators, how, probe margin
+Rule = tuple[tuple[str, ...], str, str, float]  # feature estimators, how, probe signal, margin
 # The flag's feature estimators: those cheap enough for the default budget (the linear
 # probe's cross-validated fits took 2.4 of a 4.3 s ranking of the glyphs pool)
 FEATURES = [("knn",), ("logme",), ("knn", "logme")]
-RULES: list[Rule] = [(keys, "features", 0.0) for keys in FEATURES] + [
-    (keys, how, margin) for keys in FEATURES for how in ("either", "both") for margin in MARGINS
-] + [((), "probe", margin) for margin in MARGINS]  # fmt: skip
+RULES: list[Rule] = [(keys, "features", "loss", 0.0) for keys in FEATURES] + [
+    (keys, how, signal, margin)
+    for keys in FEATURES for how in ("either", "both") for signal in SIGNALS for margin in MARGINS
+] + [((), "probe", signal, margin) for signal in SIGNALS for margin in MARGINS]  # fmt: skip
 
 
 def _chosen_rule(targets: list[Target], below: float) -> Rule:
@@ -248,20 +262,22 @@ def _negative_transfer(loaded: dict[str, list[Target]]) -> None:
     for below in (0.0, 0.02):
         print(f"negative transfer: harmful = fine-tuned below the network from scratch by more "
               f"than {100 * below:.0f} points")  # fmt: skip
-        print(f"{'features':19s} rule     margin | tuning: harmful caught flags false | "
-              "held out: harmful caught flags false")  # fmt: skip
+        print(f"{'features':19s} rule     {'probe signal':14s} margin | tuning: harmful caught "
+              "flags false | held out: harmful caught flags false")  # fmt: skip
         for rule in RULES:
             a, b = _confusion(tuning, rule, below), _confusion(held, rule, below)
-            print(f"{'+'.join(rule[0]):19s} {rule[1]:8s} {rule[2]:5.2f}  | {a[0]:14d} {a[1]:6d} "
-                  f"{a[2]:5d} {a[3]:5d} | {b[0]:16d} {b[1]:6d} {b[2]:5d} {b[3]:5d}")  # fmt: skip
+            print(f"{'+'.join(rule[0]):19s} {rule[1]:8s} {rule[2]:14s} {rule[3]:5.2f}  | "
+                  f"{a[0]:14d} {a[1]:6d} {a[2]:5d} {a[3]:5d} | {b[0]:16d} {b[1]:6d} {b[2]:5d} "
+                  f"{b[3]:5d}")  # fmt: skip
         rule = _chosen_rule(tuning, below)
         b = _confusion(held, rule, below)
-        print(f"chosen on the tuning targets: {'+'.join(rule[0])} {rule[1]} (margin {rule[2]}); "
+        print(f"chosen on the tuning targets: {'+'.join(rule[0])} {rule[1]} on the probe's "
+              f"{rule[2]} (margin {rule[3]}); "
               f"on the held-out ones {b[1]} of {b[0]} harmful flagged, {b[3]} of {b[2]} flags "
               "false\n")  # fmt: skip
     for target in everyone:
         networks = {r["source"]: r["network"] for r in target.ranked["sources"]}
-        for name, flag in _flags(target, (CONTROL, "both", PROBE_MARGIN)).items():
+        for name, flag in _flags(target, (CONTROL, "both", "loss", PROBE_MARGIN)).items():
             scratch = target.scratch(networks[name])
             if target.accuracy(name) < scratch or flag:
                 verdict = "flagged" if flag else "NOT flagged"

@@ -18,7 +18,7 @@ from lumos.errors import DataError, NotFoundError
 from lumos.train import Recipe, train
 from lumos.transfer.budget import MIN_PER_CLASS, Budget, FineTune
 from lumos.transfer.estimators import domain_similarity
-from lumos.transfer.probe import probe
+from lumos.transfer.probe import GradientAgreement, probe
 from lumos.transfer.rank import (
     CONTROL,
     DEFAULT,
@@ -138,6 +138,22 @@ def test_the_probe_steps_the_real_fine_tuning_run(store: Workspace) -> None:
     scratch = probe(dataset, trained, tune, store, steps=4, from_scratch=True)
     assert len(started.losses) == len(scratch.losses) == 4
     assert started.late < 0.5 < scratch.late  # it knows the colours; a fresh LeNet guesses
+    assert len(started.agreement) == 3 and -1 <= started.alignment <= 1  # from the second step
+
+
+def test_gradient_agreement_is_the_cosine_between_successive_gradients() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
+    agreement, flat = GradientAgreement(model), []
+    for _ in range(3):
+        model.zero_grad(set_to_none=True)
+        model(torch.randn(4, 5)).square().sum().backward()
+        flat.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+        if len(flat) == 1:
+            assert agreement.cosine() is None  # nothing to agree with yet
+            continue
+        expected = torch.nn.functional.cosine_similarity(flat[-1], flat[-2], dim=0).item()
+        assert agreement.cosine() == pytest.approx(expected, abs=1e-6)
 
 
 def test_p2l_fingerprints_are_made_when_a_ranking_asks_and_kept(store: Workspace) -> None:

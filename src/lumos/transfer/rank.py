@@ -58,6 +58,7 @@ from lumos.workspace import Workspace
 DEFAULT = ("knn",)
 CONTROL = ("logme",)
 PROBE = "probe"  # minus the probe's late relative loss: higher trains better
+ALIGNMENT = "alignment"  # the probe's mean cosine between successive steps' gradients
 PROBE_MARGIN = 0.05  # of the loss over the loss of guessing
 IMAGES = 2000  # target images scored at most: the estimators need no more
 Report = Callable[[str, int, int], None]
@@ -251,9 +252,9 @@ def _scored(
     if pool.probe:
         try:
             found = probe(pool.dataset, bundle, pool.tune, pool.workspace, from_scratch=scratch)
-            values[PROBE] = -found.late
+            values[PROBE], values[ALIGNMENT] = -found.late, found.alignment
         except TrainError as e:  # a network the trainer cannot fine-tune here
-            values[PROBE], note = math.nan, f"not probed: {e}"
+            values[PROBE], values[ALIGNMENT], note = math.nan, math.nan, f"not probed: {e}"
     seconds = time.perf_counter() - started
     entry = SourceScore(name, bundle.spec.name, scores=values, seconds=seconds, note=note)
     return _Scored(entry, features, probabilities)
