@@ -33,6 +33,7 @@ from lumos.bundle import list_bundles
 from lumos.bundle.fingerprint import KEPT
 from lumos.data import Dataset, ImportOptions, import_dataset
 from lumos.deploy.from_job import bundle_from_job
+from lumos.plan.timing import efficiency_cache
 from lumos.train import Recipe, train
 from lumos.train.trainer import Trainer
 from lumos.transfer.budget import FineTune
@@ -123,12 +124,14 @@ def ground_truth(pool: Pool, target: str, workspace: Workspace, work: Path, seed
 
 
 def ranking(pool: Pool, target: str, workspace: Workspace, work: Path, *, as_user: bool) -> None:
-    """The whole pool ranked for ``target`` from a cold cache (the features and the
-    target's fingerprint), kept in rank-<target>.json: every estimator and the probe on up
-    to 2,000 images, or (``as_user``) as `lumos transfer rank` does by default, within its
-    budget, in rank-budget-<target>.json."""
+    """The whole pool ranked for ``target`` from a cold cache (the features, the target's
+    fingerprint and the planner's measured speeds, as on a new dataset), kept in
+    rank-<target>.json: every estimator and the probe on up to 2,000 images, or
+    (``as_user``) as `lumos transfer rank` does by default, within its budget, in
+    rank-budget-<target>.json."""
     dataset = build_target(pool, target, workspace, work)
-    for cached in [*(dataset.folder / "features").glob("*.pt"), dataset.folder / KEPT]:
+    speeds = efficiency_cache(workspace.root)
+    for cached in [*(dataset.folder / "features").glob("*.pt"), dataset.folder / KEPT, speeds]:
         cached.unlink(missing_ok=True)
     tune = FineTune(**pool.tune)
     started = time.perf_counter()

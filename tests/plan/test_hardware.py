@@ -114,6 +114,11 @@ def test_the_efficiency_is_measured_once_and_a_damaged_record_again(
     work = workload("lenet5", (1, 32, 32))
     first = efficiency(work, cache)
     assert cache.is_file() and first.images_per_second > 0
+    # LeNet-5's multiply-adds a 32x32 image: convolutions 6x28x28x25 and 16x10x10x150, then
+    # 400x120, 120x84 and 84x10; forward once, backward twice but for the first layer's
+    # input gradient (the image needs none); two FLOPs a multiply-add.
+    forward = 6 * 28 * 28 * 25 + 16 * 10 * 10 * 150 + 400 * 120 + 120 * 84 + 84 * 10
+    assert first.flops_per_image == 2 * (3 * forward - 6 * 28 * 28 * 25)
 
     def no_timing(*_: object) -> float:
         raise AssertionError("measured again")

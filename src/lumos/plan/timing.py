@@ -3,7 +3,8 @@
 An epoch's parts, each said to be counted, measured or estimated:
 
 - compute: the training step's FLOPs (counted operator by operator, forward and backward,
-  :func:`lumos.plan.trace.step_flops`) times the images, over the device's peak throughput
+  by ``FlopCounterMode`` in the first of the real steps the efficiency is measured with)
+  times the images, over the device's peak throughput
   (the catalogue's) at the recipe's arithmetic times an efficiency: the share of peak this
   network's training really reaches, measured here (real training steps against the best
   dense matrix product this CPU does, both in its fastest arithmetic). A GPU reaches its own
@@ -27,13 +28,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from lumos.arithmetic import cpu_description, cpu_has_native_bf16
 from lumos.fileio import write_json_atomic
 from lumos.plan.hardware import Device
 from lumos.plan.memory import Planner
 from lumos.plan.step import TrainingStep, Workload, autocast
-from lumos.plan.trace import step_flops
 
 RESERVED = 1_000_000_000  # the CUDA context and the libraries' workspaces, kept off a plan
 CALIBRATION_BATCH = 8
@@ -89,9 +90,11 @@ def efficiency(work: Workload, cache: Path | None = None) -> Efficiency:
     known = _read_cache(cache)
     if key in known:
         return Efficiency(**known[key])
-    flops = step_flops(work)
     # Two images the smaller step: batch norm over a 1x1 map cannot train on one.
-    two, batch = (_step_seconds(TrainingStep(work, size)) for size in (2, CALIBRATION_BATCH))
+    (two, _), (batch, counted) = (
+        _step_seconds(TrainingStep(work, size)) for size in (2, CALIBRATION_BATCH)
+    )
+    flops = counted // CALIBRATION_BATCH
     per_image = max((batch - two) / (CALIBRATION_BATCH - 2), batch / CALIBRATION_BATCH / 10)
     overhead = max(batch - CALIBRATION_BATCH * per_image, 0.0)
     found = Efficiency(flops, CALIBRATION_BATCH / batch, flops / per_image,
@@ -161,10 +164,13 @@ def _run_cost(run: DevicePlan) -> float:
     return run.usd_per_run or 0.0
 
 
-def _step_seconds(step: TrainingStep) -> float:
-    """The median seconds of a steady-state step (after one that makes the state)."""
-    step()
-    return statistics.median(_timed(step) for _ in range(STEPS))
+def _step_seconds(step: TrainingStep) -> tuple[float, int]:
+    """The median seconds of a steady-state step, and the floating-point operations of the
+    untimed step before them (which makes the optimiser's state; multiply and add counted
+    apart)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return statistics.median(_timed(step) for _ in range(STEPS)), counter.get_total_flops()
 
 
 def _timed(step: TrainingStep) -> float:

@@ -37,7 +37,6 @@ from torch._subclasses.fake_tensor import (
 from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
-from torch.utils.flop_counter import FlopCounterMode
 
 from lumos.plan.kernels import kernel_buffers, kernel_key
 from lumos.plan.step import TrainingStep, Workload, nbytes
@@ -169,14 +168,6 @@ def extrapolate(
     return StepBytes(**at, how="grown from real steps")
 
 
-def step_flops(work: Workload) -> int:
-    """Floating-point operations of one training step (forward and backward) for one image,
-    counted operator by operator (multiply and add counted apart) in a step of two: batch
-    norm over a 1x1 map (a small input through a deep network) cannot train on one."""
-    found = _on_fake_tensors(lambda: _flops(TrainingStep(work, 2)))
-    return (found if found is not None else _flops(TrainingStep(work, 2))) // 2
-
-
 def _on_fake_tensors(measure: Callable[[], T]) -> T | None:
     """``measure()`` on fake tensors; None if the network's shapes follow its data."""
     try:
@@ -184,12 +175,6 @@ def _on_fake_tensors(measure: Callable[[], T]) -> T | None:
             return measure()
     except DATA_DEPENDENT:
         return None
-
-
-def _flops(step: TrainingStep) -> int:
-    with FlopCounterMode(display=False) as counter:
-        step()
-    return counter.get_total_flops()
 
 
 def _traced(step: TrainingStep) -> StepBytes:
