@@ -50,13 +50,14 @@ class Target:
     def separable(self) -> bool:
         """Whether the sources' fine-tuned accuracies differ by more than the seeds do: the
         spread (standard deviation) of their means at least twice the mean gap between two
-        seeds. Where they do not, the ground truth is noise, and no ranking can match it."""
+        seeds (every pair of a source's seeds). Where they do not, the ground truth is
+        noise, and no ranking can match it."""
         runs: dict[str, list[float]] = {}
         for key, run in self.truth.items():
             start, strategy, _ = key.split("|")
             if strategy == "full" and not start.startswith(SCRATCH):
                 runs.setdefault(start, []).append(run["accuracy"])
-        gaps = [abs(a[0] - a[1]) for a in runs.values() if len(a) == 2]
+        gaps = [abs(a - b) for seeds in runs.values() for a, b in itertools.combinations(seeds, 2)]
         spread = statistics.pstdev(statistics.mean(a) for a in runs.values())
         return not gaps or spread >= SEPARABLE * statistics.mean(gaps)
 
