@@ -55,7 +55,7 @@ class GradientAgreement:
     def __init__(self, model: nn.Module) -> None:
         self._last: dict[nn.Parameter, torch.Tensor] = {}
         self._sums = torch.zeros(3, dtype=torch.float64)  # <g, last>, |g|^2, |last|^2
-        self.handles = [
+        self._handles = [
             p.register_post_accumulate_grad_hook(self._arrived)
             for p in model.parameters()
             if p.requires_grad
@@ -76,6 +76,11 @@ class GradientAgreement:
         self._sums.zero_()
         return dot / math.sqrt(mine * theirs) if mine and theirs else None
 
+    def remove(self) -> None:
+        """Stop listening to the model's gradients."""
+        for handle in self._handles:
+            handle.remove()
+
 
 class _Steps(Callback):
     """Keeps each batch's mean loss and its gradient's agreement with the batch's before;
@@ -83,7 +88,8 @@ class _Steps(Callback):
 
     def __init__(self, steps: int) -> None:
         self.steps, self.losses, self.agreement = steps, [], []
-        self._before, self._gradients = (0.0, 0.0), None
+        self._before = (0.0, 0.0)
+        self._gradients: GradientAgreement | None = None  # the trainer's model's, once fitting
 
     def before_fit(self, trainer: Trainer) -> None:
         self._gradients = GradientAgreement(trainer.model)
@@ -96,15 +102,16 @@ class _Steps(Callback):
         loss, seen = sums["loss"] - self._before[0], sums["seen"] - self._before[1]
         self._before = (sums["loss"], sums["seen"])
         self.losses.append(loss / max(seen, 1))
-        cosine = self._gradients.cosine()  # type: ignore[union-attr]
+        assert self._gradients is not None  # made before the first batch
+        cosine = self._gradients.cosine()
         if cosine is not None:
             self.agreement.append(cosine)
         if len(self.losses) >= self.steps:
             raise StopTraining
 
     def after_fit(self, trainer: Trainer) -> None:
-        for handle in self._gradients.handles:  # type: ignore[union-attr]
-            handle.remove()
+        if self._gradients is not None:
+            self._gradients.remove()
 
 
 def probe(
