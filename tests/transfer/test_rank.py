@@ -20,10 +20,12 @@ from lumos.transfer.budget import MIN_PER_CLASS, Budget, FineTune
 from lumos.transfer.estimators import domain_similarity
 from lumos.transfer.probe import GradientAgreement, probe
 from lumos.transfer.rank import (
+    ALIGNMENT,
     CONTROL,
     DEFAULT,
     PROBE,
     PROBE_MARGIN,
+    Ranking,
     SourceScore,
     mean_ranks,
     rank,
@@ -63,7 +65,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 def test_sources_come_best_first_with_every_estimator_and_a_control(store: Workspace) -> None:
     ranking = rank("colours", ["trained", "collapsed"], workspace=store, everything=True)
     assert [s.source for s in ranking.sources] == ["trained", "collapsed"]
-    every = {*ESTIMATORS, *DATA_ESTIMATORS, PROBE}
+    every = {*ESTIMATORS, *DATA_ESTIMATORS, PROBE, ALIGNMENT}
     assert set(ranking.estimators) == every and ranking.probed
     for entry in ranking.sources:
         assert set(entry.scores) == every and entry.seconds > 0
@@ -76,6 +78,8 @@ def test_sources_come_best_first_with_every_estimator_and_a_control(store: Works
     assert trained.scores[PROBE] > trained.control.scores[PROBE]  # it already knows them
     assert trained.as_dict()["control"]["scores"]["p2l"] == 0.0  # it saw no data
     assert trained.interval == (1, 1) and ranking.stable  # first on every resample
+    # every estimator puts "trained" first; P2L ties the two (the same training data)
+    assert ranking.places == {"trained": (1, 1), "collapsed": (1, 2)}
     assert ranking.images == 36 and ranking.per_class == 12  # no budget: every image
 
 
@@ -118,6 +122,16 @@ def test_a_budget_is_a_share_seconds_or_none() -> None:
     for bad in ("", "ten", "-5", "0", "150%", "5 min", "1e9999"):
         with pytest.raises(DataError, match="budget"):
             Budget.parse(bad)
+
+
+def test_places_span_what_the_estimators_say_of_each_source() -> None:
+    scores = {"a": {"knn": 0.9, "logme": 1.0, PROBE: -0.2}, "b": {"knn": 0.8, "logme": 2.0},
+              "c": {"knn": 0.1, "logme": -1.0, PROBE: 5.0}}  # fmt: skip
+    entries = [SourceScore(name, scores=values) for name, values in scores.items()]
+    ranking = Ranking("t", entries, 10, 5, ["knn", "logme", PROBE], "none", 1.0, 1.0)
+    # a and b swap places between k-NN and LogME; the probe's signal is not an estimator
+    assert ranking.places == {"a": (1, 2), "b": (1, 2), "c": (3, 3)}
+    assert ranking.as_dict()["places"]["a"] == (1, 2)
 
 
 def test_rank_intervals_widen_where_the_resamples_disagree() -> None:
@@ -191,6 +205,8 @@ def test_rank_from_the_command_line_and_what_it_refuses(
     code, out, _ = run_cli(monkeypatch, capsys, "transfer", "rank", "colours", "--budget", "none")
     assert code == 0 and "saturated does no better than lenet5 from scratch" in out
     assert "scored 36 target images (at least 12 a class)" in out and "budget none" in out
+    # k-NN ties the three that know the colours; LogME puts "saturated" third of them
+    assert answer["places"]["saturated"] == [1, 3] and "│ 1-3 " in out
     code, _, err = run_cli(monkeypatch, capsys, "transfer", "rank", "colours", "--budget", "soon")
     assert code == 2 and "budget 'soon': give seconds" in err and "Traceback" not in err
     code, _, err = run_cli(monkeypatch, capsys, "transfer", "rank", "colours", "--sources", "nope")

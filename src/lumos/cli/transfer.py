@@ -79,15 +79,13 @@ def transfer_rank(
 
 def _show(ranked: Ranking) -> None:
     """The ranking as a table, what it rests on, and its warnings."""
-    keys = ranked.estimators
-    table = Table(
-        "#", "source", "rank", "vs scratch", *keys, "seconds", title=f"sources for {ranked.target}"
-    )
+    keys, places = ranked.estimators, ranked.places
+    table = Table("#", "source", "rank", "by estimator", "vs scratch", *keys, "seconds",
+                  title=f"sources for {ranked.target}")  # fmt: skip
     for place, s in enumerate(ranked.sources, 1):
         values = [f"{s.scores[key]:.3f}" if math.isfinite(s.scores[key]) else "-" for key in keys]
         versus = ("no better" if s.hurts else "better") if s.control else "-"
-        low, high = s.interval
-        table.add_row(str(place), s.source, f"{low}-{high}" if low != high else str(low), versus,
+        table.add_row(str(place), s.source, _span(s.interval), _span(places[s.source]), versus,
                       *values, f"{s.seconds:.1f}")  # fmt: skip
     out.print(table)
     out.print(
@@ -110,3 +108,9 @@ def _show(ranked: Ranking) -> None:
                 f"warning: {s.source} does no better than {s.control.source}: "
                 "starting from it may be worse than starting from nothing"
             )
+
+
+def _span(places: tuple[int, int]) -> str:
+    """A place, or the range of places it spans."""
+    low, high = places
+    return f"{low}-{high}" if low != high else str(low)

@@ -109,8 +109,21 @@ class Ranking:
         """Whether the first source ranks first on (nearly) every resample."""
         return len(self.sources) < 2 or self.sources[0].interval[1] == 1
 
+    @property
+    def places(self) -> dict[str, tuple[int, int]]:
+        """Each source's best and worst place among the sources under the estimators
+        computed (the probe's signals left out), one at a time: wide where the estimators
+        disagree about it."""
+        found: dict[str, list[int]] = {s.source: [] for s in self.sources}
+        for key in (k for k in self.estimators if k in ESTIMATORS or k in DATA_ESTIMATORS):
+            known = [s for s in self.sources if math.isfinite(s.scores.get(key, math.nan))]
+            ranks = rankdata([-s.scores[key] for s in known], method="min")
+            for entry, place in zip(known, ranks, strict=True):
+                found[entry.source].append(int(place))
+        return {name: (min(p), max(p)) if p else (0, 0) for name, p in found.items()}
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"stable": self.stable}
+        return asdict(self) | {"stable": self.stable, "places": self.places}
 
 
 @dataclass(frozen=True)
