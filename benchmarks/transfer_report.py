@@ -35,9 +35,9 @@ class Target:
     def __init__(self, pool: str, name: str, held_out: bool, work: Path) -> None:
         self.pool, self.name, self.held_out = pool, name, held_out
         self.truth = json.loads((work / f"truth-{name}.json").read_text())
-        self.ranked = json.loads((work / f"rank-{name}.json").read_text())
+        self.ranked = _ranking(work / f"rank-{name}.json")
         budget = work / f"rank-budget-{name}.json"
-        self.budget = json.loads(budget.read_text()) if budget.is_file() else None
+        self.budget = _ranking(budget) if budget.is_file() else None
 
     def accuracy(self, start: str, strategy: str = "full") -> float:
         prefix = f"{start}|{strategy}|"
@@ -63,6 +63,15 @@ class Target:
 
     def tune_seconds(self) -> float:
         return statistics.mean(v["seconds"] for k, v in self.truth.items() if "|full|" in k)
+
+
+def _ranking(path: Path) -> dict:
+    """A ranking's JSON, its unknown scores (null) NaN again."""
+    ranked = json.loads(path.read_text())
+    for row in ranked["sources"]:
+        for entry in (row, row["control"] or {"scores": {}}):
+            entry["scores"] = {k: math.nan if v is None else v for k, v in entry["scores"].items()}
+    return ranked
 
 
 def _pool_scores(ranked: dict, keys: tuple[str, ...]) -> dict[str, tuple[float, float | None]]:

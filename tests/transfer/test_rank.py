@@ -131,7 +131,12 @@ def test_places_span_what_the_estimators_say_of_each_source() -> None:
     ranking = Ranking("t", entries, 10, 5, ["knn", "logme", PROBE], "none", 1.0, 1.0)
     # a and b swap places between k-NN and LogME; the probe's signal is not an estimator
     assert ranking.places == {"a": (1, 2), "b": (1, 2), "c": (3, 3)}
-    assert ranking.as_dict()["places"]["a"] == (1, 2)
+    assert ranking.as_dict()["places"]["a"] == [1, 2]
+    # JSON has no NaN or infinity: an unknown score and no budget are null
+    entries[1].scores["p2l"] = math.nan
+    unbounded = Ranking("t", entries, 10, 5, ["knn", "p2l"], "none", math.inf, 1.0)
+    answer = json.loads(json.dumps(unbounded.as_dict(), allow_nan=False))
+    assert answer["allowed_seconds"] is None and answer["sources"][1]["scores"]["p2l"] is None
 
 
 def test_rank_intervals_widen_where_the_resamples_disagree() -> None:

@@ -48,6 +48,10 @@ def test_rank_the_store_for_a_dataset_and_refuse_what_cannot_be_ranked(
     assert set(row["scores"]) == set(ranked["estimators"]) and row["interval"] == [1, 1]
     # Another budget is another ranking: a job of its own
     assert client.get(url, params={"budget": "none"}).json() == {"ranking": None, "job": None}
+    unbounded = client.post(url, params={"budget": "none"}).json()["job"]
+    assert unbounded["id"] != job["id"] and run_job(workspace, unbounded["id"]) == 0
+    answer = client.get(url, params={"budget": "none"})
+    assert answer.status_code == 200 and answer.json()["ranking"]["allowed_seconds"] is None
     page = client.get("/datasets/colours/transfer")
     assert page.status_code == 200 and 'id="transfer-table"' in page.text
     assert client.get("/datasets/nope/transfer").status_code == 404
@@ -77,4 +81,5 @@ def test_rank_the_store_for_a_dataset_and_refuse_what_cannot_be_ranked(
     assert "import the data with --channels 3" in api_error(
         client.post("/api/datasets/grey/transfer"), 400
     )
-    assert [j["kind"] for j in client.get("/api/jobs").json()].count("rank") == 1
+    # the two asked for (10% and none), none for what was refused
+    assert [j["kind"] for j in client.get("/api/jobs").json()].count("rank") == 2

@@ -123,7 +123,20 @@ class Ranking:
         return {name: (min(p), max(p)) if p else (0, 0) for name, p in found.items()}
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"stable": self.stable, "places": self.places}
+        """The ranking as JSON takes it: a value not known (NaN) or unbounded (no budget) is
+        null, as JSON has neither."""
+        return _compliant(asdict(self) | {"stable": self.stable, "places": self.places})
+
+
+def _compliant(value: Any) -> Any:
+    """``value`` with every NaN and infinite float, however deep, made None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _compliant(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_compliant(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
