@@ -137,6 +137,9 @@ def test_places_span_what_the_estimators_say_of_each_source() -> None:
     unbounded = Ranking("t", entries, 10, 5, ["knn", "p2l"], "none", math.inf, 1.0)
     answer = json.loads(json.dumps(unbounded.as_dict(), allow_nan=False))
     assert answer["allowed_seconds"] is None and answer["sources"][1]["scores"]["p2l"] is None
+    assert answer["overrun"] is None  # no budget to overrun
+    over = Ranking("t", entries, 10, 5, ["knn"], "10% of the fine-tuning run", 0.5, 5.0, 2.0)
+    assert over.overrun is not None and over.overrun.startswith("took 2.0 s, over the 0.5 s")
 
 
 def test_rank_intervals_widen_where_the_resamples_disagree() -> None:

@@ -94,6 +94,8 @@ def _show(ranked: Ranking) -> None:
         f"run of {ranked.fine_tune_seconds:.0f} s)"
         + ("; with the probe" if ranked.probed else "; the probe did not fit")
     )
+    if ranked.overrun:
+        out.print(f"note: the ranking {ranked.overrun}")
     if not ranked.stable:
         first = ranked.sources[0]
         out.print(

@@ -110,6 +110,18 @@ class Ranking:
         return len(self.sources) < 2 or self.sources[0].interval[1] == 1
 
     @property
+    def overrun(self) -> str | None:
+        """What to say where the ranking took longer than its budget allowed: the floor of
+        images a class and each network's loading are paid whatever the budget."""
+        if self.seconds <= self.allowed_seconds:
+            return None
+        return (
+            f"took {self.seconds:.1f} s, over the {self.allowed_seconds:.1f} s the budget "
+            f"allowed: at least {MIN_PER_CLASS} images a class are scored and every network "
+            "is loaded and priced, whatever the budget"
+        )
+
+    @property
     def places(self) -> dict[str, tuple[int, int]]:
         """Each source's best and worst place among the sources under the estimators
         computed (the probe's signals left out), one at a time: wide where the estimators
@@ -125,7 +137,8 @@ class Ranking:
     def as_dict(self) -> dict[str, Any]:
         """The ranking as JSON takes it: a value not known (NaN) or unbounded (no budget) is
         null, as JSON has neither."""
-        return _compliant(asdict(self) | {"stable": self.stable, "places": self.places})
+        derived = {"stable": self.stable, "places": self.places, "overrun": self.overrun}
+        return _compliant(asdict(self) | derived)
 
 
 def _compliant(value: Any) -> Any:

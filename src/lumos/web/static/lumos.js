@@ -423,6 +423,7 @@ function showRanking(target, ranked) {
   $("#strategy").onchange = render; // the links follow the strategy chosen now
   const first = ranked.sources[0];
   $("#transfer-warnings").replaceChildren(
+    ...(ranked.overrun ? [el("li", {}, `The ranking ${ranked.overrun}.`)] : []),
     ...(ranked.stable ? [] : [el("li", {}, `Not yet stable: ${first.source} ranks ${interval(first.interval)} over resamples of the images; a larger budget scores more of them.`)]),
     ...ranked.sources.filter((row) => row.hurts).map((row) =>
       el("li", {}, `${row.source} does no better than ${row.control.source}: starting from it may be worse than starting from nothing.`)),
