@@ -357,6 +357,9 @@ def test_the_transfer_page_ranks_the_store_and_fills_the_model_form(page, site: 
     status = page.locator("#transfer-status")
     expect(status).to_contain_text("1 model ranked, best first, by the mean place on")
     expect(status).to_contain_text("budget 10% of the fine-tuning run")
+    ranked = page.request.get("/api/datasets/colours/transfer").json()["ranking"]
+    if ranked["overrun"]:  # a ranking that took longer than its budget says so
+        expect(page.locator("#transfer-warnings")).to_contain_text(ranked["overrun"])
     said = status.text_content()
     page.reload()  # nothing changed: the ranking kept is shown at once
     expect(status).to_have_text(said)
