@@ -67,9 +67,16 @@ class Reference:
 @functools.cache
 def reference() -> Reference:
     """The reference, built once a process."""
+    return build_reference("resnet18", 0)
+
+
+def build_reference(network_name: str, seed: int) -> Reference:
+    """A reference of zoo network ``network_name`` drawn from ``seed`` (lumos's is
+    ResNet-18 from seed 0; ``benchmarks/transfer_reference.py`` tries others)."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        network = build_network(NetworkSpec.resolve("resnet18", 10, 3, REFERENCE_INPUT)).eval()
+        torch.manual_seed(seed)
+        spec = NetworkSpec.resolve(network_name, 10, 3, REFERENCE_INPUT)
+        network = build_network(spec).eval()
         noise = torch.rand(64, 3, 8, 8)
     head = head_of(network)
     smooth = F.interpolate(noise, size=REFERENCE_INPUT, mode="bilinear", align_corners=False)
