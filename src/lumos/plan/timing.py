@@ -4,11 +4,11 @@ An epoch's parts, each said to be counted, measured or estimated:
 
 - compute: the training step's FLOPs (counted operator by operator, forward and backward,
   by ``FlopCounterMode`` in the first of the real steps the efficiency is measured with)
-  times the images, over the device's peak throughput
-  (the catalogue's) at the recipe's arithmetic times an efficiency: the share of peak this
-  network's training really reaches, measured here (real training steps against the best
-  dense matrix product this CPU does, both in its fastest arithmetic). A GPU reaches its own
-  share, not this CPU's: an estimate;
+  times the images, over the device's peak throughput (the catalogue's) at the recipe's
+  arithmetic times an efficiency: the share of peak this network's training really
+  reaches, measured here (real training steps against the best dense matrix product this
+  CPU does, both in its fastest arithmetic). A GPU reaches its own share, not this CPU's:
+  an estimate;
 - step overhead: what a step costs whatever its batch (the framework's dispatch of every
   operator, the optimiser's loop), measured here from steps at two batch sizes, once a step;
   a device runs no step faster than its host dispatches it;
