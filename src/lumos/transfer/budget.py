@@ -72,7 +72,8 @@ class Budget:
         return "none" if self.share is None else f"{self.share:.0%} of the fine-tuning run"
 
 
-DEFAULT_BUDGET = Budget(share=0.1)
+DEFAULT_BUDGET_TEXT = "10%"  # as asked for: a tenth of the fine-tuning run
+DEFAULT_BUDGET = Budget.parse(DEFAULT_BUDGET_TEXT)
 DEFAULT_TUNE = FineTune()
 
 

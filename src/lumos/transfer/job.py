@@ -20,7 +20,7 @@ from lumos.errors import NotFoundError
 from lumos.fileio import load_json, write_json_atomic
 from lumos.jobs import Job, find_jobs, queue_work, running_job
 from lumos.pretrained.init import hub_spec
-from lumos.transfer.budget import Budget
+from lumos.transfer.budget import DEFAULT_BUDGET_TEXT, Budget
 from lumos.transfer.rank import classifiers, rank
 from lumos.transfer.sample import target_split
 from lumos.transfer.scoring import check_source
@@ -38,7 +38,7 @@ class RankJob:
     dataset: str
     sources: list[str] = field(default_factory=list)
     hub: list[str] = field(default_factory=list)
-    budget: str = "10%"  # see :meth:`lumos.transfer.budget.Budget.parse`
+    budget: str = DEFAULT_BUDGET_TEXT  # see :meth:`lumos.transfer.budget.Budget.parse`
     key: str = ""  # set when queued: see :func:`ranking_key`
 
     def run(self, workspace: Workspace, job_id: str) -> None:

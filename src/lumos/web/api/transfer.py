@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from lumos.transfer.budget import DEFAULT_BUDGET_TEXT
 from lumos.transfer.job import RankJob, queue_ranking, ranking_of
 from lumos.web.api.common import settings_of, state_of
 from lumos.web.api.jobs import job_row, queued_row
@@ -20,7 +21,7 @@ def dataset_transfer(
     name: str,
     sources: Annotated[str, Query(max_length=4000)] = "",
     hub: Annotated[str, Query(max_length=4000)] = "",
-    budget: Annotated[str, Query(max_length=40)] = "10%",
+    budget: Annotated[str, Query(max_length=40)] = DEFAULT_BUDGET_TEXT,
 ) -> dict[str, Any]:
     """The ranking already made for dataset ``name`` of ``sources`` (comma-separated; every
     saved classifier when empty) and the published weights ``hub`` names, within
@@ -38,7 +39,7 @@ def dataset_rank(
     name: str,
     sources: Annotated[str, Query(max_length=4000)] = "",
     hub: Annotated[str, Query(max_length=4000)] = "",
-    budget: Annotated[str, Query(max_length=40)] = "10%",
+    budget: Annotated[str, Query(max_length=40)] = DEFAULT_BUDGET_TEXT,
 ) -> dict[str, Any]:
     """Rank them: the ranking kept (200) when nothing changed since, else a queued job (202)
     whose ``ranking.json`` the GET above answers once it is done. Each source is best
